@@ -1,0 +1,79 @@
+/** The shape of one benchmark run, as bench.ts writes it and report.ts renders it. */
+import type { HistogramDigest } from './prom.ts';
+import type { Summary } from './stats.ts';
+
+export interface Machine {
+  nproc: number;
+  memoryGiB: number;
+  cpuModel: string;
+  kernel: string;
+  node: string;
+  /** 1, 5, 15 minute load averages at the start and the end of the run. */
+  loadAverageStart: number[];
+  loadAverageEnd: number[];
+}
+
+export interface Point {
+  /** Seconds since the leg's measurement started. */
+  t: number;
+  v: number;
+}
+
+export interface LegResult {
+  id: string;
+  title: string;
+  kind: 'http' | 'producer' | 'drain' | 'e2e';
+  unit: 'req/s' | 'events/s';
+  /** The leg's throughput in `unit` (steady window). */
+  value: number;
+  /** Events per second, when a request carries several. */
+  eventsPerS?: number;
+  valid: boolean;
+  /** Why the leg is invalid (it is then not used in a ratio). */
+  invalid: string[];
+  notes: string[];
+  offered?: number;
+  connections?: number;
+  durationS?: number;
+  latencyMs?: Summary;
+  latencyCorrectedMs?: Summary;
+  distribution?: { percentile: number; ms: number }[];
+  statusCounts?: Record<string, number>;
+  errors?: number;
+  /** Average cores per process over the measured window. */
+  cpuCores: Record<string, number>;
+  throughputSeries: Point[];
+  lagSeries?: Point[];
+  endToEnd?: { postgresMs: Summary; clickhouseMs: Summary; allSinksMs?: Summary };
+  check?: { ok: boolean; lost: number; duplicates: number; phantoms: number; mergePending: number; detail?: unknown };
+  /** The process's own Prometheus histograms over the measured window (seconds; counts). */
+  metrics?: Record<string, HistogramDigest>;
+}
+
+export interface Ratio {
+  id: string;
+  title: string;
+  numerator: string;
+  denominator?: string;
+  value: number;
+  target: number;
+  direction: '>=' | '<=';
+  unit?: string;
+  /** null when a leg it needs is invalid or missing. */
+  met: boolean | null;
+  why?: string;
+}
+
+export interface BenchResult {
+  mode: 'full' | 'quick';
+  profiled: boolean;
+  startedAt: string;
+  durationS: number;
+  machine: Machine;
+  settings: Record<string, unknown>;
+  legs: LegResult[];
+  ratios: Ratio[];
+  bridge: { available: boolean; tried: string[]; outcome: string };
+  profiles?: Record<string, unknown>;
+  commands: string[];
+}

@@ -1,0 +1,34 @@
+/**
+ * Child processes for the benchmark: test/helpers.ts's startProcess with a name and the pid,
+ * so their CPU can be sampled.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { freePort, startProcess, waitFor } from '../test/helpers.ts';
+
+export interface Child {
+  name: string;
+  child: ChildProcess;
+  pid: number;
+  output: () => string;
+  /** Resolves with the exit code once the process ended. */
+  exited: Promise<number | null>;
+  /** SIGTERM (or `signal`), then the exit code. */
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+export function spawnNode(name: string, entry: string, env: Record<string, string>, nodeArgs: string[] = []): Child {
+  const proc = startProcess(entry, env, nodeArgs);
+  return { name, pid: proc.child.pid!, ...proc };
+}
+
+/** Starts an HTTP server child on a free port and waits until `readyPath` answers 200. */
+export async function spawnServer(name: string, entry: string, env: Record<string, string>, nodeArgs: string[] = [], readyPath = '/healthz'): Promise<{ proc: Child; url: string }> {
+  const port = await freePort();
+  const proc = spawnNode(name, entry, { PORT: String(port), HOST: '127.0.0.1', ...env }, nodeArgs);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${url}${readyPath}`)).ok, { timeoutMs: 60_000, what: `${name} ready` }).catch((err: Error) => {
+    void proc.stop('SIGKILL');
+    throw new Error(`${err.message}\n${proc.output()}`);
+  });
+  return { proc, url };
+}

@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { BenchResult, LegResult } from './bench-result.ts';
+import { escapeHtml, lineChart, renderHtml, renderMarkdown } from './report.ts';
+import { summarize } from './stats.ts';
+
+const leg = (id: string, extra: Partial<LegResult> = {}): LegResult => ({
+  id,
+  title: `${id} <title>`,
+  kind: 'http',
+  unit: 'req/s',
+  value: 1000,
+  valid: true,
+  invalid: [],
+  notes: ['a note'],
+  cpuCores: { gateway: 0.9, 'load generator': 0.3, machine: 1.3, other: 0.1 },
+  throughputSeries: [{ t: 1, v: 900 }, { t: 2, v: 1000 }],
+  latencyMs: summarize([1, 2, 3]),
+  distribution: [{ percentile: 0, ms: 1 }, { percentile: 50, ms: 2 }, { percentile: 99.9, ms: 3 }],
+  ...extra,
+});
+
+const result: BenchResult = {
+  mode: 'quick',
+  profiled: false,
+  startedAt: '2026-11-25T00:00:00.000Z',
+  durationS: 42,
+  machine: { nproc: 2, memoryGiB: 24, cpuModel: 'AMD EPYC', kernel: 'Linux 6', node: 'v20', loadAverageStart: [0.1, 0.2, 0.3], loadAverageEnd: [1, 1, 1] },
+  settings: {},
+  legs: [
+    leg('a-gateway', { metrics: { 'ferry_gateway_produce_duration_seconds{outcome="ok"}': { count: 10, mean: 0.012, p50: 0.01, p99: 0.03 } } }),
+    leg('a-bare', { valid: false, invalid: ['load generator used 0.95 cores'] }),
+    leg('d-drain', { kind: 'drain', unit: 'events/s', lagSeries: [{ t: 0, v: 100 }, { t: 1, v: 0 }], endToEnd: { postgresMs: summarize([5, 10]), clickhouseMs: summarize([6, 12]) } }),
+  ],
+  ratios: [
+    { id: 'a', title: 'gateway / bare', numerator: 'a-gateway', denominator: 'a-bare', value: 1, target: 0.8, direction: '>=', met: null, why: 'leg a-bare invalid' },
+    { id: 'd', title: 'drain / ingest', numerator: 'd-drain', denominator: 'b-gateway', value: 2.5, target: 1.5, direction: '>=', met: true },
+    { id: 'f', title: 'p99', numerator: 'f', value: 70, target: 50, direction: '<=', unit: 'ms', met: false },
+  ],
+  bridge: { available: false, tried: ['mvn -f bench/bridge/pom.xml'], outcome: 'not run' },
+  commands: ['npm run bench:quick'],
+};
+
+test('the HTML report is self-contained: no scripts, stylesheets or images from elsewhere', () => {
+  const html = renderHtml(result);
+  assert.ok(html.startsWith('<!doctype html>'));
+  assert.doesNotMatch(html, /<script|<link|<img|src=|@import|url\(/i);
+  assert.ok((html.match(/<svg /g) ?? []).length >= 4, 'latency, end-to-end, throughput and lag charts');
+  assert.match(html, /a-gateway &lt;title&gt;/, 'text is escaped');
+  assert.doesNotMatch(html, /a-gateway <title>/);
+  assert.match(html, /INVALID: load generator used 0.95 cores/);
+  assert.match(html, /Where time goes/);
+  assert.match(html, /ferry_gateway_produce_duration_seconds/);
+});
+
+test('the Markdown table gives every ratio a verdict', () => {
+  const md = renderMarkdown(result);
+  assert.match(md, /\| a \| gateway \/ bare \| 1\.00 \| >= 0\.8 \| not measured: leg a-bare invalid \|/);
+  assert.match(md, /\| d \| drain \/ ingest \| 2\.50 \| >= 1\.5 \| met \|/);
+  assert.match(md, /\| f \| p99 \| 70 ms \| <= 50 ms \| MISSED \|/);
+  assert.match(md, /2 cores \(AMD EPYC\)/);
+  // CPU column leaves out the machine totals and idle processes.
+  assert.match(md, /gateway 0\.9, load generator 0\.3 \|/);
+});
+
+test('charts: no data, and a percentile axis', () => {
+  assert.match(lineChart([], { title: 'empty', xLabel: 'x', yLabel: 'y' }), /no data/);
+  const svg = lineChart([{ name: 'n', points: [{ x: 50, y: 1 }, { x: 99.9, y: 100 }] }], { title: 't', xLabel: 'x', yLabel: 'y', x: 'percentile', y: 'log' });
+  assert.match(svg, /99\.9%/);
+  assert.match(svg, /<path d="M/);
+  assert.equal(escapeHtml('<a href="x">&</a>'), '&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;');
+});

@@ -1,0 +1,31 @@
+/**
+ * Mints an API key: prints the key (give it to the client, once) and the FERRY_API_KEYS entry
+ * holding only its SHA-256 (give that to the gateway).
+ *
+ *   node --import tsx gateway/api-key.ts --id shop-web --tenant acme --scope write:orders --scope read:orders
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { ConfigError } from '../lib/config.ts';
+import { parseApiKeys, sha256Hex } from './auth.ts';
+
+const { values } = parseArgs({
+  options: { id: { type: 'string' }, tenant: { type: 'string' }, scope: { type: 'string', multiple: true } },
+});
+if (!values.id || !values.tenant || !values.scope?.length) {
+  process.stderr.write('usage: api-key.ts --id <id> --tenant <tenant> --scope write:<topic> [--scope read:orders ...]\n');
+  process.exit(2);
+}
+// 32 random bytes: enough entropy that an unsalted SHA-256 of the key reveals nothing.
+const key = `fry_${randomBytes(32).toString('base64url')}`;
+const entry = { id: values.id, tenant: values.tenant, sha256: await sha256Hex(key), scopes: values.scope };
+try {
+  parseApiKeys(JSON.stringify([entry]), 'arguments');
+} catch (err) {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
+process.stdout.write(`key (give to the client; it is not stored anywhere): ${key}\nFERRY_API_KEYS entry: ${JSON.stringify(entry)}\n`);

@@ -1,0 +1,376 @@
+/**
+ * The gateway core: a runtime-agnostic Hono app built from its dependencies. It knows only
+ * web standards; runtime entries (node.ts, deno.ts) pass in a producer, read model and the
+ * optional stores (idempotency, rate limits, applied-event notifications, metrics).
+ */
+import { Hono, type Context, type Handler, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { cors } from 'hono/cors';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import type { Codec } from '../schemas/codec.ts';
+import type { Registry } from '../schemas/registry.ts';
+import { toAvro, type FieldProblem } from '../schemas/validate.ts';
+import type { AppliedEventsSource } from './applied-events.ts';
+import { authenticate, forbidden, hasScope, type Authenticator, type Credential } from './auth.ts';
+import { renderDocsPage } from './docs-page.ts';
+import { etagMatches } from './etag.ts';
+import {
+  derivedEventIds,
+  fingerprint,
+  readIdempotencyKey,
+  REPLAYED_HEADERS,
+  type IdempotencyStore,
+  type StoredResponse,
+} from './idempotency.ts';
+import { buildOpenApi } from './openapi.ts';
+import { preferredWait } from './prefer.ts';
+import { problem } from './problem.ts';
+import type { Delivery, EventProducer, OutgoingRecord } from './producer.ts';
+import { rateLimit, type RateLimiter } from './rate-limit.ts';
+import type { OrderView, ReadModel } from './read-model.ts';
+
+export interface GatewayOptions {
+  producer: EventProducer;
+  registry: Registry;
+  codec: Codec;
+  readModel?: ReadModel;
+  /** Maps a logical topic (`orders`) to its Kafka name. @defaultValue identity */
+  topicName?: (topic: string) => string;
+  /** Largest request body accepted, chunked or not. @defaultValue 1 MiB */
+  maxBodyBytes?: number;
+  /** Most events in one batch request. @defaultValue 500 */
+  maxBatchEvents?: number;
+  /** Clock, for tests. @defaultValue Date.now */
+  now?: () => number;
+  /** Event id generator, for tests. @defaultValue crypto.randomUUID */
+  newId?: () => string;
+  /** Checks API keys and tokens. @defaultValue none: authentication off, every caller is tenant `default` with every scope */
+  authenticator?: Authenticator;
+  /** Per-credential request budget. @defaultValue none: no limit */
+  rateLimiter?: RateLimiter;
+  /** Where Idempotency-Key leases and answers live. @defaultValue none: the header is ignored */
+  idempotency?: IdempotencyStore;
+  /** How long an answered Idempotency-Key is replayed. @defaultValue 24 h */
+  idempotencyTtlMs?: number;
+  /** How long a request holds its key before another may take it (covers Kafka timeout plus wait). @defaultValue 120 s */
+  idempotencyLeaseMs?: number;
+  /** Announcements of applied events, for `Prefer: wait`. @defaultValue none: the preference is ignored */
+  applied?: AppliedEventsSource;
+  /** Cap on `Prefer: wait=N`. @defaultValue 30 */
+  maxWaitSeconds?: number;
+  /** Browser origins allowed by CORS; `['*']` for any. @defaultValue none: no CORS headers */
+  corsOrigins?: string[];
+  /**
+   * Runtime-specific observability, so this file stays free of it: a middleware that sees
+   * every request first, and the handler mounted at GET /metrics.
+   */
+  observe?: { middleware?: MiddlewareHandler; metrics?: Handler };
+}
+
+export type GatewayEnv = { Variables: { credential: Credential } };
+
+interface RejectedEvent {
+  index: number;
+  problems: FieldProblem[];
+}
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
+  const {
+    producer,
+    registry,
+    codec,
+    readModel,
+    topicName = (t: string) => t,
+    maxBodyBytes = 1024 * 1024,
+    maxBatchEvents = 500,
+    now = Date.now,
+    newId = () => crypto.randomUUID(),
+    authenticator,
+    rateLimiter,
+    idempotency,
+    idempotencyTtlMs = DAY_MS,
+    idempotencyLeaseMs = 120_000,
+    applied,
+    maxWaitSeconds = 30,
+    corsOrigins,
+    observe,
+  } = options;
+
+  const app = new Hono<GatewayEnv>();
+
+  app.onError((err, c) => {
+    // Anything unexpected is a plain 500 without internals; the message stays in the server log.
+    console.error(JSON.stringify({ level: 'error', msg: 'unhandled gateway error', error: err.message }));
+    return problem(c, 500, 'Internal Server Error');
+  });
+  app.notFound((c) => problem(c, 404, 'Not Found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
+
+  if (observe?.middleware) app.use('*', observe.middleware);
+  if (corsOrigins && corsOrigins.length > 0) {
+    const corsMiddleware = cors({
+      origin: corsOrigins.includes('*') ? '*' : corsOrigins,
+      allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
+      allowHeaders: ['Content-Type', 'Authorization', 'X-API-Key', 'Idempotency-Key', 'Prefer', 'If-None-Match'],
+      exposeHeaders: ['Retry-After', 'Preference-Applied', 'ETag', 'Idempotent-Replayed', 'WWW-Authenticate', 'X-Ferry-Source'],
+      maxAge: 600,
+    });
+    // Browsers send Origin on every cross-origin request; without one there is nothing to
+    // answer, and skipping the middleware keeps server-to-server posts on the fast path.
+    app.use('*', async function corsWhenOrigin(c, next) {
+      if (!c.req.header('origin')) return next();
+      return corsMiddleware(c, next);
+    });
+  }
+
+  const spec = buildOpenApi({
+    registry,
+    maxBodyBytes,
+    maxBatchEvents,
+    maxWaitSeconds,
+    auth: authenticator !== undefined,
+    metrics: observe?.metrics !== undefined,
+  });
+  const docs = renderDocsPage(spec);
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+
+  app.get('/readyz', async (c) => {
+    const checks: Record<string, boolean> = { kafka: await producer.ready() };
+    if (readModel) checks.read_model = await readModel.ready();
+    const ok = Object.values(checks).every(Boolean);
+    return c.json({ status: ok ? 'ready' : 'unavailable', checks }, ok ? 200 : 503);
+  });
+
+  app.get('/openapi.json', (c) => c.json(spec));
+  app.get('/docs', (c) => c.html(docs, 200, { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" }));
+  if (observe?.metrics) app.get('/metrics', observe.metrics);
+
+  // Every /v1 route: who is calling (401), then their budget (429).
+  app.use('/v1/*', authenticate(authenticator), rateLimit(rateLimiter));
+
+  app.post(
+    '/v1/events/:topic',
+    async function topicAndScope(c, next) {
+      const topic = c.req.param('topic');
+      if (!registry.topics.has(topic)) return problem(c, 404, 'Unknown topic', `there is no topic "${topic}"`, { topic });
+      if (!hasScope(c.get('credential'), `write:${topic}`)) return forbidden(c, `write:${topic}`);
+      return next();
+    },
+    async function representation(c, next) {
+      // Runtimes decode only the chunked transfer coding; anything else would reach us still
+      // encoded (RFC 9112 6.1: answer 501). Content codings are not decoded either (RFC 9110 8.4: 415).
+      const transfer = (c.req.header('transfer-encoding') ?? 'chunked').toLowerCase().split(',').map((t) => t.trim());
+      if (transfer.length !== 1 || transfer[0] !== 'chunked') {
+        return problem(c, 501, 'Transfer coding not supported', 'send the body as is or with Transfer-Encoding: chunked only');
+      }
+      const coding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase();
+      if (coding !== 'identity' && coding !== '') {
+        return problem(c, 415, 'Unsupported Media Type', `Content-Encoding ${coding} is not supported; send the body uncompressed`, {}, { 'accept-encoding': 'identity' });
+      }
+      const type = mediaTypeOf(c);
+      if (type !== 'application/json' && type !== 'application/x-ndjson' && type !== 'application/jsonl') {
+        return problem(c, 415, 'Unsupported Media Type', 'send application/json (one event or an array) or application/x-ndjson');
+      }
+      return next();
+    },
+    bodyLimit({
+      maxSize: maxBodyBytes,
+      onError: (c) => problem(c, 413, 'Content Too Large', `the body may be at most ${maxBodyBytes} bytes`),
+    }),
+    async function ingest(c) {
+      const topic = c.req.param('topic');
+      const schemas = registry.topics.get(topic)!;
+      const type = mediaTypeOf(c);
+      const ndjson = type !== 'application/json';
+      const credential = c.get('credential');
+
+      const idempotencyKey = idempotency ? readIdempotencyKey(c.req.raw.headers) : undefined;
+      if (idempotencyKey === null) {
+        return problem(c, 400, 'Invalid Idempotency-Key', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+      }
+      const wait = applied ? preferredWait(c.req.raw.headers, maxWaitSeconds) : undefined;
+
+      let text: string;
+      try {
+        text = await c.req.text();
+      } catch {
+        return problem(c, 400, 'Bad Request', 'the body could not be read as UTF-8');
+      }
+
+      let events: unknown[];
+      let single = false;
+      try {
+        if (ndjson) {
+          events = text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown);
+        } else {
+          const parsed = JSON.parse(text) as unknown;
+          single = !Array.isArray(parsed);
+          events = Array.isArray(parsed) ? parsed : [parsed];
+        }
+      } catch (err) {
+        return problem(c, 400, 'Malformed JSON', (err as Error).message);
+      }
+      if (events.length === 0) return problem(c, 422, 'Empty batch', 'send at least one event');
+      if (events.length > maxBatchEvents) {
+        return problem(c, 413, 'Batch Too Large', `a batch may hold at most ${maxBatchEvents} events`);
+      }
+
+      const requestFingerprint = idempotencyKey ? await fingerprint(topic, type, text) : undefined;
+      const derivedIds = idempotencyKey ? await derivedEventIds(credential.tenant, idempotencyKey, requestFingerprint!, events.length) : undefined;
+
+      // Validation is all-or-nothing: one invalid event rejects the batch and nothing is produced.
+      const receivedAt = now();
+      const rejected: RejectedEvent[] = [];
+      const records: OutgoingRecord[] = [];
+      const ids: string[] = [];
+      events.forEach((event, index) => {
+        const result = toAvro(schemas.latest.schema, event, { event_id: derivedIds?.[index] ?? newId(), received_at: receivedAt });
+        if (!result.ok) {
+          rejected.push({ index, problems: result.problems });
+          return;
+        }
+        const value = result.value;
+        ids.push(value.event_id as string);
+        records.push({
+          topic: topicName(topic),
+          key: String(value[schemas.key]),
+          value: codec.encode(topic, value),
+          headers: { 'ferry-tenant': credential.tenant },
+        });
+      });
+      if (rejected.length > 0) {
+        const errors = rejected.flatMap((r) => r.problems.map((p) => ({ index: r.index, field: p.path, reason: p.reason })));
+        const first = errors[0]!;
+        const detail = single ? `${first.field || 'event'} ${first.reason}` : `${rejected.length} of ${events.length} events are invalid; nothing was accepted`;
+        return problem(c, 422, 'Invalid event', detail, { errors: single ? errors.map(({ index: _i, ...e }) => e) : errors });
+      }
+
+      if (!idempotency || !idempotencyKey) return produce(c, topic, records, ids, single, wait);
+
+      let begun;
+      try {
+        begun = await idempotency.begin(credential.tenant, idempotencyKey, requestFingerprint!, idempotencyLeaseMs);
+      } catch {
+        return problem(c, 503, 'Idempotency store unavailable', 'the request was not processed; retry with the same Idempotency-Key', {}, { 'retry-after': '1' });
+      }
+      switch (begun.state) {
+        case 'done':
+          return replay(c, begun.response);
+        case 'in-flight':
+          return problem(c, 409, 'Request in progress', 'a request with this Idempotency-Key is still being processed; retry later', {}, { 'retry-after': '1' });
+        case 'mismatch':
+          return problem(c, 422, 'Idempotency-Key reused', 'this Idempotency-Key was used for a different request');
+      }
+      const lease = begun.lease;
+      let res: Response;
+      try {
+        res = await produce(c, topic, records, ids, single, wait);
+      } catch (err) {
+        await idempotency.release(credential.tenant, idempotencyKey, lease).catch(() => {});
+        throw err;
+      }
+      try {
+        if (res.status >= 200 && res.status < 300) {
+          const headers: Record<string, string> = {};
+          for (const name of REPLAYED_HEADERS) {
+            const v = res.headers.get(name);
+            if (v !== null) headers[name] = v;
+          }
+          await idempotency.complete(credential.tenant, idempotencyKey, lease, { status: res.status, body: await res.clone().text(), headers }, idempotencyTtlMs);
+        } else {
+          // Nothing was produced (503): a retry with the same key should run again.
+          await idempotency.release(credential.tenant, idempotencyKey, lease);
+        }
+      } catch (err) {
+        // The answer stands; a retry after the lease expires would produce again, with the same event ids.
+        console.error(JSON.stringify({ level: 'warn', msg: 'could not store the idempotent response', error: (err as Error).message }));
+      }
+      return res;
+    },
+  );
+
+  app.get('/v1/orders/:order_id', async function getOrder(c) {
+    if (!hasScope(c.get('credential'), 'read:orders')) return forbidden(c, 'read:orders');
+    if (!readModel) return problem(c, 501, 'Not Implemented', 'this gateway has no read model');
+    const id = c.req.param('order_id');
+    const found = await readModel.getOrder(id);
+    if (!found) return problem(c, 404, 'Order not found', `no order "${id}"`);
+    // Weak: the cached and the database copy of one version may differ in formatting, not meaning.
+    const etag = `W/"${found.order.event_id}"`;
+    const headers = { etag, 'cache-control': 'private, no-cache', 'x-ferry-source': found.source };
+    if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers);
+    return c.json(found.order, 200, headers);
+  });
+
+  /** Produces, answers 202/207/503, and with `Prefer: wait` 200 once every event was applied. */
+  async function produce(c: Context, topic: string, records: OutgoingRecord[], ids: string[], single: boolean, wait: number | undefined): Promise<Response> {
+    const watch = wait !== undefined ? applied!.watch(ids) : undefined;
+    let deliveries: Delivery[];
+    try {
+      deliveries = await producer.send(records);
+    } catch (err) {
+      watch?.cancel();
+      return problem(c, 503, 'Kafka unavailable', (err as Error).message, {}, { 'retry-after': '1' });
+    }
+    const res = respond(c, topic, ids, deliveries, single);
+    if (!watch) return res;
+    if (res.status !== 202) {
+      watch.cancel();
+      return res;
+    }
+    if (!(await watch.wait(wait! * 1000, c.req.raw.signal))) return res;
+
+    const body = (await res.json()) as Record<string, unknown>;
+    try {
+      if (topic === 'orders' && readModel) {
+        const orderIds = [...new Set(records.map((r) => r.key))];
+        const found = await Promise.all(orderIds.map((id) => readModel.getOrder(id)));
+        const orders = found.map((f): OrderView | null => f?.order ?? null);
+        if (single) body.order = orders[0];
+        else body.orders = orders;
+      }
+    } catch {
+      // Applied, but the read model cannot be read right now: the 202 is still true.
+      return c.json(body, 202);
+    }
+    body.applied = ids;
+    return c.json(body, 200, { 'preference-applied': `wait=${wait}` });
+  }
+
+  function replay(c: Context, stored: StoredResponse): Response {
+    return c.body(stored.body, stored.status as ContentfulStatusCode, { ...stored.headers, 'idempotent-replayed': 'true' });
+  }
+
+  return app;
+}
+
+function mediaTypeOf(c: Context): string {
+  return (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+function respond(
+  c: Context,
+  topic: string,
+  ids: string[],
+  deliveries: Delivery[],
+  single: boolean,
+): Response {
+  const results = deliveries.map((d, i) =>
+    d.ok
+      ? { status: 'accepted' as const, event_id: ids[i]!, partition: d.partition, offset: d.offset }
+      : { status: 'failed' as const, index: i, event_id: ids[i]!, reason: d.error.message },
+  );
+  const failed = results.filter((r) => r.status === 'failed').length;
+  if (failed === results.length) {
+    const first = deliveries[0] as Extract<Delivery, { ok: false }>;
+    return problem(c, 503, 'Kafka unavailable', first.error.message, single ? {} : { results }, { 'retry-after': '1' });
+  }
+  if (single) {
+    const r = results[0] as Extract<(typeof results)[number], { status: 'accepted' }>;
+    return c.json({ event_id: r.event_id, topic, partition: r.partition, offset: r.offset }, 202);
+  }
+  // Some produced, some not: the client retries only the failed ones (by index).
+  return c.json({ topic, accepted: results.length - failed, failed, results }, failed > 0 ? 207 : 202);
+}

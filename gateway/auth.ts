@@ -1,0 +1,178 @@
+/**
+ * Who is calling: API keys (stored as SHA-256 hashes) and HS256 JWT bearer tokens, each with a
+ * tenant and scopes (`write:<topic>`, `read:orders`). Web standards only (Web Crypto, hono/jwt),
+ * so the same code runs on Node and Deno. The tenant always comes from the credential.
+ *
+ * Never log what a client presented: a key or token in a log is a leaked credential.
+ */
+import type { MiddlewareHandler } from 'hono';
+import { verify } from 'hono/jwt';
+import { ConfigError } from '../lib/config.ts';
+import { problem } from './problem.ts';
+
+export interface Credential {
+  /** Stable identity for rate limits and logs: `key:<id>`, `jwt:<tenant>:<sub>` or `anonymous`. */
+  id: string;
+  tenant: string;
+  scopes: ReadonlySet<string>;
+  kind: 'api-key' | 'jwt' | 'anonymous';
+}
+
+export interface ApiKeyEntry {
+  id: string;
+  tenant: string;
+  /** Hex SHA-256 of the key the client sends. */
+  sha256: string;
+  scopes: string[];
+}
+
+export interface JwtOptions {
+  /** HS256 shared secret, at least 32 characters. */
+  secret: string;
+  /** When set, tokens must carry this `iss`. */
+  issuer?: string;
+  /** When set, tokens must carry this `aud`. */
+  audience?: string;
+}
+
+export type AuthResult = { ok: true; credential: Credential } | { ok: false; reason: 'missing' | 'invalid'; detail: string };
+
+export interface Authenticator {
+  authenticate(headers: Headers): Promise<AuthResult>;
+}
+
+/** The caller when authentication is off: tenant `default`, every scope. */
+export const ANONYMOUS: Credential = Object.freeze({ id: 'anonymous', tenant: 'default', scopes: new Set<string>(), kind: 'anonymous' });
+
+const TENANT = /^[A-Za-z0-9._-]{1,64}$/;
+const SCOPE = /^(read|write):[A-Za-z0-9._-]+$/;
+const HEX64 = /^[0-9a-f]{64}$/;
+
+/** Returns an authenticator, or undefined when neither API keys nor a JWT secret are configured. */
+export function createAuthenticator(options: { apiKeys?: ApiKeyEntry[]; jwt?: JwtOptions }): Authenticator | undefined {
+  const keys = new Map<string, Credential>();
+  for (const k of options.apiKeys ?? []) {
+    keys.set(k.sha256.toLowerCase(), { id: `key:${k.id}`, tenant: k.tenant, scopes: new Set(k.scopes), kind: 'api-key' });
+  }
+  const jwt = options.jwt;
+  if (keys.size === 0 && !jwt) return undefined;
+
+  async function fromApiKey(key: string): Promise<AuthResult> {
+    // A map lookup by digest: the key is high-entropy, so its unsalted hash reveals nothing and
+    // the lookup's timing depends only on the digest, which the caller cannot steer.
+    const found = keys.get(await sha256Hex(key));
+    return found ? { ok: true, credential: found } : { ok: false, reason: 'invalid', detail: 'the API key is not valid' };
+  }
+
+  async function fromJwt(token: string, secret: JwtOptions): Promise<AuthResult> {
+    let claims: Record<string, unknown>;
+    try {
+      claims = (await verify(token, secret.secret, {
+        alg: 'HS256',
+        ...(secret.issuer ? { iss: secret.issuer } : {}),
+        ...(secret.audience ? { aud: secret.audience } : {}),
+      })) as Record<string, unknown>;
+    } catch (err) {
+      const expired = (err as Error).name === 'JwtTokenExpired';
+      return { ok: false, reason: 'invalid', detail: expired ? 'the token has expired' : 'the token is not valid' };
+    }
+    const { sub, tenant, scope, exp } = claims;
+    if (typeof exp !== 'number') return { ok: false, reason: 'invalid', detail: 'the token has no exp claim' };
+    if (typeof sub !== 'string' || sub === '') return { ok: false, reason: 'invalid', detail: 'the token has no sub claim' };
+    if (typeof tenant !== 'string' || !TENANT.test(tenant)) return { ok: false, reason: 'invalid', detail: 'the token has no valid tenant claim' };
+    const scopes = typeof scope === 'string' ? scope.split(' ').filter(Boolean) : [];
+    return { ok: true, credential: { id: `jwt:${tenant}:${sub}`, tenant, scopes: new Set(scopes), kind: 'jwt' } };
+  }
+
+  return {
+    async authenticate(headers: Headers): Promise<AuthResult> {
+      const authorization = headers.get('authorization');
+      const apiKey = headers.get('x-api-key');
+      if (authorization !== null) {
+        const m = /^Bearer[ ]+(\S+)\s*$/i.exec(authorization);
+        if (!m) return { ok: false, reason: 'invalid', detail: 'use Authorization: Bearer <token or API key>' };
+        const token = m[1]!;
+        if (jwt && token.split('.').length === 3) return fromJwt(token, jwt);
+        if (keys.size > 0) return fromApiKey(token);
+        return { ok: false, reason: 'invalid', detail: 'the token is not valid' };
+      }
+      if (apiKey !== null) {
+        if (keys.size === 0) return { ok: false, reason: 'invalid', detail: 'API keys are not accepted here; send a bearer token' };
+        return fromApiKey(apiKey.trim());
+      }
+      return { ok: false, reason: 'missing', detail: 'send an API key (X-API-Key or Authorization: Bearer) or a bearer token' };
+    },
+  };
+}
+
+/** Whether the credential holds `scope`; the anonymous caller (authentication off) holds all. */
+export function hasScope(credential: Credential, scope: string): boolean {
+  return credential.kind === 'anonymous' || credential.scopes.has(scope);
+}
+
+const REALM = 'Bearer realm="ferry"';
+
+/**
+ * Sets `credential` on the context, or answers 401. Without an authenticator every caller is
+ * ANONYMOUS (authentication off; the entry point warns loudly at start-up).
+ */
+export const authenticate = (authenticator: Authenticator | undefined): MiddlewareHandler<{ Variables: { credential: Credential } }> =>
+  async function authenticate(c, next) {
+    if (!authenticator) {
+      c.set('credential', ANONYMOUS);
+      return next();
+    }
+    const result = await authenticator.authenticate(c.req.raw.headers);
+    if (!result.ok) {
+      const challenge = result.reason === 'missing' ? REALM : `${REALM}, error="invalid_token"`;
+      return problem(c, 401, 'Unauthorized', result.detail, {}, { 'www-authenticate': challenge });
+    }
+    c.set('credential', result.credential);
+    return next();
+  };
+
+/** The 403 answer for a credential without `scope`. */
+export function forbidden(c: Parameters<MiddlewareHandler>[0], scope: string): Response {
+  return problem(c, 403, 'Forbidden', `this credential lacks the scope ${scope}`, { required_scope: scope }, {
+    'www-authenticate': `${REALM}, error="insufficient_scope", scope="${scope}"`,
+  });
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+  const bytes = new TextEncoder().encode(text);
+  const digest = await crypto.subtle.digest('SHA-256', bytes);
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Parses FERRY_API_KEYS: a JSON array of `{id, tenant, sha256, scopes}`. Throws ConfigError
+ * naming the entry, never echoing the value (it is credential material).
+ */
+export function parseApiKeys(raw: string | undefined, variable = 'FERRY_API_KEYS'): ApiKeyEntry[] {
+  if (raw === undefined || raw.trim() === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw new ConfigError(variable, 'must be a JSON array of {"id","tenant","sha256","scopes"}');
+  }
+  if (!Array.isArray(parsed)) throw new ConfigError(variable, 'must be a JSON array of {"id","tenant","sha256","scopes"}');
+  const ids = new Set<string>();
+  const hashes = new Set<string>();
+  return parsed.map((entry: unknown, i): ApiKeyEntry => {
+    const e = entry as Partial<Record<keyof ApiKeyEntry, unknown>>;
+    const where = `entry ${i}`;
+    if (typeof e !== 'object' || e === null) throw new ConfigError(variable, `${where} must be an object`);
+    if (typeof e.id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(e.id)) throw new ConfigError(variable, `${where}: id must be 1-64 letters, digits, ".", "_" or "-"`);
+    if (ids.has(e.id)) throw new ConfigError(variable, `${where}: id ${e.id} is used twice`);
+    if (typeof e.tenant !== 'string' || !TENANT.test(e.tenant)) throw new ConfigError(variable, `${where} (${e.id}): tenant must be 1-64 letters, digits, ".", "_" or "-"`);
+    if (typeof e.sha256 !== 'string' || !HEX64.test(e.sha256.toLowerCase())) throw new ConfigError(variable, `${where} (${e.id}): sha256 must be 64 hex digits`);
+    if (hashes.has(e.sha256.toLowerCase())) throw new ConfigError(variable, `${where} (${e.id}): the same key hash is listed twice`);
+    if (!Array.isArray(e.scopes) || !e.scopes.every((s) => typeof s === 'string' && SCOPE.test(s))) {
+      throw new ConfigError(variable, `${where} (${e.id}): scopes must be an array like ["write:orders","read:orders"]`);
+    }
+    ids.add(e.id);
+    hashes.add(e.sha256.toLowerCase());
+    return { id: e.id, tenant: e.tenant, sha256: e.sha256.toLowerCase(), scopes: e.scopes as string[] };
+  });
+}

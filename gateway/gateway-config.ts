@@ -1,0 +1,119 @@
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { loadCommonConfig, readInt, readString, ConfigError, type CommonConfig } from '../lib/config.ts';
+import { parseApiKeys, type ApiKeyEntry, type JwtOptions } from './auth.ts';
+
+export interface GatewayConfig extends CommonConfig {
+  /** HTTP port. @defaultValue 8080 (PORT) */
+  port: number;
+  /** Interface to bind. @defaultValue `0.0.0.0` (HOST) */
+  host: string;
+  /** Gateway processes sharing the port. @defaultValue available cores (GATEWAY_PROCESSES) */
+  processes: number;
+  /** librdkafka linger. @defaultValue 5 (KAFKA_LINGER_MS) */
+  lingerMs: number;
+  /** none, gzip, snappy, lz4, zstd. @defaultValue lz4 (KAFKA_COMPRESSION) */
+  compression: string;
+  /** Records librdkafka may buffer before produce fails with "queue full". @defaultValue 100000 (KAFKA_QUEUE_MAX_MESSAGES) */
+  queueMaxMessages: number;
+  /** Records the gateway lets wait for Kafka's ack before answering 503 (backpressure). @defaultValue 50000 (KAFKA_MAX_IN_FLIGHT) */
+  maxInFlight: number;
+  /** Largest request body. @defaultValue 1048576 (MAX_BODY_BYTES) */
+  maxBodyBytes: number;
+  /** Most events per batch request. @defaultValue 500 (MAX_BATCH_EVENTS) */
+  maxBatchEvents: number;
+  /** `NODE_ENV=production`: authentication is mandatory and CORS has no default. */
+  production: boolean;
+  /** API keys (FERRY_API_KEYS, JSON `[{"id","tenant","sha256","scopes"}]`). @defaultValue none */
+  apiKeys: ApiKeyEntry[];
+  /** HS256 JWT verification (FERRY_JWT_SECRET, FERRY_JWT_ISSUER, FERRY_JWT_AUDIENCE). @defaultValue none */
+  jwt: JwtOptions | undefined;
+  /** Sustained requests per second per credential; 0 turns rate limits off. @defaultValue 0 (RATE_LIMIT_PER_SECOND) */
+  rateLimitPerSecond: number;
+  /** Requests a credential may send at once. @defaultValue RATE_LIMIT_PER_SECOND (RATE_LIMIT_BURST) */
+  rateLimitBurst: number;
+  /** Browser origins allowed by CORS, comma-separated, or `*`. @defaultValue `*`, none in production (CORS_ORIGINS) */
+  corsOrigins: string[];
+  /** PEM files; HTTPS when both are set. @defaultValue none: HTTP (TLS_CERT_FILE, TLS_KEY_FILE) */
+  tls: { certFile: string; keyFile: string } | undefined;
+  /** Cap on `Prefer: wait=N`. @defaultValue 30 (PREFER_WAIT_MAX_SECONDS) */
+  maxWaitSeconds: number;
+  /** How long an answered Idempotency-Key is replayed. @defaultValue 86400 (IDEMPOTENCY_TTL_SECONDS) */
+  idempotencyTtlSeconds: number;
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`. @defaultValue none (METRICS_TOKEN) */
+  metricsToken: string | undefined;
+}
+
+export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+  const compression = readString(env, 'KAFKA_COMPRESSION', 'lz4');
+  if (!['none', 'gzip', 'snappy', 'lz4', 'zstd'].includes(compression)) {
+    throw new ConfigError('KAFKA_COMPRESSION', 'must be one of none, gzip, snappy, lz4, zstd');
+  }
+  const production = env.NODE_ENV === 'production';
+  const maxBatchEvents = readInt(env, 'MAX_BATCH_EVENTS', 500, 1, 100_000);
+  const queueMaxMessages = readInt(env, 'KAFKA_QUEUE_MAX_MESSAGES', 100_000, 1, 10_000_000);
+  const maxInFlight = readInt(env, 'KAFKA_MAX_IN_FLIGHT', Math.min(50_000, queueMaxMessages), 1, 10_000_000);
+  if (maxInFlight < maxBatchEvents) {
+    throw new ConfigError('KAFKA_MAX_IN_FLIGHT', `must be at least MAX_BATCH_EVENTS (${maxBatchEvents}), or a full batch could never be accepted`);
+  }
+
+  const apiKeys = parseApiKeys(env.FERRY_API_KEYS);
+  const secret = readString(env, 'FERRY_JWT_SECRET', '');
+  if (secret !== '' && secret.length < 32) throw new ConfigError('FERRY_JWT_SECRET', 'must be at least 32 characters (HS256 needs a 256-bit secret)');
+  const jwt = secret === '' ? undefined : {
+    secret,
+    ...(env.FERRY_JWT_ISSUER ? { issuer: env.FERRY_JWT_ISSUER } : {}),
+    ...(env.FERRY_JWT_AUDIENCE ? { audience: env.FERRY_JWT_AUDIENCE } : {}),
+  };
+
+  const rateLimitPerSecond = readInt(env, 'RATE_LIMIT_PER_SECOND', 0, 0, 1_000_000);
+  const rateLimitBurst = readInt(env, 'RATE_LIMIT_BURST', Math.max(1, rateLimitPerSecond), 1, 10_000_000);
+
+  const cors = readString(env, 'CORS_ORIGINS', production ? '' : '*');
+  const corsOrigins = cors.split(',').map((o) => o.trim()).filter(Boolean);
+  for (const o of corsOrigins) {
+    if (o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o)) throw new ConfigError('CORS_ORIGINS', `"${o}" is not an origin like https://shop.example or *`);
+  }
+
+  const certFile = readString(env, 'TLS_CERT_FILE', '');
+  const keyFile = readString(env, 'TLS_KEY_FILE', '');
+  if ((certFile === '') !== (keyFile === '')) throw new ConfigError(certFile ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'set both TLS_CERT_FILE and TLS_KEY_FILE, or neither');
+  if (certFile && !existsSync(certFile)) throw new ConfigError('TLS_CERT_FILE', `no file ${certFile}`);
+  if (keyFile && !existsSync(keyFile)) throw new ConfigError('TLS_KEY_FILE', `no file ${keyFile}`);
+
+  const metricsToken = readString(env, 'METRICS_TOKEN', '');
+  if (metricsToken !== '' && metricsToken.length < 16) throw new ConfigError('METRICS_TOKEN', 'must be at least 16 characters');
+
+  return {
+    ...loadCommonConfig(env),
+    port: readInt(env, 'PORT', 8080, 1, 65535),
+    host: readString(env, 'HOST', '0.0.0.0'),
+    processes: readInt(env, 'GATEWAY_PROCESSES', availableParallelism(), 1, 256),
+    lingerMs: readInt(env, 'KAFKA_LINGER_MS', 5, 0, 60_000),
+    compression,
+    queueMaxMessages,
+    maxInFlight,
+    maxBodyBytes: readInt(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    maxBatchEvents,
+    production,
+    apiKeys,
+    jwt,
+    rateLimitPerSecond,
+    rateLimitBurst,
+    corsOrigins,
+    tls: certFile ? { certFile, keyFile } : undefined,
+    maxWaitSeconds: readInt(env, 'PREFER_WAIT_MAX_SECONDS', 30, 1, 300),
+    idempotencyTtlSeconds: readInt(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 60, 30 * 86_400),
+    metricsToken: metricsToken || undefined,
+  };
+}
+
+/**
+ * The ingest gateway's rule (not the producer service's, which has its own token): in
+ * production it never serves without authentication.
+ */
+export function requireAuthentication(config: GatewayConfig): void {
+  if (config.production && config.apiKeys.length === 0 && !config.jwt) {
+    throw new ConfigError('FERRY_API_KEYS', 'NODE_ENV=production and neither FERRY_API_KEYS nor FERRY_JWT_SECRET is set: refusing to serve without authentication');
+  }
+}

@@ -1,0 +1,75 @@
+/**
+ * An EventProducer for runtimes without librdkafka (Deno, edge): it forwards already
+ * validated and Avro-encoded records to the producer service over HTTP, which produces them
+ * and answers with one delivery per record once Kafka acknowledged it.
+ */
+import { ProduceError, type Delivery, type EventProducer, type OutgoingRecord } from './producer.ts';
+
+export interface HttpProducerOptions {
+  /** Base URL of the producer service, like `http://127.0.0.1:8090`. */
+  url: string;
+  /** Shared secret the producer service requires (sent as a bearer token). */
+  token: string;
+  /** Abort a forward after this long; the records then count as failed (retriable). @defaultValue 30000 */
+  timeoutMs?: number;
+}
+
+export interface WireRecord {
+  topic: string;
+  key: string;
+  value_base64: string;
+  /** Kafka record headers (like `ferry-tenant`). */
+  headers?: Record<string, string>;
+}
+
+export type WireDelivery = { ok: true; partition: number; offset: string } | { ok: false; error: string; retriable: boolean };
+
+export class HttpProducer implements EventProducer {
+  constructor(readonly options: HttpProducerOptions) {}
+
+  async send(records: OutgoingRecord[]): Promise<Delivery[]> {
+    const body = JSON.stringify({ records: records.map((r): WireRecord => ({ topic: r.topic, key: r.key, value_base64: toBase64(r.value), ...(r.headers ? { headers: r.headers } : {}) })) });
+    let res: Response;
+    try {
+      res = await fetch(new URL('/v1/records', this.options.url), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.token}` },
+        body,
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+      });
+    } catch (err) {
+      return records.map(() => ({ ok: false, error: new ProduceError(`producer service unreachable: ${(err as Error).message}`, true) }));
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      return records.map(() => ({ ok: false, error: new ProduceError(`producer service answered ${res.status}`, res.status >= 500) }));
+    }
+    const { deliveries } = (await res.json()) as { deliveries: WireDelivery[] };
+    return deliveries.map((d) => (d.ok ? d : { ok: false as const, error: new ProduceError(d.error, d.retriable) }));
+  }
+
+  async ready(): Promise<boolean> {
+    try {
+      const res = await fetch(new URL('/readyz', this.options.url), { signal: AbortSignal.timeout(2000) });
+      await res.body?.cancel();
+      return res.ok;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+export function toBase64(bytes: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(s);
+}
+
+export function fromBase64(text: string): Uint8Array {
+  const s = atob(text);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}

@@ -1,0 +1,139 @@
+/**
+ * The in-process librdkafka producer (Node only: the addon does not load in Deno).
+ * Every send settles per record on its delivery report, which librdkafka raises only after
+ * all in-sync replicas have the record (acks=all, idempotence on).
+ */
+import { createRequire } from 'node:module';
+import type * as RdKafka from '@confluentinc/kafka-javascript';
+import { ProduceError, type Delivery, type EventProducer, type OutgoingRecord } from './producer.ts';
+
+const require = createRequire(import.meta.url);
+const { Producer, CODES } = require('@confluentinc/kafka-javascript') as typeof RdKafka;
+
+export interface KafkaProducerOptions {
+  brokers: string[];
+  /** How long librdkafka waits to fill a batch. @defaultValue 5 */
+  lingerMs?: number;
+  /** none, gzip, snappy, lz4 or zstd. @defaultValue `lz4` */
+  compression?: string;
+  /** Records buffered in librdkafka before produce fails with "queue full" (then the gateway answers 503). @defaultValue 100000 */
+  queueMaxMessages?: number;
+  /**
+   * Records produced and not yet acknowledged, at most. A send that would go over fails every
+   * record up front (retriable, code BACKPRESSURE; the gateway answers 503 with Retry-After),
+   * so a slow or absent Kafka fills neither memory nor librdkafka's queue.
+   * @defaultValue 50000, and never more than queueMaxMessages
+   */
+  maxInFlight?: number;
+  /** A record not acknowledged within this time fails. @defaultValue 30000 */
+  deliveryTimeoutMs?: number;
+  /** Extra librdkafka properties, applied last. */
+  extra?: Record<string, string | number | boolean>;
+}
+
+interface Pending {
+  resolve: (d: Delivery) => void;
+}
+
+export class KafkaProducer implements EventProducer {
+  readonly #producer: RdKafka.Producer;
+  #connected: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #inFlight = 0;
+  readonly #maxInFlight: number;
+
+  constructor(readonly options: KafkaProducerOptions) {
+    this.#maxInFlight = options.maxInFlight ?? Math.min(50_000, options.queueMaxMessages ?? 100_000);
+    if (!(this.#maxInFlight > 0)) throw new Error('maxInFlight must be greater than 0');
+    this.#producer = new Producer({
+      'bootstrap.servers': options.brokers.join(','),
+      'client.id': 'ferry-gateway',
+      // Durability: a 2xx from the gateway means every in-sync replica has the record,
+      // and retries inside librdkafka never duplicate or reorder it.
+      acks: -1,
+      'enable.idempotence': true,
+      // Same key -> same partition as the Java client (murmur2), so other producers agree.
+      partitioner: 'murmur2_random',
+      'linger.ms': options.lingerMs ?? 5,
+      'compression.codec': (options.compression ?? 'lz4') as 'lz4',
+      'queue.buffering.max.messages': options.queueMaxMessages ?? 100_000,
+      'delivery.timeout.ms': options.deliveryTimeoutMs ?? 30_000,
+      dr_cb: true,
+      ...options.extra,
+    });
+    this.#producer.on('delivery-report', (err, report) => {
+      this.#inFlight--;
+      const pending = (report as RdKafka.DeliveryReport & { opaque?: Pending }).opaque;
+      if (!pending) return;
+      if (err) {
+        pending.resolve({ ok: false, error: new ProduceError(err.message, true, String(err.code)) });
+      } else {
+        pending.resolve({ ok: true, partition: report.partition, offset: String(report.offset) });
+      }
+    });
+    // Errors are reported per record through delivery reports; this keeps an emitted
+    // 'event.error' from becoming an uncaught exception.
+    this.#producer.on('event.error', () => {});
+  }
+
+  connect(): Promise<void> {
+    this.#connected ??= new Promise<void>((resolve, reject) => {
+      this.#producer.connect({ timeout: 30_000 }, (err) => (err ? reject(new Error(err.message)) : resolve()));
+    }).then(() => {
+      // Delivery reports are read on this poll: at 10 ms the ack wait was dominated by it.
+      this.#producer.setPollInterval(2);
+    });
+    return this.#connected;
+  }
+
+  /** Records handed to librdkafka and not yet acknowledged or failed. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  get maxInFlight(): number {
+    return this.#maxInFlight;
+  }
+
+  async send(records: OutgoingRecord[]): Promise<Delivery[]> {
+    await this.connect();
+    if (this.#closing) return records.map(() => ({ ok: false, error: new ProduceError('gateway is shutting down', true) }));
+    // Admission is per send, all or nothing: a batch is never split by the bound. The check and
+    // the produce calls below run without an await in between, so concurrent sends cannot overshoot.
+    if (this.#inFlight + records.length > this.#maxInFlight) {
+      return records.map(() => ({ ok: false, error: new ProduceError('the gateway has too many records waiting for Kafka; retry shortly', true, 'BACKPRESSURE') }));
+    }
+    return Promise.all(records.map((r) => this.#produceOne(r)));
+  }
+
+  #produceOne(r: OutgoingRecord): Promise<Delivery> {
+    return new Promise<Delivery>((resolve) => {
+      const headers = r.headers ? Object.entries(r.headers).map(([k, v]) => ({ [k]: v })) : undefined;
+      try {
+        this.#producer.produce(r.topic, null, Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength), r.key, Date.now(), { resolve } satisfies Pending, headers);
+        this.#inFlight++;
+      } catch (err) {
+        const e = err as { code?: number; message?: string };
+        const full = e.code === CODES.ERRORS.ERR__QUEUE_FULL;
+        resolve({ ok: false, error: new ProduceError(full ? 'producer queue is full' : (e.message ?? 'produce failed'), true, full ? 'QUEUE_FULL' : String(e.code)) });
+      }
+    });
+  }
+
+  ready(): Promise<boolean> {
+    return new Promise((resolve) => {
+      if (!this.#connected) return resolve(false);
+      this.#producer.getMetadata({ timeout: 2000 }, (err) => resolve(!err));
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      if (!this.#connected) return;
+      await this.#connected.catch(() => {});
+      await new Promise<void>((resolve) => this.#producer.flush(10_000, () => resolve()));
+      await new Promise<void>((resolve) => this.#producer.disconnect(() => resolve()));
+    })();
+    return this.#closing;
+  }
+}

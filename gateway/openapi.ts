@@ -1,0 +1,465 @@
+/**
+ * The OpenAPI 3.1 description of the gateway, built from the schema registry so the event
+ * bodies it documents are exactly the ones the gateway validates. Served at /openapi.json and
+ * rendered for people at /docs (docs-page.ts).
+ */
+import type { Registry } from '../schemas/registry.ts';
+import type { Schema, SchemaObject } from '../schemas/validate.ts';
+
+export type JsonSchema = Record<string, unknown>;
+export type OpenApiDocument = {
+  openapi: string;
+  info: { title: string; version: string; description: string };
+  paths: Record<string, Record<string, Operation>>;
+  components: {
+    schemas: Record<string, JsonSchema>;
+    parameters: Record<string, JsonSchema>;
+    headers: Record<string, JsonSchema>;
+    responses: Record<string, JsonSchema>;
+    securitySchemes: Record<string, JsonSchema>;
+  };
+  tags: { name: string; description: string }[];
+};
+export type Operation = {
+  operationId: string;
+  summary: string;
+  description?: string;
+  tags: string[];
+  parameters?: JsonSchema[];
+  requestBody?: JsonSchema;
+  responses: Record<string, JsonSchema>;
+  security?: Record<string, string[]>[];
+};
+
+export interface OpenApiOptions {
+  registry: Registry;
+  maxBodyBytes: number;
+  maxBatchEvents: number;
+  maxWaitSeconds: number;
+  /** Whether API keys or tokens are required (documented either way). */
+  auth: boolean;
+  /** Whether GET /metrics is mounted. */
+  metrics: boolean;
+}
+
+const ref = (kind: string, name: string) => ({ $ref: `#/components/${kind}/${name}` });
+const problemContent = (schema = 'Problem') => ({ 'application/problem+json': { schema: ref('schemas', schema) } });
+
+/** `orders` -> `OrdersEvent`, `page_views` -> `PageViewsEvent`. */
+export function eventSchemaName(topic: string): string {
+  return `${topic.split(/[^A-Za-z0-9]+/).map((p) => p.charAt(0).toUpperCase() + p.slice(1)).join('')}Event`;
+}
+
+export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
+  const { registry, maxBodyBytes, maxBatchEvents, maxWaitSeconds } = options;
+  const topics = [...registry.topics.keys()];
+  const eventSchemas: Record<string, JsonSchema> = {};
+  for (const [topic, entry] of registry.topics) {
+    eventSchemas[eventSchemaName(topic)] = {
+      ...avroToJsonSchema(entry.latest.schema),
+      description: `${String(entry.latest.schema.doc ?? `An event of topic ${topic}.`)} Kafka key: \`${entry.key}\`. Schema id ${entry.latest.id} (version ${entry.latest.version}).`,
+    };
+  }
+  const anyEvent = { oneOf: topics.map((t) => ref('schemas', eventSchemaName(t))) };
+  const secured: Record<string, string[]>[] = [{ apiKey: [] }, { bearer: [] }];
+
+  const stdErrors = {
+    '401': ref('responses', 'Unauthorized'),
+    '403': ref('responses', 'Forbidden'),
+    '429': ref('responses', 'TooManyRequests'),
+    '500': ref('responses', 'InternalError'),
+  };
+
+  const paths: OpenApiDocument['paths'] = {
+    '/v1/events/{topic}': {
+      post: {
+        operationId: 'postEvents',
+        summary: 'Send one event, a batch, or NDJSON to a topic',
+        tags: ['events'],
+        description: [
+          `The body is one JSON event, a JSON array of at most ${maxBatchEvents} events, or NDJSON (one event per line), at most ${maxBodyBytes} bytes. Each event must match the schema of the topic in the path.`,
+          'Validation is all-or-nothing: one invalid event rejects the batch with 422 and nothing is produced. A 2xx means Kafka acknowledged the record (acks=all). If Kafka fails some records of a valid batch the answer is 207 with a result per event (retry only the failed ones); if it fails all, 503 with Retry-After.',
+          `Needs the scope \`write:{topic}\`. With \`Prefer: wait=N\` (at most ${maxWaitSeconds}) the gateway answers 200 once the workers applied every event, or the usual 202 when N seconds pass first.`,
+        ].join('\n\n'),
+        security: secured,
+        parameters: [ref('parameters', 'Topic'), ref('parameters', 'IdempotencyKey'), ref('parameters', 'Prefer')],
+        requestBody: {
+          required: true,
+          content: {
+            'application/json': { schema: { oneOf: [anyEvent, { type: 'array', minItems: 1, maxItems: maxBatchEvents, items: anyEvent }] } },
+            'application/x-ndjson': { schema: { type: 'string', description: 'One JSON event per line; blank lines are ignored. `application/jsonl` is accepted too.' } },
+          },
+        },
+        responses: {
+          '200': {
+            description: '`Prefer: wait` was honoured: every event was applied by the workers. Orders carry the order as the read model now holds it.',
+            headers: { 'Preference-Applied': ref('headers', 'PreferenceApplied'), 'Idempotent-Replayed': ref('headers', 'IdempotentReplayed') },
+            content: { 'application/json': { schema: { oneOf: [ref('schemas', 'AppliedEvent'), ref('schemas', 'AppliedBatch')] } } },
+          },
+          '202': {
+            description: 'Kafka acknowledged every event (a single event, or a batch with `failed: 0`).',
+            headers: { 'Idempotent-Replayed': ref('headers', 'IdempotentReplayed') },
+            content: { 'application/json': { schema: { oneOf: [ref('schemas', 'AcceptedEvent'), ref('schemas', 'BatchResult')] } } },
+          },
+          '207': {
+            description: 'Batch only: Kafka acknowledged some events and failed others; `results` says which (by index).',
+            headers: { 'Idempotent-Replayed': ref('headers', 'IdempotentReplayed') },
+            content: { 'application/json': { schema: ref('schemas', 'BatchResult') } },
+          },
+          '400': ref('responses', 'BadRequest'),
+          ...stdErrors,
+          '404': { description: 'No such topic.', content: problemContent() },
+          '409': ref('responses', 'Conflict'),
+          '413': ref('responses', 'ContentTooLarge'),
+          '415': ref('responses', 'UnsupportedMediaType'),
+          '422': ref('responses', 'UnprocessableContent'),
+          '501': { description: 'A Transfer-Encoding other than `chunked` (the body would arrive still encoded).', content: problemContent() },
+          '503': ref('responses', 'ServiceUnavailable'),
+        },
+      },
+    },
+    '/v1/orders/{order_id}': {
+      get: {
+        operationId: 'getOrder',
+        summary: 'Read an order from the read model',
+        tags: ['orders'],
+        description: 'From the Redis cache, falling back to PostgreSQL. Needs the scope `read:orders`. Send the ETag back in If-None-Match to get 304 while the order is unchanged.',
+        security: secured,
+        parameters: [ref('parameters', 'OrderId'), ref('parameters', 'IfNoneMatch')],
+        responses: {
+          '200': {
+            description: 'The order.',
+            headers: {
+              ETag: ref('headers', 'ETag'),
+              'Cache-Control': { description: '`private, no-cache`: revalidate with If-None-Match.', schema: { type: 'string' } },
+              'X-Ferry-Source': { description: '`cache` or `database`.', schema: { type: 'string', enum: ['cache', 'database'] } },
+            },
+            content: { 'application/json': { schema: ref('schemas', 'Order') } },
+          },
+          '304': { description: 'Unchanged since the ETag sent in If-None-Match.', headers: { ETag: ref('headers', 'ETag') } },
+          ...stdErrors,
+          '404': { description: 'No such order.', content: problemContent() },
+          '501': { description: 'This gateway has no read model.', content: problemContent() },
+        },
+      },
+    },
+    '/healthz': {
+      get: {
+        operationId: 'healthz',
+        summary: 'Liveness',
+        tags: ['operations'],
+        responses: { '200': { description: 'The process is up.', content: { 'application/json': { schema: { type: 'object', properties: { status: { const: 'ok' } } } } } } },
+      },
+    },
+    '/readyz': {
+      get: {
+        operationId: 'readyz',
+        summary: 'Readiness: Kafka, Redis and PostgreSQL reachable',
+        tags: ['operations'],
+        responses: {
+          '200': { description: 'Ready.', content: { 'application/json': { schema: ref('schemas', 'Readiness') } } },
+          '503': { description: 'A dependency is unreachable.', content: { 'application/json': { schema: ref('schemas', 'Readiness') } } },
+        },
+      },
+    },
+    '/openapi.json': {
+      get: {
+        operationId: 'openapi',
+        summary: 'This document',
+        tags: ['operations'],
+        responses: { '200': { description: 'OpenAPI 3.1.', content: { 'application/json': { schema: { type: 'object' } } } } },
+      },
+    },
+    '/docs': {
+      get: {
+        operationId: 'docs',
+        summary: 'This document as a web page (no external resources)',
+        tags: ['operations'],
+        responses: { '200': { description: 'HTML.', content: { 'text/html': { schema: { type: 'string' } } } } },
+      },
+    },
+  };
+  if (options.metrics) {
+    paths['/metrics'] = {
+      get: {
+        operationId: 'metrics',
+        summary: 'Prometheus metrics of every gateway process on this host',
+        tags: ['operations'],
+        description: 'When METRICS_TOKEN is set, send it as `Authorization: Bearer <METRICS_TOKEN>`.',
+        responses: {
+          '200': { description: 'Prometheus text format.', content: { 'text/plain': { schema: { type: 'string' } } } },
+          '401': { description: 'METRICS_TOKEN is set and was not sent.', content: problemContent() },
+        },
+      },
+    };
+  }
+
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Ferry ingest API',
+      version: '1',
+      description: [
+        'Ferry takes events over HTTPS, lands them durably in Kafka (Avro, Confluent wire format) and fans them out to a Redis cache, PostgreSQL and ClickHouse.',
+        options.auth
+          ? 'Every /v1 route needs a credential: an API key (`X-API-Key: <key>` or `Authorization: Bearer <key>`) or an HS256 JWT (`Authorization: Bearer <jwt>`). The tenant comes from the credential, never from the body.'
+          : 'Authentication is OFF on this gateway (development): every caller is tenant `default` with every scope. Production gateways require an API key or JWT on every /v1 route.',
+        'Errors are RFC 9457 problem details (`application/problem+json`).',
+      ].join('\n\n'),
+    },
+    tags: [
+      { name: 'events', description: 'Ingest.' },
+      { name: 'orders', description: 'The order read model.' },
+      { name: 'operations', description: 'Health, readiness, documentation, metrics.' },
+    ],
+    paths,
+    components: {
+      schemas: {
+        ...eventSchemas,
+        AcceptedEvent: {
+          type: 'object',
+          required: ['event_id', 'topic', 'partition', 'offset'],
+          properties: {
+            event_id: { type: 'string', format: 'uuid' },
+            topic: { type: 'string', enum: topics },
+            partition: { type: 'integer', minimum: 0 },
+            offset: { type: 'string', description: 'Kafka offset, a decimal string.' },
+          },
+        },
+        BatchResult: {
+          type: 'object',
+          required: ['topic', 'accepted', 'failed', 'results'],
+          properties: {
+            topic: { type: 'string', enum: topics },
+            accepted: { type: 'integer', minimum: 0 },
+            failed: { type: 'integer', minimum: 0 },
+            results: { type: 'array', items: ref('schemas', 'EventResult') },
+          },
+        },
+        EventResult: {
+          oneOf: [
+            {
+              type: 'object',
+              required: ['status', 'event_id', 'partition', 'offset'],
+              properties: { status: { const: 'accepted' }, event_id: { type: 'string', format: 'uuid' }, partition: { type: 'integer' }, offset: { type: 'string' } },
+            },
+            {
+              type: 'object',
+              required: ['status', 'index', 'event_id', 'reason'],
+              properties: { status: { const: 'failed' }, index: { type: 'integer', minimum: 0 }, event_id: { type: 'string', format: 'uuid' }, reason: { type: 'string' } },
+            },
+          ],
+        },
+        AppliedEvent: {
+          allOf: [
+            ref('schemas', 'AcceptedEvent'),
+            {
+              type: 'object',
+              required: ['applied'],
+              properties: {
+                applied: { type: 'array', items: { type: 'string', format: 'uuid' }, description: 'The event ids the workers applied.' },
+                order: { oneOf: [ref('schemas', 'Order'), { type: 'null' }], description: 'Orders only: the order as the read model now holds it (possibly a newer version).' },
+              },
+            },
+          ],
+        },
+        AppliedBatch: {
+          allOf: [
+            ref('schemas', 'BatchResult'),
+            {
+              type: 'object',
+              required: ['applied'],
+              properties: {
+                applied: { type: 'array', items: { type: 'string', format: 'uuid' } },
+                orders: { type: 'array', items: { oneOf: [ref('schemas', 'Order'), { type: 'null' }] }, description: 'Orders only: each distinct order of the batch, in first-seen order.' },
+              },
+            },
+          ],
+        },
+        Order: {
+          type: 'object',
+          required: ['order_id', 'customer_id', 'status', 'amount_cents', 'currency', 'items', 'occurred_at', 'updated_at', 'event_id'],
+          properties: {
+            order_id: { type: 'string' },
+            customer_id: { type: 'string' },
+            status: { type: 'string', enum: ['created', 'paid', 'shipped', 'cancelled'] },
+            amount_cents: { type: 'integer' },
+            currency: { type: 'string' },
+            items: { type: 'array', items: { type: 'object', properties: { sku: { type: 'string' }, quantity: { type: 'integer' }, price_cents: { type: 'integer' } } } },
+            occurred_at: { type: 'string', format: 'date-time' },
+            updated_at: { type: 'string', format: 'date-time' },
+            event_id: { type: 'string', format: 'uuid', description: 'The event that produced this version.' },
+          },
+        },
+        Readiness: {
+          type: 'object',
+          properties: { status: { type: 'string', enum: ['ready', 'unavailable'] }, checks: { type: 'object', additionalProperties: { type: 'boolean' } } },
+        },
+        Problem: {
+          type: 'object',
+          description: 'RFC 9457 problem details.',
+          required: ['type', 'title', 'status'],
+          properties: {
+            type: { type: 'string', format: 'uri-reference', const: 'about:blank' },
+            title: { type: 'string' },
+            status: { type: 'integer' },
+            detail: { type: 'string' },
+          },
+          additionalProperties: true,
+        },
+        ValidationProblem: {
+          allOf: [
+            ref('schemas', 'Problem'),
+            {
+              type: 'object',
+              properties: {
+                errors: {
+                  type: 'array',
+                  description: 'Every problem (at most 20 per event). `index` is absent when a single event was sent.',
+                  items: {
+                    type: 'object',
+                    required: ['field', 'reason'],
+                    properties: { index: { type: 'integer', minimum: 0 }, field: { type: 'string', description: 'JSON path like `items[2].quantity`; empty for the whole event.' }, reason: { type: 'string' } },
+                  },
+                },
+              },
+            },
+          ],
+        },
+      },
+      parameters: {
+        Topic: { name: 'topic', in: 'path', required: true, schema: { type: 'string', enum: topics } },
+        OrderId: { name: 'order_id', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 128 } },
+        IdempotencyKey: {
+          name: 'Idempotency-Key',
+          in: 'header',
+          required: false,
+          description:
+            'Makes a retry safe: a request with a key already answered with a 2xx (same tenant, within 24 h) gets that answer again with `Idempotent-Replayed: true` and produces nothing. The same key with a different body answers 422; while the first request is still running, 409. Use a fresh UUID per logical request.',
+          schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^[\\x21-\\x7e]+$' },
+        },
+        Prefer: {
+          name: 'Prefer',
+          in: 'header',
+          required: false,
+          description: `RFC 7240. \`wait=N\`: answer 200 once the workers applied the events, waiting at most N seconds (capped at ${maxWaitSeconds}); otherwise the usual 202.`,
+          schema: { type: 'string', examples: ['wait=5'] },
+        },
+        IfNoneMatch: { name: 'If-None-Match', in: 'header', required: false, description: 'An ETag from an earlier answer, or `*`.', schema: { type: 'string' } },
+      },
+      headers: {
+        RetryAfter: { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 1 } },
+        PreferenceApplied: { description: 'RFC 7240: `wait=N`, the wait that was applied.', schema: { type: 'string' } },
+        IdempotentReplayed: { description: '`true` when this is the stored answer of an earlier request with the same Idempotency-Key.', schema: { type: 'string', enum: ['true'] } },
+        ETag: { description: 'Weak validator of the order version: `W/"<event_id>"`.', schema: { type: 'string' } },
+        WWWAuthenticate: { description: 'RFC 6750 Bearer challenge.', schema: { type: 'string' } },
+      },
+      responses: {
+        BadRequest: { description: 'Malformed JSON, a body that is not UTF-8, or a malformed Idempotency-Key.', content: problemContent() },
+        Unauthorized: {
+          description: 'No credential, or one that is not valid (unknown key, bad signature, expired token).',
+          headers: { 'WWW-Authenticate': ref('headers', 'WWWAuthenticate') },
+          content: problemContent(),
+        },
+        Forbidden: {
+          description: 'The credential lacks the scope this route needs (`required_scope`).',
+          headers: { 'WWW-Authenticate': ref('headers', 'WWWAuthenticate') },
+          content: problemContent(),
+        },
+        Conflict: { description: 'A request with this Idempotency-Key is still in progress.', headers: { 'Retry-After': ref('headers', 'RetryAfter') }, content: problemContent() },
+        ContentTooLarge: { description: `Body over ${maxBodyBytes} bytes (declared or streamed), or more than ${maxBatchEvents} events.`, content: problemContent() },
+        UnsupportedMediaType: { description: 'Content-Type is not application/json or application/x-ndjson, or the body has a Content-Encoding (send it uncompressed).', content: problemContent() },
+        UnprocessableContent: {
+          description: 'An invalid event (nothing of the batch was produced, see `errors`), an empty batch, or an Idempotency-Key reused for a different request.',
+          content: problemContent('ValidationProblem'),
+        },
+        TooManyRequests: { description: "The credential's rate limit is spent.", headers: { 'Retry-After': ref('headers', 'RetryAfter') }, content: problemContent() },
+        ServiceUnavailable: {
+          description: 'Kafka failed every event, the producer is at its in-flight bound (backpressure), or the idempotency store is unreachable. Nothing was accepted; retry after Retry-After.',
+          headers: { 'Retry-After': ref('headers', 'RetryAfter') },
+          content: problemContent(),
+        },
+        InternalError: { description: 'An unexpected error.', content: problemContent() },
+      },
+      securitySchemes: {
+        apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key; the gateway stores only its SHA-256.' },
+        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (HS256) or API key', description: 'An HS256 JWT with `sub`, `tenant`, `exp` and `scope` (space-separated), or an API key.' },
+      },
+    },
+  };
+}
+
+/** The JSON a client sends for an Avro record: server-set fields left out, defaults optional. */
+export function avroToJsonSchema(schema: SchemaObject): JsonSchema {
+  return convertRecord(schema, true);
+}
+
+function convertRecord(schema: SchemaObject, topLevel: boolean): JsonSchema {
+  const properties: Record<string, JsonSchema> = {};
+  const required: string[] = [];
+  for (const f of schema.fields ?? []) {
+    if (topLevel && f['ferry.server'] === true) continue;
+    const s = convert(f.type, f as unknown as Record<string, unknown>);
+    if (typeof f.doc === 'string') s.description = f.doc;
+    if (f['ferry.optional'] === true) s.description = `${s.description ? `${s.description} ` : ''}Optional: the gateway assigns one when absent.`;
+    properties[f.name] = s;
+    if (!Object.hasOwn(f, 'default') && f['ferry.optional'] !== true) required.push(f.name);
+  }
+  return { type: 'object', properties, required, additionalProperties: false };
+}
+
+function convert(type: Schema, field: Record<string, unknown> = {}): JsonSchema {
+  if (Array.isArray(type)) {
+    const others = type.filter((t) => t !== 'null');
+    const inner = others.length === 1 ? convert(others[0]!, field) : { oneOf: others.map((t) => convert(t)) };
+    return type.includes('null') ? { anyOf: [inner, { type: 'null' }] } : inner;
+  }
+  if (typeof type === 'string') return primitive(type, undefined, field);
+  switch (type.type) {
+    case 'record':
+      return convertRecord(type, false);
+    case 'enum':
+      return { type: 'string', enum: type.symbols ?? [] };
+    case 'array': {
+      const s: JsonSchema = { type: 'array', items: convert(type.items as Schema) };
+      if (typeof type['ferry.maxItems'] === 'number') s.maxItems = type['ferry.maxItems'];
+      return s;
+    }
+    case 'map':
+      return { type: 'object', additionalProperties: convert(type.values as Schema) };
+    default:
+      return typeof type.type === 'string' ? primitive(type.type, type.logicalType, field) : convert(type.type, field);
+  }
+}
+
+function primitive(type: string, logicalType: string | undefined, field: Record<string, unknown>): JsonSchema {
+  const s: JsonSchema = {};
+  switch (type) {
+    case 'null':
+      return { type: 'null' };
+    case 'boolean':
+      return { type: 'boolean' };
+    case 'string':
+      s.type = 'string';
+      if (logicalType === 'uuid') s.format = 'uuid';
+      if (typeof field['ferry.minLength'] === 'number') s.minLength = field['ferry.minLength'];
+      if (typeof field['ferry.maxLength'] === 'number') s.maxLength = field['ferry.maxLength'];
+      if (typeof field['ferry.pattern'] === 'string') s.pattern = field['ferry.pattern'];
+      return s;
+    case 'int':
+    case 'long':
+      if (logicalType === 'timestamp-millis') return { type: 'string', format: 'date-time', description: 'RFC 3339, like 2026-11-23T10:00:00Z.' };
+      s.type = 'integer';
+      s.format = type === 'int' ? 'int32' : 'int64';
+      break;
+    case 'float':
+    case 'double':
+      s.type = 'number';
+      break;
+    default:
+      return {};
+  }
+  if (typeof field['ferry.minimum'] === 'number') s.minimum = field['ferry.minimum'];
+  if (typeof field['ferry.maximum'] === 'number') s.maximum = field['ferry.maximum'];
+  return s;
+}

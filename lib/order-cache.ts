@@ -1,0 +1,83 @@
+/**
+ * The order read model in Redis, shared by the worker (writes) and the gateway (reads and
+ * refills). Each entry carries the version of the event that produced it, and a write only
+ * lands when it is newer: so a late refill from PostgreSQL or a redelivered event can never
+ * move the cache back to an older order.
+ */
+import type { Redis } from 'ioredis';
+import type { Sql } from 'postgres';
+
+/** Cached orders expire so the cache holds hot orders only; PostgreSQL is the record. @defaultValue 24 h */
+export const ORDER_TTL_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Versions compare as strings: occurred_at in ms, then the Kafka offset (both zero-padded),
+ * the same order PostgreSQL uses for `(occurred_at, source_offset)`.
+ */
+export function orderVersion(occurredAtMs: number, offset: string | number | bigint): string {
+  return `${String(occurredAtMs).padStart(15, '0')}:${String(offset).padStart(20, '0')}`;
+}
+
+export function orderKey(prefix: string, orderId: string): string {
+  return `${prefix}order:${orderId}`;
+}
+
+const SET_IF_NEWER = `
+local cur = redis.call('HGET', KEYS[1], 'v')
+if cur and cur >= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[1], 'doc', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`;
+
+type WithOrderCommands = Redis & {
+  ferrySetOrderIfNewer(key: string, version: string, doc: string, ttlMs: number): Promise<number>;
+};
+
+export function withOrderCommands(redis: Redis): WithOrderCommands {
+  const r = redis as WithOrderCommands;
+  if (typeof r.ferrySetOrderIfNewer !== 'function') {
+    redis.defineCommand('ferrySetOrderIfNewer', { numberOfKeys: 1, lua: SET_IF_NEWER });
+  }
+  return r;
+}
+
+/** An `orders` row as both the gateway read model and the worker select it. */
+export interface OrderRow {
+  order_id: string;
+  customer_id: string;
+  status: string;
+  amount_cents: string;
+  currency: string;
+  items: { sku: string; quantity: number; price_cents: number }[];
+  occurred_at: Date;
+  updated_at: Date;
+  event_id: string;
+  source_offset: string;
+}
+
+/** The cached and served shape of an order. */
+export function orderDoc(row: OrderRow) {
+  return {
+    order_id: row.order_id,
+    customer_id: row.customer_id,
+    status: row.status,
+    amount_cents: Number(row.amount_cents),
+    currency: row.currency,
+    items: row.items,
+    occurred_at: row.occurred_at.toISOString(),
+    updated_at: row.updated_at.toISOString(),
+    event_id: row.event_id,
+  };
+}
+
+export function rowVersion(row: OrderRow): string {
+  return orderVersion(row.occurred_at.getTime(), row.source_offset);
+}
+
+/** The current rows of these orders, as both the worker (cache refresh) and the gateway (cache miss) read them. */
+export function selectOrders(sql: Sql, orderIds: string[]): Promise<OrderRow[]> {
+  if (orderIds.length === 0) return Promise.resolve([]);
+  return sql<OrderRow[]>`
+    SELECT order_id, customer_id, status, amount_cents, currency, items, occurred_at, updated_at, event_id, source_offset
+    FROM orders WHERE order_id = ANY(${orderIds}::text[])`;
+}

@@ -1,0 +1,61 @@
+/**
+ * Avro encoding and decoding of Ferry events in the Confluent wire format.
+ * Decoding resolves the writer's schema (from the id in the record) to the reader's latest
+ * version, so records written with an older schema still decode.
+ */
+import { Buffer } from 'node:buffer';
+import avro from 'avsc';
+import type { Registry } from './registry.ts';
+import { frame, unframe, WireFormatError } from './wire-format.ts';
+
+export interface DecodedEvent {
+  topic: string;
+  schemaId: number;
+  value: Record<string, unknown>;
+}
+
+export class Codec {
+  readonly #types = new Map<number, avro.Type>();
+  readonly #latest = new Map<string, { id: number; type: avro.Type }>();
+  readonly #resolvers = new Map<number, avro.Resolver>();
+
+  constructor(readonly registry: Registry) {
+    for (const [topic, entry] of registry.topics) {
+      for (const v of entry.versions) this.#types.set(v.id, avro.Type.forSchema(v.schema as avro.Schema));
+      this.#latest.set(topic, { id: entry.latest.id, type: this.#types.get(entry.latest.id)! });
+    }
+  }
+
+  /** Encodes a value already checked by `toAvro`. */
+  encode(topic: string, value: Record<string, unknown>): Uint8Array {
+    const latest = this.#latest.get(topic);
+    if (!latest) throw new Error(`no schema for topic ${topic}`);
+    return frame(latest.id, latest.type.toBuffer(value));
+  }
+
+  /** Throws WireFormatError (not retriable) for anything that is not a record of a known schema. */
+  decode(bytes: Uint8Array): DecodedEvent {
+    const { schemaId, avro: body } = unframe(bytes);
+    const known = this.registry.byId.get(schemaId);
+    if (!known) throw new WireFormatError(`unknown schema id ${schemaId}`);
+    const latest = this.#latest.get(known.topic)!;
+    const writer = this.#types.get(schemaId)!;
+    const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    try {
+      let value: unknown;
+      if (schemaId === latest.id) {
+        value = writer.fromBuffer(buf);
+      } else {
+        let resolver = this.#resolvers.get(schemaId);
+        if (!resolver) {
+          resolver = latest.type.createResolver(writer);
+          this.#resolvers.set(schemaId, resolver);
+        }
+        value = latest.type.fromBuffer(buf, resolver);
+      }
+      return { topic: known.topic, schemaId, value: { ...(value as Record<string, unknown>) } };
+    } catch (err) {
+      throw new WireFormatError(`record does not decode with schema ${schemaId}: ${(err as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Confluent wire format: magic byte 0, a 4-byte big-endian schema id, then the Avro binary.
+ * Any standard Confluent-compatible consumer can read records framed this way.
+ */
+
+export const MAGIC_BYTE = 0;
+export const HEADER_SIZE = 5;
+
+export function frame(schemaId: number, avro: Uint8Array): Uint8Array {
+  const out = new Uint8Array(HEADER_SIZE + avro.length);
+  out[0] = MAGIC_BYTE;
+  new DataView(out.buffer).setUint32(1, schemaId, false);
+  out.set(avro, HEADER_SIZE);
+  return out;
+}
+
+export class WireFormatError extends Error {
+  /** A record in the wrong format never gets better by retrying. */
+  readonly retriable = false;
+  constructor(message: string) {
+    super(message);
+    this.name = 'WireFormatError';
+  }
+}
+
+export function unframe(bytes: Uint8Array): { schemaId: number; avro: Uint8Array } {
+  if (bytes.length < HEADER_SIZE) throw new WireFormatError(`record of ${bytes.length} bytes is shorter than the 5-byte header`);
+  if (bytes[0] !== MAGIC_BYTE) throw new WireFormatError(`unknown magic byte ${bytes[0]}`);
+  const schemaId = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1, false);
+  return { schemaId, avro: bytes.subarray(HEADER_SIZE) };
+}

@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# Local services Ferry runs against: Kafka 4 (KRaft), ClickHouse, a persistent queue Redis,
+# plus the machine's PostgreSQL and cache Redis (started when they are down).
+#
+#   scripts/services.sh start   start what is not running (a healthy instance is reused)
+#   scripts/services.sh stop    stop what this checkout started (pid files under .data/)
+#   scripts/services.sh status  one line per service
+#
+# Data and logs live under .data/ (git-ignored). Ports can be moved with the variables below.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+data="$root/.data"
+mkdir -p "$data"
+
+KAFKA_PORT=${KAFKA_PORT:-9092}
+KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
+CLICKHOUSE_HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-8123}
+CLICKHOUSE_TCP_PORT=${CLICKHOUSE_TCP_PORT:-19000}
+CLICKHOUSE_INTERSERVER_PORT=${CLICKHOUSE_INTERSERVER_PORT:-19009}
+QUEUE_REDIS_PORT=${QUEUE_REDIS_PORT:-6380}
+
+log() { echo "[services] $*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_for NAME SECONDS COMMAND...: polls COMMAND until it succeeds or the deadline passes.
+wait_for() {
+  local name=$1 secs=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then log "$name did not become ready within ${secs}s"; return 1; fi
+    sleep 0.5
+  done
+}
+
+pid_alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# --- PostgreSQL and the cache Redis: the machine's own instances -------------------------
+start_postgres() {
+  if pg_isready -q -h 127.0.0.1 -p 5432; then return; fi
+  log "PostgreSQL is down: starting the machine's cluster"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
+  wait_for postgresql 30 pg_isready -q -h 127.0.0.1 -p 5432
+}
+
+start_cache_redis() {
+  if redis-cli -p 6379 ping >/dev/null 2>&1; then return; fi
+  log "Redis on 6379 is down: starting it"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  wait_for redis 15 redis-cli -p 6379 ping
+}
+
+# --- Queue Redis: BullMQ state must survive restarts and must never be evicted -----------
+start_queue_redis() {
+  if redis-cli -p "$QUEUE_REDIS_PORT" ping >/dev/null 2>&1; then return; fi
+  mkdir -p "$data/redis-queue"
+  log "starting queue Redis on $QUEUE_REDIS_PORT (appendonly yes, noeviction)"
+  redis-server --daemonize yes --bind 127.0.0.1 --port "$QUEUE_REDIS_PORT" \
+    --appendonly yes --appendfsync always --maxmemory-policy noeviction \
+    --dir "$data/redis-queue" --pidfile "$data/redis-queue/redis.pid" \
+    --logfile "$data/redis-queue/redis.log"
+  wait_for queue-redis 15 redis-cli -p "$QUEUE_REDIS_PORT" ping
+}
+
+# --- Kafka 4, KRaft, single combined broker+controller ----------------------------------
+kafka_libs="$root/services/kafka/.dist/libs"
+kafka_ready() { port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$data/kafka/server.log" 2>/dev/null; }
+
+start_kafka() {
+  if port_open "$KAFKA_PORT"; then
+    wait_for kafka 60 port_open "$KAFKA_PORT"; return
+  fi
+  [[ -d $kafka_libs ]] || { log "Kafka jars missing: run scripts/install.sh"; exit 1; }
+  local dir="$data/kafka"
+  mkdir -p "$dir/logs"
+  sed -e "s#@DATA@#$dir/logs#g" -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CPORT@#$KAFKA_CONTROLLER_PORT#g" \
+    "$root/services/kafka/server.properties" > "$dir/server.properties"
+  if [[ ! -f $dir/logs/meta.properties ]]; then
+    local id
+    id=$(java -cp "$kafka_libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
+    java -cp "$kafka_libs/*" -Dlog4j2.configurationFile="$root/services/kafka/log4j2.properties" \
+      kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" >"$dir/format.log" 2>&1
+  fi
+  log "starting Kafka on $KAFKA_PORT"
+  : >"$dir/server.log"
+  nohup java -Xms256m -Xmx768m -XX:+UseG1GC -cp "$kafka_libs/*" \
+    -Dlog4j2.configurationFile="$root/services/kafka/log4j2.properties" \
+    kafka.Kafka "$dir/server.properties" >>"$dir/server.log" 2>&1 &
+  echo $! >"$dir/kafka.pid"
+  wait_for kafka 90 kafka_ready || { tail -20 "$dir/server.log" >&2; exit 1; }
+}
+
+# --- ClickHouse from the Debian package, project-local config ----------------------------
+clickhouse_ready() { curl -sf "http://127.0.0.1:$CLICKHOUSE_HTTP_PORT/ping"; }
+
+start_clickhouse() {
+  if clickhouse_ready >/dev/null 2>&1; then return; fi
+  local dir="$data/clickhouse"
+  mkdir -p "$dir/log" "$dir/lib/tmp" "$dir/lib/user_files" "$dir/lib/format_schemas"
+  sed -e "s#/var/log/clickhouse-server#$dir/log#g" -e "s#/var/lib/clickhouse#$dir/lib#g" \
+    -e "s#<http_port>8123</http_port>#<http_port>$CLICKHOUSE_HTTP_PORT</http_port>#" \
+    -e "s#<tcp_port>9000</tcp_port>#<tcp_port>$CLICKHOUSE_TCP_PORT</tcp_port>#" \
+    -e "s#<interserver_http_port>9009</interserver_http_port>#<interserver_http_port>$CLICKHOUSE_INTERSERVER_PORT</interserver_http_port>#" \
+    /etc/clickhouse-server/config.xml >"$dir/config.xml"
+  cp /etc/clickhouse-server/users.xml "$dir/users.xml"
+  log "starting ClickHouse on $CLICKHOUSE_HTTP_PORT"
+  (cd "$dir" && nohup clickhouse-server --config="$dir/config.xml" >"$dir/stdout.log" 2>&1 &
+   echo $! >"$dir/clickhouse.pid")
+  wait_for clickhouse 60 clickhouse_ready || { tail -20 "$dir/log/clickhouse-server.err.log" >&2; exit 1; }
+}
+
+stop_pidfile() {
+  local name=$1 file=$2
+  if pid_alive "$file"; then
+    local pid; pid=$(cat "$file")
+    log "stopping $name (pid $pid)"
+    kill -TERM "$pid"
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+  fi
+  rm -f "$file"
+}
+
+case "${1:-start}" in
+  start)
+    start_postgres
+    start_cache_redis
+    start_queue_redis
+    start_clickhouse
+    start_kafka
+    log "all services ready"
+    ;;
+  stop)
+    stop_pidfile kafka "$data/kafka/kafka.pid"
+    stop_pidfile clickhouse "$data/clickhouse/clickhouse.pid"
+    stop_pidfile queue-redis "$data/redis-queue/redis.pid"
+    ;;
+  status)
+    for s in "postgres:pg_isready -q -h 127.0.0.1 -p 5432" "redis:redis-cli -p 6379 ping" \
+             "queue-redis:redis-cli -p $QUEUE_REDIS_PORT ping" "clickhouse:clickhouse_ready" \
+             "kafka:port_open $KAFKA_PORT"; do
+      name=${s%%:*}; cmd=${s#*:}
+      if eval "$cmd" >/dev/null 2>&1; then echo "$name up"; else echo "$name down"; fi
+    done
+    ;;
+  *) echo "usage: $0 start|stop|status" >&2; exit 2 ;;
+esac

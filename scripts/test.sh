@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The whole test suite: typecheck, lint, unit tests, and integration tests against the real
+# local services (started here when they are not running).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+bash scripts/install.sh
+bash scripts/services.sh start
+
+echo "== typecheck"
+npx --no-install tsc --noEmit -p .
+echo "== lint"
+npx --no-install eslint .
+echo "== tests"
+mapfile -t tests < <(find gateway workers schemas lib scripts test bench -name '*.test.ts' 2>/dev/null | sort)
+# Integration tests start their own gateways and workers: one file at a time keeps a
+# 2-core machine from timing them out.
+node --import tsx --test --test-concurrency=1 --test-timeout=600000 "${tests[@]}"

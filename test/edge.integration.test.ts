@@ -1,0 +1,108 @@
+/**
+ * The edge gateway on Deno: validates and Avro-encodes, forwards to the Node producer service,
+ * which produces to the real Kafka. The records read back decode as standard Confluent-framed Avro.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import avro from 'avsc';
+import { loadRegistry } from '../schemas/registry.ts';
+import { freePort, isolate, startProcess, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { readTopic } from './kafka-reader.ts';
+
+const root = new URL('../', import.meta.url).pathname;
+const TOKEN = 'edge-test-token-0123456789';
+let iso: Isolated;
+let producer: Proc;
+let edge: ReturnType<typeof spawn>;
+let edgeOut = '';
+let producerUrl: string;
+let edgeUrl: string;
+
+before(async () => {
+  iso = await isolate();
+  const producerPort = await freePort();
+  const edgePort = await freePort();
+  producerUrl = `http://127.0.0.1:${producerPort}`;
+  edgeUrl = `http://127.0.0.1:${edgePort}`;
+  producer = startProcess('gateway/producer-node.ts', { ...iso.env, PRODUCER_PORT: String(producerPort), PRODUCER_TOKEN: TOKEN, HOST: '127.0.0.1' });
+  await waitFor(async () => (await fetch(`${producerUrl}/readyz`)).ok, { what: 'producer service ready', timeoutMs: 60_000 });
+  edge = spawn('node_modules/deno/deno', ['task', 'edge'], {
+    cwd: root,
+    env: { ...process.env, EDGE_PORT: String(edgePort), HOST: '127.0.0.1', PRODUCER_URL: producerUrl, PRODUCER_TOKEN: TOKEN, FERRY_TOPIC_PREFIX: iso.env.FERRY_TOPIC_PREFIX! },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  edge.stdout!.on('data', (b: Buffer) => (edgeOut += b.toString()));
+  edge.stderr!.on('data', (b: Buffer) => (edgeOut += b.toString()));
+  await waitFor(async () => (await fetch(`${edgeUrl}/healthz`)).ok, { what: 'edge gateway up', timeoutMs: 60_000 }).catch((err) => {
+    throw new Error(`${(err as Error).message}\n${edgeOut}`);
+  });
+});
+
+after(async () => {
+  edge?.kill('SIGTERM');
+  await producer?.stop();
+  await iso?.cleanup();
+});
+
+test('events posted to the Deno gateway arrive in Kafka as Confluent-framed Avro', async () => {
+  const sent = Array.from({ length: 20 }, (_, i) => ({
+    order_id: `edge-${i}`,
+    customer_id: 'c-1',
+    status: 'created',
+    amount_cents: 100 * i,
+    currency: 'USD',
+    items: [],
+    occurred_at: '2026-11-23T10:00:00Z',
+  }));
+  const res = await fetch(`${edgeUrl}/v1/events/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(sent) });
+  assert.equal(res.status, 202, await res.clone().text());
+  const body = (await res.json()) as { results: { status: string; event_id: string }[] };
+  assert.equal(body.results.length, 20);
+  assert.ok(body.results.every((r) => r.status === 'accepted'));
+
+  const records = await readTopic(iso.env.KAFKA_BROKERS!, iso.topic('orders'), 20);
+  assert.equal(records.length, 20);
+  // Decode as any Confluent consumer would: magic byte, schema id, then plain Avro.
+  const entry = loadRegistry().topics.get('orders')!;
+  const type = avro.Type.forSchema(entry.latest.schema as avro.Schema);
+  const got = records.map((r) => {
+    assert.equal(r.value[0], 0);
+    assert.equal(r.value.readUInt32BE(1), entry.latest.id);
+    const v = type.fromBuffer(r.value.subarray(5)) as Record<string, unknown>;
+    assert.equal(r.key, v.order_id);
+    return v;
+  });
+  got.sort((a, b) => Number(a.amount_cents) - Number(b.amount_cents));
+  assert.deepEqual(got.map((v) => v.order_id), sent.map((s) => s.order_id));
+  assert.equal(got[3]!.occurred_at, Date.parse('2026-11-23T10:00:00Z'));
+  assert.deepEqual(new Set(got.map((v) => v.event_id)), new Set(body.results.map((r) => r.event_id)));
+});
+
+test('the edge gateway rejects an invalid event with 422 and produces nothing', async () => {
+  const res = await fetch(`${edgeUrl}/v1/events/page_views`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user_id: 'u', url: 'not-a-url', occurred_at: '2026-11-23T10:00:00Z' }),
+  });
+  assert.equal(res.status, 422);
+  assert.equal(((await res.json()) as { errors: { field: string }[] }).errors[0]!.field, 'url');
+});
+
+test('the producer service refuses callers without the token and records that are not well-formed', async () => {
+  const noToken = await fetch(`${producerUrl}/v1/records`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"records":[]}' });
+  assert.equal(noToken.status, 401);
+  const auth = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
+  const garbage = await fetch(`${producerUrl}/v1/records`, {
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({ records: [{ topic: iso.topic('orders'), key: 'k', value_base64: Buffer.from('not avro').toString('base64') }] }),
+  });
+  assert.equal(garbage.status, 422);
+  const unknownTopic = await fetch(`${producerUrl}/v1/records`, {
+    method: 'POST',
+    headers: auth,
+    body: JSON.stringify({ records: [{ topic: 'elsewhere', key: 'k', value_base64: 'AA==' }] }),
+  });
+  assert.equal(unknownTopic.status, 422);
+});

@@ -1,0 +1,234 @@
+/** Shared helpers for integration tests: isolation, child processes, polling. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { Redis } from 'ioredis';
+import postgres from 'postgres';
+import { createClickhouse } from '../lib/clickhouse.ts';
+import { migrateClickhouse, migratePostgres, quoteIdent } from '../lib/migrate.ts';
+import { ensureTopics, topicNames } from '../lib/topics.ts';
+import { loadRegistry } from '../schemas/registry.ts';
+
+const root = new URL('../', import.meta.url).pathname;
+
+/** Polls `check` until it returns a truthy value or the deadline passes; never a fixed sleep. */
+export async function waitFor<T>(check: () => Promise<T | undefined | false | null>, options: { timeoutMs?: number; intervalMs?: number; what: string }): Promise<T> {
+  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 200));
+  }
+  throw new Error(`timed out waiting for ${options.what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** A deployment of its own for one test: topics, database, ClickHouse database, key prefix. */
+export interface Isolated {
+  id: string;
+  env: Record<string, string>;
+  sql: postgres.Sql;
+  redis: Redis;
+  clickhouse: ReturnType<typeof createClickhouse>;
+  topic: (logical: string) => string;
+  cleanup: () => Promise<void>;
+}
+
+export async function isolate(extraEnv: Record<string, string> = {}): Promise<Isolated> {
+  const id = `t${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  const databaseUrl = `postgres://postgres@127.0.0.1:5432/ferry_${id}`;
+  const clickhouseUrl = `http://127.0.0.1:8123/ferry_${id}`;
+  const env: Record<string, string> = {
+    KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
+    FERRY_TOPIC_PREFIX: `${id}.`,
+    DATABASE_URL: databaseUrl,
+    CLICKHOUSE_URL: clickhouseUrl,
+    REDIS_URL: 'redis://127.0.0.1:6379/0',
+    REDIS_PREFIX: `ferry:${id}:`,
+    QUEUE_REDIS_URL: 'redis://127.0.0.1:6380',
+    WORKER_METRICS_PORT: '0',
+    LOG_LEVEL: 'warn',
+    ...extraEnv,
+  };
+  await migratePostgres(databaseUrl);
+  await migrateClickhouse(clickhouseUrl);
+  await ensureTopics({ brokers: env.KAFKA_BROKERS!.split(','), topics: topicNames(env.FERRY_TOPIC_PREFIX!, loadRegistry().topics.keys()), partitions: 6 });
+  const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
+  const redis = new Redis(env.REDIS_URL!);
+  const clickhouse = createClickhouse(clickhouseUrl);
+  return {
+    id,
+    env,
+    sql,
+    redis,
+    clickhouse,
+    topic: (logical) => `${id}.${logical}`,
+    cleanup: async () => {
+      await sql.end();
+      const admin = postgres('postgres://postgres@127.0.0.1:5432/postgres', { max: 1, onnotice: () => {} });
+      await admin.unsafe(`DROP DATABASE IF EXISTS ${quoteIdent(`ferry_${id}`)} WITH (FORCE)`);
+      await admin.end();
+      await clickhouse.command({ query: `DROP DATABASE IF EXISTS ferry_${id}` });
+      await clickhouse.close();
+      const keys = await redis.keys(`ferry:${id}:*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+    },
+  };
+}
+
+export interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  /** Resolves with the exit code once the process ended. */
+  exited: Promise<number | null>;
+  /** Sends SIGTERM (or `signal`) and resolves with the exit code. */
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+/** Runs a TypeScript entry under Node (with extra node flags, e.g. --cpu-prof), keeping the tail of its output. */
+export function startProcess(entry: string, env: Record<string, string>, nodeArgs: string[] = []): Proc {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  const keep = (b: Buffer) => {
+    out = (out + b.toString()).slice(-20_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => out,
+    exited,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export async function startGateway(env: Record<string, string>): Promise<{ proc: Proc; url: string }> {
+  const port = await freePort();
+  const proc = startProcess('gateway/node.ts', { GATEWAY_PROCESSES: '1', PORT: String(port), HOST: '127.0.0.1', ...env });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${url}/readyz`)).ok, { timeoutMs: 60_000, what: `gateway ready\n${proc.output()}` }).catch((err) => {
+    throw new Error(`${(err as Error).message}\n${proc.output()}`);
+  });
+  return { proc, url };
+}
+
+export function startWorker(env: Record<string, string>): Proc {
+  return startProcess('workers/main.ts', { WORKER_PROCESSES: '1', ...env });
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time. */
+export async function pool<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await fn(items[i]!, i);
+      }
+    }),
+  );
+  return results;
+}
+
+/** A TCP proxy that a test can cut and restore, to make a real service unreachable. */
+export interface CuttableProxy {
+  port: number;
+  cut: () => Promise<void>;
+  restore: () => Promise<void>;
+  close: () => Promise<void>;
+}
+
+export async function cuttableProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<CuttableProxy> {
+  const { createServer: createTcpServer, connect } = await import('node:net');
+  const port = await freePort();
+  const sockets = new Set<import('node:net').Socket>();
+  let server: import('node:net').Server | undefined;
+  const listen = () =>
+    new Promise<void>((resolve, reject) => {
+      server = createTcpServer((client) => {
+        const upstream = connect(targetPort, targetHost);
+        sockets.add(client).add(upstream);
+        const drop = () => {
+          client.destroy();
+          upstream.destroy();
+          sockets.delete(client);
+          sockets.delete(upstream);
+        };
+        client.on('error', drop).on('close', drop);
+        upstream.on('error', drop).on('close', drop);
+        client.pipe(upstream).pipe(client);
+      });
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+  const cut = async () => {
+    // close() waits for open connections, so destroy them first.
+    const closed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    server = undefined;
+    for (const s of sockets) s.destroy();
+    sockets.clear();
+    await closed;
+  };
+  await listen();
+  return { port, cut, restore: listen, close: cut };
+}
+
+/** A PostgreSQL trigger that makes the order_history insert of planned orders fail `times` times (a real failure, not a mock). */
+/** With `status`, only that order's events with that status fail. */
+export async function planFailures(sql: postgres.Sql, orderId: string, times: number, status: string | null = null): Promise<void> {
+  await sql.unsafe(`
+    CREATE TABLE IF NOT EXISTS test_fail_plan (order_id text PRIMARY KEY, times bigint NOT NULL, seq text NOT NULL, status text);
+    CREATE OR REPLACE FUNCTION test_fail_planned() RETURNS trigger AS $$
+    DECLARE t bigint; s text;
+    BEGIN
+      SELECT times, seq INTO t, s FROM test_fail_plan WHERE order_id = NEW.order_id AND (status IS NULL OR status = NEW.status);
+      -- nextval is not rolled back with the failing statement, so it counts attempts.
+      IF FOUND AND nextval(s) <= t THEN
+        RAISE EXCEPTION 'planned failure for order %', NEW.order_id USING ERRCODE = 'P0001';
+      END IF;
+      RETURN NEW;
+    END $$ LANGUAGE plpgsql;
+    DROP TRIGGER IF EXISTS test_fail_planned ON order_history;
+    CREATE TRIGGER test_fail_planned BEFORE INSERT ON order_history FOR EACH ROW EXECUTE FUNCTION test_fail_planned();`);
+  const seq = `test_fail_seq_${orderId.replace(/[^a-z0-9]/gi, '_')}`;
+  await sql.unsafe(`CREATE SEQUENCE IF NOT EXISTS ${seq}`);
+  await sql`INSERT INTO test_fail_plan VALUES (${orderId}, ${times}, ${seq}, ${status}) ON CONFLICT (order_id) DO UPDATE SET times = excluded.times, status = excluded.status`;
+}
+
+/** How many times the planned order's insert was attempted. */
+export async function plannedAttempts(sql: postgres.Sql, orderId: string): Promise<number> {
+  const seq = `test_fail_seq_${orderId.replace(/[^a-z0-9]/gi, '_')}`;
+  const [row] = await sql.unsafe(`SELECT last_value, is_called FROM ${seq}`);
+  return row!.is_called ? Number(row!.last_value) : 0;
+}
+
+export function orderEvent(orderId: string, status: string, occurredAt: string, extra: Record<string, unknown> = {}) {
+  return { order_id: orderId, customer_id: 'c-1', status, amount_cents: 500, currency: 'EUR', items: [], occurred_at: occurredAt, ...extra };
+}
+
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown> }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+}

@@ -1,0 +1,139 @@
+/**
+ * A Kafka consumer-group member with a narrow contract: `connect(handler)`, `disconnect()`,
+ * `health()`. Built on librdkafka through the KafkaJS-compatible API.
+ *
+ * Offset tracking (read slowly): librdkafka's automatic offset *store* is off. An offset is
+ * stored only when the handler for its batch has returned, i.e. after every sink wrote the
+ * batch; the periodic auto-commit then commits only stored offsets. When the handler throws,
+ * nothing is stored and the consumer seeks back to the batch's first record, so the batch is
+ * delivered again (sinks are idempotent, so that is safe). A crash between the sink writes
+ * and the commit therefore means redelivery, never loss.
+ *
+ * Rebalance: librdkafka commits stored offsets before partitions are revoked, so the next
+ * owner starts after the last fully applied batch.
+ */
+import { createRequire } from 'node:module';
+import type { KafkaJS as KafkaJSTypes } from '@confluentinc/kafka-javascript';
+import type { Logger } from '../lib/logger.ts';
+
+const require = createRequire(import.meta.url);
+const { KafkaJS } = require('@confluentinc/kafka-javascript') as { KafkaJS: typeof KafkaJSTypes };
+
+export interface RawMessage {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+}
+
+/** Handles one batch from one partition, in offset order. Throw to have it redelivered. */
+export type BatchHandler = (messages: RawMessage[]) => Promise<void>;
+
+/** Per-batch observations, for metrics. */
+export interface BatchObserver {
+  /** Records of the partition not yet consumed after this batch (high watermark - next offset). */
+  lag?: (topic: string, partition: number, lag: number) => void;
+  /** Records handed to handlers and not finished yet; `delta` is +n at start, -n at the end. */
+  inFlight?: (delta: number) => void;
+}
+
+export interface BatchConsumerOptions {
+  brokers: string[];
+  groupId: string;
+  topics: string[];
+  logger: Logger;
+  /** Most records handed to one handler call. @defaultValue 500 */
+  maxBatchSize?: number;
+  /** Partitions handled at the same time in this process. @defaultValue 6 */
+  partitionsConcurrently?: number;
+  /** How often stored offsets are committed. @defaultValue 1000 */
+  commitIntervalMs?: number;
+  /** Pause before a failed batch is delivered again. @defaultValue 1000 */
+  retryBackoffMs?: number;
+  observer?: BatchObserver;
+}
+
+export interface ConsumerHealth {
+  connected: boolean;
+  /** Time since the last batch finished, or since connect. */
+  idleMs: number;
+  batches: number;
+  failures: number;
+}
+
+export class BatchConsumer {
+  readonly #consumer: KafkaJSTypes.Consumer;
+  #connected = false;
+  #lastProgress = Date.now();
+  #batches = 0;
+  #failures = 0;
+  #closing: Promise<void> | undefined;
+
+  constructor(readonly options: BatchConsumerOptions) {
+    const kafka = new KafkaJS.Kafka({ kafkaJS: { brokers: options.brokers, logLevel: KafkaJS.logLevel.WARN } });
+    this.#consumer = kafka.consumer({
+      kafkaJS: {
+        groupId: options.groupId,
+        fromBeginning: true,
+        autoCommit: true,
+        autoCommitInterval: options.commitIntervalMs ?? 1000,
+        partitionAssigners: [KafkaJS.PartitionAssigners.cooperativeSticky],
+      },
+      'js.consumer.max.batch.size': options.maxBatchSize ?? 500,
+      'client.id': 'ferry-worker',
+    });
+  }
+
+  async connect(handler: BatchHandler): Promise<void> {
+    const { logger } = this.options;
+    await this.#consumer.connect();
+    await this.#consumer.subscribe({ topics: this.options.topics });
+    this.#connected = true;
+    const backoff = this.options.retryBackoffMs ?? 1000;
+    await this.#consumer.run({
+      partitionsConsumedConcurrently: this.options.partitionsConcurrently ?? 6,
+      // The batch's last offset is stored only after the handler returned.
+      eachBatchAutoResolve: true,
+      eachBatch: async ({ batch }) => {
+        const messages: RawMessage[] = batch.messages.map((m) => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: m.offset,
+          key: m.key ?? null,
+          value: m.value ?? null,
+        }));
+        const observer = this.options.observer;
+        observer?.inFlight?.(messages.length);
+        try {
+          await handler(messages);
+          const lag = Number(batch.offsetLag());
+          if (Number.isFinite(lag)) observer?.lag?.(batch.topic, batch.partition, lag);
+          this.#batches++;
+          this.#lastProgress = Date.now();
+        } catch (err) {
+          this.#failures++;
+          logger.warn({ topic: batch.topic, partition: batch.partition, firstOffset: batch.messages[0]?.offset, err: (err as Error).message },
+            'batch failed; it will be delivered again');
+          await new Promise((r) => setTimeout(r, backoff));
+          throw err;
+        } finally {
+          observer?.inFlight?.(-messages.length);
+        }
+      },
+    });
+  }
+
+  health(): ConsumerHealth {
+    return { connected: this.#connected, idleMs: Date.now() - this.#lastProgress, batches: this.#batches, failures: this.#failures };
+  }
+
+  /** Stops fetching, lets running batches finish, commits, and leaves the group. Idempotent. */
+  disconnect(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#connected = false;
+      await this.#consumer.disconnect();
+    })();
+    return this.#closing;
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * The dead-letter queue: a BullMQ queue on the persistent queue Redis. A dead letter keeps the
+ * original record bytes and where they came from, so it can be inspected and replayed.
+ * The job id is topic:partition:offset, so a redelivered record is dead-lettered once.
+ */
+import { Queue, type Job } from 'bullmq';
+import type { EventProducer } from '../gateway/producer.ts';
+import type { Redis } from 'ioredis';
+import type { RawMessage } from './consumer.ts';
+
+export interface DeadLetter {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  /** The record's bytes as they were in Kafka, base64. */
+  value_base64: string | null;
+  /** The pipeline step that gave up: `decode`, `apply`, ... */
+  step: string;
+  error: string;
+  stack?: string;
+  attempts: { at: string; error: string }[];
+  dead_at: string;
+}
+
+export interface DeadLetterFilter {
+  /** One dead letter by job id (`topic:partition:offset`). */
+  id?: string;
+  /** Kafka topic name (with the deployment prefix). */
+  topic?: string;
+  key?: string;
+  /** `decode` or `apply`. */
+  step?: string;
+}
+
+function matches(d: DeadLetter, f: DeadLetterFilter): boolean {
+  return (!f.topic || d.topic === f.topic) && (!f.key || d.key === f.key) && (!f.step || d.step === f.step);
+}
+
+export class DeadLetters {
+  readonly queue: Queue<DeadLetter>;
+
+  /** @param onAdd called for every dead letter added, for metrics. */
+  constructor(connection: Redis, readonly name: string, readonly onAdd?: (step: string) => void) {
+    this.queue = new Queue<DeadLetter>(name, { connection });
+  }
+
+  async add(raw: RawMessage, step: string, error: Error, attempts: DeadLetter['attempts'] = []): Promise<void> {
+    const letter: DeadLetter = {
+      topic: raw.topic,
+      partition: raw.partition,
+      offset: raw.offset,
+      key: raw.key?.toString('utf8') ?? null,
+      value_base64: raw.value?.toString('base64') ?? null,
+      step,
+      error: error.message,
+      ...(error.stack ? { stack: error.stack } : {}),
+      attempts,
+      dead_at: new Date().toISOString(),
+    };
+    // Dead letters wait for a person: no BullMQ worker consumes this queue, so a job stays
+    // waiting until it is replayed or removed.
+    await this.queue.add('dead-letter', letter, { jobId: `${raw.topic}:${raw.partition}:${raw.offset}`, removeOnComplete: false, removeOnFail: false });
+    this.onAdd?.(step);
+  }
+
+  /** Dead letters matching the filter, oldest first. */
+  async list(filter: DeadLetterFilter = {}): Promise<Job<DeadLetter>[]> {
+    if (filter.id) {
+      const job = await this.queue.getJob(filter.id);
+      return job ? [job] : [];
+    }
+    const jobs = await this.queue.getJobs(['waiting', 'paused', 'delayed', 'failed'], 0, -1, true);
+    return jobs.filter((j) => j && matches(j.data, filter));
+  }
+
+  /**
+   * Re-drives dead letters through the normal path: each original record is produced to its
+   * topic again and removed from the queue only after Kafka acknowledged it. Sinks apply by
+   * event id, so replaying an event that was already applied changes nothing.
+   */
+  async replay(producer: EventProducer, filter: DeadLetterFilter = {}): Promise<{ replayed: number; failed: number }> {
+    let replayed = 0;
+    let failed = 0;
+    for (const job of await this.list(filter)) {
+      const d = job.data;
+      if (d.value_base64 === null) {
+        failed++;
+        continue;
+      }
+      const [delivery] = await producer.send([{ topic: d.topic, key: d.key ?? '', value: Buffer.from(d.value_base64, 'base64') }]);
+      if (delivery?.ok) {
+        await job.remove();
+        replayed++;
+      } else {
+        failed++;
+      }
+    }
+    return { replayed, failed };
+  }
+
+  async count(): Promise<number> {
+    return this.queue.getJobCountByTypes('waiting', 'paused', 'delayed', 'failed');
+  }
+
+  close(): Promise<void> {
+    return this.queue.close();
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Dead-letter queue command line.
+ *
+ *   npm run dlq -- list [--topic T] [--key K] [--step decode|apply]
+ *   npm run dlq -- show ID
+ *   npm run dlq -- replay (--all | --id ID | --topic T [--key K] [--step S])
+ *
+ * Uses the same environment as the worker (QUEUE_REDIS_URL, KAFKA_BROKERS, FERRY_TOPIC_PREFIX).
+ */
+import { parseArgs } from 'node:util';
+import { orExit } from '../lib/config.ts';
+import { KafkaProducer } from '../gateway/kafka-producer.ts';
+import { DeadLetters, type DeadLetterFilter } from './dead-letters.ts';
+import { connectQueueRedis } from './queue-redis.ts';
+import { loadWorkerConfig } from './worker-config.ts';
+
+const { positionals, values } = parseArgs({
+  allowPositionals: true,
+  options: { all: { type: 'boolean' }, id: { type: 'string' }, topic: { type: 'string' }, key: { type: 'string' }, step: { type: 'string' } },
+});
+const [command, arg] = positionals;
+const config = orExit(() => loadWorkerConfig());
+const connection = connectQueueRedis(config.queueRedisUrl);
+const deadLetters = new DeadLetters(connection, `${config.topicPrefix}ferry-dead-letters`);
+const filter: DeadLetterFilter = {
+  ...(values.id ? { id: values.id } : {}),
+  ...(values.topic ? { topic: values.topic } : {}),
+  ...(values.key ? { key: values.key } : {}),
+  ...(values.step ? { step: values.step } : {}),
+};
+
+let code = 0;
+try {
+  if (command === 'list') {
+    for (const job of await deadLetters.list(filter)) {
+      const d = job.data;
+      // Never print the payload: ids, places and errors only.
+      console.log([job.id, d.step, d.topic, d.partition, d.offset, d.key ?? '', d.error.slice(0, 120)].join('\t'));
+    }
+  } else if (command === 'show' && arg) {
+    const [job] = await deadLetters.list({ id: arg });
+    if (!job) {
+      console.error(`no dead letter ${arg}`);
+      code = 1;
+    } else {
+      const { value_base64: _payload, ...rest } = job.data;
+      console.log(JSON.stringify({ id: job.id, ...rest, value_bytes: _payload ? Buffer.from(_payload, 'base64').length : 0 }, null, 2));
+    }
+  } else if (command === 'replay' && (values.all || Object.keys(filter).length > 0)) {
+    const producer = new KafkaProducer({ brokers: config.kafkaBrokers });
+    await producer.connect();
+    const result = await deadLetters.replay(producer, values.all ? {} : filter);
+    await producer.close();
+    console.log(`replayed ${result.replayed}, failed ${result.failed}`);
+    if (result.failed > 0) code = 1;
+  } else {
+    console.error('usage: dlq list [--topic T] [--key K] [--step S] | dlq show ID | dlq replay (--all | --id ID | --topic T [--key K] [--step S])');
+    code = 2;
+  }
+} finally {
+  await deadLetters.close();
+  connection.disconnect();
+}
+process.exit(code);

@@ -1,0 +1,32 @@
+/** An event as the worker sees it: decoded, with where it came from in Kafka. */
+export interface ConsumedEvent {
+  /** Logical topic (`orders`), without the deployment prefix. */
+  topic: string;
+  partition: number;
+  /** Kafka offset, as a decimal string (offsets exceed 2^53 in principle). */
+  offset: string;
+  key: string;
+  schemaId: number;
+  value: Record<string, unknown>;
+}
+
+export interface OrderEvent {
+  event_id: string;
+  received_at: number;
+  order_id: string;
+  customer_id: string;
+  status: string;
+  amount_cents: number;
+  currency: string;
+  items: { sku: string; quantity: number; price_cents: number }[];
+  occurred_at: number;
+}
+
+export interface PageViewEvent {
+  event_id: string;
+  received_at: number;
+  user_id: string;
+  url: string;
+  referrer: string | null;
+  occurred_at: number;
+}

@@ -1,0 +1,233 @@
+/**
+ * Per-key retries that keep per-key order.
+ *
+ * When an event fails for a reason of its own (not an outage), it is parked at the head of a
+ * per-key list in the queue Redis and a BullMQ job retries it with exponential backoff and
+ * jitter. While a key's list exists the key is *blocked*: every later event of that key is
+ * appended behind the head instead of being applied, so order per key holds; other keys and the
+ * partition's offsets move on (the parked events are durable in the queue Redis, which runs
+ * with appendonly + fsync always). When the head succeeds, the events behind it are applied in
+ * order; when it runs out of attempts it goes to the dead-letter queue and the next one moves up.
+ *
+ * Read slowly: "park if blocked" and "pop and unblock" are single Lua scripts, so an event is
+ * either parked behind a head that a job will still see, or finds the key free and is applied
+ * directly; it can never be parked behind a list that no job drains.
+ */
+import { DelayedError, Queue, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '../lib/logger.ts';
+import type { RawMessage } from './consumer.ts';
+import type { DeadLetters, DeadLetter } from './dead-letters.ts';
+import { describe, isOutage } from './errors.ts';
+
+/** A parked record: the raw Kafka record plus its attempt history. */
+export interface ParkedRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: string | null;
+  value_base64: string | null;
+}
+
+export interface KeyRetriesOptions {
+  connection: Redis;
+  /** Names the BullMQ queue and prefixes the per-key lists. */
+  name: string;
+  deadLetters: DeadLetters;
+  logger: Logger;
+  /** Attempts before an event is dead-lettered, counting the first. @defaultValue 5 */
+  attempts?: number;
+  /** First retry delay; doubles each attempt, with 50% jitter. @defaultValue 1000 */
+  backoffMs?: number;
+  /** Retry jobs run at once per process. @defaultValue 8 */
+  concurrency?: number;
+  /** Called with each retry's outcome, for metrics. */
+  onOutcome?: (outcome: 'scheduled' | 'applied' | 'dead') => void;
+}
+
+const PARK_IF_BLOCKED = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('LPOS', KEYS[1], ARGV[1]) then return 2 end
+redis.call('RPUSH', KEYS[1], ARGV[1])
+return 1`;
+
+const BLOCK = `
+if not redis.call('LPOS', KEYS[1], ARGV[1]) then redis.call('RPUSH', KEYS[1], ARGV[1]) end
+return redis.call('LINDEX', KEYS[1], 0)`;
+
+const POP_HEAD = `
+if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then redis.call('LPOP', KEYS[1]) end
+return redis.call('LINDEX', KEYS[1], 0)`;
+
+type Scripts = {
+  ferryParkIfBlocked(list: string, record: string): Promise<number>;
+  ferryBlock(list: string, record: string): Promise<string>;
+  ferryPopHead(list: string, record: string): Promise<string | null>;
+};
+
+interface RetryJob {
+  list: string;
+  head: string;
+  errors: { at: string; error: string }[];
+}
+
+export type ApplyRaw = (records: ParkedRecord[]) => Promise<void>;
+
+export function toParked(raw: RawMessage): ParkedRecord {
+  return {
+    topic: raw.topic,
+    partition: raw.partition,
+    offset: raw.offset,
+    key: raw.key?.toString('utf8') ?? null,
+    value_base64: raw.value?.toString('base64') ?? null,
+  };
+}
+
+export function fromParked(p: ParkedRecord): RawMessage {
+  return {
+    topic: p.topic,
+    partition: p.partition,
+    offset: p.offset,
+    key: p.key === null ? null : Buffer.from(p.key, 'utf8'),
+    value: p.value_base64 === null ? null : Buffer.from(p.value_base64, 'base64'),
+  };
+}
+
+export class KeyRetries {
+  readonly queue: Queue<RetryJob>;
+  readonly #redis: Redis & Scripts;
+  #worker: Worker<RetryJob> | undefined;
+  readonly #attempts: number;
+  readonly #backoffMs: number;
+
+  constructor(readonly options: KeyRetriesOptions) {
+    const r = options.connection as Redis & Partial<Scripts>;
+    if (!r.ferryParkIfBlocked) {
+      r.defineCommand('ferryParkIfBlocked', { numberOfKeys: 1, lua: PARK_IF_BLOCKED });
+      r.defineCommand('ferryBlock', { numberOfKeys: 1, lua: BLOCK });
+      r.defineCommand('ferryPopHead', { numberOfKeys: 1, lua: POP_HEAD });
+    }
+    this.#redis = r as Redis & Scripts;
+    this.queue = new Queue<RetryJob>(`${options.name}`, { connection: options.connection });
+    this.#attempts = options.attempts ?? 5;
+    this.#backoffMs = options.backoffMs ?? 1000;
+  }
+
+  listKey(topic: string, key: string | null): string {
+    return `${this.options.name}:parked:${topic}:${key ?? ''}`;
+  }
+
+  /**
+   * Parks, in order, every record whose key is blocked; returns those that are free to apply.
+   * Idempotent: a redelivered record already parked is not parked twice.
+   */
+  async parkBlocked(records: RawMessage[]): Promise<RawMessage[]> {
+    if (records.length === 0) return [];
+    // Keys are almost never blocked: ask which lists exist (keys only, no payloads) and run
+    // the atomic park script just for records of those keys. Only this partition's processing
+    // blocks its keys, so a key cannot become blocked between the two steps; it can become
+    // free, which the script sees.
+    const lists = records.map((r) => this.listKey(r.topic, r.key?.toString('utf8') ?? null));
+    const distinct = [...new Set(lists)];
+    const exists = await this.#redis.pipeline(distinct.map((l) => ['exists', l])).exec();
+    const blocked = new Set(distinct.filter((_, i) => exists?.[i]?.[1] === 1));
+    if (blocked.size === 0) return records;
+    const candidates = records.map((r, i) => ({ r, list: lists[i]! })).filter((c) => blocked.has(c.list));
+    const p = this.#redis.pipeline() as unknown as Scripts & { exec(): Promise<[Error | null, unknown][] | null> };
+    for (const c of candidates) p.ferryParkIfBlocked(c.list, JSON.stringify(toParked(c.r)));
+    const results = (await p.exec()) ?? [];
+    const parked = new Set<RawMessage>();
+    results.forEach(([err, n], i) => {
+      if (err) throw err;
+      if (n !== 0) parked.add(candidates[i]!.r);
+    });
+    return records.filter((r) => !parked.has(r));
+  }
+
+  /** Parks a failed record at (or behind) the head of its key and schedules the head's retry. */
+  async block(record: RawMessage, error: unknown): Promise<void> {
+    const parked = JSON.stringify(toParked(record));
+    const list = this.listKey(record.topic, record.key?.toString('utf8') ?? null);
+    const head = await this.#redis.ferryBlock(list, parked);
+    if (head === parked) await this.#schedule(list, head, [{ at: new Date().toISOString(), error: describe(error) }], this.#delay(1));
+  }
+
+  async #schedule(list: string, head: string, errors: RetryJob['errors'], delay: number): Promise<void> {
+    const h = JSON.parse(head) as ParkedRecord;
+    // One job per head record: the id makes a repeated schedule (after a crash) a no-op.
+    await this.queue.add('retry', { list, head, errors }, {
+      jobId: `${h.topic}:${h.partition}:${h.offset}`,
+      delay,
+      attempts: Math.max(1, this.#attempts - 1),
+      backoff: { type: 'exponential', delay: this.#backoffMs * 2, jitter: 0.5 },
+      removeOnComplete: true,
+      removeOnFail: false,
+    });
+    this.options.onOutcome?.('scheduled');
+  }
+
+  #delay(attempt: number): number {
+    const base = this.#backoffMs * 2 ** (attempt - 1);
+    return Math.round(base * (0.5 + Math.random() * 0.5));
+  }
+
+  /** Starts processing retry jobs with `apply`, which applies records to every sink. */
+  start(apply: ApplyRaw): void {
+    const { logger, deadLetters } = this.options;
+    this.#worker = new Worker<RetryJob>(
+      this.queue.name,
+      async (job: Job<RetryJob>, token?: string) => {
+        const { list } = job.data;
+        let head: string | null = job.data.head;
+        // Only the job of the current head may act; a stale job (its head already resolved) ends.
+        if ((await this.#redis.lindex(list, 0)) !== head) return;
+        let first = true;
+        while (head) {
+          const record = JSON.parse(head) as ParkedRecord;
+          try {
+            await apply([record]);
+            this.options.onOutcome?.('applied');
+          } catch (err) {
+            if (isOutage(err)) {
+              // A dependency is down: wait without spending an attempt.
+              await job.moveToDelayed(Date.now() + this.#delay(3), token);
+              throw new DelayedError();
+            }
+            const errors = [...(first ? job.data.errors : []), { at: new Date().toISOString(), error: describe(err) }];
+            const finalAttempt = !first || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+            if (first && !finalAttempt) {
+              await job.updateData({ ...job.data, errors });
+              throw err;
+            }
+            if (!first) {
+              // A record that was waiting behind the head fails on its own: it becomes the head
+              // with a fresh retry schedule.
+              await this.#schedule(list, head, errors.slice(-1), this.#delay(1));
+              return;
+            }
+            logger.warn({ topic: record.topic, partition: record.partition, offset: record.offset, attempts: errors.length }, 'retries exhausted; dead-lettered');
+            await deadLetters.add(fromParked(record), 'apply', err as Error, errors as DeadLetter['attempts']);
+            this.options.onOutcome?.('dead');
+          }
+          head = await this.#redis.ferryPopHead(list, head);
+          first = false;
+        }
+      },
+      { connection: this.options.connection.duplicate(), concurrency: this.options.concurrency ?? 8 },
+    );
+    this.#worker.on('error', (err) => logger.warn({ err: err.message }, 'retry worker error'));
+  }
+
+  /** Retry jobs waiting or delayed. */
+  async pending(): Promise<number> {
+    return this.queue.getJobCountByTypes('waiting', 'delayed', 'active', 'prioritized');
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#worker?.close();
+    } finally {
+      await this.queue.close();
+    }
+  }
+}

@@ -1,0 +1,179 @@
+/**
+ * Worker entry. The primary process is a supervisor: it starts WORKER_PROCESSES members of the
+ * consumer group, restarts a crashed one with backoff, and on SIGTERM/SIGINT asks each to stop.
+ * Each member consumes, applies the sinks and commits (see consumer.ts).
+ */
+import cluster from 'node:cluster';
+import { Redis } from 'ioredis';
+import postgres from 'postgres';
+import { orExit } from '../lib/config.ts';
+import { createClickhouse } from '../lib/clickhouse.ts';
+import { createLogger } from '../lib/logger.ts';
+import { topicNames } from '../lib/topics.ts';
+import { Codec } from '../schemas/codec.ts';
+import { loadRegistry } from '../schemas/registry.ts';
+import { BatchConsumer } from './consumer.ts';
+import { DeadLetters } from './dead-letters.ts';
+import {
+  batchFailures, batchSeconds, batchSize, deadLettered, eventsConsumed, inFlight, partitionLag, retriesScheduled, serveMetrics, sinkBatchSize,
+  sinkOutage, sinkSeconds,
+} from './metrics.ts';
+import { createApply } from './apply.ts';
+import type { ConsumedEvent } from './event.ts';
+import { fromParked, KeyRetries } from './key-retries.ts';
+import { createBatchProcessor, decode } from './process-batch.ts';
+import { checkQueueRedis, connectQueueRedis } from './queue-redis.ts';
+import { ClickhouseSink } from './sinks/clickhouse-sink.ts';
+import { PostgresSink } from './sinks/postgres-sink.ts';
+import { RedisSink } from './sinks/redis-sink.ts';
+import { loadWorkerConfig } from './worker-config.ts';
+
+const config = orExit(() => loadWorkerConfig());
+
+if (cluster.isPrimary && config.processes > 1) {
+  supervise();
+} else {
+  await runMember(Number(process.env.FERRY_WORKER_INDEX ?? 0));
+}
+
+function supervise(): void {
+  const logger = createLogger('ferry-supervisor', config.logLevel);
+  let stopping = false;
+  const restarts = new Map<number, number>();
+  const start = (index: number) => {
+    const child = cluster.fork({ FERRY_WORKER_INDEX: String(index) });
+    child.on('exit', (code, signal) => {
+      if (stopping) return;
+      const n = (restarts.get(index) ?? 0) + 1;
+      restarts.set(index, n);
+      const delay = Math.min(30_000, 500 * 2 ** Math.min(n, 6));
+      logger.error({ index, code, signal, restartInMs: delay }, 'worker exited; restarting');
+      setTimeout(() => start(index), delay);
+    });
+  };
+  for (let i = 0; i < config.processes; i++) start(i);
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('stopping workers');
+    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
+    const timer = setTimeout(() => process.exit(1), 60_000);
+    timer.unref();
+    cluster.on('exit', () => {
+      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
+    });
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+async function runMember(index: number): Promise<void> {
+  const logger = createLogger('ferry-worker', config.logLevel).child({ index });
+  const queueRedis = connectQueueRedis(config.queueRedisUrl);
+  try {
+    await checkQueueRedis(queueRedis);
+  } catch (err) {
+    logger.fatal((err as Error).message);
+    process.exit(2);
+  }
+  const registry = loadRegistry();
+  const codec = new Codec(registry);
+  const sql = postgres(config.databaseUrl, { max: 4, onnotice: () => {} });
+  const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
+  const clickhouse = createClickhouse(config.clickhouseUrl);
+  const deadLetters = new DeadLetters(queueRedis, `${config.topicPrefix}ferry-dead-letters`, (step) => deadLettered.inc({ step }));
+
+  const consumer = new BatchConsumer({
+    brokers: config.kafkaBrokers,
+    groupId: config.groupId,
+    topics: topicNames(config.topicPrefix, registry.topics.keys()),
+    logger,
+    maxBatchSize: config.batchSize,
+    partitionsConcurrently: config.partitionConcurrency,
+    observer: {
+      lag: (topic, partition, lag) => partitionLag.set({ topic, partition: String(partition) }, lag),
+      inFlight: (delta) => inFlight.inc(delta),
+    },
+  });
+  const apply = createApply({
+    postgres: new PostgresSink(sql),
+    redis: new RedisSink(redis, config.redisPrefix),
+    clickhouse: new ClickhouseSink(clickhouse),
+    observe: (sink, seconds, n) => {
+      sinkSeconds.observe({ sink }, seconds);
+      sinkBatchSize.observe({ sink }, n);
+    },
+  });
+  const retries = new KeyRetries({
+    connection: queueRedis,
+    name: `${config.topicPrefix}ferry-retries`,
+    deadLetters,
+    logger,
+    attempts: config.retryAttempts,
+    backoffMs: config.retryBackoffMs,
+    onOutcome: (o) => {
+      if (o === 'scheduled') retriesScheduled.inc();
+    },
+  });
+  const appliedChannel = `${config.redisPrefix}applied`;
+  const onApplied = async (events: ConsumedEvent[]) => {
+    if (events.length === 0) return;
+    for (const e of events) eventsConsumed.inc({ topic: e.topic });
+    // Gateways holding a "Prefer: wait" request listen here. Best effort: a lost
+    // notification only means that client gets its 202 when the wait runs out.
+    await redis.publish(appliedChannel, JSON.stringify({ event_ids: events.map((e) => String(e.value.event_id)) })).catch(() => {});
+  };
+  retries.start(async (records) => {
+    const events = records.map((r) => decode(codec, config.topicPrefix, fromParked(r)));
+    const good = events.filter((e): e is ConsumedEvent => !(e instanceof Error));
+    await apply(good);
+    await onApplied(good);
+  });
+  const process_ = createBatchProcessor({
+    codec,
+    topicPrefix: config.topicPrefix,
+    apply,
+    retries,
+    deadLetters,
+    logger,
+    onApplied,
+    onOutage: (down) => sinkOutage.set(down ? 1 : 0),
+  });
+  const metricsServer = config.metricsPort > 0 ? serveMetrics(config.metricsPort + index, () => consumer.health()) : undefined;
+
+  let closing = false;
+  const shutdown = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    logger.info({ signal }, 'stopping: finishing in-flight batches, committing, leaving the group');
+    const force = setTimeout(() => process.exit(1), 45_000);
+    force.unref();
+    for (const step of [() => consumer.disconnect(), () => retries.close(), () => deadLetters.close(), () => sql.end(), () => clickhouse.close()]) {
+      try {
+        await step();
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'error while stopping');
+      }
+    }
+    redis.disconnect();
+    queueRedis.disconnect();
+    metricsServer?.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+
+  await consumer.connect(async (messages) => {
+    const end = batchSeconds.startTimer();
+    batchSize.observe(messages.length);
+    try {
+      await process_(messages);
+    } catch (err) {
+      batchFailures.inc();
+      throw err;
+    } finally {
+      end();
+    }
+  });
+  logger.info({ group: config.groupId }, 'worker consuming');
+}

@@ -1,0 +1,146 @@
+/**
+ * One partition's batch, from raw records to sink writes. Steps:
+ *
+ * 1. decode: a record that cannot be decoded is poison; it goes straight to the dead-letter
+ *    queue and never blocks its partition.
+ * 2. park: records whose key is blocked by a pending retry wait behind it (key-retries.ts).
+ * 3. apply the rest as one batch (one statement per sink).
+ * 4. if that fails:
+ *    - an outage (a sink unreachable): wait and try the same batch again, without spending
+ *      attempts or dead-lettering anything; after `outageRetryMs` give the batch back to the
+ *      consumer (which seeks back and redelivers it) so the member keeps polling.
+ *    - otherwise the failure belongs to some event: apply one key at a time, in order, to find
+ *      it; a failing event blocks its key and is retried by BullMQ, other events are applied.
+ *
+ * Returning means every record of the batch is applied, parked durably or dead-lettered, so
+ * the consumer may store the batch's offset.
+ */
+import type { Codec } from '../schemas/codec.ts';
+import type { Logger } from '../lib/logger.ts';
+import type { Apply } from './apply.ts';
+import type { BatchHandler, RawMessage } from './consumer.ts';
+import type { DeadLetters } from './dead-letters.ts';
+import { describe, isOutage } from './errors.ts';
+import type { ConsumedEvent } from './event.ts';
+import type { KeyRetries } from './key-retries.ts';
+
+export interface ProcessBatchOptions {
+  codec: Codec;
+  topicPrefix: string;
+  apply: Apply;
+  retries: KeyRetries;
+  deadLetters: DeadLetters;
+  logger: Logger;
+  /** How long to keep retrying a batch through an outage before handing it back. @defaultValue 30000 */
+  outageRetryMs?: number;
+  /** Called after a batch is done, for metrics and for waiting clients. */
+  onApplied?: (events: ConsumedEvent[]) => void | Promise<void>;
+  /** Called while a sink is unreachable and when it is back. */
+  onOutage?: (down: boolean) => void;
+}
+
+export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler {
+  const { codec, topicPrefix, apply, retries, deadLetters, logger } = options;
+  const outageRetryMs = options.outageRetryMs ?? 30_000;
+
+  async function decodeAll(messages: RawMessage[]): Promise<Map<RawMessage, ConsumedEvent>> {
+    const out = new Map<RawMessage, ConsumedEvent>();
+    for (const raw of messages) {
+      const decoded = decode(codec, topicPrefix, raw);
+      if (decoded instanceof Error) {
+        logger.warn({ topic: raw.topic, partition: raw.partition, offset: raw.offset, err: decoded.message }, 'poison record dead-lettered');
+        await deadLetters.add(raw, 'decode', decoded);
+      } else {
+        out.set(raw, decoded);
+      }
+    }
+    return out;
+  }
+
+  /** Applies one key's records in order; the first failure blocks the key for the rest. */
+  async function applyKeyInOrder(records: RawMessage[], events: Map<RawMessage, ConsumedEvent>): Promise<ConsumedEvent[]> {
+    const applied: ConsumedEvent[] = [];
+    for (let i = 0; i < records.length; i++) {
+      const raw = records[i]!;
+      try {
+        await apply([events.get(raw)!]);
+        applied.push(events.get(raw)!);
+      } catch (err) {
+        if (isOutage(err)) throw err;
+        logger.warn({ topic: raw.topic, partition: raw.partition, offset: raw.offset, err: describe(err) }, 'event failed; retrying it in order');
+        await retries.block(raw, err);
+        // Everything after it with the same key waits behind it.
+        await retries.parkBlocked(records.slice(i + 1));
+        break;
+      }
+    }
+    return applied;
+  }
+
+  /** Applies key groups together; on an event's own failure splits them in two and recurses. */
+  async function applyGroups(groups: RawMessage[][], events: Map<RawMessage, ConsumedEvent>, tryWhole = true): Promise<ConsumedEvent[]> {
+    if (groups.length === 0) return [];
+    if (groups.length === 1) return applyKeyInOrder(groups[0]!, events);
+    const all = groups.flat().map((m) => events.get(m)!);
+    if (tryWhole) {
+      try {
+        await apply(all);
+        return all;
+      } catch (err) {
+        if (isOutage(err)) throw err;
+      }
+    }
+    const mid = Math.ceil(groups.length / 2);
+    const [a, b] = await Promise.all([applyGroups(groups.slice(0, mid), events), applyGroups(groups.slice(mid), events)]);
+    return [...a, ...b];
+  }
+
+  return async function processBatch(messages: RawMessage[]): Promise<void> {
+    const events = await decodeAll(messages);
+    const decodable = messages.filter((m) => events.has(m));
+    const deadline = Date.now() + outageRetryMs;
+    let wait = 250;
+    for (;;) {
+      try {
+        const free = await retries.parkBlocked(decodable);
+        const batch = free.map((m) => events.get(m)!);
+        try {
+          await apply(batch);
+          await options.onApplied?.(batch);
+        } catch (err) {
+          if (isOutage(err)) throw err;
+          // Find the failing events by halving the batch along key lines (a key's events always
+          // stay together, in order), so a few bad events cost a few statements, not one per event.
+          const byKey = new Map<string, RawMessage[]>();
+          for (const m of free) {
+            const k = `${m.topic}\u0000${m.key?.toString('utf8') ?? ''}`;
+            byKey.set(k, [...(byKey.get(k) ?? []), m]);
+          }
+          const applied = await applyGroups([...byKey.values()], events, false);
+          await options.onApplied?.(applied);
+        }
+        if (wait > 250) options.onOutage?.(false);
+        return;
+      } catch (err) {
+        if (!isOutage(err)) throw err;
+        options.onOutage?.(true);
+        if (Date.now() + wait > deadline) throw err;
+        logger.warn({ err: describe(err), retryInMs: wait }, 'a sink is unreachable; holding the batch');
+        await new Promise((r) => setTimeout(r, wait));
+        wait = Math.min(wait * 2, 5000);
+      }
+    }
+  };
+}
+
+export function decode(codec: Codec, topicPrefix: string, raw: RawMessage): ConsumedEvent | Error {
+  try {
+    if (!raw.value) throw new Error('record has no value');
+    const d = codec.decode(raw.value);
+    const logical = raw.topic.startsWith(topicPrefix) ? raw.topic.slice(topicPrefix.length) : raw.topic;
+    if (d.topic !== logical) throw new Error(`schema ${d.schemaId} belongs to topic ${d.topic}, not ${logical}`);
+    return { topic: d.topic, partition: raw.partition, offset: raw.offset, key: raw.key?.toString('utf8') ?? '', schemaId: d.schemaId, value: d.value };
+  } catch (err) {
+    return err as Error;
+  }
+}

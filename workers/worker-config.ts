@@ -1,0 +1,36 @@
+import { availableParallelism } from 'node:os';
+import { loadCommonConfig, readInt, readUrl, type CommonConfig } from '../lib/config.ts';
+
+export interface WorkerConfig extends CommonConfig {
+  /** Worker processes on this host, each a consumer-group member. @defaultValue available cores (WORKER_PROCESSES) */
+  processes: number;
+  /** Persistent Redis for BullMQ (retries, dead letters). @defaultValue `redis://127.0.0.1:6380` (QUEUE_REDIS_URL) */
+  queueRedisUrl: string;
+  /** Consumer group. @defaultValue `<prefix>ferry-workers` (WORKER_GROUP_ID) */
+  groupId: string;
+  /** Records per partition batch. @defaultValue 500 (WORKER_BATCH_SIZE) */
+  batchSize: number;
+  /** Partitions handled at once per process. @defaultValue 6 (WORKER_PARTITION_CONCURRENCY) */
+  partitionConcurrency: number;
+  /** First metrics port; process i listens on port + i; 0 turns metrics off. @defaultValue 9464 (WORKER_METRICS_PORT) */
+  metricsPort: number;
+  /** Attempts per event, counting the first, before it is dead-lettered. @defaultValue 5 (WORKER_RETRY_ATTEMPTS) */
+  retryAttempts: number;
+  /** First retry delay in ms; doubles per attempt, with jitter. @defaultValue 1000 (WORKER_RETRY_BACKOFF_MS) */
+  retryBackoffMs: number;
+}
+
+export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
+  const common = loadCommonConfig(env);
+  return {
+    ...common,
+    processes: readInt(env, 'WORKER_PROCESSES', availableParallelism(), 1, 256),
+    queueRedisUrl: readUrl(env, 'QUEUE_REDIS_URL', 'redis://127.0.0.1:6380', ['redis:', 'rediss:']),
+    groupId: env.WORKER_GROUP_ID || `${common.topicPrefix}ferry-workers`,
+    batchSize: readInt(env, 'WORKER_BATCH_SIZE', 500, 1, 100_000),
+    partitionConcurrency: readInt(env, 'WORKER_PARTITION_CONCURRENCY', 6, 1, 1000),
+    metricsPort: readInt(env, 'WORKER_METRICS_PORT', 9464, 0, 65535),
+    retryAttempts: readInt(env, 'WORKER_RETRY_ATTEMPTS', 5, 1, 100),
+    retryBackoffMs: readInt(env, 'WORKER_RETRY_BACKOFF_MS', 1000, 1, 3_600_000),
+  };
+}
