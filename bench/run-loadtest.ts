@@ -230,8 +230,13 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestReport> {
       pg = await readPostgres(sql, tag);
       ch = await readClickhouse(clickhouse, tag, accepted);
     }
-    // Give in-flight page-view increments the same chance.
-    const views = await readPageViewCounters(redis, o.sinks.redisPrefix, workload.runId);
+    // Give in-flight page-view increments the same chance: the worker writes the sinks of a batch
+    // concurrently, so a counter can trail the rows by a moment.
+    let views = await readPageViewCounters(redis, o.sinks.redisPrefix, workload.runId);
+    while (checkCounters(ackViews, maybeViews, views).under > 0 && Date.now() < drainDeadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      views = await readPageViewCounters(redis, o.sinks.redisPrefix, workload.runId);
+    }
 
     const postgresVerdict = checkSink(acceptedOrders, { copies: pg.copies, traceOf: (id) => pg.trace.get(id) }, outcome);
     const clickhouseVerdict = checkSink(accepted, { copies: ch.final, rawCopies: ch.raw, traceOf: (id) => ch.trace.get(id) }, outcome);

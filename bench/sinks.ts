@@ -80,12 +80,13 @@ export interface ClickhouseRead {
 export async function readClickhouse(clickhouse: ClickHouseClient, tag: string, acknowledged: ReadonlySet<string>): Promise<ClickhouseRead> {
   const like = chString(`${tag}%`);
   const query = async <T>(q: string) => (await clickhouse.query({ query: q, format: 'JSONEachRow' })).json<T>();
-  const [rawRows, finalRows] = await Promise.all([
-    query<{ event_id: string; topic: string; n: string; received: string; written: string }>(
-      `SELECT event_id, topic, count() AS n, any(received_at_ms) AS received, min(written_at_ms) AS written FROM events WHERE key LIKE ${like} GROUP BY event_id, topic`,
-    ),
-    query<{ event_id: string; n: string }>(`SELECT event_id, count() AS n FROM events FINAL WHERE key LIKE ${like} GROUP BY event_id`),
-  ]);
+  // FINAL first, then raw: rows only ever arrive (merges drop copies, never ids), so every id
+  // of the first read is in the second, and each one gets a trace. Read concurrently, rows that
+  // landed in between were in FINAL without a trace and looked like phantoms.
+  const finalRows = await query<{ event_id: string; n: string }>(`SELECT event_id, count() AS n FROM events FINAL WHERE key LIKE ${like} GROUP BY event_id`);
+  const rawRows = await query<{ event_id: string; topic: string; n: string; received: string; written: string }>(
+    `SELECT event_id, topic, count() AS n, any(received_at_ms) AS received, min(written_at_ms) AS written FROM events WHERE key LIKE ${like} GROUP BY event_id, topic`,
+  );
   const raw = new Map<string, number>();
   const topicOf = new Map<string, string>();
   const receivedMs = new Map<string, number>();
@@ -103,7 +104,7 @@ export async function readClickhouse(clickhouse: ClickHouseClient, tag: string, 
   }
   const final = new Map(finalRows.map((r) => [r.event_id, Number(r.n)]));
   const trace = new Map<string, number>();
-  const unknown = [...raw.keys()].filter((id) => !acknowledged.has(id));
+  const unknown = [...new Set([...raw.keys(), ...final.keys()])].filter((id) => !acknowledged.has(id));
   for (let i = 0; i < unknown.length; i += 500) {
     const ids = unknown.slice(i, i + 500).map(chString).join(',');
     for (const r of await query<{ event_id: string; topic: string; payload: string }>(`SELECT event_id, any(topic) AS topic, any(payload) AS payload FROM events WHERE event_id IN (${ids}) GROUP BY event_id`)) {
