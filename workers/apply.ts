@@ -2,9 +2,12 @@
  * Applies decoded events to every sink. PostgreSQL first, then the Redis order cache refreshed
  * from what PostgreSQL holds afterwards (so the cache can never be older than the record, even
  * when an earlier delivery wrote PostgreSQL and crashed before Redis); page-view counters and
- * ClickHouse alongside. Every write is idempotent, so applying the same events again is a no-op.
+ * ClickHouse alongside. Every write is idempotent, so applying the same events again is a no-op;
+ * a step that failed can be retried alone (a failing PostgreSQL row must not make ClickHouse
+ * write the batch again while the bad event is searched for).
  */
 import type { OrderRow } from '../lib/order-cache.ts';
+import { isOutage } from './errors.ts';
 import type { ConsumedEvent } from './event.ts';
 import type { ClickhouseSink } from './sinks/clickhouse-sink.ts';
 import type { PostgresSink } from './sinks/postgres-sink.ts';
@@ -18,7 +21,24 @@ export interface Sinks {
   observe?: (sink: 'postgres' | 'redis' | 'clickhouse', seconds: number, events: number) => void;
 }
 
-export type Apply = (events: ConsumedEvent[]) => Promise<void>;
+/** The independent parts of applying a batch; a failed part can be retried alone. */
+export type SinkStep = 'orders' | 'page_views' | 'clickhouse';
+export const ALL_STEPS: ReadonlySet<SinkStep> = new Set(['orders', 'page_views', 'clickhouse']);
+
+/**
+ * Some steps failed (the others wrote everything). `retriable` when any failure is an outage,
+ * so errors.ts isOutage() holds the batch instead of hunting for a bad event.
+ */
+export class ApplyError extends Error {
+  readonly retriable: boolean;
+  constructor(readonly failed: ReadonlySet<SinkStep>, readonly errors: unknown[]) {
+    super(`${[...failed].join(', ')} failed: ${errors.map((e) => (e as Error)?.message ?? String(e)).join('; ')}`, { cause: errors[0] });
+    this.retriable = errors.some(isOutage);
+  }
+}
+
+/** Applies `events` to the sinks of `steps` (all by default); throws ApplyError naming the failed steps. */
+export type Apply = (events: ConsumedEvent[], steps?: ReadonlySet<SinkStep>) => Promise<void>;
 
 export function createApply({ postgres, redis, clickhouse, observe }: Sinks): Apply {
   const timed = async (sink: 'postgres' | 'redis' | 'clickhouse', n: number, write: () => Promise<unknown>) => {
@@ -27,21 +47,34 @@ export function createApply({ postgres, redis, clickhouse, observe }: Sinks): Ap
     await write();
     observe?.(sink, (performance.now() - start) / 1000, n);
   };
-  return async function apply(events: ConsumedEvent[]): Promise<void> {
+  const run: Record<SinkStep, (events: ConsumedEvent[]) => Promise<void>> = {
+    orders: async (events) => {
+      const orders = events.filter((e) => e.topic === 'orders');
+      let current: OrderRow[] = [];
+      await timed('postgres', orders.length, async () => {
+        await postgres.applyOrders(orders);
+        return (current = await postgres.currentOrders([...new Set(orders.map((e) => String(e.value.order_id)))]));
+      });
+      await timed('redis', current.length, () => redis.refreshOrders(current));
+    },
+    page_views: async (events) => {
+      const pageViews = events.filter((e) => e.topic === 'page_views');
+      await timed('redis', pageViews.length, () => redis.applyPageViews(pageViews));
+    },
+    clickhouse: (events) => timed('clickhouse', events.length, () => clickhouse.insert(events)),
+  };
+  return async function apply(events: ConsumedEvent[], steps: ReadonlySet<SinkStep> = ALL_STEPS): Promise<void> {
     if (events.length === 0) return;
-    const orders = events.filter((e) => e.topic === 'orders');
-    const pageViews = events.filter((e) => e.topic === 'page_views');
-    let current: OrderRow[] = [];
-    await Promise.all([
-      (async () => {
-        await timed('postgres', orders.length, async () => {
-          await postgres.applyOrders(orders);
-          return (current = await postgres.currentOrders([...new Set(orders.map((e) => String(e.value.order_id)))]));
-        });
-        await timed('redis', current.length, () => redis.refreshOrders(current));
-      })(),
-      timed('redis', pageViews.length, () => redis.applyPageViews(pageViews)),
-      timed('clickhouse', events.length, () => clickhouse.insert(events)),
-    ]);
+    const list = [...steps];
+    const results = await Promise.allSettled(list.map((step) => run[step](events)));
+    const failed = new Set<SinkStep>();
+    const errors: unknown[] = [];
+    results.forEach((r, i) => {
+      if (r.status === 'rejected') {
+        failed.add(list[i]!);
+        errors.push(r.reason);
+      }
+    });
+    if (failed.size > 0) throw new ApplyError(failed, errors);
   };
 }

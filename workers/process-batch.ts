@@ -17,7 +17,7 @@
  */
 import type { Codec } from '../schemas/codec.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { Apply } from './apply.ts';
+import { ALL_STEPS, ApplyError, type Apply, type SinkStep } from './apply.ts';
 import type { BatchHandler, RawMessage } from './consumer.ts';
 import type { DeadLetters } from './dead-letters.ts';
 import { describe, isOutage } from './errors.ts';
@@ -58,12 +58,12 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
   }
 
   /** Applies one key's records in order; the first failure blocks the key for the rest. */
-  async function applyKeyInOrder(records: RawMessage[], events: Map<RawMessage, ConsumedEvent>): Promise<ConsumedEvent[]> {
+  async function applyKeyInOrder(records: RawMessage[], events: Map<RawMessage, ConsumedEvent>, steps: ReadonlySet<SinkStep>): Promise<ConsumedEvent[]> {
     const applied: ConsumedEvent[] = [];
     for (let i = 0; i < records.length; i++) {
       const raw = records[i]!;
       try {
-        await apply([events.get(raw)!]);
+        await apply([events.get(raw)!], steps);
         applied.push(events.get(raw)!);
       } catch (err) {
         if (isOutage(err)) throw err;
@@ -78,20 +78,20 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
   }
 
   /** Applies key groups together; on an event's own failure splits them in two and recurses. */
-  async function applyGroups(groups: RawMessage[][], events: Map<RawMessage, ConsumedEvent>, tryWhole = true): Promise<ConsumedEvent[]> {
+  async function applyGroups(groups: RawMessage[][], events: Map<RawMessage, ConsumedEvent>, steps: ReadonlySet<SinkStep>, tryWhole = true): Promise<ConsumedEvent[]> {
     if (groups.length === 0) return [];
-    if (groups.length === 1) return applyKeyInOrder(groups[0]!, events);
+    if (groups.length === 1) return applyKeyInOrder(groups[0]!, events, steps);
     const all = groups.flat().map((m) => events.get(m)!);
     if (tryWhole) {
       try {
-        await apply(all);
+        await apply(all, steps);
         return all;
       } catch (err) {
         if (isOutage(err)) throw err;
       }
     }
     const mid = Math.ceil(groups.length / 2);
-    const [a, b] = await Promise.all([applyGroups(groups.slice(0, mid), events), applyGroups(groups.slice(mid), events)]);
+    const [a, b] = await Promise.all([applyGroups(groups.slice(0, mid), events, steps), applyGroups(groups.slice(mid), events, steps)]);
     return [...a, ...b];
   }
 
@@ -100,14 +100,17 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
     const decodable = messages.filter((m) => events.has(m));
     const deadline = Date.now() + outageRetryMs;
     let wait = 250;
+    // Steps still to write: one that succeeded is not written again while another is retried.
+    let pending: ReadonlySet<SinkStep> = ALL_STEPS;
     for (;;) {
       try {
         const free = await retries.parkBlocked(decodable);
         const batch = free.map((m) => events.get(m)!);
         try {
-          await apply(batch);
+          await apply(batch, pending);
           await options.onApplied?.(batch);
         } catch (err) {
+          if (err instanceof ApplyError) pending = err.failed;
           if (isOutage(err)) throw err;
           // Find the failing events by halving the batch along key lines (a key's events always
           // stay together, in order), so a few bad events cost a few statements, not one per event.
@@ -116,7 +119,7 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
             const k = `${m.topic}\u0000${m.key?.toString('utf8') ?? ''}`;
             byKey.set(k, [...(byKey.get(k) ?? []), m]);
           }
-          const applied = await applyGroups([...byKey.values()], events, false);
+          const applied = await applyGroups([...byKey.values()], events, pending, false);
           await options.onApplied?.(applied);
         }
         if (wait > 250) options.onOutage?.(false);
