@@ -4,7 +4,6 @@
  * optional stores (idempotency, rate limits, applied-event notifications, metrics).
  */
 import { Hono, type Context, type Handler, type MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { cors } from 'hono/cors';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Codec } from '../schemas/codec.ts';
@@ -12,6 +11,7 @@ import type { Registry } from '../schemas/registry.ts';
 import { toAvro, type FieldProblem } from '../schemas/validate.ts';
 import type { AppliedEventsSource } from './applied-events.ts';
 import { authenticate, forbidden, hasScope, type Authenticator, type Credential } from './auth.ts';
+import { readWebBody, type BodyReader } from './body.ts';
 import { renderDocsPage } from './docs-page.ts';
 import { etagMatches } from './etag.ts';
 import {
@@ -38,6 +38,8 @@ export interface GatewayOptions {
   topicName?: (topic: string) => string;
   /** Largest request body accepted, chunked or not. @defaultValue 1 MiB */
   maxBodyBytes?: number;
+  /** Reads the body under the limit; runtimes may pass a cheaper one. @defaultValue readWebBody (the web Request) */
+  readBody?: BodyReader;
   /** Most events in one batch request. @defaultValue 500 */
   maxBatchEvents?: number;
   /** Clock, for tests. @defaultValue Date.now */
@@ -84,6 +86,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     readModel,
     topicName = (t: string) => t,
     maxBodyBytes = 1024 * 1024,
+    readBody = readWebBody,
     maxBatchEvents = 500,
     now = Date.now,
     newId = () => crypto.randomUUID(),
@@ -175,10 +178,6 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
       }
       return next();
     },
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      onError: (c) => problem(c, 413, 'Content Too Large', `the body may be at most ${maxBodyBytes} bytes`),
-    }),
     async function ingest(c) {
       const topic = c.req.param('topic');
       const schemas = registry.topics.get(topic)!;
@@ -192,12 +191,13 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
       }
       const wait = applied ? preferredWait(c.req.raw.headers, maxWaitSeconds) : undefined;
 
-      let text: string;
-      try {
-        text = await c.req.text();
-      } catch {
-        return problem(c, 400, 'Bad Request', 'the body could not be read as UTF-8');
+      const body = await readBody(c, maxBodyBytes);
+      if (!body.ok) {
+        return body.reason === 'too-large'
+          ? problem(c, 413, 'Content Too Large', `the body may be at most ${maxBodyBytes} bytes`)
+          : problem(c, 400, 'Bad Request', body.detail);
       }
+      const text = body.text;
 
       let events: unknown[];
       let single = false;

@@ -18,6 +18,7 @@ import { createLogger } from '../lib/logger.ts';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { createApp } from './app.ts';
+import { readNodeBody } from './node-body.ts';
 import { AppliedEvents } from './applied-events.ts';
 import { createAuthenticator } from './auth.ts';
 import { loadGatewayConfig, requireAuthentication } from './gateway-config.ts';
@@ -101,6 +102,7 @@ async function runServer(): Promise<void> {
     readModel: new OrderReadModel(redis, sql, config.redisPrefix),
     topicName: (t) => config.topicPrefix + t,
     maxBodyBytes: config.maxBodyBytes,
+    readBody: readNodeBody,
     maxBatchEvents: config.maxBatchEvents,
     authenticator: createAuthenticator({ apiKeys: config.apiKeys, jwt: config.jwt }),
     rateLimiter: config.rateLimitPerSecond > 0

@@ -9,6 +9,7 @@
 import { serve } from '@hono/node-server';
 import { orExit } from '../../lib/config.ts';
 import { createApp } from '../../gateway/app.ts';
+import { readNodeBody } from '../../gateway/node-body.ts';
 import { loadGatewayConfig } from '../../gateway/gateway-config.ts';
 import { KafkaProducer } from '../../gateway/kafka-producer.ts';
 import { Codec } from '../../schemas/codec.ts';
@@ -39,6 +40,7 @@ const app = createApp({
   codec: new Codec(registry),
   topicName: (t) => config.topicPrefix + t,
   maxBodyBytes: config.maxBodyBytes,
+  readBody: readNodeBody,
   maxBatchEvents: config.maxBatchEvents,
 });
 app.get('/bench/stats', (c) => c.json({ mode, lateFailures: enqueueOnly?.lateFailures ?? 0 }));
