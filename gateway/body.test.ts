@@ -4,7 +4,7 @@ import { Hono } from 'hono';
 import { readWebBody, type BodyResult } from './body.ts';
 
 /** Runs readWebBody inside a Hono handler, as the gateway does. */
-async function read(init: RequestInit & { headers?: Record<string, string> }, max: number): Promise<BodyResult> {
+async function read(init: RequestInit, max: number): Promise<BodyResult> {
   let result: BodyResult | undefined;
   const app = new Hono();
   app.post('/', async (c) => {

@@ -45,7 +45,7 @@ export interface BatchConsumerOptions {
   logger: Logger;
   /** Most records handed to one handler call. @defaultValue 500 */
   maxBatchSize?: number;
-  /** Partitions handled at the same time in this process. @defaultValue 6 */
+  /** Partitions handled at the same time in this process. @defaultValue 12 (both topics' 6 partitions) */
   partitionsConcurrently?: number;
   /** How often stored offsets are committed. @defaultValue 1000 */
   commitIntervalMs?: number;
@@ -92,7 +92,7 @@ export class BatchConsumer {
     this.#connected = true;
     const backoff = this.options.retryBackoffMs ?? 1000;
     await this.#consumer.run({
-      partitionsConsumedConcurrently: this.options.partitionsConcurrently ?? 6,
+      partitionsConsumedConcurrently: this.options.partitionsConcurrently ?? 12,
       // The batch's last offset is stored only after the handler returned.
       eachBatchAutoResolve: true,
       eachBatch: async ({ batch }) => {

@@ -10,7 +10,7 @@ export interface WorkerConfig extends CommonConfig {
   groupId: string;
   /** Records per partition batch. @defaultValue 500 (WORKER_BATCH_SIZE) */
   batchSize: number;
-  /** Partitions handled at once per process. @defaultValue 6 (WORKER_PARTITION_CONCURRENCY) */
+  /** Partitions handled at once per process: every partition of both topics, so none waits behind another. @defaultValue 12 (WORKER_PARTITION_CONCURRENCY) */
   partitionConcurrency: number;
   /** First metrics port; process i listens on port + i; 0 turns metrics off. @defaultValue 9464 (WORKER_METRICS_PORT) */
   metricsPort: number;
@@ -28,7 +28,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     queueRedisUrl: readUrl(env, 'QUEUE_REDIS_URL', 'redis://127.0.0.1:6380', ['redis:', 'rediss:']),
     groupId: env.WORKER_GROUP_ID || `${common.topicPrefix}ferry-workers`,
     batchSize: readInt(env, 'WORKER_BATCH_SIZE', 500, 1, 100_000),
-    partitionConcurrency: readInt(env, 'WORKER_PARTITION_CONCURRENCY', 6, 1, 1000),
+    partitionConcurrency: readInt(env, 'WORKER_PARTITION_CONCURRENCY', 12, 1, 1000),
     metricsPort: readInt(env, 'WORKER_METRICS_PORT', 9464, 0, 65535),
     retryAttempts: readInt(env, 'WORKER_RETRY_ATTEMPTS', 5, 1, 100),
     retryBackoffMs: readInt(env, 'WORKER_RETRY_BACKOFF_MS', 1000, 1, 3_600_000),

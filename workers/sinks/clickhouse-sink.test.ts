@@ -4,16 +4,34 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import type { ConsumedEvent } from '../event.ts';
 import { ClickhouseSink } from './clickhouse-sink.ts';
 
-/** Records insert calls; the client is a stand-in for the group-commit logic only. */
+type Values = { event_id: string; written_at_ms: number }[];
+
+/**
+ * Records insert calls; the client is a stand-in for the group-commit logic only. Each insert
+ * stays open until `release()` lets the oldest one finish (or fail when `fail` is set).
+ */
 function fakeClient(fail = false) {
-  const calls: { table: string; values: { event_id: string; written_at_ms: number }[] }[] = [];
+  const calls: { table: string; values: Values }[] = [];
+  const open: (() => void)[] = [];
   const client = {
-    insert: async (args: { table: string; values: { event_id: string; written_at_ms: number }[] }) => {
+    insert: (args: { table: string; values: Values }) => {
       calls.push(args);
-      if (fail) throw new Error('clickhouse down');
+      return new Promise<void>((resolve, reject) => open.push(() => (fail ? reject(new Error('clickhouse down')) : resolve())));
     },
   } as unknown as ClickHouseClient;
-  return { client, calls };
+  const release = async () => {
+    await waitUntil(() => open.length > 0);
+    open.shift()!();
+  };
+  return { client, calls, release, open };
+}
+
+async function waitUntil(cond: () => boolean): Promise<void> {
+  const deadline = Date.now() + 2000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await new Promise((r) => setImmediate(r));
+  }
 }
 
 const event = (id: string): ConsumedEvent => ({
@@ -25,44 +43,93 @@ const event = (id: string): ConsumedEvent => ({
   value: { event_id: id, occurred_at: Date.UTC(2026, 10, 23), received_at: Date.UTC(2026, 10, 23) },
 });
 
+const ids = (v: Values) => v.map((r) => r.event_id);
+
 describe('ClickhouseSink group commit', () => {
-  it('joins inserts made within flushMs into one insert and resolves both after it', async () => {
-    const { client, calls } = fakeClient();
-    const sink = new ClickhouseSink(client, { flushMs: 20 });
+  it('batches handed over in the same turn share one insert, and both resolve after it', async () => {
+    const { client, calls, release } = fakeClient();
+    const sink = new ClickhouseSink(client);
     const a = sink.insert([event('a')]);
     const b = sink.insert([event('b'), event('c')]);
-    assert.equal(calls.length, 0, 'nothing written before the flush');
+    assert.equal(calls.length, 0, 'nothing written within the turn');
+    await release();
     await Promise.all([a, b]);
     assert.equal(calls.length, 1);
-    assert.deepEqual(calls[0]!.values.map((r) => r.event_id), ['a', 'b', 'c']);
+    assert.deepEqual(ids(calls[0]!.values), ['a', 'b', 'c']);
     assert.equal(calls[0]!.table, 'events');
   });
 
-  it('flushes at once when maxRows is reached', async () => {
-    const { client, calls } = fakeClient();
-    const sink = new ClickhouseSink(client, { flushMs: 60_000, maxRows: 2 });
-    await sink.insert([event('a'), event('b')]);
-    assert.equal(calls.length, 1);
-    await sink.insert([event('c'), event('d'), event('e')]);
-    assert.equal(calls.length, 2);
+  it('while maxInFlight inserts run, later rows gather and go out together as soon as one returns', async () => {
+    const { client, calls, release } = fakeClient();
+    const sink = new ClickhouseSink(client, { maxInFlight: 1 });
+    let aDone = false;
+    const a = sink.insert([event('a')]).then(() => (aDone = true));
+    await waitUntil(() => calls.length === 1);
+    const b = sink.insert([event('b')]);
+    await new Promise((r) => setTimeout(r, 20));
+    const c = sink.insert([event('c')]);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(calls.length, 1, 'one insert at a time');
+    assert.equal(aDone, false, 'a waits for its insert');
+    await release();
+    await a;
+    await release();
+    await Promise.all([b, c]);
+    assert.deepEqual(calls.map((call) => ids(call.values)), [['a'], ['b', 'c']]);
   });
 
-  it('rejects every waiter of a failed flush, and the next insert starts a new buffer', async () => {
-    const { client, calls } = fakeClient(true);
-    const sink = new ClickhouseSink(client, { flushMs: 5 });
-    const results = await Promise.allSettled([sink.insert([event('a')]), sink.insert([event('b')])]);
-    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
-    await assert.rejects(sink.insert([event('c')]), /clickhouse down/);
-    assert.equal(calls.length, 2);
-    assert.deepEqual(calls[1]!.values.map((r) => r.event_id), ['c']);
+  it('starts a new buffer when the waiting one holds maxRows, and never splits a batch', async () => {
+    const { client, calls, release } = fakeClient();
+    const sink = new ClickhouseSink(client, { maxRows: 2, maxInFlight: 1 });
+    const first = sink.insert([event('a')]);
+    await waitUntil(() => calls.length === 1);
+    const rest = [sink.insert([event('b'), event('c'), event('d')]), sink.insert([event('e')])];
+    for (let i = 0; i < 3; i++) await release();
+    await Promise.all([first, ...rest]);
+    assert.deepEqual(calls.map((call) => ids(call.values)), [['a'], ['b', 'c', 'd'], ['e']]);
   });
 
-  it('stamps written_at_ms at the flush, not at the call', async () => {
-    const { client, calls } = fakeClient();
-    const sink = new ClickhouseSink(client, { flushMs: 30 });
+  it('rejects every waiter of a failed insert, and the next insert is a new one', async () => {
+    const { client, calls, release } = fakeClient(true);
+    const sink = new ClickhouseSink(client);
+    const both = Promise.allSettled([sink.insert([event('a')]), sink.insert([event('b')])]);
+    await release();
+    assert.deepEqual((await both).map((r) => r.status), ['rejected', 'rejected']);
+    const c = sink.insert([event('c')]);
+    await release();
+    await assert.rejects(c, /clickhouse down/);
+    assert.equal(calls.length, 2);
+    assert.deepEqual(ids(calls[1]!.values), ['c']);
+  });
+
+  it('stamps written_at_ms when the insert starts, not at the call', async () => {
+    const { client, calls, release } = fakeClient();
+    const sink = new ClickhouseSink(client, { maxInFlight: 1 });
+    const first = sink.insert([event('a')]);
+    await waitUntil(() => calls.length === 1);
     const before = Date.now();
-    await sink.insert([event('a')]);
-    assert.ok(calls[0]!.values[0]!.written_at_ms >= before + 25);
+    const second = sink.insert([event('b')]);
+    await new Promise((r) => setTimeout(r, 30));
+    await release();
+    await first;
+    await release();
+    await second;
+    assert.ok(calls[1]!.values[0]!.written_at_ms >= before + 25);
+  });
+
+  it('runs two inserts at a time by default', async () => {
+    const { client, calls, release, open } = fakeClient();
+    const sink = new ClickhouseSink(client);
+    const a = sink.insert([event('a')]);
+    await waitUntil(() => calls.length === 1);
+    const b = sink.insert([event('b')]);
+    await waitUntil(() => calls.length === 2);
+    const c = sink.insert([event('c')]);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(open.length, 2, 'the third waits');
+    for (let i = 0; i < 3; i++) await release();
+    await Promise.all([a, b, c]);
+    assert.deepEqual(calls.map((call) => ids(call.values)), [['a'], ['b'], ['c']]);
   });
 
   it('an empty insert writes nothing', async () => {

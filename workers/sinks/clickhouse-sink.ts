@@ -23,10 +23,10 @@ export interface EventRow {
 export interface ClickhouseSinkOptions {
   /** @defaultValue `events` */
   table?: string;
-  /** Flush when this many rows are buffered. @defaultValue 5000 */
+  /** Most rows in one insert; a fuller buffer waits for the next insert. @defaultValue 20000 */
   maxRows?: number;
-  /** Flush at the latest this long after the first buffered row. @defaultValue 10 */
-  flushMs?: number;
+  /** Inserts running at the same time. @defaultValue 2 */
+  maxInFlight?: number;
 }
 
 interface Pending {
@@ -34,25 +34,30 @@ interface Pending {
   done: Promise<void>;
   resolve: () => void;
   reject: (err: unknown) => void;
-  timer?: ReturnType<typeof setTimeout>;
 }
 
 /**
  * Inserts are group-committed: batches from partitions handled at the same time join one
- * buffer, flushed by size or time, so ClickHouse sees fewer, larger inserts (each insert is a
- * part to merge). `insert` resolves only after the buffer holding its rows was written, so the
+ * buffer, so ClickHouse sees fewer, larger inserts (each insert is a part to merge). There is
+ * no timer: when no insert is running the buffer goes out on the next turn of the event loop
+ * (an idle pipeline pays one insert of latency, not a linger), and while one is running rows
+ * gather and go out together as soon as it returns, so under load inserts grow instead of
+ * multiplying. `insert` resolves only after the insert holding its rows succeeded, so the
  * consumer still stores offsets only after ClickHouse has the rows.
  */
 export class ClickhouseSink {
   readonly table: string;
   readonly #maxRows: number;
-  readonly #flushMs: number;
-  #pending: Pending | undefined;
+  readonly #maxInFlight: number;
+  /** Buffers waiting to be sent, oldest first; only the last one takes new rows. */
+  readonly #queue: Pending[] = [];
+  #inFlight = 0;
+  #scheduled = false;
 
   constructor(readonly client: ClickHouseClient, options: ClickhouseSinkOptions = {}) {
     this.table = options.table ?? 'events';
-    this.#maxRows = options.maxRows ?? 5000;
-    this.#flushMs = options.flushMs ?? 10;
+    this.#maxRows = options.maxRows ?? 20_000;
+    this.#maxInFlight = options.maxInFlight ?? 2;
   }
 
   static toRow(e: ConsumedEvent, writtenAt: number): EventRow {
@@ -76,27 +81,44 @@ export class ClickhouseSink {
   insert(events: ConsumedEvent[]): Promise<void> {
     if (events.length === 0) return Promise.resolve();
     const now = Date.now();
-    let p = this.#pending;
-    if (!p) {
+    let p = this.#queue[this.#queue.length - 1];
+    if (!p || p.rows.length >= this.#maxRows) {
       let resolve!: () => void;
       let reject!: (err: unknown) => void;
       const done = new Promise<void>((res, rej) => {
         resolve = res;
         reject = rej;
       });
-      p = this.#pending = { rows: [], done, resolve, reject };
-      p.timer = setTimeout(() => void this.#flush(p!), this.#flushMs);
+      p = { rows: [], done, resolve, reject };
+      this.#queue.push(p);
     }
     for (const e of events) p.rows.push(ClickhouseSink.toRow(e, now));
-    const done = p.done;
-    if (p.rows.length >= this.#maxRows) void this.#flush(p);
-    return done;
+    this.#schedule();
+    return p.done;
   }
 
-  async #flush(p: Pending): Promise<void> {
-    if (this.#pending !== p) return;
-    this.#pending = undefined;
-    clearTimeout(p.timer);
+  /** Sends on the next turn, so batches that finish in the same turn share one insert. */
+  #schedule(): void {
+    if (this.#scheduled || this.#inFlight >= this.#maxInFlight) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      this.#drain();
+    });
+  }
+
+  #drain(): void {
+    while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
+      const p = this.#queue.shift()!;
+      this.#inFlight++;
+      void this.#send(p).finally(() => {
+        this.#inFlight--;
+        this.#drain();
+      });
+    }
+  }
+
+  async #send(p: Pending): Promise<void> {
     const writtenAt = Date.now();
     for (const r of p.rows) r.written_at_ms = writtenAt;
     try {
