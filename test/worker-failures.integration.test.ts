@@ -68,16 +68,19 @@ test('an event that fails twice is retried and applied once; its key waits, othe
   assert.equal((await deadLetters.list({ key: 'flaky-1' })).length, 0);
 });
 
-test('while one event of a batch is retried, the rest of its batch is written to ClickHouse once, not again per search step', async () => {
-  await planFailures(iso.sql, 'batchy-7', 1);
+test('while one event of a batch is retried, its order waits, and the rest of its batch is written once to every sink', async () => {
+  // Twice: the whole-batch attempt and the event-by-event pass both fail it; BullMQ's retry applies it.
+  await planFailures(iso.sql, 'batchy-7', 2, 'created');
   const events = Array.from({ length: 24 }, (_, i) => orderEvent(`batchy-${i}`, 'created', '2026-11-23T10:00:00Z'));
+  events.push(orderEvent('batchy-7', 'paid', '2026-11-23T10:01:00Z'));
   assert.equal((await post(events)).status, 202);
   await waitFor(async () => {
     const [r] = await iso.sql<{ n: string }[]>`SELECT count(*) AS n FROM order_history WHERE order_id LIKE 'batchy-%'`;
-    return Number(r!.n) === 24;
-  }, { what: 'all 24 applied in PostgreSQL', timeoutMs: 30_000 });
-  assert.ok(await plannedAttempts(iso.sql, 'batchy-7') >= 2, 'the planned failure happened');
-  // Raw rows, not FINAL: a copy written again by the search for the failing event would show here.
+    return Number(r!.n) === 25;
+  }, { what: 'all 25 applied in PostgreSQL', timeoutMs: 30_000 });
+  assert.ok(await plannedAttempts(iso.sql, 'batchy-7') >= 3, 'the planned failures happened and the retry applied it');
+  assert.deepEqual((await history('batchy-7')).map((r) => r.status), ['created', 'paid'], 'the later event of the order waited behind the failed one');
+  // Raw rows, not FINAL: a copy written again while the failing event was handled would show here.
   const rs = await iso.clickhouse.query({
     query: "SELECT key, count() AS n FROM events WHERE key LIKE 'batchy-%' AND key != 'batchy-7' GROUP BY key",
     format: 'JSONEachRow',

@@ -7,7 +7,7 @@
  * write the batch again while the bad event is searched for).
  */
 import type { OrderRow } from '../lib/order-cache.ts';
-import { isOutage } from './errors.ts';
+import { EventFailures, isOutage } from './errors.ts';
 import type { ConsumedEvent } from './event.ts';
 import type { ClickhouseSink } from './sinks/clickhouse-sink.ts';
 import type { PostgresSink } from './sinks/postgres-sink.ts';
@@ -51,11 +51,15 @@ export function createApply({ postgres, redis, clickhouse, observe }: Sinks): Ap
     orders: async (events) => {
       const orders = events.filter((e) => e.topic === 'orders');
       let current: OrderRow[] = [];
+      let failed = new Map<string, Error & { code?: string }>();
       await timed('postgres', orders.length, async () => {
-        await postgres.applyOrders(orders);
+        const failures = await postgres.applyOrders(orders);
+        failed = new Map([...failures].map(([id, f]) => [id, Object.assign(new Error(f.message), { code: f.code })]));
         return (current = await postgres.currentOrders([...new Set(orders.map((e) => String(e.value.order_id)))]));
       });
+      // The cache follows what PostgreSQL holds, failed events or not.
       await timed('redis', current.length, () => redis.refreshOrders(current));
+      if (failed.size > 0) throw new EventFailures(failed);
     },
     page_views: async (events) => {
       const pageViews = events.filter((e) => e.topic === 'page_views');

@@ -32,3 +32,14 @@ export function describe(err: unknown): string {
   const e = err as { message?: string; code?: string };
   return e?.code ? `${e.code}: ${e.message ?? ''}` : (e?.message ?? String(err));
 }
+
+/**
+ * Some events of a batch failed for reasons of their own (the rest was applied): by event id,
+ * the error of each, and for later events of a failed key, that they wait behind it.
+ */
+export class EventFailures extends Error {
+  constructor(readonly failures: ReadonlyMap<string, Error & { code?: string }>) {
+    const first = failures.values().next().value;
+    super(`${failures.size} event(s) failed: ${first?.message ?? ''}`, { cause: first });
+  }
+}

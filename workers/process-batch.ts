@@ -5,12 +5,15 @@
  *    queue and never blocks its partition.
  * 2. park: records whose key is blocked by a pending retry wait behind it (key-retries.ts).
  * 3. apply the rest as one batch (one statement per sink).
- * 4. if that fails:
+ * 4. if that fails (only the failed sink steps are tried again; the others wrote everything):
  *    - an outage (a sink unreachable): wait and try the same batch again, without spending
  *      attempts or dead-lettering anything; after `outageRetryMs` give the batch back to the
  *      consumer (which seeks back and redelivers it) so the member keeps polling.
- *    - otherwise the failure belongs to some event: apply one key at a time, in order, to find
- *      it; a failing event blocks its key and is retried by BullMQ, other events are applied.
+ *    - the sink named the events that failed (PostgreSQL does, see postgres-sink.ts): each
+ *      failed event blocks its key and is retried by BullMQ, the later events of its key park
+ *      behind it, everything else is already applied.
+ *    - otherwise the failure belongs to some unnamed event: halve the batch along key lines to
+ *      find it, then apply its key one event at a time.
  *
  * Returning means every record of the batch is applied, parked durably or dead-lettered, so
  * the consumer may store the batch's offset.
@@ -20,7 +23,7 @@ import type { Logger } from '../lib/logger.ts';
 import { ALL_STEPS, ApplyError, type Apply, type SinkStep } from './apply.ts';
 import type { BatchHandler, RawMessage } from './consumer.ts';
 import type { DeadLetters } from './dead-letters.ts';
-import { describe, isOutage } from './errors.ts';
+import { describe, EventFailures, isOutage } from './errors.ts';
 import type { ConsumedEvent } from './event.ts';
 import type { KeyRetries } from './key-retries.ts';
 
@@ -77,6 +80,30 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
     return applied;
   }
 
+  /**
+   * The sink applied everything but the named events: block each failed event's key (BullMQ
+   * retries it) and park the later events of that key behind it. Returns what was applied.
+   */
+  async function holdFailed(records: RawMessage[], events: Map<RawMessage, ConsumedEvent>, failures: ReadonlyMap<string, Error>): Promise<ConsumedEvent[]> {
+    const held = new Map<string, RawMessage[]>();
+    for (const m of records) {
+      if (!failures.has(String(events.get(m)!.value.event_id))) continue;
+      const k = `${m.topic}\u0000${m.key?.toString('utf8') ?? ''}`;
+      held.set(k, [...(held.get(k) ?? []), m]);
+    }
+    const heldRecords = new Set<RawMessage>();
+    for (const list of held.values()) {
+      // Offset order: the first held record of a key is the one that failed.
+      const first = list[0]!;
+      const err = failures.get(String(events.get(first)!.value.event_id))!;
+      logger.warn({ topic: first.topic, partition: first.partition, offset: first.offset, err: describe(err) }, 'event failed; retrying it in order');
+      await retries.block(first, err);
+      await retries.parkBlocked(list.slice(1));
+      for (const m of list) heldRecords.add(m);
+    }
+    return records.filter((m) => !heldRecords.has(m)).map((m) => events.get(m)!);
+  }
+
   /** Applies key groups together; on an event's own failure splits them in two and recurses. */
   async function applyGroups(groups: RawMessage[][], events: Map<RawMessage, ConsumedEvent>, steps: ReadonlySet<SinkStep>, tryWhole = true): Promise<ConsumedEvent[]> {
     if (groups.length === 0) return [];
@@ -112,6 +139,12 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
         } catch (err) {
           if (err instanceof ApplyError) pending = err.failed;
           if (isOutage(err)) throw err;
+          const named = namedFailures(err);
+          if (named) {
+            await options.onApplied?.(await holdFailed(free, events, named));
+            if (wait > 250) options.onOutage?.(false);
+            return;
+          }
           // Find the failing events by halving the batch along key lines (a key's events always
           // stay together, in order), so a few bad events cost a few statements, not one per event.
           const byKey = new Map<string, RawMessage[]>();
@@ -134,6 +167,13 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
       }
     }
   };
+}
+
+/** The failed events, when the only failure is one that named them. */
+function namedFailures(err: unknown): ReadonlyMap<string, Error> | undefined {
+  if (!(err instanceof ApplyError) || err.errors.length !== 1) return undefined;
+  const only = err.errors[0];
+  return only instanceof EventFailures ? only.failures : undefined;
 }
 
 export function decode(codec: Codec, topicPrefix: string, raw: RawMessage): ConsumedEvent | Error {

@@ -1,20 +1,34 @@
 /**
- * PostgreSQL: the order read model and its history, one statement per batch.
+ * PostgreSQL: the order read model and its history, one round trip per batch.
  *
  * Exactly once in effect: `order_history` is keyed by event id, and only the events whose
  * history row is new in this statement may touch `orders` (a redelivered or replayed event
  * changes nothing); among those, `orders` moves only to a greater (occurred_at, source_offset)
- * version, so an older event arriving late never moves a row back.
+ * version, so an older event arriving late never moves a row back. The statement lives in
+ * migrations/postgres/003_apply_orders_functions.sql: when the batch fails for a reason of one
+ * of its events, the same call applies it event by event and names the events it could not
+ * apply, so finding a bad event costs no extra round trips.
  */
 import type { Sql } from 'postgres';
 import { selectOrders, type OrderRow } from '../../lib/order-cache.ts';
 import type { ConsumedEvent, OrderEvent } from '../event.ts';
 
+/** Why an event was not applied: its own SQLSTATE and message, or `blocked` behind an earlier failed event of its order. */
+export interface OrderFailure {
+  code: string;
+  message: string;
+}
+
 export class PostgresSink {
   constructor(readonly sql: Sql) {}
 
-  async applyOrders(events: ConsumedEvent[]): Promise<void> {
-    if (events.length === 0) return;
+  /**
+   * Applies `events` (in offset order) and returns the ones not applied, by event id; empty
+   * when all were. Throws only when the whole call failed (connection lost, deadlock, ...).
+   */
+  async applyOrders(events: ConsumedEvent[]): Promise<Map<string, OrderFailure>> {
+    const failures = new Map<string, OrderFailure>();
+    if (events.length === 0) return failures;
     const cols = {
       event_id: [] as string[],
       order_id: [] as string[],
@@ -42,35 +56,13 @@ export class PostgresSink {
       cols.partition.push(e.partition);
       cols.offset.push(e.offset);
     }
-    // One round trip: unnest the columns, record history, then upsert the newest event per
-    // order (DISTINCT ON: one statement may not update the same row twice).
-    await this.sql`
-      WITH input AS (
-        SELECT * FROM unnest(
-          ${cols.event_id}::uuid[], ${cols.order_id}::text[], ${cols.customer_id}::text[], ${cols.status}::text[],
-          ${cols.amount_cents}::bigint[], ${cols.currency}::text[], ${cols.items}::text[], ${cols.occurred_at}::timestamptz[],
-          ${cols.received_at}::timestamptz[], ${cols.partition}::int[], ${cols.offset}::bigint[]
-        ) AS t(event_id, order_id, customer_id, status, amount_cents, currency, items, occurred_at, received_at, source_partition, source_offset)
-      ),
-      history AS (
-        INSERT INTO order_history (event_id, order_id, status, amount_cents, occurred_at, source_partition, source_offset, received_at)
-        SELECT event_id, order_id, status, amount_cents, occurred_at, source_partition, source_offset, received_at FROM input
-        ORDER BY source_partition, source_offset
-        ON CONFLICT (event_id) DO NOTHING
-        RETURNING event_id
-      )
-      INSERT INTO orders AS o (order_id, customer_id, status, amount_cents, currency, items, occurred_at, event_id,
-                               source_partition, source_offset, received_at, updated_at)
-      SELECT DISTINCT ON (order_id) order_id, customer_id, status, amount_cents, currency, items::jsonb, occurred_at, input.event_id,
-             source_partition, source_offset, received_at, clock_timestamp()
-      FROM input JOIN history USING (event_id)
-      ORDER BY order_id, occurred_at DESC, source_offset DESC
-      ON CONFLICT (order_id) DO UPDATE SET
-        customer_id = excluded.customer_id, status = excluded.status, amount_cents = excluded.amount_cents,
-        currency = excluded.currency, items = excluded.items, occurred_at = excluded.occurred_at,
-        event_id = excluded.event_id, source_partition = excluded.source_partition,
-        source_offset = excluded.source_offset, received_at = excluded.received_at, updated_at = excluded.updated_at
-      WHERE (o.occurred_at, o.source_offset) < (excluded.occurred_at, excluded.source_offset)`;
+    const rows = await this.sql<{ failed_event_id: string; error_code: string; error_message: string }[]>`
+      SELECT failed_event_id::text, error_code, error_message FROM ferry_apply_orders(
+        ${cols.event_id}::uuid[], ${cols.order_id}::text[], ${cols.customer_id}::text[], ${cols.status}::text[],
+        ${cols.amount_cents}::bigint[], ${cols.currency}::text[], ${cols.items}::text[], ${cols.occurred_at}::timestamptz[],
+        ${cols.received_at}::timestamptz[], ${cols.partition}::int[], ${cols.offset}::bigint[])`;
+    for (const r of rows) failures.set(r.failed_event_id, { code: r.error_code, message: r.error_message });
+    return failures;
   }
 
   /** The orders as PostgreSQL holds them now, for refreshing the cache. */

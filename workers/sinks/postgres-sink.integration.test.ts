@@ -1,0 +1,92 @@
+/**
+ * PostgresSink against a real PostgreSQL (a database of its own): one call applies a batch,
+ * and when one event fails it still applies every other event, in order, and names the failed
+ * one and the events of its order that must wait behind it.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { isolate, planFailures, type Isolated } from '../../test/helpers.ts';
+import type { ConsumedEvent } from '../event.ts';
+import { PostgresSink } from './postgres-sink.ts';
+
+let iso: Isolated;
+let sink: PostgresSink;
+
+before(async () => {
+  iso = await isolate();
+  sink = new PostgresSink(iso.sql);
+});
+
+after(async () => {
+  await iso?.cleanup();
+});
+
+let offset = 0;
+function order(orderId: string, status: string, minute: number): ConsumedEvent {
+  offset++;
+  return {
+    topic: 'orders',
+    partition: 0,
+    offset: String(offset),
+    key: orderId,
+    schemaId: 1,
+    value: {
+      event_id: randomUUID(), received_at: Date.now(), order_id: orderId, customer_id: 'c-1', status,
+      amount_cents: 100 + minute, currency: 'EUR', items: [], occurred_at: Date.UTC(2026, 10, 23, 10, minute),
+    },
+  };
+}
+
+const statusOf = async (orderId: string) => (await iso.sql<{ status: string }[]>`SELECT status FROM orders WHERE order_id = ${orderId}`)[0]?.status;
+const historyOf = async (orderId: string) =>
+  (await iso.sql<{ status: string }[]>`SELECT status FROM order_history WHERE order_id = ${orderId} ORDER BY applied_seq`).map((r) => r.status);
+
+test('a batch is applied whole, and applying it again changes nothing', async () => {
+  const batch = [order('pg-a', 'created', 0), order('pg-a', 'paid', 1), order('pg-b', 'created', 0)];
+  assert.equal((await sink.applyOrders(batch)).size, 0);
+  assert.equal((await sink.applyOrders(batch)).size, 0);
+  assert.equal(await statusOf('pg-a'), 'paid');
+  assert.deepEqual(await historyOf('pg-a'), ['created', 'paid']);
+  assert.deepEqual(await historyOf('pg-b'), ['created']);
+});
+
+test('a failing event is named, the later events of its order wait, and every other event is applied in order', async () => {
+  // Twice: the whole-batch attempt spends one failure, the event-by-event pass meets the second.
+  await planFailures(iso.sql, 'pg-bad', 2, 'created');
+  const batch = [
+    order('pg-c', 'created', 0),
+    order('pg-bad', 'created', 0),
+    order('pg-d', 'created', 0),
+    order('pg-bad', 'paid', 1),
+    order('pg-c', 'paid', 1),
+  ];
+  const failures = await sink.applyOrders(batch);
+  assert.deepEqual(
+    [...failures.entries()].map(([id, f]) => [batch.findIndex((e) => e.value.event_id === id), f.code]),
+    [[1, 'P0001'], [3, 'blocked']],
+  );
+  assert.match(failures.get(String(batch[1]!.value.event_id))!.message, /planned failure/);
+  assert.deepEqual(await historyOf('pg-c'), ['created', 'paid']);
+  assert.equal(await statusOf('pg-c'), 'paid');
+  assert.deepEqual(await historyOf('pg-d'), ['created']);
+  assert.deepEqual(await historyOf('pg-bad'), [], 'nothing of the failed order was applied');
+
+  // Both planned failures are spent: applying the two held events again, in order, now works.
+  assert.equal((await sink.applyOrders([batch[1]!, batch[3]!])).size, 0);
+  assert.deepEqual(await historyOf('pg-bad'), ['created', 'paid']);
+  assert.equal(await statusOf('pg-bad'), 'paid');
+});
+
+test('an outage-class error fails the whole call instead of being pinned on an event', async () => {
+  // 40P01 (deadlock) is one of the SQLSTATEs that pass with time.
+  await iso.sql.unsafe(`
+    CREATE OR REPLACE FUNCTION test_deadlock() RETURNS trigger AS $$
+    BEGIN
+      IF NEW.order_id = 'pg-deadlock' THEN RAISE EXCEPTION 'simulated deadlock' USING ERRCODE = '40P01'; END IF;
+      RETURN NEW;
+    END $$ LANGUAGE plpgsql;
+    CREATE TRIGGER test_deadlock BEFORE INSERT ON order_history FOR EACH ROW EXECUTE FUNCTION test_deadlock();`);
+  await assert.rejects(sink.applyOrders([order('pg-e', 'created', 0), order('pg-deadlock', 'created', 0)]), (err: { code?: string }) => err.code === '40P01');
+  assert.deepEqual(await historyOf('pg-e'), [], 'the call changed nothing');
+});
