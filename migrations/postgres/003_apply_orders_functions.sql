@@ -47,7 +47,7 @@ CREATE FUNCTION ferry_transient_sqlstate(state text) RETURNS boolean LANGUAGE sq
 $$;
 
 -- A batch (arrays in offset order). The whole set first, in a subtransaction; if that fails
--- for a reason of its own, event by event, each in its own subtransaction, so every event
+-- for a reason of its own, event by event, each in its own subtransaction (tried twice), so every event
 -- that can be applied is, in order. Returns the events not applied: the one that failed
 -- (with its SQLSTATE and message) and the later events of its order, which must wait behind
 -- it ('blocked'). An empty result means the whole batch was applied.
@@ -58,6 +58,7 @@ CREATE FUNCTION ferry_apply_orders(
 ) RETURNS TABLE (failed_event_id uuid, error_code text, error_message text) LANGUAGE plpgsql AS $$
 DECLARE
   i int;
+  attempt int;
   failed_orders text[] := '{}';
   state text;
   msg text;
@@ -76,16 +77,23 @@ BEGIN
       RETURN NEXT;
       CONTINUE;
     END IF;
-    BEGIN
-      PERFORM ferry_apply_orders_set(ARRAY[p_event_id[i]], ARRAY[p_order_id[i]], ARRAY[p_customer_id[i]],
-        ARRAY[p_status[i]], ARRAY[p_amount_cents[i]], ARRAY[p_currency[i]], ARRAY[p_items[i]],
-        ARRAY[p_occurred_at[i]], ARRAY[p_received_at[i]], ARRAY[p_partition[i]], ARRAY[p_offset[i]]);
-    EXCEPTION WHEN OTHERS THEN
-      GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
-      IF ferry_transient_sqlstate(state) THEN RAISE; END IF;
-      failed_orders := failed_orders || p_order_id[i];
-      failed_event_id := p_event_id[i]; error_code := state; error_message := msg;
-      RETURN NEXT;
-    END;
+    -- Twice: a failure that passes on an immediate second try (a trigger's lock, a race) costs
+    -- nothing more; one that does not is named, and the worker retries it later with backoff.
+    FOR attempt IN 1 .. 2 LOOP
+      BEGIN
+        PERFORM ferry_apply_orders_set(ARRAY[p_event_id[i]], ARRAY[p_order_id[i]], ARRAY[p_customer_id[i]],
+          ARRAY[p_status[i]], ARRAY[p_amount_cents[i]], ARRAY[p_currency[i]], ARRAY[p_items[i]],
+          ARRAY[p_occurred_at[i]], ARRAY[p_received_at[i]], ARRAY[p_partition[i]], ARRAY[p_offset[i]]);
+        EXIT;
+      EXCEPTION WHEN OTHERS THEN
+        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+        IF ferry_transient_sqlstate(state) THEN RAISE; END IF;
+        IF attempt = 2 THEN
+          failed_orders := failed_orders || p_order_id[i];
+          failed_event_id := p_event_id[i]; error_code := state; error_message := msg;
+          RETURN NEXT;
+        END IF;
+      END;
+    END LOOP;
   END LOOP;
 END $$;

@@ -52,8 +52,9 @@ test('a batch is applied whole, and applying it again changes nothing', async ()
 });
 
 test('a failing event is named, the later events of its order wait, and every other event is applied in order', async () => {
-  // Twice: the whole-batch attempt spends one failure, the event-by-event pass meets the second.
-  await planFailures(iso.sql, 'pg-bad', 2, 'created');
+  // Three times: the whole-batch attempt spends one failure, the event-by-event pass (which
+  // tries each event twice) the other two.
+  await planFailures(iso.sql, 'pg-bad', 3, 'created');
   const batch = [
     order('pg-c', 'created', 0),
     order('pg-bad', 'created', 0),
@@ -72,10 +73,18 @@ test('a failing event is named, the later events of its order wait, and every ot
   assert.deepEqual(await historyOf('pg-d'), ['created']);
   assert.deepEqual(await historyOf('pg-bad'), [], 'nothing of the failed order was applied');
 
-  // Both planned failures are spent: applying the two held events again, in order, now works.
+  // Every planned failure is spent: applying the two held events again, in order, now works.
   assert.equal((await sink.applyOrders([batch[1]!, batch[3]!])).size, 0);
   assert.deepEqual(await historyOf('pg-bad'), ['created', 'paid']);
   assert.equal(await statusOf('pg-bad'), 'paid');
+});
+
+test('an event that fails once is applied in the same call, on its second try', async () => {
+  await planFailures(iso.sql, 'pg-once', 2, 'created');
+  const batch = [order('pg-f', 'created', 0), order('pg-once', 'created', 0)];
+  assert.equal((await sink.applyOrders(batch)).size, 0);
+  assert.deepEqual(await historyOf('pg-once'), ['created']);
+  assert.deepEqual(await historyOf('pg-f'), ['created']);
 });
 
 test('an outage-class error fails the whole call instead of being pinned on an event', async () => {
