@@ -216,6 +216,11 @@ export async function planFailures(sql: postgres.Sql, orderId: string, times: nu
   await sql`INSERT INTO test_fail_plan VALUES (${orderId}, ${times}, ${seq}, ${status}) ON CONFLICT (order_id) DO UPDATE SET times = excluded.times, status = excluded.status`;
 }
 
+/** Ends a plan: the order's inserts succeed from now on. */
+export async function liftFailures(sql: postgres.Sql, orderId: string): Promise<void> {
+  await sql`UPDATE test_fail_plan SET times = 0 WHERE order_id = ${orderId}`;
+}
+
 /** How many times the planned order's insert was attempted. */
 export async function plannedAttempts(sql: postgres.Sql, orderId: string): Promise<number> {
   const seq = `test_fail_seq_${orderId.replace(/[^a-z0-9]/gi, '_')}`;

@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { DeadLetters } from '../workers/dead-letters.ts';
 import { KafkaProducer } from '../gateway/kafka-producer.ts';
 import { connectQueueRedis } from '../workers/queue-redis.ts';
-import { freePort, isolate, orderEvent, planFailures, pool, postJson, startGateway, startWorker, waitFor, type Isolated } from './helpers.ts';
+import { freePort, isolate, liftFailures, orderEvent, planFailures, pool, postJson, startGateway, startWorker, waitFor, type Isolated } from './helpers.ts';
 
 const BATCH = 100;
 
@@ -134,8 +134,8 @@ test('the queue Redis killed with SIGKILL and restarted loses no retry or dead-l
   conn.on('error', () => {}); // expected while the test has Redis down
   const deadLetters = new DeadLetters(conn, `${iso.env.FERRY_TOPIC_PREFIX}ferry-dead-letters`);
   try {
-    // Three failures are spent on the first delivery (whole batch, two tries alone): a BullMQ retry follows.
-    await planFailures(iso.sql, 'qr-1', 3);
+    // Failing until the plan is lifted (after the restart), so a BullMQ retry is waiting when Redis dies.
+    await planFailures(iso.sql, 'qr-1', 1_000_000);
     assert.equal((await postJson(`${gateway.url}/v1/events/orders`, orderEvent('qr-1', 'created', '2026-11-23T10:00:00Z'))).status, 202);
     const producer = new KafkaProducer({ brokers: [iso.env.KAFKA_BROKERS!] });
     await producer.connect();
@@ -151,6 +151,7 @@ test('the queue Redis killed with SIGKILL and restarted loses no retry or dead-l
     await waitFor(async () => (await conn.ping().catch(() => undefined)) === 'PONG', { what: 'queue redis back' });
 
     assert.equal((await deadLetters.list({ key: 'qr-poison' })).length, 1, 'the dead letter survived');
+    await liftFailures(iso.sql, 'qr-1');
     // The retry survived too: the event is applied once when its turn comes.
     await waitFor(async () => (await iso.sql`SELECT 1 FROM order_history WHERE order_id = 'qr-1'`).length === 1, { what: 'retried event applied after the restart', timeoutMs: 60_000 });
     assert.equal((await iso.sql`SELECT 1 FROM order_history WHERE order_id = 'qr-1'`).length, 1);

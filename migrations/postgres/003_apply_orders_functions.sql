@@ -4,11 +4,12 @@
 -- One set of events in one statement. Exactly once in effect: order_history is keyed by event
 -- id and only events whose history row is new here may touch orders; orders moves only to a
 -- greater (occurred_at, source_offset), so a late older event never moves a row back.
--- DISTINCT ON: one statement may not update the same row twice.
+-- DISTINCT ON: one statement may not update the same row twice. Events of the orders in
+-- p_skip are left out (they wait behind a failed event).
 CREATE FUNCTION ferry_apply_orders_set(
   p_event_id uuid[], p_order_id text[], p_customer_id text[], p_status text[], p_amount_cents bigint[],
   p_currency text[], p_items text[], p_occurred_at timestamptz[], p_received_at timestamptz[],
-  p_partition int[], p_offset bigint[]
+  p_partition int[], p_offset bigint[], p_skip text[]
 ) RETURNS void LANGUAGE plpgsql AS $$
 -- plpgsql, not sql: its statement plans are cached for the session, which the event-by-event
 -- path below calls hundreds of times in a row.
@@ -18,6 +19,7 @@ BEGIN
                          p_occurred_at, p_received_at, p_partition, p_offset)
       AS t(event_id, order_id, customer_id, status, amount_cents, currency, items, occurred_at, received_at,
            source_partition, source_offset)
+    WHERE NOT (order_id = ANY (p_skip))
   ),
   history AS (
     INSERT INTO order_history (event_id, order_id, status, amount_cents, occurred_at, source_partition, source_offset, received_at)
@@ -46,54 +48,92 @@ CREATE FUNCTION ferry_transient_sqlstate(state text) RETURNS boolean LANGUAGE sq
   SELECT left(state, 2) IN ('08', '53', '57', '58') OR state IN ('40001', '40P01', '55P03')
 $$;
 
--- A batch (arrays in offset order). The whole set first, in a subtransaction; if that fails
--- for a reason of its own, event by event, each in its own subtransaction (tried twice), so every event
--- that can be applied is, in order. Returns the events not applied: the one that failed
--- (with its SQLSTATE and message) and the later events of its order, which must wait behind
--- it ('blocked'). An empty result means the whole batch was applied.
+-- A batch (arrays in offset order). The whole set first, in a subtransaction. If that fails for
+-- a reason of its own, halves, each tried as a set in its own subtransaction, down to single
+-- events (tried twice: a failure that passes at once, a trigger's lock or a race, costs nothing
+-- more), so a few bad events among hundreds cost a few statements, not one per event. Returns
+-- the events not applied: each that failed (with its SQLSTATE and message) and the later events
+-- of its order, which wait behind it ('blocked'). Empty: the whole batch was applied.
+--
+-- Order (read slowly): ranges come off a stack left half first, so rows are settled in offset
+-- order; a range is tried only after every earlier row was applied or failed, and leaves out
+-- the orders that failed before it.
 CREATE FUNCTION ferry_apply_orders(
   p_event_id uuid[], p_order_id text[], p_customer_id text[], p_status text[], p_amount_cents bigint[],
   p_currency text[], p_items text[], p_occurred_at timestamptz[], p_received_at timestamptz[],
   p_partition int[], p_offset bigint[]
 ) RETURNS TABLE (failed_event_id uuid, error_code text, error_message text) LANGUAGE plpgsql AS $$
 DECLARE
-  i int;
+  n int := coalesce(array_length(p_event_id, 1), 0);
+  los int[] := '{}';
+  his int[] := '{}';
+  lo int;
+  hi int;
+  mid int;
+  k int;
+  j int;
   attempt int;
   failed_orders text[] := '{}';
+  failed_at int[] := '{}';
   state text;
   msg text;
 BEGIN
   BEGIN
     PERFORM ferry_apply_orders_set(p_event_id, p_order_id, p_customer_id, p_status, p_amount_cents, p_currency,
-                                   p_items, p_occurred_at, p_received_at, p_partition, p_offset);
+                                   p_items, p_occurred_at, p_received_at, p_partition, p_offset, '{}');
     RETURN;
   EXCEPTION WHEN OTHERS THEN
     GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE;
     IF ferry_transient_sqlstate(state) THEN RAISE; END IF;
   END;
-  FOR i IN 1 .. coalesce(array_length(p_event_id, 1), 0) LOOP
-    IF p_order_id[i] = ANY (failed_orders) THEN
-      failed_event_id := p_event_id[i]; error_code := 'blocked'; error_message := 'an earlier event of this order failed';
-      RETURN NEXT;
-      CONTINUE;
-    END IF;
-    -- Twice: a failure that passes on an immediate second try (a trigger's lock, a race) costs
-    -- nothing more; one that does not is named, and the worker retries it later with backoff.
-    FOR attempt IN 1 .. 2 LOOP
+  IF n = 1 THEN
+    los := ARRAY[1]; his := ARRAY[1];
+  ELSE
+    mid := (1 + n) / 2;
+    los := ARRAY[mid + 1, 1]; his := ARRAY[n, mid];
+  END IF;
+  WHILE coalesce(array_length(los, 1), 0) > 0 LOOP
+    k := array_length(los, 1);
+    lo := los[k]; hi := his[k];
+    los := los[1:k - 1]; his := his[1:k - 1];
+    IF lo = hi THEN
+      CONTINUE WHEN p_order_id[lo] = ANY (failed_orders);
+      FOR attempt IN 1 .. 2 LOOP
+        BEGIN
+          PERFORM ferry_apply_orders_set(p_event_id[lo:lo], p_order_id[lo:lo], p_customer_id[lo:lo], p_status[lo:lo],
+            p_amount_cents[lo:lo], p_currency[lo:lo], p_items[lo:lo], p_occurred_at[lo:lo], p_received_at[lo:lo],
+            p_partition[lo:lo], p_offset[lo:lo], '{}');
+          EXIT;
+        EXCEPTION WHEN OTHERS THEN
+          GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+          IF ferry_transient_sqlstate(state) THEN RAISE; END IF;
+          IF attempt = 2 THEN
+            failed_orders := failed_orders || p_order_id[lo];
+            failed_at := failed_at || lo;
+            failed_event_id := p_event_id[lo]; error_code := state; error_message := msg;
+            RETURN NEXT;
+          END IF;
+        END;
+      END LOOP;
+    ELSE
       BEGIN
-        PERFORM ferry_apply_orders_set(ARRAY[p_event_id[i]], ARRAY[p_order_id[i]], ARRAY[p_customer_id[i]],
-          ARRAY[p_status[i]], ARRAY[p_amount_cents[i]], ARRAY[p_currency[i]], ARRAY[p_items[i]],
-          ARRAY[p_occurred_at[i]], ARRAY[p_received_at[i]], ARRAY[p_partition[i]], ARRAY[p_offset[i]]);
-        EXIT;
+        PERFORM ferry_apply_orders_set(p_event_id[lo:hi], p_order_id[lo:hi], p_customer_id[lo:hi], p_status[lo:hi],
+          p_amount_cents[lo:hi], p_currency[lo:hi], p_items[lo:hi], p_occurred_at[lo:hi], p_received_at[lo:hi],
+          p_partition[lo:hi], p_offset[lo:hi], failed_orders);
       EXCEPTION WHEN OTHERS THEN
-        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
+        GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE;
         IF ferry_transient_sqlstate(state) THEN RAISE; END IF;
-        IF attempt = 2 THEN
-          failed_orders := failed_orders || p_order_id[i];
-          failed_event_id := p_event_id[i]; error_code := state; error_message := msg;
-          RETURN NEXT;
-        END IF;
+        mid := (lo + hi) / 2;
+        los := los || ARRAY[mid + 1, lo]; his := his || ARRAY[hi, mid];
       END;
-    END LOOP;
+    END IF;
+  END LOOP;
+  -- The later events of a failed order were left out: they wait behind it.
+  FOR k IN 1 .. n LOOP
+    j := array_position(failed_orders, p_order_id[k]);
+    IF j IS NOT NULL AND k > failed_at[j] THEN
+      failed_event_id := p_event_id[k]; error_code := 'blocked'; error_message := 'an earlier event of this order failed';
+      RETURN NEXT;
+    END IF;
   END LOOP;
 END $$;
