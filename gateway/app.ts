@@ -225,6 +225,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
       const rejected: RejectedEvent[] = [];
       const records: OutgoingRecord[] = [];
       const ids: string[] = [];
+      const headers = { 'ferry-tenant': credential.tenant };
       events.forEach((event, index) => {
         const result = toAvro(schemas.latest.schema, event, { event_id: derivedIds?.[index] ?? newId(), received_at: receivedAt });
         if (!result.ok) {
@@ -237,7 +238,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
           topic: topicName(topic),
           key: String(value[schemas.key]),
           value: codec.encode(topic, value),
-          headers: { 'ferry-tenant': credential.tenant },
+          headers,
         });
       });
       if (rejected.length > 0) {

@@ -88,6 +88,19 @@ describe('Codec round trip', () => {
     }
   });
 
+  it('each encoded record has bytes of its own, and a record larger than the scratch space round-trips', () => {
+    const a = codec.encode('orders', order);
+    const copy = Uint8Array.from(a);
+    codec.encode('orders', { ...order, order_id: 'o-other' });
+    assert.deepEqual(Uint8Array.from(a), copy, 'a later encode does not overwrite an earlier record');
+    const items = Array.from({ length: 3000 }, (_, i) => ({ sku: `SKU-${i}-${'x'.repeat(40)}`, quantity: 1, price_cents: i }));
+    const big = { ...order, items };
+    const bytes = codec.encode('orders', big);
+    assert.ok(bytes.length > 64 * 1024);
+    assert.deepEqual(plain(codec.decode(bytes).value), big);
+    assert.deepEqual(plain(codec.decode(codec.encode('orders', order)).value), order, 'small records still encode after the scratch grew');
+  });
+
   it('refuses to encode for a topic without a schema, or a value the schema does not fit', () => {
     assert.throws(() => codec.encode('nope', order), /no schema for topic nope/);
     assert.throws(() => codec.encode('orders', { ...order, status: 'lost' }));

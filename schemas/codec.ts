@@ -6,7 +6,7 @@
 import { Buffer } from 'node:buffer';
 import avro from 'avsc';
 import type { Registry } from './registry.ts';
-import { frame, unframe, WireFormatError } from './wire-format.ts';
+import { HEADER_SIZE, unframe, WireFormatError, writeHeader } from './wire-format.ts';
 
 export interface DecodedEvent {
   topic: string;
@@ -26,11 +26,22 @@ export class Codec {
     }
   }
 
-  /** Encodes a value already checked by `toAvro`. */
+  /** Scratch space for encoding; records are copied out of it once, header included. */
+  #scratch = Buffer.allocUnsafe(64 * 1024);
+
+  /** Encodes a value already checked by `toAvro`; returns a Buffer of its own. */
   encode(topic: string, value: Record<string, unknown>): Uint8Array {
     const latest = this.#latest.get(topic);
     if (!latest) throw new Error(`no schema for topic ${topic}`);
-    return frame(latest.id, latest.type.toBuffer(value));
+    // avsc writes after the 5-byte header in the scratch buffer and returns the end; a negative
+    // result means the record did not fit, by that many bytes: grow and write again.
+    let end = latest.type.encode(value, this.#scratch, HEADER_SIZE);
+    if (end < 0) {
+      this.#scratch = Buffer.allocUnsafe(Math.max(2 * this.#scratch.length, this.#scratch.length - end));
+      end = latest.type.encode(value, this.#scratch, HEADER_SIZE);
+    }
+    writeHeader(this.#scratch, latest.id);
+    return Buffer.from(this.#scratch.subarray(0, end));
   }
 
   /** Throws WireFormatError (not retriable) for anything that is not a record of a known schema. */

@@ -155,10 +155,24 @@ describe('toAvro: problems name the path and a reason', () => {
     assertOneProblem(orders, order({ occurred_at: '2026-13-01T00:00:00Z' }), 'occurred_at', /not a valid date-time/);
   });
 
-  // Known bug (see report): the RFC 3339 check is only a regex and Date.parse rolls over
-  // impossible calendar dates, so 2026-02-30 is accepted as 2026-03-02.
+  // Date.parse would roll impossible calendar dates over (2026-02-30 -> 2026-03-02).
   it('rejects an impossible calendar date', () => {
     assertOneProblem(orders, order({ occurred_at: '2026-02-30T10:00:00Z' }), 'occurred_at', /date-time/);
+    assertOneProblem(orders, order({ occurred_at: '2026-02-29T10:00:00Z' }), 'occurred_at', /date-time/);
+    assertOneProblem(orders, order({ occurred_at: '2026-11-23T24:00:00Z' }), 'occurred_at', /date-time/);
+    assertOneProblem(orders, order({ occurred_at: '2026-11-23T10:00:00+24:00' }), 'occurred_at', /date-time/);
+  });
+
+  it('converts RFC 3339 date-times to the same instant Date.parse gives', () => {
+    for (const t of [
+      '2026-11-23T10:00:00Z', '2026-11-23t10:00:00z', '2026-11-23 10:00:00Z', '2028-02-29T23:59:59Z', '2000-02-29T00:00:00Z',
+      '2026-11-23T10:00:00.5Z', '2026-11-23T10:00:00.123456789Z', '2026-11-23T10:00:00+05:30', '2026-11-23T01:00:00-08:00',
+      '1970-01-01T00:00:00Z', '0050-06-15T12:00:00Z', '9999-12-31T23:59:59.999Z',
+    ]) {
+      const r = toAvro(orders, order({ occurred_at: t }), server);
+      assert.ok(r.ok, t);
+      assert.equal(r.value.occurred_at, Date.parse(t.replace(' ', 'T').toUpperCase()), t);
+    }
   });
 
   it('bad uuid', () => {
@@ -171,8 +185,8 @@ describe('toAvro: problems name the path and a reason', () => {
     assert.deepEqual(problems, [{ path: 'received_at', reason: 'is set by the gateway and may not be sent' }]);
   });
 
-  // Known bug (see report): a received_at the client may not send is also type-checked, so a
-  // non-timestamp value yields a second, misleading problem ("must be an RFC 3339 date-time").
+  // A received_at the client may not send is not type-checked as well (that would add a
+  // second, misleading problem: "must be an RFC 3339 date-time").
   it('reports a non-timestamp received_at only once', () => {
     assertOneProblem(orders, order({ received_at: 5 }), 'received_at', /set by the gateway/);
   });

@@ -8,10 +8,18 @@ export const HEADER_SIZE = 5;
 
 export function frame(schemaId: number, avro: Uint8Array): Uint8Array {
   const out = new Uint8Array(HEADER_SIZE + avro.length);
-  out[0] = MAGIC_BYTE;
-  new DataView(out.buffer).setUint32(1, schemaId, false);
+  writeHeader(out, schemaId);
   out.set(avro, HEADER_SIZE);
   return out;
+}
+
+/** Writes the magic byte and the big-endian schema id into the first 5 bytes of `out`. */
+export function writeHeader(out: Uint8Array, schemaId: number): void {
+  out[0] = MAGIC_BYTE;
+  out[1] = (schemaId >>> 24) & 0xff;
+  out[2] = (schemaId >>> 16) & 0xff;
+  out[3] = (schemaId >>> 8) & 0xff;
+  out[4] = schemaId & 0xff;
 }
 
 export class WireFormatError extends Error {
