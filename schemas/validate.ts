@@ -77,9 +77,8 @@ function convertRecord(
   preset: Record<string, unknown> = {},
 ): Record<string, unknown> | undefined {
   const out: Record<string, unknown> = {};
-  const known = new Set<string>();
+  const known = fieldNames(schema);
   for (const field of schema.fields ?? []) {
-    known.add(field.name);
     const fieldPath = join(path, field.name);
     if (Object.hasOwn(preset, field.name)) {
       out[field.name] = preset[field.name];
@@ -99,6 +98,22 @@ function convertRecord(
     if (!known.has(name)) problems.push({ path: join(path, name), reason: 'is not a field of this event' });
   }
   return out;
+}
+
+// Compiled once per schema and pattern, not per event: validation runs for every event of a batch.
+const fieldNameSets = new WeakMap<SchemaObject, Set<string>>();
+const patterns = new Map<string, RegExp>();
+
+function fieldNames(schema: SchemaObject): Set<string> {
+  let names = fieldNameSets.get(schema);
+  if (!names) fieldNameSets.set(schema, (names = new Set((schema.fields ?? []).map((f) => f.name))));
+  return names;
+}
+
+function compiled(pattern: string): RegExp {
+  let re = patterns.get(pattern);
+  if (!re) patterns.set(pattern, (re = new RegExp(pattern)));
+  return re;
 }
 
 function convert(type: Schema, value: unknown, path: string, problems: FieldProblem[], field?: FieldSchema): unknown {
@@ -217,7 +232,7 @@ function checkString(value: string, path: string, problems: FieldProblem[], fiel
     return fail(problems, path, min === 1 ? 'may not be empty' : `must be at least ${min} characters`);
   }
   if (typeof max === 'number' && value.length > max) return fail(problems, path, `must be at most ${max} characters`);
-  if (typeof pattern === 'string' && !new RegExp(pattern).test(value)) {
+  if (typeof pattern === 'string' && !compiled(pattern).test(value)) {
     return fail(problems, path, `must match ${pattern}`);
   }
   return value;

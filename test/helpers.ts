@@ -85,8 +85,11 @@ export async function isolate(extraEnv: Record<string, string> = {}): Promise<Is
       await admin.end();
       await clickhouse.command({ query: `DROP DATABASE IF EXISTS ferry_${id}` });
       await clickhouse.close();
-      const keys = await redis.keys(`ferry:${id}:*`);
-      if (keys.length) await redis.del(...keys);
+      // SCAN and delete in chunks: a benchmark leaves hundreds of thousands of keys, too many
+      // for one KEYS answer or one DEL's argument list.
+      for await (const keys of redis.scanStream({ match: `ferry:${id}:*`, count: 1000 }) as AsyncIterable<string[]>) {
+        if (keys.length) await redis.unlink(...keys);
+      }
       redis.disconnect();
     },
   };
