@@ -12,7 +12,7 @@ const { Producer, CODES } = require('@confluentinc/kafka-javascript') as typeof 
 
 export interface KafkaProducerOptions {
   brokers: string[];
-  /** How long librdkafka waits to fill a batch. @defaultValue 5 */
+  /** How long librdkafka waits to fill a batch. @defaultValue 1 */
   lingerMs?: number;
   /** none, gzip, snappy, lz4 or zstd. @defaultValue `lz4` */
   compression?: string;
@@ -71,7 +71,7 @@ export class KafkaProducer implements EventProducer {
       'enable.idempotence': true,
       // Same key -> same partition as the Java client (murmur2), so other producers agree.
       partitioner: 'murmur2_random',
-      'linger.ms': options.lingerMs ?? 5,
+      'linger.ms': options.lingerMs ?? 1,
       'compression.codec': (options.compression ?? 'lz4') as 'lz4',
       'queue.buffering.max.messages': options.queueMaxMessages ?? 100_000,
       'delivery.timeout.ms': options.deliveryTimeoutMs ?? 30_000,

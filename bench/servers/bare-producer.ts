@@ -47,7 +47,7 @@ const producer = new Producer({
   acks: -1,
   'enable.idempotence': true,
   partitioner: 'murmur2_random',
-  'linger.ms': Number(env.KAFKA_LINGER_MS ?? 5),
+  'linger.ms': Number(env.KAFKA_LINGER_MS ?? 1),
   'compression.codec': (env.KAFKA_COMPRESSION ?? 'lz4') as 'lz4',
   'queue.buffering.max.messages': 100_000,
   'delivery.timeout.ms': 30_000,
