@@ -224,13 +224,17 @@ async function legA(iso: Isolated): Promise<LegResult[]> {
   const bare = await server('bare-server', 'bench/servers/bare-server.ts', {});
   const floor = await httpLeg('a-bare', 'bare Hono handler: same JSON parse, 202, no Kafka', bare.url, requests, 1, settings.offeredSingle).finally(() => stop(bare.proc));
   if (quick) return [gateway, floor];
+  // Informational: the same floor reading the body as the gateway does (from Node's request).
+  const bareNode = await server('bare-server-node-body', 'bench/servers/bare-server.ts', { BODY: 'node' });
+  const floorNode = await httpLeg('a-bare-node-body', 'bare Hono handler reading the body as the gateway does (gateway/node-body.ts)', bareNode.url, requests, 1, settings.offeredSingle).finally(() => stop(bareNode.proc));
+  floorNode.notes.push('Informational: not one of the ratios. The floor of ratio a reads the body with Hono\'s c.req.text(), which builds a web Request, an AbortSignal and a stream per request; the gateway reads Node\'s request directly. This floor does the same, to show what the rest of the gateway costs.');
   // Informational: the production configuration (API key required, no CORS by default).
   const key = `fry_bench_${crypto.randomUUID()}`;
   const keys = JSON.stringify([{ id: 'bench', tenant: 'bench', sha256: await sha256Hex(key), scopes: ['write:orders', 'write:page_views'] }]);
   const prod = await server('gateway-a-production', 'gateway/node.ts', { ...gatewayEnv(iso), NODE_ENV: 'production', FERRY_API_KEYS: keys }, '/readyz');
   const production = await httpLeg('a-gateway-production', 'gateway: single-event POST, NODE_ENV=production (API key checked, no CORS)', prod.url, requests, 1, settings.offeredSingle, { 'x-api-key': key }).finally(() => stop(prod.proc));
   production.notes.push('Informational: not one of the ratios. Same gateway with NODE_ENV=production: every request carries an API key (SHA-256 checked) and the CORS middleware is not installed (no CORS_ORIGINS).');
-  return [gateway, floor, production];
+  return [gateway, floor, production, floorNode];
 }
 
 async function legC(iso: Isolated): Promise<LegResult[]> {
@@ -504,6 +508,33 @@ function perSecond(series: { t: number; n: number }[]): Point[] {
   return out;
 }
 
+/**
+ * What the whole pipeline sustains on this machine: single-event POSTs far above capacity for
+ * a while, with the worker running, then the time until every accepted event is in the sinks.
+ * Gateway and worker share the cores here, so this is below both a and d alone.
+ */
+async function pipelineSustained(iso: Isolated, running: Running): Promise<{ rate: number; note: string }> {
+  const durationS = quick ? 3 : 10;
+  log(`f: the whole pipeline's sustained rate: single events offered far above capacity for ${durationS} s, then the drain`);
+  const r = await runLoadtest({
+    url: running.gateway!.url,
+    connections: settings.connections,
+    rate: settings.offeredSingle,
+    durationS,
+    phases: settings.phases,
+    batch: 1,
+    ordersRatio: settings.ordersRatio,
+    keys: settings.keys,
+    sinks: { databaseUrl: iso.env.DATABASE_URL!, clickhouseUrl: iso.env.CLICKHOUSE_URL!, redisUrl: iso.env.REDIS_URL!, redisPrefix: iso.env.REDIS_PREFIX! },
+    drainTimeoutS: settings.drainTimeoutS,
+  });
+  const seconds = r.load.durationS + r.drain.afterLoadS;
+  const rate = r.drain.complete ? r.events.accepted / seconds : Number.NaN;
+  const note = `The whole pipeline (gateway and worker on this machine's 2 cores) sustained ${round(rate)} events/s: ${r.events.accepted} accepted in ${round(r.load.durationS)} s at saturation, all in PostgreSQL and ClickHouse ${round(r.drain.afterLoadS)} s after the load ended; check ${r.check.ok ? 'OK' : 'FAILED'}.`;
+  log(`f: ${note}`);
+  return { rate, note };
+}
+
 async function legF(iso: Isolated, running: Running, rate: number): Promise<LegResult> {
   const gateway = running.gateway!;
   log(`f: end-to-end at ${round(rate)} req/s (half the sustained rate), warm-up ${settings.fWarmupS} s, measuring ${settings.fMeasureS} s`);
@@ -638,9 +669,13 @@ async function main(): Promise<void> {
   if (legsWanted.has('f') && running.gateway) {
     const gatewayRate = legs.get('a-gateway')?.valid ? legs.get('a-gateway')!.value : Number.NaN;
     const drainRate = legs.get('d-drain')?.valid ? legs.get('d-drain')!.value : Number.NaN;
-    const sustained = Math.min(...[gatewayRate, drainRate].filter(Number.isFinite));
-    if (Number.isFinite(sustained)) add([await legF(isoD!, running, sustained / 2)]);
-    else log('f: skipped: no valid sustained rate from legs a and d');
+    const pipeline = await pipelineSustained(isoD!, running);
+    const sustained = Math.min(...[gatewayRate, drainRate, pipeline.rate].filter(Number.isFinite));
+    if (Number.isFinite(sustained)) {
+      const f = await legF(isoD!, running, sustained / 2);
+      f.notes.push(pipeline.note, `Half the sustained rate: ½ · min(a ${round(gatewayRate)}, d ${round(drainRate)}, whole pipeline ${round(pipeline.rate)}).`);
+      add([f]);
+    } else log('f: skipped: no valid sustained rate from legs a and d');
   }
   await Promise.all([stop(running.gateway?.proc), stop(running.worker)]);
   if (legsWanted.has('e')) add([(await drainLeg(isoE!, 'e-drain-failures', false)).leg]);
@@ -648,6 +683,7 @@ async function main(): Promise<void> {
   const ratios: Ratio[] = [
     ratio(legs, 'a', 'gateway single-event req/s / bare Hono handler', 'a-gateway', 'a-bare', 0.8, '>='),
     ...(legs.has('a-gateway-production') ? [ratio(legs, 'a (production)', 'informational: the same with NODE_ENV=production (API key, no CORS) / bare', 'a-gateway-production', 'a-bare', 0.8, '>=')] : []),
+    ...(legs.has('a-bare-node-body') ? [ratio(legs, 'a (same body path)', 'informational: gateway / a bare handler reading the body as the gateway does', 'a-gateway', 'a-bare-node-body', 0.8, '>=')] : []),
     ratio(legs, 'b', 'gateway batch events/s / bare librdkafka producer', 'b-gateway', 'b-bare', 0.6, '>='),
     ratio(legs, 'c', '202 after Kafka ack / 202 after enqueue (req/s)', 'c-ack', 'c-enqueue', 0.85, '>='),
     ratio(legs, 'd', 'worker drain events/s / gateway sustained ingest events/s (b)', 'd-drain', 'b-gateway', 1.5, '>='),
