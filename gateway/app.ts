@@ -296,7 +296,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     if (!hasScope(c.get('credential'), 'read:orders')) return forbidden(c, 'read:orders');
     if (!readModel) return problem(c, 501, 'Not Implemented', 'this gateway has no read model');
     const id = c.req.param('order_id');
-    const found = await readModel.getOrder(id);
+    const found = await readModel.getOrder(c.get('credential').tenant, id);
     if (!found) return problem(c, 404, 'Order not found', `no order "${id}"`);
     // Weak: the cached and the database copy of one version may differ in formatting, not meaning.
     const etag = `W/"${found.order.event_id}"`;
@@ -327,7 +327,8 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     try {
       if (topic === 'orders' && readModel) {
         const orderIds = [...new Set(records.map((r) => r.key))];
-        const found = await Promise.all(orderIds.map((id) => readModel.getOrder(id)));
+        const tenant = (c.get('credential') as Credential).tenant;
+        const found = await Promise.all(orderIds.map((id) => readModel.getOrder(tenant, id)));
         const orders = found.map((f): OrderView | null => f?.order ?? null);
         if (single) body.order = orders[0];
         else body.orders = orders;

@@ -108,7 +108,7 @@ describe('POST with Prefer: wait', () => {
 
   it('answers 200 with the order from the read model once applied, and Preference-Applied', async () => {
     const { app, readModel } = setup();
-    readModel.orders.set('o-1', stored('o-1'));
+    readModel.orders.set('default/o-1', stored('o-1'));
     const res = await app.request('/v1/events/orders', post(order(), { prefer: 'wait=5' }));
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('preference-applied'), 'wait=5');
@@ -121,7 +121,7 @@ describe('POST with Prefer: wait', () => {
 
   it('answers a batch with every applied id and each distinct order', async () => {
     const { app, readModel } = setup();
-    readModel.orders.set('a', stored('a'));
+    readModel.orders.set('default/a', stored('a'));
     const res = await app.request('/v1/events/orders', post([order('a'), order('b'), order('a', { status: 'shipped' })], { prefer: 'wait=5' }));
     assert.equal(res.status, 200);
     const body = (await res.json()) as { applied: string[]; orders: unknown[]; results: { event_id: string }[]; accepted: number };

@@ -159,6 +159,17 @@ describe('authentication through the app', () => {
     return (await res.json()) as Record<string, unknown>;
   }
 
+  it('a reader sees only its own tenant\'s orders', async () => {
+    const { app, readModel } = setup();
+    const view = { order_id: 'o-7', customer_id: 'c-1', status: 'paid', amount_cents: 1, currency: 'EUR', items: [], occurred_at: '2026-11-23T10:00:00.000Z', updated_at: '2026-11-23T10:00:00.000Z', event_id: '0b7e2c1a-3f4d-4a5b-8c6d-7e8f9a0b1c2d' };
+    readModel.orders.set('globex/o-7', view);
+    assert.equal((await app.request('/v1/orders/o-7', { headers: { 'x-api-key': READER } })).status, 404, "acme does not see globex's order");
+    readModel.orders.set('acme/o-7', { ...view, status: 'shipped' });
+    const res = await app.request('/v1/orders/o-7', { headers: { 'x-api-key': READER } });
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as { status: string }).status, 'shipped');
+  });
+
   it('401 without or with a bad credential, with a Bearer challenge, before anything else', async () => {
     const { app, producer } = setup();
     const none = await app.request('/v1/events/orders', post(order()));

@@ -34,7 +34,7 @@ describe('GET /v1/orders/:order_id conditional', () => {
     updated_at: '2026-11-23T11:00:01.000Z',
     event_id: '0b7e2c1a-3f4d-4a5b-8c6d-7e8f9a0b1c2d',
   };
-  readModel.orders.set('o-1', view);
+  readModel.orders.set('default/o-1', view);
   const app = createApp({ registry, codec: new Codec(registry), producer: new FakeProducer(), readModel });
 
   it('sends a weak ETag from the event id, and 304 without a body while it matches', async () => {
@@ -51,7 +51,7 @@ describe('GET /v1/orders/:order_id conditional', () => {
     assert.equal(await again.text(), '');
 
     // A newer version (another event) no longer matches.
-    readModel.orders.set('o-1', { ...view, status: 'shipped', event_id: '9f1c2d3e-4b5a-4c6d-9e8f-0a1b2c3d4e5f' });
+    readModel.orders.set('default/o-1', { ...view, status: 'shipped', event_id: '9f1c2d3e-4b5a-4c6d-9e8f-0a1b2c3d4e5f' });
     const changed = await app.request('/v1/orders/o-1', { headers: { 'if-none-match': etag } });
     assert.equal(changed.status, 200);
     assert.equal(((await changed.json()) as { status: string }).status, 'shipped');

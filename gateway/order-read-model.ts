@@ -13,11 +13,11 @@ export class OrderReadModel implements ReadModel {
     this.#redis = withOrderCommands(redis);
   }
 
-  async getOrder(orderId: string): Promise<{ order: OrderView; source: 'cache' | 'database' } | null> {
-    const key = orderKey(this.prefix, orderId);
+  async getOrder(tenant: string, orderId: string): Promise<{ order: OrderView; source: 'cache' | 'database' } | null> {
+    const key = orderKey(this.prefix, tenant, orderId);
     const cached = await this.#redis.hget(key, 'doc');
     if (cached) return { order: JSON.parse(cached) as OrderView, source: 'cache' };
-    const [row] = await selectOrders(this.sql, [orderId]);
+    const [row] = await selectOrders(this.sql, [{ tenant, orderId }]);
     if (!row) return null;
     const order = orderDoc(row);
     await this.#redis.ferrySetOrderIfNewer(key, rowVersion(row), JSON.stringify(order), ORDER_TTL_MS);

@@ -14,6 +14,7 @@ export interface OrderView {
 }
 
 export interface ReadModel {
-  getOrder(orderId: string): Promise<{ order: OrderView; source: 'cache' | 'database' } | null>;
+  /** The tenant's order: another tenant's order of the same id is not found. */
+  getOrder(tenant: string, orderId: string): Promise<{ order: OrderView; source: 'cache' | 'database' } | null>;
   ready(): Promise<boolean>;
 }

@@ -85,10 +85,11 @@ export class FakeRateLimiter implements RateLimiter {
   }
 }
 
+/** Orders by `tenant/order_id` (`default/o-1` when authentication is off). */
 export class FakeReadModel implements ReadModel {
   readonly orders = new Map<string, OrderView>();
-  async getOrder(orderId: string): Promise<{ order: OrderView; source: 'cache' | 'database' } | null> {
-    const order = this.orders.get(orderId);
+  async getOrder(tenant: string, orderId: string): Promise<{ order: OrderView; source: 'cache' | 'database' } | null> {
+    const order = this.orders.get(`${tenant}/${orderId}`);
     return order ? { order, source: 'cache' } : null;
   }
   async ready(): Promise<boolean> {

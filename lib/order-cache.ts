@@ -18,8 +18,15 @@ export function orderVersion(occurredAtMs: number, offset: string | number | big
   return `${String(occurredAtMs).padStart(15, '0')}:${String(offset).padStart(20, '0')}`;
 }
 
-export function orderKey(prefix: string, orderId: string): string {
-  return `${prefix}order:${orderId}`;
+/** An order of a tenant: orders are per tenant (two tenants may use the same order id). */
+export interface OrderRef {
+  tenant: string;
+  orderId: string;
+}
+
+/** The tenant is URI-encoded so that no tenant/order pair can spell another's key. */
+export function orderKey(prefix: string, tenant: string, orderId: string): string {
+  return `${prefix}order:${encodeURIComponent(tenant)}:${orderId}`;
 }
 
 const SET_IF_NEWER = `
@@ -43,6 +50,7 @@ export function withOrderCommands(redis: Redis): WithOrderCommands {
 
 /** An `orders` row as both the gateway read model and the worker select it. */
 export interface OrderRow {
+  tenant: string;
   order_id: string;
   customer_id: string;
   status: string;
@@ -75,9 +83,10 @@ export function rowVersion(row: OrderRow): string {
 }
 
 /** The current rows of these orders, as both the worker (cache refresh) and the gateway (cache miss) read them. */
-export function selectOrders(sql: Sql, orderIds: string[]): Promise<OrderRow[]> {
-  if (orderIds.length === 0) return Promise.resolve([]);
+export function selectOrders(sql: Sql, refs: OrderRef[]): Promise<OrderRow[]> {
+  if (refs.length === 0) return Promise.resolve([]);
   return sql<OrderRow[]>`
-    SELECT order_id, customer_id, status, amount_cents, currency, items, occurred_at, updated_at, event_id, source_offset
-    FROM orders WHERE order_id = ANY(${orderIds}::text[])`;
+    SELECT tenant, order_id, customer_id, status, amount_cents, currency, items, occurred_at, updated_at, event_id, source_offset
+    FROM orders
+    WHERE (tenant, order_id) IN (SELECT * FROM unnest(${refs.map((r) => r.tenant)}::text[], ${refs.map((r) => r.orderId)}::text[]))`;
 }

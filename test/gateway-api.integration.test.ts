@@ -250,7 +250,7 @@ describe('Prefer: wait', () => {
 
     // What a worker does after applying: the read model holds the order, then the ids are announced.
     const doc = { ...order('w-1'), amount_cents: 1999, occurred_at: '2026-11-23T10:00:00.000Z', updated_at: new Date().toISOString(), event_id: eventId };
-    await iso.redis.hset(orderKey(iso.env.REDIS_PREFIX!, 'w-1'), 'v', '1', 'doc', JSON.stringify(doc));
+    await iso.redis.hset(orderKey(iso.env.REDIS_PREFIX!, 'acme', 'w-1'), 'v', '1', 'doc', JSON.stringify(doc));
     await iso.redis.publish(`${iso.env.REDIS_PREFIX}applied`, JSON.stringify({ event_ids: [randomUUID()] }));
     await iso.redis.publish(`${iso.env.REDIS_PREFIX}applied`, JSON.stringify({ event_ids: [randomUUID(), eventId] }));
 
@@ -277,7 +277,7 @@ describe('Prefer: wait', () => {
 describe('GET /v1/orders/:order_id', () => {
   test('ETag from the event id, 304 for a matching If-None-Match, read:orders required', async () => {
     const doc = { ...order('g-1'), occurred_at: '2026-11-23T10:00:00.000Z', updated_at: '2026-11-23T10:00:01.000Z', event_id: randomUUID() };
-    await iso.redis.hset(orderKey(iso.env.REDIS_PREFIX!, 'g-1'), 'v', '1', 'doc', JSON.stringify(doc));
+    await iso.redis.hset(orderKey(iso.env.REDIS_PREFIX!, 'acme', 'g-1'), 'v', '1', 'doc', JSON.stringify(doc));
 
     const res = await request(gateway.url, '/v1/orders/g-1', { headers: { 'x-api-key': READER } });
     assert.equal(res.status, 200, res.text);

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { isolate, pool, startGateway, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { orderKey } from '../lib/order-cache.ts';
 
 const ORDERS = 100;
 const PAGE_VIEWS = 120;
@@ -97,7 +98,7 @@ test('events posted over HTTP land exactly once in PostgreSQL, Redis and ClickHo
     const counts = await iso.redis.hgetall(`ferry:${iso.id}:page_views:by_url`);
     return URLS.every((u) => Number(counts[u]) === expectedViews.get(u));
   }, { what: 'page-view counters in Redis' });
-  const cached = await iso.redis.hget(`ferry:${iso.id}:order:o-3`, 'doc');
+  const cached = await iso.redis.hget(orderKey(`ferry:${iso.id}:`, 'default', 'o-3'), 'doc');
   assert.ok(cached, 'order o-3 is cached');
   assert.equal(JSON.parse(cached).status, 'paid');
 
@@ -109,12 +110,12 @@ test('events posted over HTTP land exactly once in PostgreSQL, Redis and ClickHo
   assert.equal(body.status, 'paid');
   assert.equal(body.amount_cents, 1003);
 
-  await iso.redis.del(`ferry:${iso.id}:order:o-4`);
+  await iso.redis.del(orderKey(`ferry:${iso.id}:`, 'default', 'o-4'));
   const fromDb = await fetch(`${gateway.url}/v1/orders/o-4`);
   assert.equal(fromDb.status, 200);
   assert.equal(fromDb.headers.get('x-ferry-source'), 'database');
   assert.equal(((await fromDb.json()) as Record<string, unknown>).status, 'paid');
-  assert.ok(await iso.redis.hget(`ferry:${iso.id}:order:o-4`, 'doc'), 'the read refilled the cache');
+  assert.ok(await iso.redis.hget(orderKey(`ferry:${iso.id}:`, 'default', 'o-4'), 'doc'), 'the read refilled the cache');
 
   const missing = await fetch(`${gateway.url}/v1/orders/no-such-order`);
   assert.equal(missing.status, 404);

@@ -55,7 +55,8 @@ export function createApply({ postgres, redis, clickhouse, observe }: Sinks): Ap
       await timed('postgres', orders.length, async () => {
         const failures = await postgres.applyOrders(orders);
         failed = new Map([...failures].map(([id, f]) => [id, Object.assign(new Error(f.message), { code: f.code })]));
-        return (current = await postgres.currentOrders([...new Set(orders.map((e) => String(e.value.order_id)))]));
+        const refs = new Map(orders.map((e) => [`${e.tenant.length}:${e.tenant}${String(e.value.order_id)}`, { tenant: e.tenant, orderId: String(e.value.order_id) }]));
+        return (current = await postgres.currentOrders([...refs.values()]));
       });
       // The cache follows what PostgreSQL holds, failed events or not.
       await timed('redis', current.length, () => redis.refreshOrders(current));

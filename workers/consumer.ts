@@ -25,6 +25,19 @@ export interface RawMessage {
   offset: string;
   key: Buffer | null;
   value: Buffer | null;
+  /** Record headers as text (`ferry-tenant`, ...); the last value of a repeated header. */
+  headers?: Record<string, string>;
+}
+
+/** KafkaJS-style headers (Buffer, string or a list of them) as plain text. */
+export function headersOf(h: Record<string, unknown> | undefined): Record<string, string> | undefined {
+  if (!h) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) {
+    const last: unknown = Array.isArray(v) ? v[v.length - 1] : v;
+    if (last !== undefined && last !== null) out[k] = Buffer.isBuffer(last) ? last.toString('utf8') : String(last);
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
 }
 
 /** Handles one batch from one partition, in offset order. Throw to have it redelivered. */
@@ -102,6 +115,7 @@ export class BatchConsumer {
           offset: m.offset,
           key: m.key ?? null,
           value: m.value ?? null,
+          headers: headersOf(m.headers as Record<string, unknown> | undefined),
         }));
         const observer = this.options.observer;
         observer?.inFlight?.(messages.length);

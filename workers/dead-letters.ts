@@ -15,6 +15,8 @@ export interface DeadLetter {
   key: string | null;
   /** The record's bytes as they were in Kafka, base64. */
   value_base64: string | null;
+  /** The record's headers (`ferry-tenant`), produced again on replay. */
+  headers?: Record<string, string>;
   /** The pipeline step that gave up: `decode`, `apply`, ... */
   step: string;
   error: string;
@@ -52,6 +54,7 @@ export class DeadLetters {
       offset: raw.offset,
       key: raw.key?.toString('utf8') ?? null,
       value_base64: raw.value?.toString('base64') ?? null,
+      ...(raw.headers ? { headers: raw.headers } : {}),
       step,
       error: error.message,
       ...(error.stack ? { stack: error.stack } : {}),
@@ -88,7 +91,7 @@ export class DeadLetters {
         failed++;
         continue;
       }
-      const [delivery] = await producer.send([{ topic: d.topic, key: d.key ?? '', value: Buffer.from(d.value_base64, 'base64') }]);
+      const [delivery] = await producer.send([{ topic: d.topic, key: d.key ?? '', value: Buffer.from(d.value_base64, 'base64'), ...(d.headers ? { headers: d.headers } : {}) }]);
       if (delivery?.ok) {
         await job.remove();
         replayed++;

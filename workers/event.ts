@@ -6,9 +6,14 @@ export interface ConsumedEvent {
   /** Kafka offset, as a decimal string (offsets exceed 2^53 in principle). */
   offset: string;
   key: string;
+  /** Who sent it: the record's `ferry-tenant` header, set by the gateway from the credential. */
+  tenant: string;
   schemaId: number;
   value: Record<string, unknown>;
 }
+
+/** Records without the header (produced before tenants, or by other tools) belong to the development tenant. */
+export const DEFAULT_TENANT = 'default';
 
 export interface OrderEvent {
   event_id: string;

@@ -27,6 +27,7 @@ export interface ParkedRecord {
   offset: string;
   key: string | null;
   value_base64: string | null;
+  headers?: Record<string, string>;
 }
 
 export interface KeyRetriesOptions {
@@ -80,6 +81,7 @@ export function toParked(raw: RawMessage): ParkedRecord {
     offset: raw.offset,
     key: raw.key?.toString('utf8') ?? null,
     value_base64: raw.value?.toString('base64') ?? null,
+    ...(raw.headers ? { headers: raw.headers } : {}),
   };
 }
 
@@ -90,6 +92,7 @@ export function fromParked(p: ParkedRecord): RawMessage {
     offset: p.offset,
     key: p.key === null ? null : Buffer.from(p.key, 'utf8'),
     value: p.value_base64 === null ? null : Buffer.from(p.value_base64, 'base64'),
+    ...(p.headers ? { headers: p.headers } : {}),
   };
 }
 

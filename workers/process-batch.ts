@@ -24,7 +24,7 @@ import { ALL_STEPS, ApplyError, type Apply, type SinkStep } from './apply.ts';
 import type { BatchHandler, RawMessage } from './consumer.ts';
 import type { DeadLetters } from './dead-letters.ts';
 import { describe, EventFailures, isOutage } from './errors.ts';
-import type { ConsumedEvent } from './event.ts';
+import { DEFAULT_TENANT, type ConsumedEvent } from './event.ts';
 import type { KeyRetries } from './key-retries.ts';
 
 export interface ProcessBatchOptions {
@@ -182,7 +182,15 @@ export function decode(codec: Codec, topicPrefix: string, raw: RawMessage): Cons
     const d = codec.decode(raw.value);
     const logical = raw.topic.startsWith(topicPrefix) ? raw.topic.slice(topicPrefix.length) : raw.topic;
     if (d.topic !== logical) throw new Error(`schema ${d.schemaId} belongs to topic ${d.topic}, not ${logical}`);
-    return { topic: d.topic, partition: raw.partition, offset: raw.offset, key: raw.key?.toString('utf8') ?? '', schemaId: d.schemaId, value: d.value };
+    return {
+      topic: d.topic,
+      partition: raw.partition,
+      offset: raw.offset,
+      key: raw.key?.toString('utf8') ?? '',
+      tenant: raw.headers?.['ferry-tenant'] ?? DEFAULT_TENANT,
+      schemaId: d.schemaId,
+      value: d.value,
+    };
   } catch (err) {
     return err as Error;
   }

@@ -39,6 +39,7 @@ const event = (id: string): ConsumedEvent => ({
   partition: 0,
   offset: '1',
   key: 'k',
+  tenant: 'default',
   schemaId: 1,
   value: { event_id: id, occurred_at: Date.UTC(2026, 10, 23), received_at: Date.UTC(2026, 10, 23) },
 });

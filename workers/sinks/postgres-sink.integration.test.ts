@@ -23,13 +23,14 @@ after(async () => {
 });
 
 let offset = 0;
-function order(orderId: string, status: string, minute: number): ConsumedEvent {
+function order(orderId: string, status: string, minute: number, tenant = 'default'): ConsumedEvent {
   offset++;
   return {
     topic: 'orders',
     partition: 0,
     offset: String(offset),
     key: orderId,
+    tenant,
     schemaId: 1,
     value: {
       event_id: randomUUID(), received_at: Date.now(), order_id: orderId, customer_id: 'c-1', status,
@@ -86,6 +87,24 @@ test('an event that fails once more after the whole batch failed is applied in t
   assert.equal((await sink.applyOrders(batch)).size, 0);
   assert.deepEqual(await historyOf('pg-once'), ['created']);
   assert.deepEqual(await historyOf('pg-f'), ['created']);
+});
+
+test('two tenants with the same order id have an order each, and read back their own', async () => {
+  assert.equal((await sink.applyOrders([order('pg-shared', 'created', 0, 'acme'), order('pg-shared', 'paid', 1, 'globex')])).size, 0);
+  // A later event of acme's order does not move globex's.
+  assert.equal((await sink.applyOrders([order('pg-shared', 'shipped', 2, 'acme')])).size, 0);
+  const rows = await sink.currentOrders([{ tenant: 'acme', orderId: 'pg-shared' }, { tenant: 'globex', orderId: 'pg-shared' }]);
+  assert.deepEqual(rows.map((r) => [r.tenant, r.status]).sort(), [['acme', 'shipped'], ['globex', 'paid']]);
+  assert.equal((await sink.currentOrders([{ tenant: 'initech', orderId: 'pg-shared' }])).length, 0);
+});
+
+test('a failing event blocks only its own tenant\'s order', async () => {
+  await planFailures(iso.sql, 'pg-tenant-bad', 1_000_000, 'created');
+  const batch = [order('pg-tenant-bad', 'created', 0, 'acme'), order('pg-tenant-ok', 'created', 0, 'globex'), order('pg-tenant-bad', 'paid', 1, 'acme')];
+  const failures = await sink.applyOrders(batch);
+  assert.deepEqual([...failures.values()].map((f) => f.code), ['P0001', 'blocked']);
+  assert.deepEqual(await historyOf('pg-tenant-ok'), ['created']);
+  await liftFailures(iso.sql, 'pg-tenant-bad');
 });
 
 test('an outage-class error fails the whole call instead of being pinned on an event', async () => {

@@ -5,12 +5,12 @@
  * history row is new in this statement may touch `orders` (a redelivered or replayed event
  * changes nothing); among those, `orders` moves only to a greater (occurred_at, source_offset)
  * version, so an older event arriving late never moves a row back. The statement lives in
- * migrations/postgres/003_apply_orders_functions.sql: when the batch fails for a reason of one
+ * migrations/postgres/004_apply_orders_functions.sql: when the batch fails for a reason of one
  * of its events, the same call applies it event by event and names the events it could not
  * apply, so finding a bad event costs no extra round trips.
  */
 import type { Sql } from 'postgres';
-import { selectOrders, type OrderRow } from '../../lib/order-cache.ts';
+import { selectOrders, type OrderRef, type OrderRow } from '../../lib/order-cache.ts';
 import type { ConsumedEvent, OrderEvent } from '../event.ts';
 
 /** Why an event was not applied: its own SQLSTATE and message, or `blocked` behind an earlier failed event of its order. */
@@ -30,6 +30,7 @@ export class PostgresSink {
     const failures = new Map<string, OrderFailure>();
     if (events.length === 0) return failures;
     const cols = {
+      tenant: [] as string[],
       event_id: [] as string[],
       order_id: [] as string[],
       customer_id: [] as string[],
@@ -44,6 +45,7 @@ export class PostgresSink {
     };
     for (const e of events) {
       const v = e.value as unknown as OrderEvent;
+      cols.tenant.push(e.tenant);
       cols.event_id.push(v.event_id);
       cols.order_id.push(v.order_id);
       cols.customer_id.push(v.customer_id);
@@ -58,7 +60,7 @@ export class PostgresSink {
     }
     const rows = await this.sql<{ failed_event_id: string; error_code: string; error_message: string }[]>`
       SELECT failed_event_id::text, error_code, error_message FROM ferry_apply_orders(
-        ${cols.event_id}::uuid[], ${cols.order_id}::text[], ${cols.customer_id}::text[], ${cols.status}::text[],
+        ${cols.tenant}::text[], ${cols.event_id}::uuid[], ${cols.order_id}::text[], ${cols.customer_id}::text[], ${cols.status}::text[],
         ${cols.amount_cents}::bigint[], ${cols.currency}::text[], ${cols.items}::text[], ${cols.occurred_at}::timestamptz[],
         ${cols.received_at}::timestamptz[], ${cols.partition}::int[], ${cols.offset}::bigint[])`;
     for (const r of rows) failures.set(r.failed_event_id, { code: r.error_code, message: r.error_message });
@@ -66,8 +68,8 @@ export class PostgresSink {
   }
 
   /** The orders as PostgreSQL holds them now, for refreshing the cache. */
-  currentOrders(orderIds: string[]): Promise<OrderRow[]> {
-    return selectOrders(this.sql, orderIds);
+  currentOrders(refs: OrderRef[]): Promise<OrderRow[]> {
+    return selectOrders(this.sql, refs);
   }
 
   async ping(): Promise<void> {

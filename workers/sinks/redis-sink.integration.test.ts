@@ -27,6 +27,7 @@ function view(user: string, url: string, partition: number, offset: string): Con
     partition,
     offset,
     key: user,
+    tenant: 'default',
     schemaId: 2,
     value: { event_id: randomUUID(), received_at: Date.now(), user_id: user, url, referrer: null, occurred_at: Date.now() },
   };

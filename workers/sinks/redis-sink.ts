@@ -56,7 +56,7 @@ export class RedisSink {
     if (rows.length === 0) return;
     const p = this.#redis.pipeline() as unknown as ReturnType<typeof withOrderCommands>;
     for (const row of rows) {
-      p.ferrySetOrderIfNewer(orderKey(this.prefix, row.order_id), rowVersion(row), JSON.stringify(orderDoc(row)), ORDER_TTL_MS);
+      p.ferrySetOrderIfNewer(orderKey(this.prefix, row.tenant, row.order_id), rowVersion(row), JSON.stringify(orderDoc(row)), ORDER_TTL_MS);
     }
     await execOrThrow(p as unknown as ReturnType<Redis['pipeline']>);
   }

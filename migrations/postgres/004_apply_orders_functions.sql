@@ -1,13 +1,18 @@
 -- Applying order events lives in the database, so that one round trip both applies a batch and,
 -- when one of its events fails, finds it (see workers/sinks/postgres-sink.ts).
 
+-- One text naming an order of a tenant, unambiguous whatever the two contain.
+CREATE FUNCTION ferry_order_ref(tenant text, order_id text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT length(tenant)::text || ':' || tenant || order_id
+$$;
+
 -- One set of events in one statement. Exactly once in effect: order_history is keyed by event
 -- id and only events whose history row is new here may touch orders; orders moves only to a
 -- greater (occurred_at, source_offset), so a late older event never moves a row back.
 -- DISTINCT ON: one statement may not update the same row twice. Events of the orders in
--- p_skip are left out (they wait behind a failed event).
+-- p_skip (see ferry_order_ref) are left out (they wait behind a failed event).
 CREATE FUNCTION ferry_apply_orders_set(
-  p_event_id uuid[], p_order_id text[], p_customer_id text[], p_status text[], p_amount_cents bigint[],
+  p_tenant text[], p_event_id uuid[], p_order_id text[], p_customer_id text[], p_status text[], p_amount_cents bigint[],
   p_currency text[], p_items text[], p_occurred_at timestamptz[], p_received_at timestamptz[],
   p_partition int[], p_offset bigint[], p_skip text[]
 ) RETURNS void LANGUAGE plpgsql AS $$
@@ -15,26 +20,26 @@ CREATE FUNCTION ferry_apply_orders_set(
 -- path below calls hundreds of times in a row.
 BEGIN
   WITH input AS (
-    SELECT * FROM unnest(p_event_id, p_order_id, p_customer_id, p_status, p_amount_cents, p_currency, p_items,
+    SELECT * FROM unnest(p_tenant, p_event_id, p_order_id, p_customer_id, p_status, p_amount_cents, p_currency, p_items,
                          p_occurred_at, p_received_at, p_partition, p_offset)
-      AS t(event_id, order_id, customer_id, status, amount_cents, currency, items, occurred_at, received_at,
+      AS t(tenant, event_id, order_id, customer_id, status, amount_cents, currency, items, occurred_at, received_at,
            source_partition, source_offset)
-    WHERE NOT (order_id = ANY (p_skip))
+    WHERE NOT (ferry_order_ref(tenant, order_id) = ANY (p_skip))
   ),
   history AS (
-    INSERT INTO order_history (event_id, order_id, status, amount_cents, occurred_at, source_partition, source_offset, received_at)
-    SELECT event_id, order_id, status, amount_cents, occurred_at, source_partition, source_offset, received_at FROM input
+    INSERT INTO order_history (tenant, event_id, order_id, status, amount_cents, occurred_at, source_partition, source_offset, received_at)
+    SELECT tenant, event_id, order_id, status, amount_cents, occurred_at, source_partition, source_offset, received_at FROM input
     ORDER BY source_partition, source_offset
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id
   )
-  INSERT INTO orders AS o (order_id, customer_id, status, amount_cents, currency, items, occurred_at, event_id,
+  INSERT INTO orders AS o (tenant, order_id, customer_id, status, amount_cents, currency, items, occurred_at, event_id,
                            source_partition, source_offset, received_at, updated_at)
-  SELECT DISTINCT ON (order_id) order_id, customer_id, status, amount_cents, currency, items::jsonb, occurred_at, input.event_id,
+  SELECT DISTINCT ON (tenant, order_id) tenant, order_id, customer_id, status, amount_cents, currency, items::jsonb, occurred_at, input.event_id,
          source_partition, source_offset, received_at, clock_timestamp()
   FROM input JOIN history USING (event_id)
-  ORDER BY order_id, occurred_at DESC, source_offset DESC
-  ON CONFLICT (order_id) DO UPDATE SET
+  ORDER BY tenant, order_id, occurred_at DESC, source_offset DESC
+  ON CONFLICT (tenant, order_id) DO UPDATE SET
     customer_id = excluded.customer_id, status = excluded.status, amount_cents = excluded.amount_cents,
     currency = excluded.currency, items = excluded.items, occurred_at = excluded.occurred_at,
     event_id = excluded.event_id, source_partition = excluded.source_partition,
@@ -59,7 +64,7 @@ $$;
 -- order; a range is tried only after every earlier row was applied or failed, and leaves out
 -- the orders that failed before it.
 CREATE FUNCTION ferry_apply_orders(
-  p_event_id uuid[], p_order_id text[], p_customer_id text[], p_status text[], p_amount_cents bigint[],
+  p_tenant text[], p_event_id uuid[], p_order_id text[], p_customer_id text[], p_status text[], p_amount_cents bigint[],
   p_currency text[], p_items text[], p_occurred_at timestamptz[], p_received_at timestamptz[],
   p_partition int[], p_offset bigint[]
 ) RETURNS TABLE (failed_event_id uuid, error_code text, error_message text) LANGUAGE plpgsql AS $$
@@ -73,13 +78,13 @@ DECLARE
   k int;
   j int;
   attempt int;
-  failed_orders text[] := '{}';
+  failed_orders text[] := '{}';  -- ferry_order_ref of each failed order
   failed_at int[] := '{}';
   state text;
   msg text;
 BEGIN
   BEGIN
-    PERFORM ferry_apply_orders_set(p_event_id, p_order_id, p_customer_id, p_status, p_amount_cents, p_currency,
+    PERFORM ferry_apply_orders_set(p_tenant, p_event_id, p_order_id, p_customer_id, p_status, p_amount_cents, p_currency,
                                    p_items, p_occurred_at, p_received_at, p_partition, p_offset, '{}');
     RETURN;
   EXCEPTION WHEN OTHERS THEN
@@ -97,10 +102,10 @@ BEGIN
     lo := los[k]; hi := his[k];
     los := los[1:k - 1]; his := his[1:k - 1];
     IF lo = hi THEN
-      CONTINUE WHEN p_order_id[lo] = ANY (failed_orders);
+      CONTINUE WHEN ferry_order_ref(p_tenant[lo], p_order_id[lo]) = ANY (failed_orders);
       FOR attempt IN 1 .. 2 LOOP
         BEGIN
-          PERFORM ferry_apply_orders_set(p_event_id[lo:lo], p_order_id[lo:lo], p_customer_id[lo:lo], p_status[lo:lo],
+          PERFORM ferry_apply_orders_set(p_tenant[lo:lo], p_event_id[lo:lo], p_order_id[lo:lo], p_customer_id[lo:lo], p_status[lo:lo],
             p_amount_cents[lo:lo], p_currency[lo:lo], p_items[lo:lo], p_occurred_at[lo:lo], p_received_at[lo:lo],
             p_partition[lo:lo], p_offset[lo:lo], '{}');
           EXIT;
@@ -108,7 +113,7 @@ BEGIN
           GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
           IF ferry_transient_sqlstate(state) THEN RAISE; END IF;
           IF attempt = 2 THEN
-            failed_orders := failed_orders || p_order_id[lo];
+            failed_orders := failed_orders || (ferry_order_ref(p_tenant[lo], p_order_id[lo]));
             failed_at := failed_at || lo;
             failed_event_id := p_event_id[lo]; error_code := state; error_message := msg;
             RETURN NEXT;
@@ -117,7 +122,7 @@ BEGIN
       END LOOP;
     ELSE
       BEGIN
-        PERFORM ferry_apply_orders_set(p_event_id[lo:hi], p_order_id[lo:hi], p_customer_id[lo:hi], p_status[lo:hi],
+        PERFORM ferry_apply_orders_set(p_tenant[lo:hi], p_event_id[lo:hi], p_order_id[lo:hi], p_customer_id[lo:hi], p_status[lo:hi],
           p_amount_cents[lo:hi], p_currency[lo:hi], p_items[lo:hi], p_occurred_at[lo:hi], p_received_at[lo:hi],
           p_partition[lo:hi], p_offset[lo:hi], failed_orders);
       EXCEPTION WHEN OTHERS THEN
@@ -130,7 +135,7 @@ BEGIN
   END LOOP;
   -- The later events of a failed order were left out: they wait behind it.
   FOR k IN 1 .. n LOOP
-    j := array_position(failed_orders, p_order_id[k]);
+    j := array_position(failed_orders, ferry_order_ref(p_tenant[k], p_order_id[k]));
     IF j IS NOT NULL AND k > failed_at[j] THEN
       failed_event_id := p_event_id[k]; error_code := 'blocked'; error_message := 'an earlier event of this order failed';
       RETURN NEXT;
