@@ -79,8 +79,8 @@ test('batches with a small key spread, and the checker notices an event that was
   assert.equal(r.check.orders.rows, 3, 'one orders row per key');
 
   // A row under this run's tag that no answer named, from no request of the run: a phantom.
-  await iso.sql`INSERT INTO order_history (event_id, order_id, status, amount_cents, occurred_at, source_partition, source_offset, received_at)
-                VALUES (gen_random_uuid(), ${`${r.runId}-o999`}, 'created', ${999_999_000}, now(), 0, 0, now())`;
+  await iso.sql`INSERT INTO order_history (tenant, event_id, order_id, status, amount_cents, occurred_at, source_partition, source_offset, received_at)
+                VALUES ('default', gen_random_uuid(), ${`${r.runId}-o999`}, 'created', ${999_999_000}, now(), 0, 0, now())`;
   const { checkSink, outcomeOf } = await import('./checker.ts');
   const { readPostgres } = await import('./sinks.ts');
   const pg = await waitFor(async () => readPostgres(iso.sql, `${r.runId}-`), { what: 'rows' });
