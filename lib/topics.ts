@@ -49,3 +49,20 @@ export async function ensureTopics(options: EnsureTopicsOptions): Promise<string
 export function topicNames(prefix: string, logical: Iterable<string>): string[] {
   return [...logical].map((t) => prefix + t);
 }
+
+/** Deletes topics (tests and benchmarks clean up after themselves); a missing topic is fine. */
+export async function deleteTopics(brokers: string[], topics: string[]): Promise<void> {
+  const admin = AdminClient.create({ 'bootstrap.servers': brokers.join(','), 'client.id': 'ferry-admin' });
+  try {
+    for (const topic of topics) {
+      await new Promise<void>((resolve, reject) => {
+        admin.deleteTopic(topic, 15_000, (err) => {
+          if (!err || err.code === CODES.ERRORS.ERR_UNKNOWN_TOPIC_OR_PART) resolve();
+          else reject(new Error(`deleting topic ${topic}: ${err.message}`));
+        });
+      });
+    }
+  } finally {
+    admin.disconnect();
+  }
+}

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { migrateClickhouse, migratePostgres, quoteIdent } from '../lib/migrate.ts';
-import { ensureTopics, topicNames } from '../lib/topics.ts';
+import { deleteTopics, ensureTopics, topicNames } from '../lib/topics.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 
 const root = new URL('../', import.meta.url).pathname;
@@ -84,6 +84,8 @@ export async function isolate(extraEnv: Record<string, string> = {}): Promise<Is
       await admin.unsafe(`DROP DATABASE IF EXISTS ${quoteIdent(`ferry_${id}`)} WITH (FORCE)`);
       await admin.end();
       await clickhouse.command({ query: `DROP DATABASE IF EXISTS ferry_${id}` });
+      // Topics too, or every test run leaves its partitions on the shared broker.
+      await deleteTopics(env.KAFKA_BROKERS!.split(','), topicNames(env.FERRY_TOPIC_PREFIX!, loadRegistry().topics.keys()));
       await clickhouse.close();
       // SCAN and delete in chunks: a benchmark leaves hundreds of thousands of keys, too many
       // for one KEYS answer or one DEL's argument list.
