@@ -30,7 +30,7 @@ before(async () => {
     ...iso.env,
     DATABASE_URL: iso.env.DATABASE_URL!.replace(':5432/', `:${pgProxy.port}/`),
     WORKER_RETRY_ATTEMPTS: '3',
-    WORKER_RETRY_BACKOFF_MS: '200',
+    WORKER_RETRY_BACKOFF_MS: '500', // retries come at least ~0.75 s apart: the tests lift a failure plan between them
   });
   queueRedis = connectQueueRedis(iso.env.QUEUE_REDIS_URL!);
   deadLetters = new DeadLetters(queueRedis, `${iso.env.FERRY_TOPIC_PREFIX}ferry-dead-letters`);
