@@ -107,6 +107,23 @@ test('a failing event blocks only its own tenant\'s order', async () => {
   await liftFailures(iso.sql, 'pg-tenant-bad');
 });
 
+test('in a batch of many, failing events far apart are named, their orders wait across the batch, all else is applied', async () => {
+  await planFailures(iso.sql, 'pg-many-bad-a', 1_000_000, 'created');
+  await planFailures(iso.sql, 'pg-many-bad-b', 1_000_000, 'created');
+  const batch = Array.from({ length: 70 }, (_, i) => order(`pg-many-${i}`, 'created', 0));
+  batch[5] = order('pg-many-bad-a', 'created', 0);
+  batch[40] = order('pg-many-bad-a', 'paid', 1);
+  batch[50] = order('pg-many-bad-b', 'created', 0);
+  batch[69] = order('pg-many-bad-b', 'paid', 1);
+  const failures = await sink.applyOrders(batch);
+  const byIndex = new Map([...failures].map(([id, f]) => [batch.findIndex((e) => e.value.event_id === id), f.code]));
+  assert.deepEqual([...byIndex].sort((x, y) => x[0] - y[0]), [[5, 'P0001'], [40, 'blocked'], [50, 'P0001'], [69, 'blocked']]);
+  const [applied] = await iso.sql<{ n: string }[]>`SELECT count(*) AS n FROM order_history WHERE order_id LIKE 'pg-many-%'`;
+  assert.equal(Number(applied!.n), 66);
+  await liftFailures(iso.sql, 'pg-many-bad-a');
+  await liftFailures(iso.sql, 'pg-many-bad-b');
+});
+
 test('an outage-class error fails the whole call instead of being pinned on an event', async () => {
   // 40P01 (deadlock) is one of the SQLSTATEs that pass with time.
   await iso.sql.unsafe(`
