@@ -135,6 +135,12 @@ case "${1:-start}" in
   stop)
     stop_pidfile kafka "$data/kafka/kafka.pid"
     stop_pidfile clickhouse "$data/clickhouse/clickhouse.pid"
+    # ClickHouse 18.16 runs its server as a child of a watchdog that does not pass TERM on:
+    # stop any server still running on this checkout's config.
+    if pkill -TERM -f -- "--config=$data/clickhouse/config.xml" 2>/dev/null; then
+      for _ in $(seq 1 60); do pgrep -f -- "--config=$data/clickhouse/config.xml" >/dev/null || break; sleep 0.5; done
+      pkill -KILL -f -- "--config=$data/clickhouse/config.xml" 2>/dev/null || true
+    fi
     stop_pidfile queue-redis "$data/redis-queue/redis.pid"
     ;;
   status)
