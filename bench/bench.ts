@@ -402,7 +402,8 @@ async function drainLeg(iso: Isolated, id: 'd-drain' | 'e-drain-failures', keepR
   watcher.onNew((eid) => {
     if (backlog.accepted.has(eid)) applied++;
   });
-  const groupId = `${iso.env.FERRY_TOPIC_PREFIX}ferry-workers`;
+  // Both consumer groups: the read model's and the analytics one.
+  const groupIds = [`${iso.env.FERRY_TOPIC_PREFIX}ferry-workers`, `${iso.env.FERRY_TOPIC_PREFIX}ferry-workers-analytics`];
   const topics = [iso.topic('orders'), iso.topic('page_views')];
   const t0 = Date.now();
   const metricsPort = await freePort();
@@ -419,7 +420,7 @@ async function drainLeg(iso: Isolated, id: 'd-drain' | 'e-drain-failures', keepR
     appliedSeries.push({ t, n: applied });
     if (!c10 && applied >= 0.1 * n) c10 = sampler.sample();
     if (appliedSeries.length % 2 === 0 || applied >= n) {
-      const lag = await kafka.lag(groupId, topics).catch(() => Number.NaN);
+      const lag = await Promise.all(groupIds.map((g) => kafka.lag(g, topics))).then((ls) => ls.reduce((a, b) => a + b, 0), () => Number.NaN);
       lagSeries.push({ t: t / 1000, v: lag });
       if (applied >= n && lag === 0) {
         committedAt = t;
@@ -465,7 +466,7 @@ async function drainLeg(iso: Isolated, id: 'd-drain' | 'e-drain-failures', keepR
     invalid,
     notes: [
       `Backlog of ${n} events (${backlog.acceptedOrders.size} orders) filled through the gateway in ${round(backlog.seconds)} s, then one worker started.`,
-      `Rate between 10% and 100% applied (${round(fromT / 1000)} s to ${round(toT / 1000)} s after start; first progress at ${round(firstProgress / 1000)} s), from the workers' applied-events channel (every sink written).`,
+      `Rate between 10% and 100% applied (${round(fromT / 1000)} s to ${round(toT / 1000)} s after start; first progress at ${round(firstProgress / 1000)} s), from the workers' applied-events channels (both consumer groups announced it: every sink written).`,
       `Consumer group lag reached 0 (offsets committed) ${committedAt !== undefined ? `${round(committedAt / 1000)} s` : 'never'} after the worker started.`,
       ...(failures ? [`${planned.length} planned failures, ${failed} of them hit.`] : []),
     ],
@@ -574,7 +575,7 @@ async function legF(iso: Isolated, running: Running, rate: number): Promise<LegR
     invalid,
     notes: [
       `Offered ${round(rate)} req/s${r.load.sustained ? '' : ' and NOT sustained'}; HTTP latency corrected for coordinated omission.`,
-      'PostgreSQL: order_history.applied_at (clock_timestamp() at the insert, just before commit) - received_at. ClickHouse: written_at_ms (when the worker started the insert) - received_at_ms. All sinks: when the workers announced the event on the applied channel (after every sink wrote), as heard by this process.',
+      'PostgreSQL: order_history.applied_at (clock_timestamp() at the insert, just before commit) - received_at. ClickHouse: written_at_ms (when the worker started the insert) - received_at_ms. All sinks: when both consumer groups (read model, analytics) had announced the event on their applied channels, as heard by this process.',
     ],
     offered: rate,
     connections: settings.connections,

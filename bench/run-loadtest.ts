@@ -72,7 +72,7 @@ export interface LoadtestReport {
     postgresMs: Summary;
     /** events.written_at_ms - received_at_ms: to the ClickHouse insert. */
     clickhouseMs: Summary;
-    /** Announced on the applied channel (after every sink wrote) - received_at, when the channel was heard. */
+    /** Announced by both consumer groups (every sink written) - received_at, when the later was heard. */
     allSinksMs: Summary | undefined;
   };
   drain: {
@@ -317,7 +317,7 @@ export function formatLoadtest(r: LoadtestReport): string {
     `  latency ms (corrected for coordinated omission): p50 ${round(lat.p50)}  p90 ${round(lat.p90)}  p99 ${round(lat.p99)}  p99.9 ${round(lat.p999)}  max ${round(lat.max)}`,
     `  latency ms (raw):                               p50 ${round(l.latencyMs.p50)}  p90 ${round(l.latencyMs.p90)}  p99 ${round(l.latencyMs.p99)}  p99.9 ${round(l.latencyMs.p999)}`,
     `end to end ms: PostgreSQL p50 ${round(e.postgresMs.p50)} p99 ${round(e.postgresMs.p99)}; ClickHouse p50 ${round(e.clickhouseMs.p50)} p99 ${round(e.clickhouseMs.p99)}` +
-      (e.allSinksMs ? `; all sinks (applied channel) p50 ${round(e.allSinksMs.p50)} p99 ${round(e.allSinksMs.p99)}` : ''),
+      (e.allSinksMs ? `; all sinks (applied channels) p50 ${round(e.allSinksMs.p50)} p99 ${round(e.allSinksMs.p99)}` : ''),
     `drain: ${r.drain.complete ? 'complete' : 'INCOMPLETE'} ${round(r.drain.afterLoadS)} s after the load; PostgreSQL ${round(r.drain.postgresRate)} rows/s, ClickHouse ${round(r.drain.clickhouseRate)} rows/s`,
     `check: ${c.ok ? 'OK' : 'FAILED'}`,
     `  PostgreSQL order_history: ${v(c.postgres)}`,

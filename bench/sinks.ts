@@ -123,18 +123,22 @@ export async function readPageViewCounters(redis: Redis, prefix: string, runId: 
 }
 
 /**
- * Listens on `<prefix>applied`, where workers announce event ids after every sink wrote them,
- * and notes when each id was first announced (this process's clock).
+ * Listens where workers announce event ids: `<prefix>applied` (the read-model group wrote
+ * PostgreSQL and Redis) and `<prefix>applied:analytics` (the analytics group wrote ClickHouse).
+ * An id counts as applied, and `seenAt` notes when (this process's clock), once both announced it.
  */
 export class AppliedWatcher {
+  static readonly CHANNELS = ['applied', 'applied:analytics'];
   readonly seenAt = new Map<string, number>();
+  /** Ids heard on one channel only so far, with that channel. */
+  readonly #half = new Map<string, string>();
   readonly #redis: Redis;
   #onNew: ((id: string, at: number) => void) | undefined;
 
   constructor(redisUrl: string, readonly prefix: string) {
     this.#redis = new Redis(redisUrl, { maxRetriesPerRequest: null, connectionName: 'ferry-bench-applied' });
     this.#redis.on('error', () => {});
-    this.#redis.on('message', (_channel: string, message: string) => {
+    this.#redis.on('message', (channel: string, message: string) => {
       const at = Date.now();
       let ids: string[];
       try {
@@ -144,6 +148,13 @@ export class AppliedWatcher {
       }
       for (const id of ids) {
         if (this.seenAt.has(id)) continue;
+        const other = this.#half.get(id);
+        if (other === undefined) {
+          this.#half.set(id, channel);
+          continue;
+        }
+        if (other === channel) continue;
+        this.#half.delete(id);
         this.seenAt.set(id, at);
         this.#onNew?.(id, at);
       }
@@ -155,7 +166,7 @@ export class AppliedWatcher {
   }
 
   async start(): Promise<void> {
-    await this.#redis.subscribe(`${this.prefix}applied`);
+    await this.#redis.subscribe(...AppliedWatcher.CHANNELS.map((c) => `${this.prefix}${c}`));
   }
 
   close(): void {

@@ -1,6 +1,7 @@
 /**
  * Worker failure handling through the real services: per-event retries that keep per-key
- * order, dead letters and replay, poison records, per-key order, and a PostgreSQL outage.
+ * order, dead letters and replay, poison records, per-key order, a PostgreSQL outage, and a
+ * ClickHouse outage that holds only the analytics consumer group.
  * Failures are real: a PostgreSQL trigger that raises, garbage bytes in Kafka, a cut TCP path.
  */
 import assert from 'node:assert/strict';
@@ -19,16 +20,19 @@ let iso: Isolated;
 let gateway: { proc: Proc; url: string };
 let worker: Proc;
 let pgProxy: CuttableProxy;
+let chProxy: CuttableProxy;
 let deadLetters: DeadLetters;
 let queueRedis: ReturnType<typeof connectQueueRedis>;
 
 before(async () => {
   iso = await isolate();
   pgProxy = await cuttableProxy(5432);
+  chProxy = await cuttableProxy(Number(new URL(iso.env.CLICKHOUSE_URL!).port || 8123));
   gateway = await startGateway(iso.env);
   worker = startWorker({
     ...iso.env,
     DATABASE_URL: iso.env.DATABASE_URL!.replace(':5432/', `:${pgProxy.port}/`),
+    CLICKHOUSE_URL: Object.assign(new URL(iso.env.CLICKHOUSE_URL!), { port: String(chProxy.port) }).toString(),
     WORKER_RETRY_ATTEMPTS: '3',
     WORKER_RETRY_BACKOFF_MS: '500', // retries come at least ~0.75 s apart: the tests lift a failure plan between them
   });
@@ -42,6 +46,7 @@ after(async () => {
   await deadLetters?.close();
   queueRedis?.disconnect();
   await pgProxy?.close();
+  await chProxy?.close();
   await iso?.cleanup();
 });
 
@@ -198,5 +203,34 @@ test('while PostgreSQL is unreachable nothing is dead-lettered, and everything i
     const [row] = await iso.sql<{ n: string }[]>`SELECT count(*) AS n FROM order_history WHERE order_id LIKE 'outage-%'`;
     return Number(row!.n) === ids.length;
   }, { what: 'all outage events applied after PostgreSQL returned', timeoutMs: 90_000 });
+  assert.equal((await deadLetters.list()).length, before, 'no dead letters from the outage');
+});
+
+test('while ClickHouse is unreachable the read model keeps flowing; ClickHouse gets every event once when it returns', async () => {
+  const before = (await deadLetters.list()).length;
+  const chCount = async (final: boolean) => {
+    const rs = await iso.clickhouse.query({
+      query: `SELECT count() AS n FROM events ${final ? 'FINAL' : ''} WHERE key LIKE 'ch-outage-%'`,
+      format: 'JSONEachRow',
+    });
+    return Number((await rs.json<{ n: string }>())[0]!.n);
+  };
+  await chProxy.cut();
+  const ids = Array.from({ length: 40 }, (_, i) => `ch-outage-${i}`);
+  const inPostgres = async () => {
+    const [row] = await iso.sql<{ n: string }[]>`SELECT count(*) AS n FROM order_history WHERE order_id LIKE 'ch-outage-%'`;
+    return Number(row!.n);
+  };
+  // Two waves: the second is posted after the worker met the outage, so it only reaches
+  // PostgreSQL if the read model does not wait for ClickHouse.
+  for (const wave of [ids.slice(0, 20), ids.slice(20)]) {
+    await pool(wave, 8, async (id) => assert.equal((await post(orderEvent(id, 'created', '2026-11-23T10:00:00Z'))).status, 202));
+    const want = ids.indexOf(wave[wave.length - 1]!) + 1;
+    await waitFor(async () => (await inPostgres()) === want, { what: `${want} orders applied to PostgreSQL during the ClickHouse outage`, timeoutMs: 30_000 });
+  }
+  await waitFor(async () => worker.output().includes('unreachable'), { what: 'worker noticed the ClickHouse outage', timeoutMs: 20_000 });
+  assert.equal(await chCount(false), 0, 'nothing reached ClickHouse through the cut path');
+  await chProxy.restore();
+  await waitFor(async () => (await chCount(true)) === ids.length, { what: 'all events in ClickHouse after it returned', timeoutMs: 90_000 });
   assert.equal((await deadLetters.list()).length, before, 'no dead letters from the outage');
 });

@@ -42,6 +42,8 @@ export interface KeyRetriesOptions {
   backoffMs?: number;
   /** Retry jobs run at once per process. @defaultValue 8 */
   concurrency?: number;
+  /** The step named on dead letters from these retries. @defaultValue `apply` */
+  step?: string;
   /** Called with each retry's outcome, for metrics. */
   onOutcome?: (outcome: 'scheduled' | 'applied' | 'dead') => void;
 }
@@ -174,7 +176,7 @@ export class KeyRetries {
     return Math.round(base * (0.5 + Math.random() * 0.5));
   }
 
-  /** Starts processing retry jobs with `apply`, which applies records to every sink. */
+  /** Starts processing retry jobs with `apply`, which applies records to the sinks these retries are for. */
   start(apply: ApplyRaw): void {
     const { logger, deadLetters } = this.options;
     this.#worker = new Worker<RetryJob>(
@@ -209,7 +211,7 @@ export class KeyRetries {
               return;
             }
             logger.warn({ topic: record.topic, partition: record.partition, offset: record.offset, attempts: errors.length }, 'retries exhausted; dead-lettered');
-            await deadLetters.add(fromParked(record), 'apply', err as Error, errors as DeadLetter['attempts']);
+            await deadLetters.add(fromParked(record), this.options.step ?? 'apply', err as Error, errors as DeadLetter['attempts']);
             this.options.onOutcome?.('dead');
           }
           head = await this.#redis.ferryPopHead(list, head);

@@ -12,13 +12,13 @@ import { createLogger } from '../lib/logger.ts';
 import { topicNames } from '../lib/topics.ts';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
-import { BatchConsumer } from './consumer.ts';
+import { BatchConsumer, type RawMessage } from './consumer.ts';
 import { DeadLetters } from './dead-letters.ts';
 import {
   batchFailures, batchSeconds, batchSize, deadLettered, eventsConsumed, inFlight, partitionLag, retriesScheduled, serveMetrics, sinkBatchSize,
   sinkOutage, sinkSeconds,
 } from './metrics.ts';
-import { createApply } from './apply.ts';
+import { createApply, type SinkStep } from './apply.ts';
 import type { ConsumedEvent } from './event.ts';
 import { fromParked, KeyRetries } from './key-retries.ts';
 import { createBatchProcessor, decode } from './process-batch.ts';
@@ -83,18 +83,6 @@ async function runMember(index: number): Promise<void> {
   const clickhouse = createClickhouse(config.clickhouseUrl);
   const deadLetters = new DeadLetters(queueRedis, `${config.topicPrefix}ferry-dead-letters`, (step) => deadLettered.inc({ step }));
 
-  const consumer = new BatchConsumer({
-    brokers: config.kafkaBrokers,
-    groupId: config.groupId,
-    topics: topicNames(config.topicPrefix, registry.topics.keys()),
-    logger,
-    maxBatchSize: config.batchSize,
-    partitionsConcurrently: config.partitionConcurrency,
-    observer: {
-      lag: (topic, partition, lag) => partitionLag.set({ topic, partition: String(partition) }, lag),
-      inFlight: (delta) => inFlight.inc(delta),
-    },
-  });
   const apply = createApply({
     postgres: new PostgresSink(sql),
     redis: new RedisSink(redis, config.redisPrefix),
@@ -104,51 +92,100 @@ async function runMember(index: number): Promise<void> {
       sinkBatchSize.observe({ sink }, n);
     },
   });
-  const retries = new KeyRetries({
-    connection: queueRedis,
-    name: `${config.topicPrefix}ferry-retries`,
-    deadLetters,
-    logger,
-    attempts: config.retryAttempts,
-    backoffMs: config.retryBackoffMs,
-    onOutcome: (o) => {
-      if (o === 'scheduled') retriesScheduled.inc();
-    },
+
+  /**
+   * Two consumer groups read the same topics: the read model (PostgreSQL and Redis, what
+   * clients read back and wait for) and analytics (ClickHouse). Each group stores its own
+   * offsets after its own sinks wrote, so a partition's next read-model batch never waits for
+   * an analytics insert, and a ClickHouse outage holds only the analytics group.
+   */
+  const groups: GroupSpec[] = [
+    { group: 'read-model', groupId: config.groupId, steps: new Set(['orders', 'page_views']), retryQueue: 'ferry-retries', deadLetterStep: 'apply', channel: 'applied', poison: 'dead-letter' },
+    { group: 'analytics', groupId: config.analyticsGroupId, steps: new Set(['clickhouse']), retryQueue: 'ferry-retries-analytics', deadLetterStep: 'clickhouse', channel: 'applied:analytics', poison: 'skip' },
+  ];
+  const members = groups.map((spec) => {
+    const channel = `${config.redisPrefix}${spec.channel}`;
+    const onApplied = async (events: ConsumedEvent[]) => {
+      if (events.length === 0) return;
+      for (const e of events) eventsConsumed.inc({ topic: e.topic, group: spec.group });
+      // Gateways holding a "Prefer: wait" request listen on the read model's channel. Best
+      // effort: a lost notification only means that client gets its 202 when the wait runs out.
+      await redis.publish(channel, JSON.stringify({ event_ids: events.map((e) => String(e.value.event_id)) })).catch(() => {});
+    };
+    const retries = new KeyRetries({
+      connection: queueRedis,
+      name: `${config.topicPrefix}${spec.retryQueue}`,
+      deadLetters,
+      logger,
+      attempts: config.retryAttempts,
+      backoffMs: config.retryBackoffMs,
+      step: spec.deadLetterStep,
+      onOutcome: (o) => {
+        if (o === 'scheduled') retriesScheduled.inc({ group: spec.group });
+      },
+    });
+    retries.start(async (records) => {
+      const events = records.map((r) => decode(codec, config.topicPrefix, fromParked(r)));
+      const good = events.filter((e): e is ConsumedEvent => !(e instanceof Error));
+      await apply(good, spec.steps);
+      await onApplied(good);
+    });
+    const processBatch = createBatchProcessor({
+      codec,
+      topicPrefix: config.topicPrefix,
+      apply,
+      steps: spec.steps,
+      poison: spec.poison,
+      retries,
+      deadLetters,
+      logger,
+      onApplied,
+      onOutage: (down) => sinkOutage.set({ group: spec.group }, down ? 1 : 0),
+    });
+    const consumer = new BatchConsumer({
+      brokers: config.kafkaBrokers,
+      groupId: spec.groupId,
+      topics: topicNames(config.topicPrefix, registry.topics.keys()),
+      logger: logger.child({ group: spec.group }),
+      maxBatchSize: config.batchSize,
+      partitionsConcurrently: config.partitionConcurrency,
+      observer: {
+        lag: (topic, partition, lag) => partitionLag.set({ topic, partition: String(partition), group: spec.group }, lag),
+        inFlight: (delta) => inFlight.inc({ group: spec.group }, delta),
+      },
+    });
+    const handler = async (messages: RawMessage[]) => {
+      const end = batchSeconds.startTimer({ group: spec.group });
+      batchSize.observe({ group: spec.group }, messages.length);
+      try {
+        await processBatch(messages);
+      } catch (err) {
+        batchFailures.inc({ group: spec.group });
+        throw err;
+      } finally {
+        end();
+      }
+    };
+    return { spec, consumer, retries, handler };
   });
-  const appliedChannel = `${config.redisPrefix}applied`;
-  const onApplied = async (events: ConsumedEvent[]) => {
-    if (events.length === 0) return;
-    for (const e of events) eventsConsumed.inc({ topic: e.topic });
-    // Gateways holding a "Prefer: wait" request listen here. Best effort: a lost
-    // notification only means that client gets its 202 when the wait runs out.
-    await redis.publish(appliedChannel, JSON.stringify({ event_ids: events.map((e) => String(e.value.event_id)) })).catch(() => {});
-  };
-  retries.start(async (records) => {
-    const events = records.map((r) => decode(codec, config.topicPrefix, fromParked(r)));
-    const good = events.filter((e): e is ConsumedEvent => !(e instanceof Error));
-    await apply(good);
-    await onApplied(good);
-  });
-  const process_ = createBatchProcessor({
-    codec,
-    topicPrefix: config.topicPrefix,
-    apply,
-    retries,
-    deadLetters,
-    logger,
-    onApplied,
-    onOutage: (down) => sinkOutage.set(down ? 1 : 0),
-  });
-  const metricsServer = config.metricsPort > 0 ? serveMetrics(config.metricsPort + index, () => consumer.health()) : undefined;
+  const health = () => Object.fromEntries(members.map((m) => [m.spec.group, m.consumer.health()]));
+  const metricsServer = config.metricsPort > 0 ? serveMetrics(config.metricsPort + index, health) : undefined;
 
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;
     closing = true;
-    logger.info({ signal }, 'stopping: finishing in-flight batches, committing, leaving the group');
+    logger.info({ signal }, 'stopping: finishing in-flight batches, committing, leaving the groups');
     const force = setTimeout(() => process.exit(1), 45_000);
     force.unref();
-    for (const step of [() => consumer.disconnect(), () => retries.close(), () => deadLetters.close(), () => sql.end(), () => clickhouse.close()]) {
+    const steps = [
+      () => Promise.all(members.map((m) => m.consumer.disconnect())),
+      () => Promise.all(members.map((m) => m.retries.close())),
+      () => deadLetters.close(),
+      () => sql.end(),
+      () => clickhouse.close(),
+    ];
+    for (const step of steps) {
       try {
         await step();
       } catch (err) {
@@ -163,17 +200,20 @@ async function runMember(index: number): Promise<void> {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
-  await consumer.connect(async (messages) => {
-    const end = batchSeconds.startTimer();
-    batchSize.observe(messages.length);
-    try {
-      await process_(messages);
-    } catch (err) {
-      batchFailures.inc();
-      throw err;
-    } finally {
-      end();
-    }
-  });
-  logger.info({ group: config.groupId }, 'worker consuming');
+  await Promise.all(members.map((m) => m.consumer.connect(m.handler)));
+  logger.info({ groups: groups.map((g) => g.groupId) }, 'worker consuming');
+}
+
+/** One consumer group of a member and the sink steps it writes. */
+interface GroupSpec {
+  /** Metric label and log field. */
+  group: 'read-model' | 'analytics';
+  groupId: string;
+  steps: ReadonlySet<SinkStep>;
+  /** BullMQ queue of this group's per-key retries (without the topic prefix). */
+  retryQueue: string;
+  deadLetterStep: string;
+  /** Redis channel (after REDIS_PREFIX) announcing applied events. */
+  channel: string;
+  poison: 'dead-letter' | 'skip';
 }

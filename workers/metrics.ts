@@ -7,25 +7,28 @@ client.collectDefaultMetrics({ register: registry });
 
 export const eventsConsumed = new client.Counter({
   name: 'ferry_worker_events_applied_total',
-  help: 'Events applied to every sink',
-  labelNames: ['topic'],
+  help: 'Events applied to the sinks of a consumer group (read-model: PostgreSQL and Redis; analytics: ClickHouse)',
+  labelNames: ['topic', 'group'],
   registers: [registry],
 });
 export const batchSeconds = new client.Histogram({
   name: 'ferry_worker_batch_seconds',
-  help: 'Time to apply one partition batch to every sink',
+  help: 'Time to apply one partition batch to the sinks of a consumer group',
   buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+  labelNames: ['group'],
   registers: [registry],
 });
 export const batchSize = new client.Histogram({
   name: 'ferry_worker_batch_size',
   help: 'Records in one partition batch',
   buckets: [1, 5, 10, 50, 100, 250, 500, 1000],
+  labelNames: ['group'],
   registers: [registry],
 });
 export const batchFailures = new client.Counter({
   name: 'ferry_worker_batch_failures_total',
   help: 'Batches that failed and will be delivered again',
+  labelNames: ['group'],
   registers: [registry],
 });
 export const deadLettered = new client.Counter({
@@ -38,23 +41,26 @@ export const deadLettered = new client.Counter({
 export const retriesScheduled = new client.Counter({
   name: 'ferry_worker_retries_scheduled_total',
   help: 'Events scheduled for a BullMQ retry',
+  labelNames: ['group'],
   registers: [registry],
 });
 export const sinkOutage = new client.Gauge({
   name: 'ferry_worker_sink_outage',
   help: '1 while a sink is unreachable and batches are held',
+  labelNames: ['group'],
   registers: [registry],
 });
 
 export const partitionLag = new client.Gauge({
   name: 'ferry_worker_partition_lag',
   help: 'Records in the partition not yet consumed, as of the last batch',
-  labelNames: ['topic', 'partition'],
+  labelNames: ['topic', 'partition', 'group'],
   registers: [registry],
 });
 export const inFlight = new client.Gauge({
   name: 'ferry_worker_in_flight_events',
   help: 'Records being applied right now',
+  labelNames: ['group'],
   registers: [registry],
 });
 export const sinkSeconds = new client.Histogram({

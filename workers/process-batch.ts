@@ -31,6 +31,13 @@ export interface ProcessBatchOptions {
   codec: Codec;
   topicPrefix: string;
   apply: Apply;
+  /** The sink steps this processor writes; another consumer group may write the rest. @defaultValue every step */
+  steps?: ReadonlySet<SinkStep>;
+  /**
+   * What to do with a record that cannot be decoded. Every consumer group sees the same poison
+   * record; only one of them should dead-letter it. @defaultValue `dead-letter`
+   */
+  poison?: 'dead-letter' | 'skip';
   retries: KeyRetries;
   deadLetters: DeadLetters;
   logger: Logger;
@@ -45,12 +52,18 @@ export interface ProcessBatchOptions {
 export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler {
   const { codec, topicPrefix, apply, retries, deadLetters, logger } = options;
   const outageRetryMs = options.outageRetryMs ?? 30_000;
+  const steps = options.steps ?? ALL_STEPS;
+  const skipPoison = options.poison === 'skip';
 
   async function decodeAll(messages: RawMessage[]): Promise<Map<RawMessage, ConsumedEvent>> {
     const out = new Map<RawMessage, ConsumedEvent>();
     for (const raw of messages) {
       const decoded = decode(codec, topicPrefix, raw);
       if (decoded instanceof Error) {
+        if (skipPoison) {
+          logger.debug({ topic: raw.topic, partition: raw.partition, offset: raw.offset }, 'poison record skipped (dead-lettered by the read-model group)');
+          continue;
+        }
         logger.warn({ topic: raw.topic, partition: raw.partition, offset: raw.offset, err: decoded.message }, 'poison record dead-lettered');
         await deadLetters.add(raw, 'decode', decoded);
       } else {
@@ -128,7 +141,7 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
     const deadline = Date.now() + outageRetryMs;
     let wait = 250;
     // Steps still to write: one that succeeded is not written again while another is retried.
-    let pending: ReadonlySet<SinkStep> = ALL_STEPS;
+    let pending: ReadonlySet<SinkStep> = steps;
     for (;;) {
       try {
         const free = await retries.parkBlocked(decodable);

@@ -6,8 +6,13 @@ export interface WorkerConfig extends CommonConfig {
   processes: number;
   /** Persistent Redis for BullMQ (retries, dead letters). @defaultValue `redis://127.0.0.1:6380` (QUEUE_REDIS_URL) */
   queueRedisUrl: string;
-  /** Consumer group. @defaultValue `<prefix>ferry-workers` (WORKER_GROUP_ID) */
+  /** Consumer group that writes the read model (PostgreSQL, Redis). @defaultValue `<prefix>ferry-workers` (WORKER_GROUP_ID) */
   groupId: string;
+  /**
+   * Consumer group that writes ClickHouse. A group of its own, so the read model never waits
+   * for an analytics insert and each commits its own offsets. @defaultValue `<groupId>-analytics` (WORKER_ANALYTICS_GROUP_ID)
+   */
+  analyticsGroupId: string;
   /** Records per partition batch. @defaultValue 500 (WORKER_BATCH_SIZE) */
   batchSize: number;
   /** Partitions handled at once per process: every partition of both topics, so none waits behind another. @defaultValue 12 (WORKER_PARTITION_CONCURRENCY) */
@@ -22,11 +27,13 @@ export interface WorkerConfig extends CommonConfig {
 
 export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
   const common = loadCommonConfig(env);
+  const groupId = env.WORKER_GROUP_ID || `${common.topicPrefix}ferry-workers`;
   return {
     ...common,
     processes: readInt(env, 'WORKER_PROCESSES', availableParallelism(), 1, 256),
     queueRedisUrl: readUrl(env, 'QUEUE_REDIS_URL', 'redis://127.0.0.1:6380', ['redis:', 'rediss:']),
-    groupId: env.WORKER_GROUP_ID || `${common.topicPrefix}ferry-workers`,
+    groupId,
+    analyticsGroupId: env.WORKER_ANALYTICS_GROUP_ID || `${groupId}-analytics`,
     batchSize: readInt(env, 'WORKER_BATCH_SIZE', 500, 1, 100_000),
     partitionConcurrency: readInt(env, 'WORKER_PARTITION_CONCURRENCY', 12, 1, 1000),
     metricsPort: readInt(env, 'WORKER_METRICS_PORT', 9464, 0, 65535),
