@@ -62,6 +62,14 @@ export interface BatchConsumerOptions {
   partitionsConcurrently?: number;
   /** How often stored offsets are committed. @defaultValue 1000 */
   commitIntervalMs?: number;
+  /**
+   * The broker answers a fetch once it has this many bytes or `fetchMaxWaitMs` passed: 1 answers
+   * at once (lowest latency); a group nobody waits on can ask for more and fetch far less often.
+   * @defaultValue 1
+   */
+  fetchMinBytes?: number;
+  /** @defaultValue 500 (librdkafka's) */
+  fetchMaxWaitMs?: number;
   /** Pause before a failed batch is delivered again. @defaultValue 1000 */
   retryBackoffMs?: number;
   observer?: BatchObserver;
@@ -94,6 +102,8 @@ export class BatchConsumer {
         partitionAssigners: [KafkaJS.PartitionAssigners.cooperativeSticky],
       },
       'js.consumer.max.batch.size': options.maxBatchSize ?? 500,
+      'fetch.min.bytes': options.fetchMinBytes ?? 1,
+      'fetch.wait.max.ms': options.fetchMaxWaitMs ?? 500,
       'client.id': 'ferry-worker',
     });
   }
