@@ -410,6 +410,8 @@ async function drainLeg(iso: Isolated, id: 'd-drain' | 'e-drain-failures', keepR
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   const worker = watch(spawnNode(`worker-${letter}`, 'workers/main.ts', { ...workerEnv(iso), WORKER_METRICS_PORT: String(metricsPort) }, nodeArgs(`worker-${letter}`)));
   const appliedSeries: { t: number; n: number }[] = [];
+  /** When each group's channel had announced the whole backlog. */
+  const groupDone = new Map<string, number>();
   const lagSeries: Point[] = [];
   let c10: CpuSample | undefined;
   let committedAt: number | undefined;
@@ -418,6 +420,7 @@ async function drainLeg(iso: Isolated, id: 'd-drain' | 'e-drain-failures', keepR
     await new Promise((r) => setTimeout(r, 250));
     const t = Date.now() - t0;
     appliedSeries.push({ t, n: applied });
+    for (const c of AppliedWatcher.CHANNELS) if (!groupDone.has(c) && (watcher.heard.get(c) ?? 0) >= n) groupDone.set(c, t);
     if (!c10 && applied >= 0.1 * n) c10 = sampler.sample();
     if (appliedSeries.length % 2 === 0 || applied >= n) {
       const lag = await Promise.all(groupIds.map((g) => kafka.lag(g, topics))).then((ls) => ls.reduce((a, b) => a + b, 0), () => Number.NaN);
@@ -454,7 +457,7 @@ async function drainLeg(iso: Isolated, id: 'd-drain' | 'e-drain-failures', keepR
   if (!(n > 0)) invalid.push('empty backlog');
   else if (!Number.isFinite(rate)) invalid.push('drained too fast to measure a rate: make the backlog larger');
   const cpuCores = c10 ? cpuWindow(c10, c100) : {};
-  log(`${id}: ${round(rate)} events/s from 10% to 100% drained; offsets committed ${committedAt !== undefined ? `${round(committedAt / 1000)} s` : 'never'} after the worker started; check ${pgV.ok && chV.ok ? 'OK' : 'FAILED'}`);
+  log(`${id}: ${round(rate)} events/s from 10% to 100% drained; read model done ${round((groupDone.get('applied') ?? Number.NaN) / 1000)} s, analytics ${round((groupDone.get('applied:analytics') ?? Number.NaN) / 1000)} s, offsets committed ${committedAt !== undefined ? `${round(committedAt / 1000)} s` : 'never'} after the worker started; check ${pgV.ok && chV.ok ? 'OK' : 'FAILED'}`);
   const leg: LegResult = {
     id,
     title: failures ? 'worker drain, 1% of PostgreSQL writes failing once (retried)' : 'worker drain: every sink written',
@@ -467,6 +470,7 @@ async function drainLeg(iso: Isolated, id: 'd-drain' | 'e-drain-failures', keepR
     notes: [
       `Backlog of ${n} events (${backlog.acceptedOrders.size} orders) filled through the gateway in ${round(backlog.seconds)} s, then one worker started.`,
       `Rate between 10% and 100% applied (${round(fromT / 1000)} s to ${round(toT / 1000)} s after start; first progress at ${round(firstProgress / 1000)} s), from the workers' applied-events channels (both consumer groups announced it: every sink written).`,
+      `Announced whole by the read-model group ${groupDone.has('applied') ? `${round(groupDone.get('applied')! / 1000)} s` : 'never'}, by the analytics group ${groupDone.has('applied:analytics') ? `${round(groupDone.get('applied:analytics')! / 1000)} s` : 'never'} after the worker started.`,
       `Consumer group lag reached 0 (offsets committed) ${committedAt !== undefined ? `${round(committedAt / 1000)} s` : 'never'} after the worker started.`,
       ...(failures ? [`${planned.length} planned failures, ${failed} of them hit.`] : []),
     ],

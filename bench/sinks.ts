@@ -130,6 +130,8 @@ export async function readPageViewCounters(redis: Redis, prefix: string, runId: 
 export class AppliedWatcher {
   static readonly CHANNELS = ['applied', 'applied:analytics'];
   readonly seenAt = new Map<string, number>();
+  /** Ids announced per channel (without the prefix), counting repeats. */
+  readonly heard = new Map<string, number>();
   /** Ids heard on one channel only so far, with that channel. */
   readonly #half = new Map<string, string>();
   readonly #redis: Redis;
@@ -146,6 +148,8 @@ export class AppliedWatcher {
       } catch {
         return;
       }
+      const name = channel.slice(this.prefix.length);
+      this.heard.set(name, (this.heard.get(name) ?? 0) + ids.length);
       for (const id of ids) {
         if (this.seenAt.has(id)) continue;
         const other = this.#half.get(id);

@@ -53,10 +53,9 @@ export function createApply({ postgres, redis, clickhouse, observe }: Sinks): Ap
       let current: OrderRow[] = [];
       let failed = new Map<string, Error & { code?: string }>();
       await timed('postgres', orders.length, async () => {
-        const failures = await postgres.applyOrders(orders);
-        failed = new Map([...failures].map(([id, f]) => [id, Object.assign(new Error(f.message), { code: f.code })]));
-        const refs = new Map(orders.map((e) => [`${e.tenant.length}:${e.tenant}${String(e.value.order_id)}`, { tenant: e.tenant, orderId: String(e.value.order_id) }]));
-        return (current = await postgres.currentOrders([...refs.values()]));
+        const result = await postgres.applyOrders(orders);
+        failed = new Map([...result.failures].map(([id, f]) => [id, Object.assign(new Error(f.message), { code: f.code })]));
+        current = result.current;
       });
       // The cache follows what PostgreSQL holds, failed events or not.
       await timed('redis', current.length, () => redis.refreshOrders(current));

@@ -133,36 +133,6 @@ describe('ClickhouseSink group commit', () => {
     assert.deepEqual(calls.map((call) => ids(call.values)), [['a'], ['b'], ['c']]);
   });
 
-  it('with a linger, batches arriving within it share one insert, also after an insert returned', async () => {
-    const { client, calls, release } = fakeClient();
-    const sink = new ClickhouseSink(client, { lingerMs: 60, maxInFlight: 1 });
-    const a = sink.insert([event('a')]);
-    await new Promise((r) => setTimeout(r, 10));
-    const b = sink.insert([event('b')]);
-    await new Promise((r) => setTimeout(r, 10));
-    assert.equal(calls.length, 0, 'nothing sent before the linger ran out');
-    await waitUntil(() => calls.length === 1);
-    const c = sink.insert([event('c')]);
-    await release();
-    await Promise.all([a, b]);
-    await new Promise((r) => setTimeout(r, 10));
-    assert.equal(calls.length, 1, 'the buffer begun during the insert still lingers');
-    const d = sink.insert([event('d')]);
-    await release();
-    await Promise.all([c, d]);
-    assert.deepEqual(calls.map((call) => ids(call.values)), [['a', 'b'], ['c', 'd']]);
-  });
-
-  it('with a linger, a buffer of lingerRows goes at once', async () => {
-    const { client, calls, release } = fakeClient();
-    const sink = new ClickhouseSink(client, { lingerMs: 60_000, lingerRows: 2 });
-    const a = sink.insert([event('a'), event('b')]);
-    await waitUntil(() => calls.length === 1);
-    await release();
-    await a;
-    assert.deepEqual(ids(calls[0]!.values), ['a', 'b']);
-  });
-
   it('an empty insert writes nothing', async () => {
     const { client, calls } = fakeClient();
     await new ClickhouseSink(client).insert([]);

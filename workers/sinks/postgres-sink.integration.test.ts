@@ -45,8 +45,8 @@ const historyOf = async (orderId: string) =>
 
 test('a batch is applied whole, and applying it again changes nothing', async () => {
   const batch = [order('pg-a', 'created', 0), order('pg-a', 'paid', 1), order('pg-b', 'created', 0)];
-  assert.equal((await sink.applyOrders(batch)).size, 0);
-  assert.equal((await sink.applyOrders(batch)).size, 0);
+  assert.equal((await sink.applyOrders(batch)).failures.size, 0);
+  assert.equal((await sink.applyOrders(batch)).failures.size, 0);
   assert.equal(await statusOf('pg-a'), 'paid');
   assert.deepEqual(await historyOf('pg-a'), ['created', 'paid']);
   assert.deepEqual(await historyOf('pg-b'), ['created']);
@@ -61,11 +61,16 @@ test('a failing event is named, the later events of its order wait, and every ot
     order('pg-bad', 'paid', 1),
     order('pg-c', 'paid', 1),
   ];
-  const failures = await sink.applyOrders(batch);
+  const { failures, current } = await sink.applyOrders(batch);
   assert.deepEqual(
     [...failures.entries()].map(([id, f]) => [batch.findIndex((e) => e.value.event_id === id), f.code]),
     [[1, 'P0001'], [3, 'blocked']],
   );
+  // The same round trip returns the orders as they stand after the call: pg-bad has no row yet.
+  assert.deepEqual(current.map((r) => [r.order_id, r.status, r.event_id]).sort(), [
+    ['pg-c', 'paid', batch[4]!.value.event_id],
+    ['pg-d', 'created', batch[2]!.value.event_id],
+  ]);
   assert.match(failures.get(String(batch[1]!.value.event_id))!.message, /planned failure/);
   assert.deepEqual(await historyOf('pg-c'), ['created', 'paid']);
   assert.equal(await statusOf('pg-c'), 'paid');
@@ -74,7 +79,7 @@ test('a failing event is named, the later events of its order wait, and every ot
 
   // Once the cause is gone, applying the two held events again, in order, works.
   await liftFailures(iso.sql, 'pg-bad');
-  assert.equal((await sink.applyOrders([batch[1]!, batch[3]!])).size, 0);
+  assert.equal((await sink.applyOrders([batch[1]!, batch[3]!])).failures.size, 0);
   assert.deepEqual(await historyOf('pg-bad'), ['created', 'paid']);
   assert.equal(await statusOf('pg-bad'), 'paid');
 });
@@ -84,15 +89,17 @@ test('an event that fails once more after the whole batch failed is applied in t
   // its first try fails (2), its second try succeeds.
   await planFailures(iso.sql, 'pg-once', 2, 'created');
   const batch = [order('pg-f', 'created', 0), order('pg-once', 'created', 0)];
-  assert.equal((await sink.applyOrders(batch)).size, 0);
+  assert.equal((await sink.applyOrders(batch)).failures.size, 0);
   assert.deepEqual(await historyOf('pg-once'), ['created']);
   assert.deepEqual(await historyOf('pg-f'), ['created']);
 });
 
 test('two tenants with the same order id have an order each, and read back their own', async () => {
-  assert.equal((await sink.applyOrders([order('pg-shared', 'created', 0, 'acme'), order('pg-shared', 'paid', 1, 'globex')])).size, 0);
+  assert.equal((await sink.applyOrders([order('pg-shared', 'created', 0, 'acme'), order('pg-shared', 'paid', 1, 'globex')])).failures.size, 0);
   // A later event of acme's order does not move globex's.
-  assert.equal((await sink.applyOrders([order('pg-shared', 'shipped', 2, 'acme')])).size, 0);
+  const shipped = await sink.applyOrders([order('pg-shared', 'shipped', 2, 'acme')]);
+  assert.equal(shipped.failures.size, 0);
+  assert.deepEqual(shipped.current.map((r) => [r.tenant, r.status, Number(r.amount_cents)]), [['acme', 'shipped', 102]], 'only the batch\'s own tenant and order come back');
   const rows = await sink.currentOrders([{ tenant: 'acme', orderId: 'pg-shared' }, { tenant: 'globex', orderId: 'pg-shared' }]);
   assert.deepEqual(rows.map((r) => [r.tenant, r.status]).sort(), [['acme', 'shipped'], ['globex', 'paid']]);
   assert.equal((await sink.currentOrders([{ tenant: 'initech', orderId: 'pg-shared' }])).length, 0);
@@ -101,7 +108,7 @@ test('two tenants with the same order id have an order each, and read back their
 test('a failing event blocks only its own tenant\'s order', async () => {
   await planFailures(iso.sql, 'pg-tenant-bad', 1_000_000, 'created');
   const batch = [order('pg-tenant-bad', 'created', 0, 'acme'), order('pg-tenant-ok', 'created', 0, 'globex'), order('pg-tenant-bad', 'paid', 1, 'acme')];
-  const failures = await sink.applyOrders(batch);
+  const { failures } = await sink.applyOrders(batch);
   assert.deepEqual([...failures.values()].map((f) => f.code), ['P0001', 'blocked']);
   assert.deepEqual(await historyOf('pg-tenant-ok'), ['created']);
   await liftFailures(iso.sql, 'pg-tenant-bad');
@@ -115,7 +122,7 @@ test('in a batch of many, failing events far apart are named, their orders wait 
   batch[40] = order('pg-many-bad-a', 'paid', 1);
   batch[50] = order('pg-many-bad-b', 'created', 0);
   batch[69] = order('pg-many-bad-b', 'paid', 1);
-  const failures = await sink.applyOrders(batch);
+  const { failures } = await sink.applyOrders(batch);
   const byIndex = new Map([...failures].map(([id, f]) => [batch.findIndex((e) => e.value.event_id === id), f.code]));
   assert.deepEqual([...byIndex].sort((x, y) => x[0] - y[0]), [[5, 'P0001'], [40, 'blocked'], [50, 'P0001'], [69, 'blocked']]);
   const [applied] = await iso.sql<{ n: string }[]>`SELECT count(*) AS n FROM order_history WHERE order_id LIKE 'pg-many-%'`;

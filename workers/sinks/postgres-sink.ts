@@ -23,12 +23,15 @@ export class PostgresSink {
   constructor(readonly sql: Sql) {}
 
   /**
-   * Applies `events` (in offset order) and returns the ones not applied, by event id; empty
-   * when all were. Throws only when the whole call failed (connection lost, deadlock, ...).
+   * Applies `events` (in offset order) and returns the ones not applied, by event id (empty
+   * when all were), and the rows of their orders as PostgreSQL holds them afterwards, read in
+   * the same round trip (migration 005). Throws only when the whole call failed (connection
+   * lost, deadlock, ...).
    */
-  async applyOrders(events: ConsumedEvent[]): Promise<Map<string, OrderFailure>> {
+  async applyOrders(events: ConsumedEvent[]): Promise<{ failures: Map<string, OrderFailure>; current: OrderRow[] }> {
     const failures = new Map<string, OrderFailure>();
-    if (events.length === 0) return failures;
+    const current: OrderRow[] = [];
+    if (events.length === 0) return { failures, current };
     const cols = {
       tenant: [] as string[],
       event_id: [] as string[],
@@ -58,16 +61,24 @@ export class PostgresSink {
       cols.partition.push(e.partition);
       cols.offset.push(e.offset);
     }
-    const rows = await this.sql<{ failed_event_id: string; error_code: string; error_message: string }[]>`
-      SELECT failed_event_id::text, error_code, error_message FROM ferry_apply_orders(
+    const rows = await this.sql<({ failed_event_id: string | null; error_code: string; error_message: string } & OrderRow)[]>`
+      SELECT failed_event_id::text, error_code, error_message, tenant, order_id, customer_id, status, amount_cents, currency,
+             items, occurred_at, updated_at, event_id, source_offset
+      FROM ferry_apply_orders_current(
         ${cols.tenant}::text[], ${cols.event_id}::uuid[], ${cols.order_id}::text[], ${cols.customer_id}::text[], ${cols.status}::text[],
         ${cols.amount_cents}::bigint[], ${cols.currency}::text[], ${cols.items}::text[], ${cols.occurred_at}::timestamptz[],
         ${cols.received_at}::timestamptz[], ${cols.partition}::int[], ${cols.offset}::bigint[])`;
-    for (const r of rows) failures.set(r.failed_event_id, { code: r.error_code, message: r.error_message });
-    return failures;
+    for (const r of rows) {
+      if (r.failed_event_id !== null) failures.set(r.failed_event_id, { code: r.error_code, message: r.error_message });
+      else {
+        const { failed_event_id: _f, error_code: _c, error_message: _m, ...row } = r;
+        current.push(row);
+      }
+    }
+    return { failures, current };
   }
 
-  /** The orders as PostgreSQL holds them now, for refreshing the cache. */
+  /** The orders as PostgreSQL holds them now. */
   currentOrders(refs: OrderRef[]): Promise<OrderRow[]> {
     return selectOrders(this.sql, refs);
   }
