@@ -55,6 +55,8 @@ const settings = {
   /** Seconds of warm-up before every measured HTTP leg. */
   warmupS: quick ? 1 : 5,
   measureS: quick ? 3 : 15,
+  /** Alternating rounds of the paired legs (a, c), sharing measureS per side. */
+  rounds: quick ? 1 : 3,
   connections: Number(args.connections ?? 64),
   /** Offered req/s of the saturation legs: far above what one process can answer. */
   offeredSingle: 50_000,
@@ -184,6 +186,70 @@ async function httpLeg(id: string, title: string, url: string, requests: FixedRe
   return leg;
 }
 
+/** One side of a paired measurement. */
+interface PairSide {
+  id: string;
+  title: string;
+  url: string;
+  headers?: Record<string, string>;
+}
+
+/**
+ * Two saturation legs of one ratio, measured in alternating rounds (A B, B A, A B, ...) with
+ * both servers up the whole time, so that drift of a shared, noisy machine falls on both sides
+ * alike instead of on whichever leg ran second. Each side's value is the mean of its rounds;
+ * the numerator's notes list the ratio of every round, so the spread is visible.
+ */
+async function pairedHttpLegs(a: PairSide, b: PairSide, requests: FixedRequest[], eventsPerRequest: number, offered: number): Promise<[LegResult, LegResult]> {
+  const load = (side: PairSide, durationS: number) =>
+    runLoad({ url: side.url, connections: settings.connections, rate: offered, durationS, phases: settings.phases, requests, headers: side.headers ?? {} });
+  for (const side of [a, b]) {
+    log(`${side.id}: ${side.title}: warm-up ${settings.warmupS} s`);
+    await load(side, settings.warmupS);
+  }
+  const roundS = settings.measureS / settings.rounds;
+  const rounds: { side: PairSide; leg: LegResult; m0?: string; m1?: string }[] = [];
+  log(`${a.id} / ${b.id}: ${settings.rounds} rounds of ${round(roundS)} s each, alternating`);
+  for (let i = 0; i < settings.rounds; i++) {
+    for (const side of i % 2 === 0 ? [a, b] : [b, a]) {
+      const m0 = await scrape(`${side.url}/metrics`);
+      const c0 = sampler.sample();
+      const r = await load(side, roundS);
+      const c1 = sampler.sample();
+      const m1 = await scrape(`${side.url}/metrics`);
+      rounds.push({ side, leg: legFromLoad(`${side.id} round ${i + 1}`, side.title, r, eventsPerRequest, cpuWindow(c0, c1)), m0, m1 });
+    }
+  }
+  const combine = (side: PairSide): LegResult => {
+    const mine = rounds.filter((r) => r.side === side);
+    const first = mine[0]!.leg;
+    const mean = (f: (l: LegResult) => number) => mine.reduce((acc, r) => acc + f(r.leg), 0) / mine.length;
+    const cpuCores: Record<string, number> = {};
+    for (const k of Object.keys(first.cpuCores)) cpuCores[k] = Math.round(1000 * mean((l) => l.cpuCores[k] ?? 0)) / 1000;
+    const invalid = [...new Set(mine.flatMap((r) => r.leg.invalid))];
+    const leg: LegResult = {
+      ...first,
+      id: side.id,
+      value: mean((l) => l.value),
+      eventsPerS: mean((l) => l.eventsPerS ?? l.value),
+      cpuCores,
+      valid: invalid.length === 0,
+      invalid,
+      notes: [...first.notes, `Mean of ${mine.length} rounds of ${round(roundS)} s alternated with ${side === a ? b.id : a.id}: ${mine.map((r) => round(r.leg.value)).join(', ')} ${first.unit}; latency and series are from the first round.`],
+      throughputSeries: mine.flatMap((r) => r.leg.throughputSeries),
+    };
+    const last = mine[mine.length - 1]!;
+    if (mine[0]!.m0 && last.m1) leg.metrics = digests(last.m1, mine[0]!.m0, GATEWAY_HISTOGRAMS);
+    return leg;
+  };
+  const legA = combine(a);
+  const legB = combine(b);
+  const perRound = rounds.filter((r) => r.side === a).map((r, i) => r.leg.value / rounds.filter((x) => x.side === b)[i]!.leg.value);
+  legA.notes.push(`${a.id} / ${b.id} per round: ${perRound.map((x) => x.toFixed(2)).join(', ')}.`);
+  log(`${a.id}: ${round(legA.value)} ${legA.unit}; ${b.id}: ${round(legB.value)} ${legB.unit}; ratio per round ${perRound.map((x) => x.toFixed(2)).join(', ')}`);
+  return [legA, legB];
+}
+
 function legFromLoad(id: string, title: string, r: LoadResult, eventsPerRequest: number, cpuCores: Record<string, number>): LegResult {
   const invalid: string[] = [];
   const notes: string[] = [];
@@ -220,9 +286,12 @@ function legFromLoad(id: string, title: string, r: LoadResult, eventsPerRequest:
 async function legA(iso: Isolated): Promise<LegResult[]> {
   const requests = pool(1, 500);
   const gw = await server('gateway-a', 'gateway/node.ts', gatewayEnv(iso), '/readyz');
-  const gateway = await httpLeg('a-gateway', 'gateway: single-event POST (202 after Kafka ack), default configuration', gw.url, requests, 1, settings.offeredSingle).finally(() => stop(gw.proc));
   const bare = await server('bare-server', 'bench/servers/bare-server.ts', {});
-  const floor = await httpLeg('a-bare', 'bare Hono handler: same JSON parse, 202, no Kafka', bare.url, requests, 1, settings.offeredSingle).finally(() => stop(bare.proc));
+  const [gateway, floor] = await pairedHttpLegs(
+    { id: 'a-gateway', title: 'gateway: single-event POST (202 after Kafka ack), default configuration', url: gw.url },
+    { id: 'a-bare', title: 'bare Hono handler: same JSON parse, 202, no Kafka', url: bare.url },
+    requests, 1, settings.offeredSingle,
+  ).finally(() => Promise.all([stop(gw.proc), stop(bare.proc)]));
   if (quick) return [gateway, floor];
   // Informational: the same floor reading the body as the gateway does (from Node's request).
   const bareNode = await server('bare-server-node-body', 'bench/servers/bare-server.ts', { BODY: 'node' });
@@ -239,22 +308,25 @@ async function legA(iso: Isolated): Promise<LegResult[]> {
 
 async function legC(iso: Isolated): Promise<LegResult[]> {
   const requests = pool(1, 500);
-  const out: LegResult[] = [];
-  for (const mode of ['ack', 'enqueue'] as const) {
-    const s = await server(`app-${mode}`, 'bench/servers/producer-modes-server.ts', { ...gatewayEnv(iso), MODE: mode }, '/readyz');
-    try {
-      const leg = await httpLeg(`c-${mode}`, mode === 'ack' ? 'gateway app: 202 after Kafka ack' : 'gateway app: 202 right after librdkafka enqueue', s.url, requests, 1, settings.offeredSingle);
+  const ack = await server('app-ack', 'bench/servers/producer-modes-server.ts', { ...gatewayEnv(iso), MODE: 'ack' }, '/readyz');
+  const enqueue = await server('app-enqueue', 'bench/servers/producer-modes-server.ts', { ...gatewayEnv(iso), MODE: 'enqueue' }, '/readyz');
+  try {
+    const legs = await pairedHttpLegs(
+      { id: 'c-ack', title: 'gateway app: 202 after Kafka ack', url: ack.url },
+      { id: 'c-enqueue', title: 'gateway app: 202 right after librdkafka enqueue', url: enqueue.url },
+      requests, 1, settings.offeredSingle,
+    );
+    for (const [leg, s] of [[legs[0], ack], [legs[1], enqueue]] as const) {
       const stats = (await (await fetch(`${s.url}/bench/stats`)).json()) as { lateFailures: number };
       if (stats.lateFailures > 0) {
         leg.valid = false;
         leg.invalid.push(`${stats.lateFailures} records answered 202 whose delivery then failed`);
       }
-      out.push(leg);
-    } finally {
-      await stop(s.proc);
     }
+    return legs;
+  } finally {
+    await Promise.all([stop(ack.proc), stop(enqueue.proc)]);
   }
-  return out;
 }
 
 async function legB(iso: Isolated): Promise<LegResult[]> {
