@@ -331,52 +331,108 @@ async function legC(iso: Isolated): Promise<LegResult[]> {
 
 async function legB(iso: Isolated): Promise<LegResult[]> {
   const requests = pool(settings.batch, 40);
-  const gw = await server('gateway-b', 'gateway/node.ts', gatewayEnv(iso), '/readyz');
-  const gateway = await httpLeg('b-gateway', `gateway: batch POST of ${settings.batch} events`, gw.url, requests, settings.batch, settings.offeredBatch).finally(() => stop(gw.proc));
-
   const prefix = `${iso.id}.bare.`;
   const topics = [`${prefix}orders`, `${prefix}page_views`];
   await ensureTopics({ brokers: iso.env.KAFKA_BROKERS!.split(','), topics, partitions: 6 });
   benchTopics.push(...topics);
-  log(`b-bare: bare librdkafka producer: warm-up ${settings.warmupS} s, measuring ${settings.measureS} s`);
-  const p = spawnNode('bare-producer', 'bench/servers/bare-producer.ts', {
-    KAFKA_BROKERS: iso.env.KAFKA_BROKERS!,
-    TOPIC_PREFIX: prefix,
-    BATCH: String(settings.batch),
-    ORDERS_RATIO: String(settings.ordersRatio),
-    KEYS: String(settings.keys),
-    WARMUP_S: String(settings.warmupS),
-    DURATION_S: String(settings.measureS),
-  }, nodeArgs('bare-producer'));
-  watch(p);
-  // It prints "measuring" when its warm-up ends; the CPU window starts there.
-  await waitFor(async () => p.output().includes('measuring') || p.child.exitCode !== null, { timeoutMs: 120_000, intervalMs: 50, what: 'bare producer warm-up' });
-  const c0 = sampler.sample();
-  // And "measured" when it ends, before flushing and exiting: sample while it is still alive.
-  await waitFor(async () => p.output().includes('measured') || p.child.exitCode !== null, { timeoutMs: 120_000, intervalMs: 50, what: 'bare producer measurement' });
-  const c1 = sampler.sample();
-  await p.exited;
-  await stop(p);
-  const line = p.output().trim().split('\n').filter((l) => l.startsWith('{')).pop();
-  if (!line) throw new Error(`bare producer printed no result:\n${p.output()}`);
-  const res = JSON.parse(line) as { recordsPerS: number; failed: number; queueFull: number; recordBytes: number; cores: number };
-  const cpuCores = cpuWindow(c0, c1);
-  // It may exit before the last /proc sample; its own process.cpuUsage() (all threads) is exact.
-  cpuCores['bare-producer'] = round(res.cores);
-  cpuCores.other = round(Math.max(0, (cpuCores.other ?? 0) - res.cores));
-  log(`b-bare: ${round(res.recordsPerS)} records/s at ${round(res.cores)} cores, ${round(res.recordBytes)} bytes per record`);
+
+  /** One run of the bare producer: its own warm-up, then `durationS` measured. */
+  const bareRun = async (warmupS: number, durationS: number) => {
+    const p = spawnNode('bare-producer', 'bench/servers/bare-producer.ts', {
+      KAFKA_BROKERS: iso.env.KAFKA_BROKERS!,
+      TOPIC_PREFIX: prefix,
+      BATCH: String(settings.batch),
+      ORDERS_RATIO: String(settings.ordersRatio),
+      KEYS: String(settings.keys),
+      WARMUP_S: String(warmupS),
+      DURATION_S: String(durationS),
+    }, nodeArgs('bare-producer'));
+    watch(p);
+    // It prints "measuring" when its warm-up ends; the CPU window starts there.
+    await waitFor(async () => p.output().includes('measuring') || p.child.exitCode !== null, { timeoutMs: 120_000, intervalMs: 50, what: 'bare producer warm-up' });
+    const c0 = sampler.sample();
+    // And "measured" when it ends, before flushing and exiting: sample while it is still alive.
+    await waitFor(async () => p.output().includes('measured') || p.child.exitCode !== null, { timeoutMs: 120_000, intervalMs: 50, what: 'bare producer measurement' });
+    const c1 = sampler.sample();
+    await p.exited;
+    await stop(p);
+    const line = p.output().trim().split('\n').filter((l) => l.startsWith('{')).pop();
+    if (!line) throw new Error(`bare producer printed no result:\n${p.output()}`);
+    const res = JSON.parse(line) as { recordsPerS: number; failed: number; queueFull: number; recordBytes: number; cores: number };
+    const cpuCores = cpuWindow(c0, c1);
+    // It may exit before the last /proc sample; its own process.cpuUsage() (all threads) is exact.
+    cpuCores['bare-producer'] = round(res.cores);
+    cpuCores.other = round(Math.max(0, (cpuCores.other ?? 0) - res.cores));
+    return { res, cpuCores };
+  };
+
+  // Alternating rounds (gateway, bare, bare, gateway, ...), as for a and c: both sides see the
+  // same drift of the machine. The gateway stays up; the bare producer is one process per round.
+  const gw = await server('gateway-b', 'gateway/node.ts', gatewayEnv(iso), '/readyz');
+  const gatewayTitle = `gateway: batch POST of ${settings.batch} events`;
+  const roundS = settings.measureS / settings.rounds;
+  const gwRounds: LegResult[] = [];
+  const bareRounds: Awaited<ReturnType<typeof bareRun>>[] = [];
+  try {
+    log(`b-gateway: ${gatewayTitle}: warm-up ${settings.warmupS} s`);
+    await runLoad({ url: gw.url, connections: settings.connections, rate: settings.offeredBatch, durationS: settings.warmupS, phases: settings.phases, requests });
+    log(`b-gateway / b-bare: ${settings.rounds} rounds of ${round(roundS)} s each, alternating`);
+    for (let i = 0; i < settings.rounds; i++) {
+      for (const side of i % 2 === 0 ? ['gateway', 'bare'] : ['bare', 'gateway']) {
+        if (side === 'bare') {
+          bareRounds.push(await bareRun(i === 0 ? settings.warmupS : 1, roundS));
+          continue;
+        }
+        const m0 = await scrape(`${gw.url}/metrics`);
+        const c0 = sampler.sample();
+        const r = await runLoad({ url: gw.url, connections: settings.connections, rate: settings.offeredBatch, durationS: roundS, phases: settings.phases, requests });
+        const c1 = sampler.sample();
+        const leg = legFromLoad(`b-gateway round ${i + 1}`, gatewayTitle, r, settings.batch, cpuWindow(c0, c1));
+        const m1 = await scrape(`${gw.url}/metrics`);
+        if (m0 && m1) leg.metrics = digests(m1, m0, GATEWAY_HISTOGRAMS);
+        gwRounds.push(leg);
+      }
+    }
+  } finally {
+    await stop(gw.proc);
+  }
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const meanCores = (list: Record<string, number>[]) =>
+    Object.fromEntries([...new Set(list.flatMap((c) => Object.keys(c)))].map((k) => [k, round(mean(list.map((c) => c[k] ?? 0)))]));
+  const first = gwRounds[0]!;
+  const gwInvalid = [...new Set(gwRounds.flatMap((l) => l.invalid))];
+  const gateway: LegResult = {
+    ...first,
+    id: 'b-gateway',
+    value: mean(gwRounds.map((l) => l.value)),
+    eventsPerS: mean(gwRounds.map((l) => l.eventsPerS ?? l.value)),
+    cpuCores: meanCores(gwRounds.map((l) => l.cpuCores)),
+    valid: gwInvalid.length === 0,
+    invalid: gwInvalid,
+    notes: [...first.notes, `Mean of ${gwRounds.length} rounds of ${round(roundS)} s alternated with b-bare: ${gwRounds.map((l) => round(l.value)).join(', ')} events/s; latency and metrics are from the first round.`],
+    throughputSeries: gwRounds.flatMap((l) => l.throughputSeries),
+  };
+  const perRound = gwRounds.map((l, i) => l.value / bareRounds[i]!.res.recordsPerS);
+  gateway.notes.push(`b-gateway / b-bare per round: ${perRound.map((x) => x.toFixed(2)).join(', ')}.`);
+  const failed = bareRounds.reduce((a, r) => a + r.res.failed, 0);
+  const rate = mean(bareRounds.map((r) => r.res.recordsPerS));
+  const cores = mean(bareRounds.map((r) => r.res.cores));
+  log(`b-gateway: ${round(gateway.value)} events/s; b-bare: ${round(rate)} records/s at ${round(cores)} cores, ${round(bareRounds[0]!.res.recordBytes)} bytes per record; ratio per round ${perRound.map((x) => x.toFixed(2)).join(', ')}`);
   const producer: LegResult = {
     id: 'b-bare',
     title: 'bare librdkafka producer: pre-encoded records, same settings and in-flight bound',
     kind: 'producer',
     unit: 'events/s',
-    value: res.recordsPerS,
-    eventsPerS: res.recordsPerS,
-    valid: res.failed === 0,
-    invalid: res.failed ? [`${res.failed} records failed`] : [],
-    notes: [`${round(res.recordBytes)} bytes per record on average; librdkafka queue full ${res.queueFull} times; the producer process used ${round(res.cores)} cores (librdkafka threads included).`],
+    value: rate,
+    eventsPerS: rate,
+    valid: failed === 0,
+    invalid: failed ? [`${failed} records failed`] : [],
+    notes: [
+      `${round(bareRounds[0]!.res.recordBytes)} bytes per record on average; librdkafka queue full ${bareRounds.reduce((a, r) => a + r.res.queueFull, 0)} times; the producer process used ${round(cores)} cores (librdkafka threads included).`,
+      `Mean of ${bareRounds.length} runs of ${round(roundS)} s alternated with b-gateway: ${bareRounds.map((r) => round(r.res.recordsPerS)).join(', ')} records/s.`,
+    ],
     durationS: settings.measureS,
-    cpuCores,
+    cpuCores: meanCores(bareRounds.map((r) => r.cpuCores)),
     throughputSeries: [],
   };
   return [gateway, producer];
