@@ -70,6 +70,8 @@ export interface BatchConsumerOptions {
   fetchMinBytes?: number;
   /** @defaultValue 500 (librdkafka's) */
   fetchMaxWaitMs?: number;
+  /** How often the member heartbeats, which is how soon it joins a rebalance. @defaultValue 500 */
+  heartbeatIntervalMs?: number;
   /** Pause before a failed batch is delivered again. @defaultValue 1000 */
   retryBackoffMs?: number;
   observer?: BatchObserver;
@@ -102,6 +104,9 @@ export class BatchConsumer {
         partitionAssigners: [KafkaJS.PartitionAssigners.cooperativeSticky],
       },
       'js.consumer.max.batch.size': options.maxBatchSize ?? 500,
+      // A member learns of a rebalance at its next heartbeat; librdkafka's 3 s default made a
+      // cooperative rebalance (two rounds) hold the moved partitions for several seconds.
+      'heartbeat.interval.ms': options.heartbeatIntervalMs ?? 500,
       'fetch.min.bytes': options.fetchMinBytes ?? 1,
       'fetch.wait.max.ms': options.fetchMaxWaitMs ?? 500,
       'client.id': 'ferry-worker',
