@@ -116,12 +116,15 @@ async function runMember(index: number): Promise<void> {
   ];
   const members = groups.map((spec) => {
     const channel = `${config.redisPrefix}${spec.channel}`;
-    const onApplied = async (events: ConsumedEvent[]) => {
+    const onApplied = (events: ConsumedEvent[]) => {
       if (events.length === 0) return;
-      for (const e of events) eventsConsumed.inc({ topic: e.topic, group: spec.group });
+      const perTopic = new Map<string, number>();
+      for (const e of events) perTopic.set(e.topic, (perTopic.get(e.topic) ?? 0) + 1);
+      for (const [topic, n] of perTopic) eventsConsumed.inc({ topic, group: spec.group }, n);
       // Gateways holding a "Prefer: wait" request listen on the read model's channel. Best
-      // effort: a lost notification only means that client gets its 202 when the wait runs out.
-      await redis.publish(channel, JSON.stringify({ event_ids: events.map((e) => String(e.value.event_id)) })).catch(() => {});
+      // effort, and not waited for: a lost notification only means that client gets its 202
+      // when the wait runs out, so the partition's next batch need not wait for the publish.
+      void redis.publish(channel, JSON.stringify({ event_ids: events.map((e) => String(e.value.event_id)) })).catch(() => {});
     };
     const retries = new KeyRetries({
       connection: queueRedis,
@@ -139,7 +142,7 @@ async function runMember(index: number): Promise<void> {
       const events = records.map((r) => decode(codec, config.topicPrefix, fromParked(r)));
       const good = events.filter((e): e is ConsumedEvent => !(e instanceof Error));
       await apply(good, spec.steps);
-      await onApplied(good);
+      onApplied(good);
     });
     const processBatch = createBatchProcessor({
       codec,
@@ -212,7 +215,7 @@ async function runMember(index: number): Promise<void> {
         logger.warn({ err: (err as Error).message }, 'error while stopping');
       }
     }
-    redis.disconnect();
+    await redis.quit().catch(() => redis.disconnect()); // sends what is queued (applied announcements) first
     queueRedis.disconnect();
     metricsServer?.close();
     process.exit(0);
