@@ -106,8 +106,10 @@ start_clickhouse() {
     /etc/clickhouse-server/config.xml >"$dir/config.xml"
   cp /etc/clickhouse-server/users.xml "$dir/users.xml"
   log "starting ClickHouse on $CLICKHOUSE_HTTP_PORT"
-  (cd "$dir" && nohup clickhouse-server --config="$dir/config.xml" >"$dir/stdout.log" 2>&1 &
-   echo $! >"$dir/clickhouse.pid")
+  # exec: the background subshell becomes the server, so the pid file names it and no shell
+  # lingers holding this script's stdout (a caller reading our output to the end would hang).
+  (cd "$dir" && exec nohup clickhouse-server --config="$dir/config.xml" >"$dir/stdout.log" 2>&1 </dev/null) &
+  echo $! >"$dir/clickhouse.pid"
   wait_for clickhouse 60 clickhouse_ready || { tail -20 "$dir/log/clickhouse-server.err.log" >&2; exit 1; }
 }
 
