@@ -176,14 +176,63 @@ async function httpLeg(id: string, title: string, url: string, requests: FixedRe
   log(`${id}: ${title}: warm-up ${settings.warmupS} s`);
   await runLoad({ url, connections: settings.connections, rate: offered, durationS: settings.warmupS, phases: settings.phases, requests, headers });
   log(`${id}: measuring ${settings.measureS} s`);
+  const w = await measureWindow(id, title, url, requests, eventsPerRequest, offered, settings.measureS, headers);
+  if (w.m1) w.leg.metrics = digests(w.m1, w.m0, GATEWAY_HISTOGRAMS);
+  return w.leg;
+}
+
+/** One measured saturation window, with the CPU of every process and the server's metrics page before and after. */
+interface Window {
+  leg: LegResult;
+  m0?: string;
+  m1?: string;
+}
+
+async function measureWindow(id: string, title: string, url: string, requests: FixedRequest[], eventsPerRequest: number, offered: number, durationS: number, headers: Record<string, string> = {}): Promise<Window> {
   const m0 = await scrape(`${url}/metrics`);
   const c0 = sampler.sample();
-  const r = await runLoad({ url, connections: settings.connections, rate: offered, durationS: settings.measureS, phases: settings.phases, requests, headers });
+  const r = await runLoad({ url, connections: settings.connections, rate: offered, durationS, phases: settings.phases, requests, headers });
   const c1 = sampler.sample();
   const m1 = await scrape(`${url}/metrics`);
-  const leg = legFromLoad(id, title, r, eventsPerRequest, cpuWindow(c0, c1));
+  return { leg: legFromLoad(id, title, r, eventsPerRequest, cpuWindow(c0, c1)), m0, m1 };
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+function meanCores(list: Record<string, number>[]): Record<string, number> {
+  return Object.fromEntries([...new Set(list.flatMap((c) => Object.keys(c)))].map((k) => [k, round(mean(list.map((c) => c[k] ?? 0)))]));
+}
+
+/**
+ * One side's alternated rounds as its leg: the mean rate and CPU of the rounds, the server's
+ * histograms from the first round's start to the last round's end, latency from the first round.
+ */
+function combineRounds(id: string, windows: Window[], partner: string, roundS: number): LegResult {
+  const legs = windows.map((w) => w.leg);
+  const first = legs[0]!;
+  const invalid = [...new Set(legs.flatMap((l) => l.invalid))];
+  const leg: LegResult = {
+    ...first,
+    id,
+    value: mean(legs.map((l) => l.value)),
+    eventsPerS: mean(legs.map((l) => l.eventsPerS ?? l.value)),
+    cpuCores: meanCores(legs.map((l) => l.cpuCores)),
+    valid: invalid.length === 0,
+    invalid,
+    notes: [...first.notes, `Mean of ${legs.length} rounds of ${round(roundS)} s alternated with ${partner}: ${legs.map((l) => round(l.value)).join(', ')} ${first.unit}; latency is from the first round.`],
+    throughputSeries: legs.flatMap((l) => l.throughputSeries),
+  };
+  const m0 = windows[0]!.m0;
+  const m1 = windows[windows.length - 1]!.m1;
   if (m1) leg.metrics = digests(m1, m0, GATEWAY_HISTOGRAMS);
   return leg;
+}
+
+/** Per-round ratios, noted on the numerator and logged. */
+function noteRounds(num: LegResult, den: LegResult, perRound: number[]): void {
+  const text = perRound.map((x) => x.toFixed(2)).join(', ');
+  num.notes.push(`${num.id} / ${den.id} per round: ${text}.`);
+  log(`${num.id}: ${round(num.value)} ${num.unit}; ${den.id}: ${round(den.value)} ${den.unit}; ratio per round ${text}`);
 }
 
 /** One side of a paired measurement. */
@@ -201,52 +250,21 @@ interface PairSide {
  * the numerator's notes list the ratio of every round, so the spread is visible.
  */
 async function pairedHttpLegs(a: PairSide, b: PairSide, requests: FixedRequest[], eventsPerRequest: number, offered: number): Promise<[LegResult, LegResult]> {
-  const load = (side: PairSide, durationS: number) =>
-    runLoad({ url: side.url, connections: settings.connections, rate: offered, durationS, phases: settings.phases, requests, headers: side.headers ?? {} });
   for (const side of [a, b]) {
     log(`${side.id}: ${side.title}: warm-up ${settings.warmupS} s`);
-    await load(side, settings.warmupS);
+    await runLoad({ url: side.url, connections: settings.connections, rate: offered, durationS: settings.warmupS, phases: settings.phases, requests, headers: side.headers ?? {} });
   }
   const roundS = settings.measureS / settings.rounds;
-  const rounds: { side: PairSide; leg: LegResult; m0?: string; m1?: string }[] = [];
+  const windows = new Map<PairSide, Window[]>([[a, []], [b, []]]);
   log(`${a.id} / ${b.id}: ${settings.rounds} rounds of ${round(roundS)} s each, alternating`);
   for (let i = 0; i < settings.rounds; i++) {
     for (const side of i % 2 === 0 ? [a, b] : [b, a]) {
-      const m0 = await scrape(`${side.url}/metrics`);
-      const c0 = sampler.sample();
-      const r = await load(side, roundS);
-      const c1 = sampler.sample();
-      const m1 = await scrape(`${side.url}/metrics`);
-      rounds.push({ side, leg: legFromLoad(`${side.id} round ${i + 1}`, side.title, r, eventsPerRequest, cpuWindow(c0, c1)), m0, m1 });
+      windows.get(side)!.push(await measureWindow(`${side.id} round ${i + 1}`, side.title, side.url, requests, eventsPerRequest, offered, roundS, side.headers));
     }
   }
-  const combine = (side: PairSide): LegResult => {
-    const mine = rounds.filter((r) => r.side === side);
-    const first = mine[0]!.leg;
-    const mean = (f: (l: LegResult) => number) => mine.reduce((acc, r) => acc + f(r.leg), 0) / mine.length;
-    const cpuCores: Record<string, number> = {};
-    for (const k of Object.keys(first.cpuCores)) cpuCores[k] = Math.round(1000 * mean((l) => l.cpuCores[k] ?? 0)) / 1000;
-    const invalid = [...new Set(mine.flatMap((r) => r.leg.invalid))];
-    const leg: LegResult = {
-      ...first,
-      id: side.id,
-      value: mean((l) => l.value),
-      eventsPerS: mean((l) => l.eventsPerS ?? l.value),
-      cpuCores,
-      valid: invalid.length === 0,
-      invalid,
-      notes: [...first.notes, `Mean of ${mine.length} rounds of ${round(roundS)} s alternated with ${side === a ? b.id : a.id}: ${mine.map((r) => round(r.leg.value)).join(', ')} ${first.unit}; latency and series are from the first round.`],
-      throughputSeries: mine.flatMap((r) => r.leg.throughputSeries),
-    };
-    const last = mine[mine.length - 1]!;
-    if (mine[0]!.m0 && last.m1) leg.metrics = digests(last.m1, mine[0]!.m0, GATEWAY_HISTOGRAMS);
-    return leg;
-  };
-  const legA = combine(a);
-  const legB = combine(b);
-  const perRound = rounds.filter((r) => r.side === a).map((r, i) => r.leg.value / rounds.filter((x) => x.side === b)[i]!.leg.value);
-  legA.notes.push(`${a.id} / ${b.id} per round: ${perRound.map((x) => x.toFixed(2)).join(', ')}.`);
-  log(`${a.id}: ${round(legA.value)} ${legA.unit}; ${b.id}: ${round(legB.value)} ${legB.unit}; ratio per round ${perRound.map((x) => x.toFixed(2)).join(', ')}`);
+  const legA = combineRounds(a.id, windows.get(a)!, b.id, roundS);
+  const legB = combineRounds(b.id, windows.get(b)!, a.id, roundS);
+  noteRounds(legA, legB, windows.get(a)!.map((w, i) => w.leg.value / windows.get(b)![i]!.leg.value));
   return [legA, legB];
 }
 
@@ -371,7 +389,7 @@ async function legB(iso: Isolated): Promise<LegResult[]> {
   const gw = await server('gateway-b', 'gateway/node.ts', gatewayEnv(iso), '/readyz');
   const gatewayTitle = `gateway: batch POST of ${settings.batch} events`;
   const roundS = settings.measureS / settings.rounds;
-  const gwRounds: LegResult[] = [];
+  const gwRounds: Window[] = [];
   const bareRounds: Awaited<ReturnType<typeof bareRun>>[] = [];
   try {
     log(`b-gateway: ${gatewayTitle}: warm-up ${settings.warmupS} s`);
@@ -379,45 +397,18 @@ async function legB(iso: Isolated): Promise<LegResult[]> {
     log(`b-gateway / b-bare: ${settings.rounds} rounds of ${round(roundS)} s each, alternating`);
     for (let i = 0; i < settings.rounds; i++) {
       for (const side of i % 2 === 0 ? ['gateway', 'bare'] : ['bare', 'gateway']) {
-        if (side === 'bare') {
-          bareRounds.push(await bareRun(i === 0 ? settings.warmupS : 1, roundS));
-          continue;
-        }
-        const m0 = await scrape(`${gw.url}/metrics`);
-        const c0 = sampler.sample();
-        const r = await runLoad({ url: gw.url, connections: settings.connections, rate: settings.offeredBatch, durationS: roundS, phases: settings.phases, requests });
-        const c1 = sampler.sample();
-        const leg = legFromLoad(`b-gateway round ${i + 1}`, gatewayTitle, r, settings.batch, cpuWindow(c0, c1));
-        const m1 = await scrape(`${gw.url}/metrics`);
-        if (m0 && m1) leg.metrics = digests(m1, m0, GATEWAY_HISTOGRAMS);
-        gwRounds.push(leg);
+        if (side === 'bare') bareRounds.push(await bareRun(i === 0 ? settings.warmupS : 1, roundS));
+        else gwRounds.push(await measureWindow(`b-gateway round ${i + 1}`, gatewayTitle, gw.url, requests, settings.batch, settings.offeredBatch, roundS));
       }
     }
   } finally {
     await stop(gw.proc);
   }
-  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-  const meanCores = (list: Record<string, number>[]) =>
-    Object.fromEntries([...new Set(list.flatMap((c) => Object.keys(c)))].map((k) => [k, round(mean(list.map((c) => c[k] ?? 0)))]));
-  const first = gwRounds[0]!;
-  const gwInvalid = [...new Set(gwRounds.flatMap((l) => l.invalid))];
-  const gateway: LegResult = {
-    ...first,
-    id: 'b-gateway',
-    value: mean(gwRounds.map((l) => l.value)),
-    eventsPerS: mean(gwRounds.map((l) => l.eventsPerS ?? l.value)),
-    cpuCores: meanCores(gwRounds.map((l) => l.cpuCores)),
-    valid: gwInvalid.length === 0,
-    invalid: gwInvalid,
-    notes: [...first.notes, `Mean of ${gwRounds.length} rounds of ${round(roundS)} s alternated with b-bare: ${gwRounds.map((l) => round(l.value)).join(', ')} events/s; latency and metrics are from the first round.`],
-    throughputSeries: gwRounds.flatMap((l) => l.throughputSeries),
-  };
-  const perRound = gwRounds.map((l, i) => l.value / bareRounds[i]!.res.recordsPerS);
-  gateway.notes.push(`b-gateway / b-bare per round: ${perRound.map((x) => x.toFixed(2)).join(', ')}.`);
+  const gateway = combineRounds('b-gateway', gwRounds, 'b-bare', roundS);
   const failed = bareRounds.reduce((a, r) => a + r.res.failed, 0);
   const rate = mean(bareRounds.map((r) => r.res.recordsPerS));
   const cores = mean(bareRounds.map((r) => r.res.cores));
-  log(`b-gateway: ${round(gateway.value)} events/s; b-bare: ${round(rate)} records/s at ${round(cores)} cores, ${round(bareRounds[0]!.res.recordBytes)} bytes per record; ratio per round ${perRound.map((x) => x.toFixed(2)).join(', ')}`);
+  log(`b-bare: ${round(rate)} records/s at ${round(cores)} cores, ${round(bareRounds[0]!.res.recordBytes)} bytes per record`);
   const producer: LegResult = {
     id: 'b-bare',
     title: 'bare librdkafka producer: pre-encoded records, same settings and in-flight bound',
@@ -435,6 +426,7 @@ async function legB(iso: Isolated): Promise<LegResult[]> {
     cpuCores: meanCores(bareRounds.map((r) => r.cpuCores)),
     throughputSeries: [],
   };
+  noteRounds(gateway, producer, gwRounds.map((w, i) => w.leg.value / bareRounds[i]!.res.recordsPerS));
   return [gateway, producer];
 }
 
