@@ -98,12 +98,7 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
    * retries it) and park the later events of that key behind it. Returns what was applied.
    */
   async function holdFailed(records: RawMessage[], events: Map<RawMessage, ConsumedEvent>, failures: ReadonlyMap<string, Error>): Promise<ConsumedEvent[]> {
-    const held = new Map<string, RawMessage[]>();
-    for (const m of records) {
-      if (!failures.has(String(events.get(m)!.value.event_id))) continue;
-      const k = `${m.topic}\u0000${m.key?.toString('utf8') ?? ''}`;
-      held.set(k, [...(held.get(k) ?? []), m]);
-    }
+    const held = byKey(records.filter((m) => failures.has(String(events.get(m)!.value.event_id))));
     const heldRecords = new Set<RawMessage>();
     for (const list of held.values()) {
       // Offset order: the first held record of a key is the one that failed.
@@ -160,12 +155,7 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
           }
           // Find the failing events by halving the batch along key lines (a key's events always
           // stay together, in order), so a few bad events cost a few statements, not one per event.
-          const byKey = new Map<string, RawMessage[]>();
-          for (const m of free) {
-            const k = `${m.topic}\u0000${m.key?.toString('utf8') ?? ''}`;
-            byKey.set(k, [...(byKey.get(k) ?? []), m]);
-          }
-          const applied = await applyGroups([...byKey.values()], events, pending, false);
+          const applied = await applyGroups([...byKey(free).values()], events, pending, false);
           await options.onApplied?.(applied);
         }
         if (wait > 250) options.onOutage?.(false);
@@ -180,6 +170,18 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
       }
     }
   };
+}
+
+/** Records grouped by topic and key, each group in the records' (offset) order. */
+function byKey(records: RawMessage[]): Map<string, RawMessage[]> {
+  const groups = new Map<string, RawMessage[]>();
+  for (const m of records) {
+    const k = `${m.topic}\u0000${m.key?.toString('utf8') ?? ''}`;
+    const group = groups.get(k);
+    if (group) group.push(m);
+    else groups.set(k, [m]);
+  }
+  return groups;
 }
 
 /** The failed events, when the only failure is one that named them. */
