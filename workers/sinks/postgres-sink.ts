@@ -10,7 +10,7 @@
  * apply, so finding a bad event costs no extra round trips.
  */
 import type { Sql } from 'postgres';
-import { selectOrders, type OrderRef, type OrderRow } from '../../lib/order-cache.ts';
+import type { OrderRow } from '../../lib/order-cache.ts';
 import type { ConsumedEvent, OrderEvent } from '../event.ts';
 
 /** Why an event was not applied: its own SQLSTATE and message, or `blocked` behind an earlier failed event of its order. */
@@ -76,11 +76,6 @@ export class PostgresSink {
       }
     }
     return { failures, current };
-  }
-
-  /** The orders as PostgreSQL holds them now. */
-  currentOrders(refs: OrderRef[]): Promise<OrderRow[]> {
-    return selectOrders(this.sql, refs);
   }
 
   async ping(): Promise<void> {
