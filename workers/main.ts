@@ -188,8 +188,8 @@ async function runMember(index: number): Promise<void> {
      * key lives in one partition, and a partition's next batch comes only after this one
      * returned. When the combined call fails, every partition in it is delivered again.
      */
-    const combined = new GroupCommit<RawMessage>(handler, { maxItems: config.combinedBatchSize, maxInFlight: 2 });
-    return { spec, consumer, retries, handler: config.combinedBatchSize > 0 ? (messages: RawMessage[]) => combined.add(messages) : handler };
+    const combined = config.combinedBatchSize > 0 ? new GroupCommit<RawMessage>(handler, { maxItems: config.combinedBatchSize, maxInFlight: 2 }) : undefined;
+    return { spec, consumer, retries, handler: combined ? (messages: RawMessage[]) => combined.add(messages) : handler };
   });
   const health = () => Object.fromEntries(members.map((m) => [m.spec.group, m.consumer.health()]));
   const metricsServer = config.metricsPort > 0 ? serveMetrics(config.metricsPort + index, health) : undefined;
