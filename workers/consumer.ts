@@ -5,9 +5,9 @@
  * Offset tracking (read slowly): librdkafka's automatic offset *store* is off. An offset is
  * stored only when the handler for its batch has returned, i.e. after every sink of this
  * consumer group wrote the batch (when batches are combined, after the combined call that
- * carried it: workers/group-commit.ts); the periodic auto-commit then commits only stored offsets. When the handler throws,
- * nothing is stored and the consumer seeks back to the batch's first record, so the batch is
- * delivered again (sinks are idempotent, so that is safe). A crash between the sink writes
+ * carried it: workers/group-commit.ts); the periodic auto-commit then commits only stored
+ * offsets. When the handler throws, nothing is stored and the consumer seeks back to the
+ * batch's first record, so the batch is delivered again (sinks are idempotent, so that is safe). A crash between the sink writes
  * and the commit therefore means redelivery, never loss.
  *
  * Rebalance: librdkafka commits stored offsets before partitions are revoked, so the next

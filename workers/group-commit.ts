@@ -2,10 +2,11 @@
  * Group commit: work handed over by concurrent callers joins one buffer, and the buffer goes
  * out as one call of `send`. Each caller's promise settles with the call that carried its items.
  *
- * There is no timer: when a slot is free the buffer goes out on the next turn of the event loop (so callers that finish in the same turn share a call, and an
- * idle system pays no linger), and while `maxInFlight` calls run, items gather and go out
- * together as soon as one returns, so under load calls grow instead of multiplying. One
- * caller's items are never split across calls.
+ * There is no timer: when a slot is free the buffer goes out on the next turn of the event
+ * loop (so callers that finish in the same turn share a call, and an idle system pays no
+ * linger), and while `maxInFlight` calls run, items gather and go out together as soon as one
+ * returns, so under load calls grow instead of multiplying. One caller's items are never split
+ * across calls.
  */
 
 export interface GroupCommitOptions {
