@@ -226,21 +226,19 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
       const records: OutgoingRecord[] = [];
       const ids: string[] = [];
       const headers = { 'ferry-tenant': credential.tenant };
-      events.forEach((event, index) => {
-        const result = toAvro(schemas.latest.schema, event, { event_id: derivedIds?.[index] ?? newId(), received_at: receivedAt });
+      const kafkaTopic = topicName(topic);
+      for (let index = 0; index < events.length; index++) {
+        const result = toAvro(schemas.latest.schema, events[index], { event_id: derivedIds?.[index] ?? newId(), received_at: receivedAt });
         if (!result.ok) {
           rejected.push({ index, problems: result.problems });
-          return;
+          continue;
         }
+        // Once one event is invalid nothing is produced: only the rest's problems matter.
+        if (rejected.length > 0) continue;
         const value = result.value;
         ids.push(value.event_id as string);
-        records.push({
-          topic: topicName(topic),
-          key: String(value[schemas.key]),
-          value: codec.encode(topic, value),
-          headers,
-        });
-      });
+        records.push({ topic: kafkaTopic, key: String(value[schemas.key]), value: codec.encode(topic, value), headers });
+      }
       if (rejected.length > 0) {
         const errors = rejected.flatMap((r) => r.problems.map((p) => ({ index: r.index, field: p.path, reason: p.reason })));
         const first = errors[0]!;

@@ -50,154 +50,204 @@ const INT_MAX = 2 ** 31 - 1;
  *   fields (used when the client left them out).
  */
 export function toAvro(schema: SchemaObject, input: unknown, serverValues: Record<string, unknown> = {}): ToAvroResult {
-  const problems: FieldProblem[] = [];
   if (!isPlainObject(input)) {
     return { ok: false, problems: [{ path: '', reason: 'must be a JSON object' }] };
   }
-  const fields = schema.fields ?? [];
-  const topLevel: Record<string, unknown> = {};
-  for (const f of fields) {
-    if (f['ferry.server'] === true) {
-      if (Object.hasOwn(input, f.name)) problems.push({ path: f.name, reason: 'is set by the gateway and may not be sent' });
-      topLevel[f.name] = serverValues[f.name];
-    } else if (f['ferry.optional'] === true && !Object.hasOwn(input, f.name)) {
-      topLevel[f.name] = serverValues[f.name];
-    }
-  }
-  const value = convertRecord(schema, input, '', problems, topLevel);
+  const problems: FieldProblem[] = [];
+  const value = compiledRecord(schema)(input, [], problems, serverValues);
   if (problems.length > 0) return { ok: false, problems: problems.slice(0, MAX_PROBLEMS) };
-  return { ok: true, value: value as Record<string, unknown> };
+  return { ok: true, value };
 }
 
-function convertRecord(
-  schema: SchemaObject,
-  input: Record<string, unknown>,
-  path: string,
-  problems: FieldProblem[],
-  preset: Record<string, unknown> = {},
-): Record<string, unknown> | undefined {
-  const out: Record<string, unknown> = {};
-  const known = fieldNames(schema);
-  for (const field of schema.fields ?? []) {
-    const fieldPath = join(path, field.name);
-    if (Object.hasOwn(preset, field.name)) {
-      out[field.name] = preset[field.name];
-      continue;
-    }
-    if (!Object.hasOwn(input, field.name) || input[field.name] === undefined) {
-      if (Object.hasOwn(field, 'default')) {
-        out[field.name] = structuredClone(field.default);
-      } else {
-        problems.push({ path: fieldPath, reason: 'is required' });
+// Validation runs for every event of every batch, so each schema is compiled once into a tree
+// of closures: every decision that depends only on the schema (field kinds, limits, messages,
+// patterns) is made here, not per event. Paths are kept as a stack of segments and joined into
+// text only when a problem is reported: the valid path allocates no strings.
+type Path = (string | number)[];
+type Converter = (value: unknown, path: Path, problems: FieldProblem[]) => unknown;
+type RecordConverter = (input: Record<string, unknown>, path: Path, problems: FieldProblem[], server?: Record<string, unknown>) => Record<string, unknown>;
+
+const compiledRecords = new WeakMap<SchemaObject, RecordConverter>();
+
+function compiledRecord(schema: SchemaObject): RecordConverter {
+  let c = compiledRecords.get(schema);
+  if (!c) compiledRecords.set(schema, (c = compileRecord(schema)));
+  return c;
+}
+
+const NORMAL = 0;
+const SERVER = 1;
+const OPTIONAL = 2;
+
+interface CompiledField {
+  name: string;
+  kind: typeof NORMAL | typeof SERVER | typeof OPTIONAL;
+  hasDefault: boolean;
+  /** The default, or a function making a fresh copy of it (so no event shares a mutable default). */
+  makeDefault: () => unknown;
+  convert: Converter;
+}
+
+function compileRecord(schema: SchemaObject): RecordConverter {
+  const fields: CompiledField[] = (schema.fields ?? []).map((f) => {
+    const d = f.default;
+    const fresh = typeof d === 'object' && d !== null;
+    return {
+      name: f.name,
+      kind: f['ferry.server'] === true ? SERVER : f['ferry.optional'] === true ? OPTIONAL : NORMAL,
+      hasDefault: Object.hasOwn(f, 'default'),
+      makeDefault: fresh ? () => structuredClone(d) : () => d,
+      convert: compileType(f.type, f),
+    };
+  });
+  const known = new Set(fields.map((f) => f.name));
+  const hasOwn = Object.hasOwn;
+  return function convertRecord(input, path, problems, server) {
+    const out: Record<string, unknown> = {};
+    // Own fields of the input that are fields of the schema; fewer than the input has means unknown ones.
+    let matched = 0;
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i]!;
+      const present = hasOwn(input, f.name);
+      if (present) matched++;
+      // Server and optional fields exist only at the top level, where `server` is given.
+      if (server !== undefined && f.kind !== NORMAL) {
+        if (f.kind === SERVER) {
+          if (present) fail(problems, path, 'is set by the gateway and may not be sent', f.name);
+          out[f.name] = server[f.name];
+          continue;
+        }
+        if (!present) {
+          out[f.name] = server[f.name];
+          continue;
+        }
       }
-      continue;
+      const v = present ? input[f.name] : undefined;
+      if (v === undefined) {
+        if (f.hasDefault) out[f.name] = f.makeDefault();
+        else fail(problems, path, 'is required', f.name);
+        continue;
+      }
+      if (problems.length >= MAX_PROBLEMS) continue;
+      path.push(f.name);
+      out[f.name] = f.convert(v, path, problems);
+      path.pop();
     }
-    out[field.name] = convert(field.type, input[field.name], fieldPath, problems, field);
-  }
-  for (const name of Object.keys(input)) {
-    if (!known.has(name)) problems.push({ path: join(path, name), reason: 'is not a field of this event' });
-  }
-  return out;
+    let own = 0;
+    for (const name in input) if (hasOwn(input, name)) own++;
+    if (own !== matched) {
+      for (const name of Object.keys(input)) if (!known.has(name)) fail(problems, path, 'is not a field of this event', name);
+    }
+    return out;
+  };
 }
 
-// Compiled once per schema and pattern, not per event: validation runs for every event of a batch.
-const fieldNameSets = new WeakMap<SchemaObject, Set<string>>();
-const patterns = new Map<string, RegExp>();
-
-function fieldNames(schema: SchemaObject): Set<string> {
-  let names = fieldNameSets.get(schema);
-  if (!names) fieldNameSets.set(schema, (names = new Set((schema.fields ?? []).map((f) => f.name))));
-  return names;
-}
-
-function compiled(pattern: string): RegExp {
-  let re = patterns.get(pattern);
-  if (!re) patterns.set(pattern, (re = new RegExp(pattern)));
-  return re;
-}
-
-function convert(type: Schema, value: unknown, path: string, problems: FieldProblem[], field?: FieldSchema): unknown {
-  if (problems.length >= MAX_PROBLEMS) return undefined;
-  if (Array.isArray(type)) return convertUnion(type, value, path, problems, field);
-  if (typeof type === 'string') return convertPrimitive(type, undefined, value, path, problems, field);
+function compileType(type: Schema, field?: FieldSchema): Converter {
+  if (Array.isArray(type)) return compileUnion(type, field);
+  if (typeof type === 'string') return compilePrimitive(type, undefined, field);
   switch (type.type) {
     case 'record': {
-      if (!isPlainObject(value)) return fail(problems, path, 'must be an object');
-      return convertRecord(type, value, path, problems);
+      const record = compiledRecord(type);
+      return (value, path, problems) => (isPlainObject(value) ? record(value, path, problems) : fail(problems, path, 'must be an object'));
     }
     case 'enum': {
       const symbols = type.symbols ?? [];
-      if (typeof value !== 'string' || !symbols.includes(value)) {
-        return fail(problems, path, `must be one of ${symbols.join(', ')}`);
-      }
-      return value;
+      const allowed = new Set(symbols);
+      const reason = `must be one of ${symbols.join(', ')}`;
+      return (value, path, problems) => (typeof value === 'string' && allowed.has(value) ? value : fail(problems, path, reason));
     }
     case 'array': {
-      if (!Array.isArray(value)) return fail(problems, path, 'must be an array');
+      const items = compileType(type.items as Schema);
       const maxItems = type['ferry.maxItems'];
-      if (typeof maxItems === 'number' && value.length > maxItems) {
-        return fail(problems, path, `must have at most ${maxItems} items`);
-      }
-      return value.map((v, i) => convert(type.items as Schema, v, `${path}[${i}]`, problems));
+      const limit = typeof maxItems === 'number' ? maxItems : Infinity;
+      const tooMany = `must have at most ${String(maxItems)} items`;
+      return (value, path, problems) => {
+        if (!Array.isArray(value)) return fail(problems, path, 'must be an array');
+        if (value.length > limit) return fail(problems, path, tooMany);
+        const out = new Array<unknown>(value.length);
+        for (let i = 0; i < value.length; i++) {
+          if (problems.length >= MAX_PROBLEMS) break;
+          path.push(i);
+          out[i] = items(value[i], path, problems);
+          path.pop();
+        }
+        return out;
+      };
     }
     case 'map': {
-      if (!isPlainObject(value)) return fail(problems, path, 'must be an object');
-      const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(value)) out[k] = convert(type.values as Schema, v, join(path, k), problems);
-      return out;
+      const values = compileType(type.values as Schema);
+      return (value, path, problems) => {
+        if (!isPlainObject(value)) return fail(problems, path, 'must be an object');
+        const out: Record<string, unknown> = {};
+        for (const [k, v] of Object.entries(value)) {
+          if (problems.length >= MAX_PROBLEMS) break;
+          path.push(k);
+          out[k] = values(v, path, problems);
+          path.pop();
+        }
+        return out;
+      };
     }
     default:
-      if (typeof type.type === 'string') return convertPrimitive(type.type, type.logicalType, value, path, problems, field);
-      return convert(type.type, value, path, problems, field);
+      if (typeof type.type === 'string') return compilePrimitive(type.type, type.logicalType, field);
+      return compileType(type.type, field);
   }
 }
 
-function convertUnion(branches: Schema[], value: unknown, path: string, problems: FieldProblem[], field?: FieldSchema): unknown {
-  if (value === null) {
-    if (branches.includes('null')) return null;
-    return fail(problems, path, 'may not be null');
-  }
+function compileUnion(branches: Schema[], field?: FieldSchema): Converter {
+  const nullable = branches.includes('null');
   const others = branches.filter((b) => b !== 'null');
-  if (others.length !== 1) return fail(problems, path, 'uses a union this gateway cannot map from JSON');
-  return convert(others[0] as Schema, value, path, problems, field);
+  const only = others.length === 1 ? compileType(others[0] as Schema, field) : undefined;
+  return (value, path, problems) => {
+    if (value === null) return nullable ? null : fail(problems, path, 'may not be null');
+    if (!only) return fail(problems, path, 'uses a union this gateway cannot map from JSON');
+    return only(value, path, problems);
+  };
 }
 
-function convertPrimitive(
-  type: string,
-  logicalType: string | undefined,
-  value: unknown,
-  path: string,
-  problems: FieldProblem[],
-  field?: FieldSchema,
-): unknown {
+function compilePrimitive(type: string, logicalType: string | undefined, field?: FieldSchema): Converter {
   switch (type) {
     case 'null':
-      return value === null ? null : fail(problems, path, 'must be null');
+      return (value, path, problems) => (value === null ? null : fail(problems, path, 'must be null'));
     case 'boolean':
-      return typeof value === 'boolean' ? value : fail(problems, path, 'must be true or false');
+      return (value, path, problems) => (typeof value === 'boolean' ? value : fail(problems, path, 'must be true or false'));
     case 'string': {
-      if (typeof value !== 'string') return fail(problems, path, 'must be a string');
-      if (logicalType === 'uuid' && !UUID.test(value)) return fail(problems, path, 'must be a UUID');
-      return checkString(value, path, problems, field);
+      const check = compileStringChecks(field);
+      const uuid = logicalType === 'uuid';
+      return (value, path, problems) => {
+        if (typeof value !== 'string') return fail(problems, path, 'must be a string');
+        if (uuid && !UUID.test(value)) return fail(problems, path, 'must be a UUID');
+        return check(value, path, problems);
+      };
     }
     case 'int':
     case 'long': {
-      if (logicalType === 'timestamp-millis') return convertTimestamp(value, path, problems);
-      if (typeof value !== 'number' || !Number.isInteger(value)) return fail(problems, path, 'must be a whole number');
-      if (type === 'int' && (value < INT_MIN || value > INT_MAX)) return fail(problems, path, 'is out of range for a 32-bit integer');
-      if (!Number.isSafeInteger(value)) return fail(problems, path, 'is too large');
-      return checkNumber(value, path, problems, field);
+      if (logicalType === 'timestamp-millis') return convertTimestamp;
+      const check = compileNumberChecks(field);
+      const int = type === 'int';
+      return (value, path, problems) => {
+        if (typeof value !== 'number' || !Number.isInteger(value)) return fail(problems, path, 'must be a whole number');
+        if (int && (value < INT_MIN || value > INT_MAX)) return fail(problems, path, 'is out of range for a 32-bit integer');
+        if (!Number.isSafeInteger(value)) return fail(problems, path, 'is too large');
+        return check(value, path, problems);
+      };
     }
     case 'float':
-    case 'double':
-      if (typeof value !== 'number' || !Number.isFinite(value)) return fail(problems, path, 'must be a number');
-      return checkNumber(value, path, problems, field);
-    default:
-      return fail(problems, path, `has a type (${type}) this gateway cannot map from JSON`);
+    case 'double': {
+      const check = compileNumberChecks(field);
+      return (value, path, problems) => {
+        if (typeof value !== 'number' || !Number.isFinite(value)) return fail(problems, path, 'must be a number');
+        return check(value, path, problems);
+      };
+    }
+    default: {
+      const reason = `has a type (${type}) this gateway cannot map from JSON`;
+      return (_value, path, problems) => fail(problems, path, reason);
+    }
   }
 }
 
-function convertTimestamp(value: unknown, path: string, problems: FieldProblem[]): unknown {
+function convertTimestamp(value: unknown, path: Path, problems: FieldProblem[]): unknown {
   // One match, then arithmetic: on the batch path this ran for every event, and Date.parse plus
   // a second split to catch rolled-over dates was the largest cost of validation.
   const m = typeof value === 'string' ? RFC3339.exec(value) : null;
@@ -224,35 +274,50 @@ function convertTimestamp(value: unknown, path: string, problems: FieldProblem[]
   return ms;
 }
 
-function checkString(value: string, path: string, problems: FieldProblem[], field?: FieldSchema): unknown {
+function compileStringChecks(field?: FieldSchema): (value: string, path: Path, problems: FieldProblem[]) => unknown {
   const min = field?.['ferry.minLength'];
   const max = field?.['ferry.maxLength'];
   const pattern = field?.['ferry.pattern'];
-  if (typeof min === 'number' && value.length < min) {
-    return fail(problems, path, min === 1 ? 'may not be empty' : `must be at least ${min} characters`);
-  }
-  if (typeof max === 'number' && value.length > max) return fail(problems, path, `must be at most ${max} characters`);
-  if (typeof pattern === 'string' && !compiled(pattern).test(value)) {
-    return fail(problems, path, `must match ${pattern}`);
-  }
-  return value;
+  const lo = typeof min === 'number' ? min : 0;
+  const hi = typeof max === 'number' ? max : Infinity;
+  const re = typeof pattern === 'string' ? new RegExp(pattern) : undefined;
+  const short = min === 1 ? 'may not be empty' : `must be at least ${String(min)} characters`;
+  const long = `must be at most ${String(max)} characters`;
+  const mismatch = `must match ${String(pattern)}`;
+  return (value, path, problems) => {
+    if (value.length < lo) return fail(problems, path, short);
+    if (value.length > hi) return fail(problems, path, long);
+    if (re !== undefined && !re.test(value)) return fail(problems, path, mismatch);
+    return value;
+  };
 }
 
-function checkNumber(value: number, path: string, problems: FieldProblem[], field?: FieldSchema): unknown {
+function compileNumberChecks(field?: FieldSchema): (value: number, path: Path, problems: FieldProblem[]) => unknown {
   const min = field?.['ferry.minimum'];
   const max = field?.['ferry.maximum'];
-  if (typeof min === 'number' && value < min) return fail(problems, path, `must be at least ${min}`);
-  if (typeof max === 'number' && value > max) return fail(problems, path, `must be at most ${max}`);
-  return value;
+  const lo = typeof min === 'number' ? min : -Infinity;
+  const hi = typeof max === 'number' ? max : Infinity;
+  const below = `must be at least ${String(min)}`;
+  const above = `must be at most ${String(max)}`;
+  return (value, path, problems) => {
+    if (value < lo) return fail(problems, path, below);
+    if (value > hi) return fail(problems, path, above);
+    return value;
+  };
 }
 
-function fail(problems: FieldProblem[], path: string, reason: string): undefined {
-  problems.push({ path, reason });
+/** Records a problem at `path` (plus `last`, a field name, when given). */
+function fail(problems: FieldProblem[], path: Path, reason: string, last?: string): undefined {
+  problems.push({ path: pathText(path, last), reason });
   return undefined;
 }
 
-function join(path: string, name: string): string {
-  return path === '' ? name : `${path}.${name}`;
+/** `items[2].quantity`: names joined by dots, array indexes in brackets. */
+function pathText(path: Path, last?: string): string {
+  let text = '';
+  for (const segment of path) text = typeof segment === 'number' ? `${text}[${segment}]` : text === '' ? segment : `${text}.${segment}`;
+  if (last !== undefined) text = text === '' ? last : `${text}.${last}`;
+  return text;
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
