@@ -27,7 +27,7 @@ import { checkQueueRedis, connectQueueRedis } from './queue-redis.ts';
 import { ClickhouseSink } from './sinks/clickhouse-sink.ts';
 import { PostgresSink } from './sinks/postgres-sink.ts';
 import { RedisSink } from './sinks/redis-sink.ts';
-import { loadWorkerConfig } from './worker-config.ts';
+import { loadWorkerConfig, type WorkerGroup } from './worker-config.ts';
 
 const config = orExit(() => loadWorkerConfig());
 
@@ -100,7 +100,7 @@ async function runMember(index: number): Promise<void> {
    * offsets after its own sinks wrote, so a partition's next read-model batch never waits for
    * an analytics insert, and a ClickHouse outage holds only the analytics group.
    */
-  const groups: GroupSpec[] = [
+  const groups: GroupSpec[] = ([
     {
       group: 'read-model', groupId: config.groupId, steps: new Set(['orders', 'page_views']),
       retryQueue: 'ferry-retries', deadLetterStep: 'apply', channel: 'applied', poison: 'dead-letter',
@@ -113,7 +113,7 @@ async function runMember(index: number): Promise<void> {
       retryQueue: 'ferry-retries-analytics', deadLetterStep: 'clickhouse', channel: 'applied:analytics', poison: 'skip',
       fetch: config.analyticsLingerMs > 0 ? { minBytes: 1 << 20, maxWaitMs: config.analyticsLingerMs } : undefined,
     },
-  ];
+  ] satisfies GroupSpec[]).filter((g) => config.groups.includes(g.group));
   const members = groups.map((spec) => {
     const channel = `${config.redisPrefix}${spec.channel}`;
     const onApplied = (events: ConsumedEvent[]) => {
@@ -230,7 +230,7 @@ async function runMember(index: number): Promise<void> {
 /** One consumer group of a member and the sink steps it writes. */
 interface GroupSpec {
   /** Metric label and log field. */
-  group: 'read-model' | 'analytics';
+  group: WorkerGroup;
   groupId: string;
   steps: ReadonlySet<SinkStep>;
   /** BullMQ queue of this group's per-key retries (without the topic prefix). */

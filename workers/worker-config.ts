@@ -1,11 +1,21 @@
 import { availableParallelism } from 'node:os';
-import { loadCommonConfig, readInt, readUrl, type CommonConfig } from '../lib/config.ts';
+import { ConfigError, loadCommonConfig, readInt, readUrl, type CommonConfig } from '../lib/config.ts';
+
+/** The consumer groups a worker can belong to (workers/main.ts). */
+export const WORKER_GROUPS = ['read-model', 'analytics'] as const;
+export type WorkerGroup = (typeof WORKER_GROUPS)[number];
 
 export interface WorkerConfig extends CommonConfig {
   /** Worker processes on this host, each a consumer-group member. @defaultValue available cores (WORKER_PROCESSES) */
   processes: number;
   /** Persistent Redis for BullMQ (retries, dead letters). @defaultValue `redis://127.0.0.1:6380` (QUEUE_REDIS_URL) */
   queueRedisUrl: string;
+  /**
+   * The consumer groups this worker's processes join: `read-model` (PostgreSQL, Redis) and
+   * `analytics` (ClickHouse). Run a worker with `read-model` and another with `analytics` to
+   * give each its own processes (and event loop). @defaultValue both (WORKER_GROUPS, comma-separated)
+   */
+  groups: WorkerGroup[];
   /** Consumer group that writes the read model (PostgreSQL, Redis). @defaultValue `<prefix>ferry-workers` (WORKER_GROUP_ID) */
   groupId: string;
   /**
@@ -44,6 +54,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     ...common,
     processes: readInt(env, 'WORKER_PROCESSES', availableParallelism(), 1, 256),
     queueRedisUrl: readUrl(env, 'QUEUE_REDIS_URL', 'redis://127.0.0.1:6380', ['redis:', 'rediss:']),
+    groups: readGroups(env),
     groupId,
     analyticsGroupId: env.WORKER_ANALYTICS_GROUP_ID || `${groupId}-analytics`,
     analyticsLingerMs: readInt(env, 'WORKER_ANALYTICS_LINGER_MS', 200, 0, 60_000),
@@ -54,4 +65,15 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     retryAttempts: readInt(env, 'WORKER_RETRY_ATTEMPTS', 5, 1, 100),
     retryBackoffMs: readInt(env, 'WORKER_RETRY_BACKOFF_MS', 1000, 1, 3_600_000),
   };
+}
+
+function readGroups(env: Record<string, string | undefined>): WorkerGroup[] {
+  const raw = env.WORKER_GROUPS?.trim();
+  if (!raw) return [...WORKER_GROUPS];
+  const names = [...new Set(raw.split(',').map((g) => g.trim()).filter(Boolean))];
+  const unknown = names.filter((g) => !(WORKER_GROUPS as readonly string[]).includes(g));
+  if (unknown.length > 0 || names.length === 0) {
+    throw new ConfigError('WORKER_GROUPS', `must list one or both of ${WORKER_GROUPS.join(', ')}, got "${raw}"`);
+  }
+  return names as WorkerGroup[];
 }
