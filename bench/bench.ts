@@ -15,7 +15,9 @@
  * than 0.9 of a core is marked invalid and left out of the ratios.
  *
  * Options: --quick, --profile (node --cpu-prof on the Ferry processes; numbers then are not
- * comparable), --legs a,b,c,d,e,f, --out DIR (default bench/results).
+ * comparable), --legs a,b,c,d,e,f, --out DIR (default bench/results), --f-rate N (offer f this
+ * many req/s instead of half the sustained rate, to compare runs at one rate), --split-groups
+ * (legs d, e, f run the read-model and analytics groups in worker processes of their own).
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -47,6 +49,8 @@ const { values: args } = parseArgs({
     legs: { type: 'string' },
     out: { type: 'string' },
     connections: { type: 'string' },
+    'f-rate': { type: 'string' },
+    'split-groups': { type: 'boolean', default: false },
   },
 });
 
@@ -71,6 +75,8 @@ const settings = {
   drainTimeoutS: quick ? 60 : 240,
   gatewayProcesses: 1,
   workerProcesses: 1,
+  /** Read model and analytics in worker processes of their own (--split-groups). */
+  splitGroups: args['split-groups']!,
   loadGeneratorLimitCores: 0.9,
 };
 const legsWanted = new Set((args.legs ?? (quick ? 'a,b,d,f' : 'a,b,c,d,e,f')).split(',').map((s) => s.trim()));
@@ -500,6 +506,8 @@ async function hashSelected(sql: postgres.Sql, ids: string[]): Promise<string[]>
 interface Running {
   gateway?: { proc: Child; url: string };
   worker?: Child;
+  /** The analytics worker, with --split-groups. */
+  analytics?: Child;
   workerMetricsUrl?: string;
   workerMetrics?: string;
 }
@@ -528,7 +536,12 @@ async function drainLeg(iso: Isolated, id: 'd-drain' | 'e-drain-failures', keepR
   const t0 = Date.now();
   const metricsPort = await freePort();
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-  const worker = watch(spawnNode(`worker-${letter}`, 'workers/main.ts', { ...workerEnv(iso), WORKER_METRICS_PORT: String(metricsPort) }, nodeArgs(`worker-${letter}`)));
+  // --split-groups: the read model and analytics each in a worker process of its own (WORKER_GROUPS).
+  const split = settings.splitGroups;
+  const worker = watch(spawnNode(`worker-${letter}`, 'workers/main.ts', { ...workerEnv(iso), WORKER_METRICS_PORT: String(metricsPort), ...(split ? { WORKER_GROUPS: 'read-model' } : {}) }, nodeArgs(`worker-${letter}`)));
+  const analytics = split
+    ? watch(spawnNode(`analytics-${letter}`, 'workers/main.ts', { ...workerEnv(iso), WORKER_METRICS_PORT: String(await freePort()), WORKER_GROUPS: 'analytics' }, nodeArgs(`analytics-${letter}`)))
+    : undefined;
   const appliedSeries: { t: number; n: number }[] = [];
   /** When each group's channel had announced the whole backlog. */
   const groupDone = new Map<string, number>();
@@ -550,7 +563,7 @@ async function drainLeg(iso: Isolated, id: 'd-drain' | 'e-drain-failures', keepR
         break;
       }
     }
-    if (worker.child.exitCode !== null) throw new Error(`worker exited:\n${worker.output()}`);
+    for (const w of [worker, analytics]) if (w && w.child.exitCode !== null) throw new Error(`${w.name} exited:\n${w.output()}`);
   }
   const c100 = sampler.sample();
   const workerMetrics = await scrape(metricsUrl);
@@ -614,9 +627,9 @@ async function drainLeg(iso: Isolated, id: 'd-drain' | 'e-drain-failures', keepR
   }
   if (keepRunning) {
     if (args.profile) leg.notes.push('The worker keeps running for leg f, so its profile covers both legs.');
-    return { leg, gateway: gw, worker, workerMetricsUrl: metricsUrl, workerMetrics };
+    return { leg, gateway: gw, worker, analytics, workerMetricsUrl: metricsUrl, workerMetrics };
   }
-  await Promise.all([stop(gw.proc), stop(worker)]);
+  await Promise.all([stop(gw.proc), stop(worker), stop(analytics)]);
   return { leg };
 }
 
@@ -797,12 +810,14 @@ async function main(): Promise<void> {
     const pipeline = await pipelineSustained(isoD!, running);
     const sustained = Math.min(...[gatewayRate, drainRate, pipeline.rate].filter(Number.isFinite));
     if (Number.isFinite(sustained)) {
-      const f = await legF(isoD!, running, sustained / 2);
+      const pinned = args['f-rate'] !== undefined ? Number(args['f-rate']) : undefined;
+      const f = await legF(isoD!, running, pinned ?? sustained / 2);
       f.notes.push(pipeline.note, `Half the sustained rate: ½ · min(a ${round(gatewayRate)}, d ${round(drainRate)}, whole pipeline ${round(pipeline.rate)}).`);
+      if (pinned !== undefined) f.notes.push(`Offered rate pinned with --f-rate ${pinned} (for comparing runs), not half the sustained rate.`);
       add([f]);
     } else log('f: skipped: no valid sustained rate from legs a and d');
   }
-  await Promise.all([stop(running.gateway?.proc), stop(running.worker)]);
+  await Promise.all([stop(running.gateway?.proc), stop(running.worker), stop(running.analytics)]);
   if (legsWanted.has('e')) add([(await drainLeg(isoE!, 'e-drain-failures', false)).leg]);
 
   const ratios: Ratio[] = [
