@@ -162,7 +162,7 @@ async function scrape(url: string | undefined): Promise<string | undefined> {
 }
 
 const GATEWAY_HISTOGRAMS = ['ferry_gateway_produce_duration_seconds', 'ferry_gateway_http_request_duration_seconds'];
-const WORKER_HISTOGRAMS = ['ferry_worker_batch_seconds', 'ferry_worker_batch_size', 'ferry_worker_sink_write_seconds', 'ferry_worker_sink_batch_size'];
+const WORKER_HISTOGRAMS = ['ferry_worker_batch_wait_seconds', 'ferry_worker_batch_seconds', 'ferry_worker_batch_size', 'ferry_worker_sink_write_seconds', 'ferry_worker_sink_batch_size'];
 
 /** A pool of fixed requests (built once, the cheapest for the load generator). */
 function pool(batch: number, n: number): FixedRequest[] {
@@ -700,6 +700,12 @@ async function legF(iso: Isolated, running: Running, rate: number): Promise<LegR
   if (!r.check.ok) invalid.push('checker found lost, duplicated or phantom events');
   if (!r.drain.complete) invalid.push('events did not all reach the sinks');
   const e2e = r.endToEnd;
+  const workerDigests = w1 ? digests(w1, w0, WORKER_HISTOGRAMS) : {};
+  const ms = (name: string) => {
+    const d = workerDigests[name];
+    return d && d.count > 0 && Number.isFinite(d.p50) && Number.isFinite(d.p99) ? `p50 ${round(d.p50 * 1000)} / p99 ${round(d.p99 * 1000)} ms` : 'n/a';
+  };
+  const whereTimeGoes = `Read-model worker, from its histograms over the leg: oldest record's age when its batch's apply started (Kafka timestamp to apply) ${ms('ferry_worker_batch_wait_seconds{group="read-model"}')}; apply ${ms('ferry_worker_batch_seconds{group="read-model"}')}; of which PostgreSQL ${ms('ferry_worker_sink_write_seconds{sink="postgres"}')}, Redis ${ms('ferry_worker_sink_write_seconds{sink="redis"}')} (histogram buckets, so coarse).`;
   log(`f: ${round(r.load.requestsPerS)} req/s; end-to-end PostgreSQL p50 ${round(e2e.postgresMs.p50)} p99 ${round(e2e.postgresMs.p99)} ms; all sinks p99 ${e2e.allSinksMs ? round(e2e.allSinksMs.p99) : 'n/a'} ms; check ${r.check.ok ? 'OK' : 'FAILED'}`);
   return {
     id: 'f-end-to-end',
@@ -713,6 +719,7 @@ async function legF(iso: Isolated, running: Running, rate: number): Promise<LegR
     notes: [
       `Offered ${round(rate)} req/s${r.load.sustained ? '' : ' and NOT sustained'}; HTTP latency corrected for coordinated omission.`,
       'PostgreSQL: order_history.applied_at (clock_timestamp() at the insert, just before commit) - received_at. ClickHouse: written_at_ms (when the worker started the insert) - received_at_ms. All sinks: when both consumer groups (read model, analytics) had announced the event on their applied channels, as heard by this process.',
+      whereTimeGoes,
     ],
     offered: rate,
     connections: settings.connections,
@@ -726,7 +733,7 @@ async function legF(iso: Isolated, running: Running, rate: number): Promise<LegR
     throughputSeries: r.timeline.filter((p) => p.answered > 0).map((p) => ({ t: p.t, v: p.answered })),
     lagSeries: r.timeline.map((p) => ({ t: p.t, v: p.accepted - p.applied })),
     endToEnd: e2e,
-    metrics: { ...(g1 ? digests(g1, g0, GATEWAY_HISTOGRAMS) : {}), ...(w1 ? digests(w1, w0, WORKER_HISTOGRAMS) : {}) },
+    metrics: { ...(g1 ? digests(g1, g0, GATEWAY_HISTOGRAMS) : {}), ...workerDigests },
     check: {
       ok: r.check.ok,
       lost: r.check.postgres.lost + r.check.clickhouse.lost,

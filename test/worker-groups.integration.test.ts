@@ -44,6 +44,13 @@ test('the read-model and analytics groups run in workers of their own', async ()
   await waitFor(async () => (await inPostgres()) === ids.length, { what: 'every order in PostgreSQL from the read-model worker', timeoutMs: 30_000 });
   assert.equal(await inClickhouse(false), 0, 'the read-model worker wrote nothing to ClickHouse');
   assert.equal(await appliedCounter(readModelPort, 'analytics'), 0);
+  // Where end-to-end time goes: the age of each batch's oldest record when its apply started.
+  const text = await (await fetch(`http://127.0.0.1:${readModelPort}/metrics`)).text();
+  const sample = (name: string) => Number(text.split('\n').find((l) => l.startsWith(`${name}{group="read-model"}`))?.split(' ').pop());
+  const batches = sample('ferry_worker_batch_wait_seconds_count');
+  assert.ok(batches >= 1, `batch wait observed (${batches})`);
+  const meanWait = sample('ferry_worker_batch_wait_seconds_sum') / batches;
+  assert.ok(meanWait >= 0 && meanWait < 30, `mean batch wait ${meanWait} s`);
 
   const analyticsPort = await freePort();
   workers.push(startWorker({ ...iso.env, WORKER_GROUPS: 'analytics', WORKER_METRICS_PORT: String(analyticsPort) }));

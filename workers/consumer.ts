@@ -28,6 +28,8 @@ export interface RawMessage {
   value: Buffer | null;
   /** Record headers as text (`ferry-tenant`, ...); the last value of a repeated header. */
   headers?: Record<string, string>;
+  /** The record's Kafka timestamp in ms (CreateTime: when the gateway produced it). */
+  timestamp?: number;
 }
 
 /** KafkaJS-style headers (Buffer, string or a list of them) as plain text. */
@@ -132,6 +134,7 @@ export class BatchConsumer {
           key: m.key ?? null,
           value: m.value ?? null,
           headers: headersOf(m.headers as Record<string, unknown> | undefined),
+          timestamp: Number(m.timestamp),
         }));
         const observer = this.options.observer;
         observer?.inFlight?.(messages.length);

@@ -15,7 +15,7 @@ import { loadRegistry } from '../schemas/registry.ts';
 import { BatchConsumer, type RawMessage } from './consumer.ts';
 import { DeadLetters } from './dead-letters.ts';
 import {
-  batchFailures, batchSeconds, batchSize, deadLettered, eventsConsumed, inFlight, partitionLag, retriesScheduled, serveMetrics, sinkBatchSize,
+  batchFailures, batchSeconds, batchSize, batchWaitSeconds, deadLettered, eventsConsumed, inFlight, partitionLag, retriesScheduled, serveMetrics, sinkBatchSize,
   sinkOutage, sinkSeconds,
 } from './metrics.ts';
 import { createApply, type SinkStep } from './apply.ts';
@@ -173,6 +173,9 @@ async function runMember(index: number): Promise<void> {
     const handler = async (messages: RawMessage[]) => {
       const end = batchSeconds.startTimer({ group: spec.group });
       batchSize.observe({ group: spec.group }, messages.length);
+      let oldest = Infinity;
+      for (const m of messages) if (m.timestamp !== undefined && m.timestamp < oldest) oldest = m.timestamp;
+      if (Number.isFinite(oldest)) batchWaitSeconds.observe({ group: spec.group }, Math.max(0, Date.now() - oldest) / 1000);
       try {
         await processBatch(messages);
       } catch (err) {
