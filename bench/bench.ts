@@ -584,7 +584,10 @@ async function drainLeg(iso: Isolated, id: 'd-drain' | 'e-drain-failures', keepR
   const chV = checkSink(backlog.accepted, { copies: ch.final, rawCopies: ch.raw, traceOf: (x) => ch.trace.get(x) }, outcome);
   let failed = 0;
   if (failures) {
-    const [row] = await iso.sql<{ n: string }[]>`SELECT count(*) AS n FROM pg_sequences WHERE sequencename LIKE 'bench_fail_%' AND last_value IS NOT NULL`;
+    // Only this drain's plan: a second drain of the same stack adds a plan of its own.
+    const [row] = await iso.sql<{ n: string }[]>`
+      SELECT count(*) AS n FROM bench_fail_plan p JOIN pg_sequences s ON s.sequencename = p.seq
+      WHERE p.event_id = ANY(${planned}::uuid[]) AND s.last_value IS NOT NULL`;
     failed = Number(row!.n);
   }
 
