@@ -106,9 +106,16 @@ export interface Proc {
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
-/** Runs a TypeScript entry under Node (with extra node flags, e.g. --cpu-prof), keeping the tail of its output. */
+/**
+ * Runs a TypeScript entry under Node (with extra node flags, e.g. --cpu-prof), keeping the tail of
+ * its output. The child stops by itself if this process dies first (test/exit-with-parent.cjs).
+ */
 export function startProcess(entry: string, env: Record<string, string>, nodeArgs: string[] = []): Proc {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', entry], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, '--require', `${root}test/exit-with-parent.cjs`, '--import', 'tsx', entry], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   const keep = (b: Buffer) => {
     out = (out + b.toString()).slice(-20_000);
