@@ -48,6 +48,13 @@ describe('loadGatewayConfig', () => {
     fails({ RATE_LIMIT_PER_SECOND: '-1' }, 'RATE_LIMIT_PER_SECOND', /between 0/);
   });
 
+  it('keeps Idempotency-Key answers in the cache Redis unless IDEMPOTENCY_REDIS_URL names another', () => {
+    assert.equal(loadGatewayConfig({}).idempotencyRedisUrl, 'redis://127.0.0.1:6379/0');
+    assert.equal(loadGatewayConfig({ REDIS_URL: 'redis://cache:6379/1' }).idempotencyRedisUrl, 'redis://cache:6379/1');
+    assert.equal(loadGatewayConfig({ IDEMPOTENCY_REDIS_URL: 'redis://127.0.0.1:6380' }).idempotencyRedisUrl, 'redis://127.0.0.1:6380');
+    assert.throws(() => loadGatewayConfig({ IDEMPOTENCY_REDIS_URL: 'http://127.0.0.1:6380' }), (err: unknown) => err instanceof ConfigError && err.variable === 'IDEMPOTENCY_REDIS_URL');
+  });
+
   it('reads CORS origins and refuses things that are not origins', () => {
     assert.deepEqual(loadGatewayConfig({ CORS_ORIGINS: 'https://a.example, http://localhost:3000' }).corsOrigins, ['https://a.example', 'http://localhost:3000']);
     fails({ CORS_ORIGINS: 'https://a.example/path' }, 'CORS_ORIGINS', /not an origin/);

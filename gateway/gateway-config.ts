@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { loadCommonConfig, readInt, readString, ConfigError, type CommonConfig } from '../lib/config.ts';
+import { loadCommonConfig, readInt, readString, readUrl, ConfigError, type CommonConfig } from '../lib/config.ts';
 import { parseApiKeys, type ApiKeyEntry, type JwtOptions } from './auth.ts';
 
 export interface GatewayConfig extends CommonConfig {
@@ -40,6 +40,13 @@ export interface GatewayConfig extends CommonConfig {
   maxWaitSeconds: number;
   /** How long an answered Idempotency-Key is replayed. @defaultValue 86400 (IDEMPOTENCY_TTL_SECONDS) */
   idempotencyTtlSeconds: number;
+  /**
+   * Where Idempotency-Key leases and answers live. A Redis that may evict (the cache) can drop a
+   * stored answer before its TTL, and a retry would then produce again (with the same event ids);
+   * point this at a Redis with `maxmemory-policy noeviction`, such as the queue Redis, to rule that
+   * out. @defaultValue REDIS_URL (IDEMPOTENCY_REDIS_URL)
+   */
+  idempotencyRedisUrl: string;
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. @defaultValue none (METRICS_TOKEN) */
   metricsToken: string | undefined;
 }
@@ -84,8 +91,9 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
   const metricsToken = readString(env, 'METRICS_TOKEN', '');
   if (metricsToken !== '' && metricsToken.length < 16) throw new ConfigError('METRICS_TOKEN', 'must be at least 16 characters');
 
+  const common = loadCommonConfig(env);
   return {
-    ...loadCommonConfig(env),
+    ...common,
     port: readInt(env, 'PORT', 8080, 1, 65535),
     host: readString(env, 'HOST', '0.0.0.0'),
     processes: readInt(env, 'GATEWAY_PROCESSES', availableParallelism(), 1, 256),
@@ -104,6 +112,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     tls: certFile ? { certFile, keyFile } : undefined,
     maxWaitSeconds: readInt(env, 'PREFER_WAIT_MAX_SECONDS', 30, 1, 300),
     idempotencyTtlSeconds: readInt(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 60, 30 * 86_400),
+    idempotencyRedisUrl: readUrl(env, 'IDEMPOTENCY_REDIS_URL', common.redisUrl, ['redis:', 'rediss:']),
     metricsToken: metricsToken || undefined,
   };
 }

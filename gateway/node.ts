@@ -14,7 +14,7 @@ import { serve } from '@hono/node-server';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { orExit } from '../lib/config.ts';
-import { createLogger } from '../lib/logger.ts';
+import { createLogger, type Logger } from '../lib/logger.ts';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { createApp } from './app.ts';
@@ -83,6 +83,8 @@ async function runServer(): Promise<void> {
   });
   await kafka.connect();
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
+  const idempotencyRedis = config.idempotencyRedisUrl === config.redisUrl ? redis : new Redis(config.idempotencyRedisUrl, { maxRetriesPerRequest: 2 });
+  void warnIfEvicting(idempotencyRedis, logger);
   const sql = postgres(config.databaseUrl, { max: 4, onnotice: () => {} });
 
   const applied = new AppliedEvents();
@@ -108,7 +110,7 @@ async function runServer(): Promise<void> {
     rateLimiter: config.rateLimitPerSecond > 0
       ? new RedisRateLimiter(redis, { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst, prefix: config.redisPrefix, logger })
       : undefined,
-    idempotency: new RedisIdempotencyStore(redis, config.redisPrefix),
+    idempotency: new RedisIdempotencyStore(idempotencyRedis, config.redisPrefix),
     idempotencyTtlMs: config.idempotencyTtlSeconds * 1000,
     // Longer than any request can take: Kafka's delivery timeout plus the longest wait.
     idempotencyLeaseMs: DELIVERY_TIMEOUT_MS + config.maxWaitSeconds * 1000 + 30_000,
@@ -142,9 +144,26 @@ async function runServer(): Promise<void> {
     await kafka.close();
     await subscriber.close();
     redis.disconnect();
+    if (idempotencyRedis !== redis) idempotencyRedis.disconnect();
     await sql.end({ timeout: 5 });
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown());
   process.on('SIGINT', () => void shutdown());
+}
+
+/**
+ * Idempotency answers must live their TTL: on a Redis that evicts under memory pressure a stored
+ * answer can vanish early, and a retry would then produce again (with the same event ids, which
+ * the sinks fold, but page views would count twice). Said once at start; CONFIG may be disabled.
+ */
+async function warnIfEvicting(redis: Redis, log: Logger): Promise<void> {
+  try {
+    const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
+    if (policy !== 'noeviction') {
+      log.warn({ policy }, 'the Redis of IDEMPOTENCY_REDIS_URL may evict keys: a stored Idempotency-Key answer can vanish before IDEMPOTENCY_TTL_SECONDS; point it at a Redis with maxmemory-policy noeviction');
+    }
+  } catch (err) {
+    log.debug({ err: (err as Error).message }, 'could not read maxmemory-policy of the idempotency Redis');
+  }
 }
