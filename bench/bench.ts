@@ -79,6 +79,7 @@ const settings = {
   splitGroups: args['split-groups']!,
   loadGeneratorLimitCores: 0.9,
 };
+if (args['f-rate'] !== undefined && !(Number(args['f-rate']) > 0)) throw new Error(`--f-rate must be a positive number of req/s, got ${args['f-rate']}`);
 const legsWanted = new Set((args.legs ?? (quick ? 'a,b,d,f' : 'a,b,c,d,e,f')).split(',').map((s) => s.trim()));
 const outDir = args.out ?? `${root}bench/results`;
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');

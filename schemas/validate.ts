@@ -83,7 +83,7 @@ interface CompiledField {
   name: string;
   kind: typeof NORMAL | typeof SERVER | typeof OPTIONAL;
   hasDefault: boolean;
-  /** The default, or a function making a fresh copy of it (so no event shares a mutable default). */
+  /** Returns the default; a fresh copy when it is an object or array, so no event shares a mutable default. */
   makeDefault: () => unknown;
   convert: Converter;
 }

@@ -7,8 +7,8 @@
  * consumer group wrote the batch (when batches are combined, after the combined call that
  * carried it: workers/group-commit.ts); the periodic auto-commit then commits only stored
  * offsets. When the handler throws, nothing is stored and the consumer seeks back to the
- * batch's first record, so the batch is delivered again (sinks are idempotent, so that is safe). A crash between the sink writes
- * and the commit therefore means redelivery, never loss.
+ * batch's first record, so the batch is delivered again (sinks are idempotent, so that is
+ * safe). A crash between the sink writes and the commit therefore means redelivery, never loss.
  *
  * Rebalance: librdkafka commits stored offsets before partitions are revoked, so the next
  * owner starts after the last fully applied batch.
@@ -41,6 +41,12 @@ export function headersOf(h: Record<string, unknown> | undefined): Record<string
     if (last !== undefined && last !== null) out[k] = Buffer.isBuffer(last) ? last.toString('utf8') : String(last);
   }
   return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/** A KafkaJS-style timestamp (ms as text) as a number; undefined when the record has none. */
+function timestampOf(t: string | undefined): number | undefined {
+  const ms = Number(t);
+  return t !== undefined && Number.isFinite(ms) ? ms : undefined;
 }
 
 /** Handles one batch from one partition, in offset order. Throw to have it redelivered. */
@@ -134,7 +140,7 @@ export class BatchConsumer {
           key: m.key ?? null,
           value: m.value ?? null,
           headers: headersOf(m.headers as Record<string, unknown> | undefined),
-          timestamp: Number(m.timestamp),
+          timestamp: timestampOf(m.timestamp),
         }));
         const observer = this.options.observer;
         observer?.inFlight?.(messages.length);
