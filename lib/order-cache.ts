@@ -36,14 +36,36 @@ redis.call('HSET', KEYS[1], 'v', ARGV[1], 'doc', ARGV[2])
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1`;
 
+// The same guard for many orders in one call. KEYS: the orders' keys. ARGV: ttl, then a
+// version and a doc per key. One script per batch instead of one per order: each command costs
+// the worker a promise and buffers, and Redis a script call.
+const SET_MANY_IF_NEWER = `
+local n = 0
+for i = 1, #KEYS do
+  local cur = redis.call('HGET', KEYS[i], 'v')
+  local v = ARGV[2 * i]
+  if not (cur and cur >= v) then
+    redis.call('HSET', KEYS[i], 'v', v, 'doc', ARGV[2 * i + 1])
+    redis.call('PEXPIRE', KEYS[i], ARGV[1])
+    n = n + 1
+  end
+end
+return n`;
+
 type WithOrderCommands = Redis & {
   ferrySetOrderIfNewer(key: string, version: string, doc: string, ttlMs: number): Promise<number>;
+  /** `numKeys` keys, then the ttl, then version and doc per key. */
+  ferrySetOrdersIfNewer(numKeys: number, ...keysThenArgs: (string | number)[]): Promise<number>;
 };
 
 export function withOrderCommands(redis: Redis): WithOrderCommands {
   const r = redis as WithOrderCommands;
   if (typeof r.ferrySetOrderIfNewer !== 'function') {
     redis.defineCommand('ferrySetOrderIfNewer', { numberOfKeys: 1, lua: SET_IF_NEWER });
+  }
+  if (typeof r.ferrySetOrdersIfNewer !== 'function') {
+    // No numberOfKeys: the caller passes the count first.
+    redis.defineCommand('ferrySetOrdersIfNewer', { lua: SET_MANY_IF_NEWER });
   }
   return r;
 }

@@ -62,7 +62,20 @@ const POP_HEAD = `
 if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then redis.call('LPOP', KEYS[1]) end
 return redis.call('LINDEX', KEYS[1], 0)`;
 
+// KEYS: lists. Returns the (1-based) positions of those that exist: one command for a batch's
+// keys instead of an EXISTS each.
+const WHICH_EXIST = `
+local found = {}
+for i = 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then found[#found + 1] = i end
+end
+return found`;
+
+/** Keys asked about in one WHICH_EXIST call: bounds how long one call holds Redis. */
+const KEYS_PER_CALL = 1000;
+
 type Scripts = {
+  ferryWhichExist(numKeys: number, ...keys: string[]): Promise<number[]>;
   ferryParkIfBlocked(list: string, record: string): Promise<number>;
   ferryBlock(list: string, record: string): Promise<string>;
   ferryPopHead(list: string, record: string): Promise<string | null>;
@@ -111,6 +124,7 @@ export class KeyRetries {
       r.defineCommand('ferryParkIfBlocked', { numberOfKeys: 1, lua: PARK_IF_BLOCKED });
       r.defineCommand('ferryBlock', { numberOfKeys: 1, lua: BLOCK });
       r.defineCommand('ferryPopHead', { numberOfKeys: 1, lua: POP_HEAD });
+      r.defineCommand('ferryWhichExist', { lua: WHICH_EXIST });
     }
     this.#redis = r as Redis & Scripts;
     this.queue = new Queue<RetryJob>(`${options.name}`, { connection: options.connection });
@@ -134,8 +148,15 @@ export class KeyRetries {
     // free, which the script sees.
     const lists = records.map((r) => this.listKey(r.topic, r.key?.toString('utf8') ?? null));
     const distinct = [...new Set(lists)];
-    const exists = await this.#redis.pipeline(distinct.map((l) => ['exists', l])).exec();
-    const blocked = new Set(distinct.filter((_, i) => exists?.[i]?.[1] === 1));
+    const blocked = new Set<string>();
+    const calls: Promise<void>[] = [];
+    for (let start = 0; start < distinct.length; start += KEYS_PER_CALL) {
+      const chunk = distinct.slice(start, start + KEYS_PER_CALL);
+      calls.push(this.#redis.ferryWhichExist(chunk.length, ...chunk).then((found) => {
+        for (const i of found) blocked.add(chunk[i - 1]!);
+      }));
+    }
+    await Promise.all(calls);
     if (blocked.size === 0) return records;
     const candidates = records.map((r, i) => ({ r, list: lists[i]! })).filter((c) => blocked.has(c.list));
     const p = this.#redis.pipeline() as unknown as Scripts & { exec(): Promise<[Error | null, unknown][] | null> };

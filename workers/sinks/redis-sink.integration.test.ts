@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { isolate, type Isolated } from '../../test/helpers.ts';
 import type { ConsumedEvent } from '../event.ts';
+import { orderKey, type OrderRow } from '../../lib/order-cache.ts';
 import { RedisSink } from './redis-sink.ts';
 
 let iso: Isolated;
@@ -61,4 +62,34 @@ test('Redis holds one marker per user, not one per page view', async () => {
   assert.equal((await counts())['https://shop.example/d'], '500');
   const markers = await iso.redis.keys(`${iso.env.REDIS_PREFIX}seen:pv:m*`);
   assert.equal(markers.length, 5);
+});
+
+test('a batch larger than one script call counts each page view once, delivered twice', async () => {
+  const many = Array.from({ length: 1234 }, (_, i) => view(`big${i % 7}`, `https://shop.example/big${i % 3}`, 3, String(1000 + i)));
+  await sink.applyPageViews(many);
+  await sink.applyPageViews(many);
+  const c = await counts();
+  assert.equal(Number(c['https://shop.example/big0']) + Number(c['https://shop.example/big1']) + Number(c['https://shop.example/big2']), 1234);
+  assert.equal(c['https://shop.example/big0'], String(many.filter((_, i) => i % 3 === 0).length));
+});
+
+function orderRow(orderId: string, status: string, offset: number): OrderRow {
+  const at = new Date('2026-11-25T10:00:00Z');
+  return {
+    tenant: 'default', order_id: orderId, customer_id: 'c1', status, amount_cents: '1200', currency: 'EUR',
+    items: [{ sku: 'sku-1', quantity: 1, price_cents: 1200 }], occurred_at: at, updated_at: at, event_id: randomUUID(), source_offset: String(offset),
+  };
+}
+
+test('orders cached in one call: each lands, and an older version never replaces a newer one', async () => {
+  const prefix = iso.env.REDIS_PREFIX!;
+  const rows = Array.from({ length: 620 }, (_, i) => orderRow(`o-${i}`, 'paid', 100 + i));
+  await sink.refreshOrders(rows);
+  // The same orders at older offsets (a late refresh) change nothing; newer ones replace.
+  await sink.refreshOrders(rows.map((r, i) => orderRow(r.order_id, i % 2 === 0 ? 'created' : 'shipped', i % 2 === 0 ? 50 : 5000)));
+  for (const i of [0, 1, 498, 499, 500, 619]) {
+    const doc = JSON.parse((await iso.redis.hget(orderKey(prefix, 'default', `o-${i}`), 'doc'))!) as { status: string };
+    assert.equal(doc.status, i % 2 === 0 ? 'paid' : 'shipped', `order o-${i}`);
+  }
+  assert.equal((await iso.redis.keys(`${prefix}order:*`)).length, 620);
 });

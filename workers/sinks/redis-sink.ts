@@ -14,23 +14,38 @@ import type { ConsumedEvent, PageViewEvent } from '../event.ts';
 /** Markers outlive Kafka's retention (7 days), after which no redelivery is possible. */
 const SEEN_TTL_S = 8 * 24 * 60 * 60;
 
-// KEYS: marker, counts hash. ARGV: url, partition, offset (decimal string), ttl.
+// KEYS: the counts hash, then one marker per page view. ARGV: ttl, then url, partition and
+// offset (decimal string) per page view, in offset order. The page views of a batch go in one
+// call (one command instead of one per event); a user seen twice in the batch meets the marker
+// its earlier page view just set, as it would in separate calls.
 // Offsets are compared as decimal strings (length, then digits): exact beyond 2^53. A marker
 // from another partition (the topic was repartitioned) is replaced, not compared.
 const COUNT_ONCE = `
-local last = redis.call('GET', KEYS[1])
-if last then
-  local sep = string.find(last, ':', 1, true)
-  if sep and string.sub(last, 1, sep - 1) == ARGV[2] then
-    local o = string.sub(last, sep + 1)
-    if #o > #ARGV[3] or (#o == #ARGV[3] and o >= ARGV[3]) then return 0 end
+local n = 0
+for i = 2, #KEYS do
+  local j = 3 * (i - 2) + 2
+  local partition, offset = ARGV[j + 1], ARGV[j + 2]
+  local counted = false
+  local last = redis.call('GET', KEYS[i])
+  if last then
+    local sep = string.find(last, ':', 1, true)
+    if sep and string.sub(last, 1, sep - 1) == partition then
+      local o = string.sub(last, sep + 1)
+      if #o > #offset or (#o == #offset and o >= offset) then counted = true end
+    end
+  end
+  if not counted then
+    redis.call('SET', KEYS[i], partition .. ':' .. offset, 'EX', ARGV[1])
+    redis.call('HINCRBY', KEYS[1], ARGV[j], 1)
+    n = n + 1
   end
 end
-redis.call('SET', KEYS[1], ARGV[2] .. ':' .. ARGV[3], 'EX', ARGV[4])
-redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
-return 1`;
+return n`;
 
-type CounterCommands = { ferryCountOnce(seenKey: string, countsKey: string, field: string, partition: number, offset: string, ttlSeconds: number): Promise<number> };
+/** Events per script call: bounds how long one call holds Redis (a script runs alone). */
+const PER_CALL = 500;
+
+type CounterCommands = { ferryCountOnce(numKeys: number, ...keysThenArgs: (string | number)[]): Promise<number> };
 
 export class RedisSink {
   readonly #redis;
@@ -38,7 +53,7 @@ export class RedisSink {
   constructor(redis: Redis, readonly prefix: string) {
     const r = withOrderCommands(redis);
     if (typeof (r as unknown as Partial<CounterCommands>).ferryCountOnce !== 'function') {
-      r.defineCommand('ferryCountOnce', { numberOfKeys: 2, lua: COUNT_ONCE });
+      r.defineCommand('ferryCountOnce', { lua: COUNT_ONCE });
     }
     this.#redis = r as typeof r & CounterCommands;
   }
@@ -53,26 +68,29 @@ export class RedisSink {
    * guard keeps a slower writer from replacing a newer cached order.
    */
   async refreshOrders(rows: OrderRow[]): Promise<void> {
-    if (rows.length === 0) return;
-    const p = this.#redis.pipeline() as unknown as ReturnType<typeof withOrderCommands>;
-    for (const row of rows) {
-      p.ferrySetOrderIfNewer(orderKey(this.prefix, row.tenant, row.order_id), rowVersion(row), JSON.stringify(orderDoc(row)), ORDER_TTL_MS);
+    const calls: Promise<number>[] = [];
+    for (let start = 0; start < rows.length; start += PER_CALL) {
+      const chunk = rows.slice(start, start + PER_CALL);
+      const keys = chunk.map((row) => orderKey(this.prefix, row.tenant, row.order_id));
+      const args: (string | number)[] = [ORDER_TTL_MS];
+      for (const row of chunk) args.push(rowVersion(row), JSON.stringify(orderDoc(row)));
+      calls.push(this.#redis.ferrySetOrdersIfNewer(keys.length, ...keys, ...args));
     }
-    await execOrThrow(p as unknown as ReturnType<Redis['pipeline']>);
+    await Promise.all(calls);
   }
 
   async applyPageViews(events: ConsumedEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    const p = this.#redis.pipeline();
-    for (const e of events) {
-      const v = e.value as unknown as PageViewEvent;
-      (p as unknown as CounterCommands).ferryCountOnce(`${this.prefix}seen:pv:${e.key}`, this.pageViewsKey, v.url, e.partition, e.offset, SEEN_TTL_S);
+    const calls: Promise<number>[] = [];
+    for (let start = 0; start < events.length; start += PER_CALL) {
+      const chunk = events.slice(start, start + PER_CALL);
+      const keys: string[] = [this.pageViewsKey];
+      const args: (string | number)[] = [SEEN_TTL_S];
+      for (const e of chunk) {
+        keys.push(`${this.prefix}seen:pv:${e.key}`);
+        args.push((e.value as unknown as PageViewEvent).url, e.partition, e.offset);
+      }
+      calls.push(this.#redis.ferryCountOnce(keys.length, ...keys, ...args));
     }
-    await execOrThrow(p);
+    await Promise.all(calls);
   }
-}
-
-async function execOrThrow(p: ReturnType<Redis['pipeline']>): Promise<void> {
-  const results = await p.exec();
-  for (const [err] of results ?? []) if (err) throw err;
 }
