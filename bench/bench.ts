@@ -97,7 +97,8 @@ const benchTopics: string[] = [];
 const profiles: Record<string, unknown> = {};
 
 function nodeArgs(name: string): string[] {
-  return args.profile ? ['--cpu-prof', `--cpu-prof-dir=${runDir}/profiles/${name}`] : [];
+  const extra = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  return [...extra, ...(args.profile ? ['--cpu-prof', `--cpu-prof-dir=${runDir}/profiles/${name}`] : [])];
 }
 
 async function stack(): Promise<Isolated> {
