@@ -27,6 +27,7 @@ import postgres from 'postgres';
 import { ensureTopics } from '../lib/topics.ts';
 import { sha256Hex } from '../gateway/auth.ts';
 import { freePort, isolate, waitFor, type Isolated } from '../test/helpers.ts';
+import { sweepStaleIsolations } from '../test/stale-isolations.ts';
 import type { BenchResult, LegResult, Machine, Point, Ratio } from './bench-result.ts';
 import { checkSink, outcomeOf } from './checker.ts';
 import { CpuSampler, serviceTargets, type CpuSample } from './cpu.ts';
@@ -87,6 +88,12 @@ const runDir = `${outDir}/bench-${stamp}`;
 mkdirSync(runDir, { recursive: true });
 
 const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+{
+  // A bench or test that died before its cleanup left databases, topics and keys; drop them
+  // first, so they neither fill the machine nor slow this run.
+  const swept = await sweepStaleIsolations();
+  if (swept.ids.length > 0) log(`dropped ${swept.ids.length} stale isolations of processes that are gone (${swept.databases} databases, ${swept.topics} topics, ${swept.keys} Redis keys)`);
+}
 const sampler = new CpuSampler();
 for (const t of serviceTargets(root)) sampler.watch(t);
 sampler.start(1000);

@@ -12,6 +12,9 @@ echo "== typecheck"
 npx --no-install tsc --noEmit -p .
 echo "== lint"
 npx --no-install eslint .
+echo "== stale isolations"
+# What earlier test or benchmark processes left when they died before their cleanup.
+node --import tsx test/stale-isolations.ts
 echo "== tests"
 mapfile -t tests < <(find gateway workers schemas lib scripts test bench -name '*.test.ts' 2>/dev/null | sort)
 # Integration tests start their own gateways and workers: one file at a time keeps a

@@ -4,7 +4,6 @@
  * and the applied-events subscription.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { AppliedEvents } from '../gateway/applied-events.ts';
@@ -12,9 +11,10 @@ import { RedisAppliedSubscriber } from '../gateway/redis-applied-subscriber.ts';
 import { RedisIdempotencyStore } from '../gateway/redis-idempotency-store.ts';
 import { RedisRateLimiter } from '../gateway/redis-rate-limiter.ts';
 import { waitFor } from './helpers.ts';
+import { newIsolationId } from './stale-isolations.ts';
 
 const URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
-const prefix = `ferry:t${Date.now().toString(36)}${randomBytes(3).toString('hex')}:`;
+const prefix = `ferry:${newIsolationId()}:`;
 const hosts = [new Redis(URL), new Redis(URL), new Redis(URL)];
 const response = { status: 202, body: '{"event_id":"e"}', headers: { 'content-type': 'application/json' } };
 

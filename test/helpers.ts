@@ -1,6 +1,5 @@
 /** Shared helpers for integration tests: isolation, child processes, polling. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
@@ -8,6 +7,7 @@ import { createClickhouse } from '../lib/clickhouse.ts';
 import { migrateClickhouse, migratePostgres, quoteIdent } from '../lib/migrate.ts';
 import { deleteTopics, ensureTopics, topicNames } from '../lib/topics.ts';
 import { loadRegistry } from '../schemas/registry.ts';
+import { newIsolationId } from './stale-isolations.ts';
 
 const root = new URL('../', import.meta.url).pathname;
 
@@ -50,7 +50,8 @@ export interface Isolated {
 }
 
 export async function isolate(extraEnv: Record<string, string> = {}): Promise<Isolated> {
-  const id = `t${Date.now().toString(36)}${randomBytes(3).toString('hex')}`;
+  // Names this process, so a later run can drop what it leaves if it dies (stale-isolations.ts).
+  const id = newIsolationId();
   const databaseUrl = `postgres://postgres@127.0.0.1:5432/ferry_${id}`;
   const clickhouseUrl = `http://127.0.0.1:8123/ferry_${id}`;
   const env: Record<string, string> = {
@@ -93,6 +94,14 @@ export async function isolate(extraEnv: Record<string, string> = {}): Promise<Is
         if (keys.length) await redis.unlink(...keys);
       }
       redis.disconnect();
+      // The queue Redis: BullMQ's keys and parked lists of this isolation's retry queues.
+      const queue = new Redis(env.QUEUE_REDIS_URL!);
+      for (const match of [`bull:${id}.*`, `${id}.*`]) {
+        for await (const keys of queue.scanStream({ match, count: 1000 }) as AsyncIterable<string[]>) {
+          if (keys.length) await queue.unlink(...keys);
+        }
+      }
+      queue.disconnect();
     },
   };
 }
