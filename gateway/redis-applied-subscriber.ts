@@ -9,7 +9,7 @@
  * affected requests fall back to 202 when their wait runs out, which is still a correct answer.
  */
 import { Redis } from 'ioredis';
-import type { Logger } from '../lib/logger.ts';
+import type { LogSink } from '../lib/log-sink.ts';
 import type { AppliedEvents } from './applied-events.ts';
 
 export function appliedChannel(prefix: string): string {
@@ -20,7 +20,7 @@ export class RedisAppliedSubscriber {
   readonly #redis: Redis;
   #closing: Promise<void> | undefined;
 
-  constructor(redisUrl: string, readonly prefix: string, readonly applied: AppliedEvents, readonly logger?: Logger) {
+  constructor(redisUrl: string, readonly prefix: string, readonly applied: AppliedEvents, readonly logger?: LogSink) {
     // A subscriber connection can do nothing else; it retries forever and resubscribes itself
     // after a reconnect (ioredis autoResubscribe).
     this.#redis = new Redis(redisUrl, { maxRetriesPerRequest: null, connectionName: 'ferry-gateway-applied' });

@@ -4,7 +4,7 @@
  * Redis's clock, so any number of gateway hosts share the budget exactly.
  */
 import type { Redis } from 'ioredis';
-import type { Logger } from '../lib/logger.ts';
+import type { LogSink } from '../lib/log-sink.ts';
 import type { RateDecision, RateLimiter } from './rate-limit.ts';
 
 export interface RedisRateLimiterOptions {
@@ -15,7 +15,7 @@ export interface RedisRateLimiterOptions {
   /** Key prefix (REDIS_PREFIX). */
   prefix: string;
   /** Warned when Redis fails (the limiter then allows the request). */
-  logger?: Logger;
+  logger?: LogSink;
 }
 
 // KEYS[1] bucket; ARGV[1] emission interval in microseconds; ARGV[2] burst.

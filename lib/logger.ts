@@ -13,3 +13,4 @@ export function createLogger(name: string, level = process.env.LOG_LEVEL ?? 'inf
 }
 
 export type { Logger };
+

@@ -1,0 +1,104 @@
+/**
+ * The Deno edge gateway with REDIS_URL set has what the Node gateway has on top of Kafka:
+ * `Prefer: wait` (with the real worker applying), GET /v1/orders from the read model,
+ * Idempotency-Key replays, and rate limits.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { freePort, isolate, startProcess, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+
+const root = new URL('../', import.meta.url).pathname;
+const TOKEN = 'edge-redis-test-token-0123456789';
+let iso: Isolated;
+let producer: Proc;
+let worker: Proc;
+let edge: ReturnType<typeof spawn>;
+let edgeOut = '';
+let edgeUrl: string;
+
+before(async () => {
+  iso = await isolate();
+  const producerPort = await freePort();
+  const edgePort = await freePort();
+  const producerUrl = `http://127.0.0.1:${producerPort}`;
+  edgeUrl = `http://127.0.0.1:${edgePort}`;
+  producer = startProcess('gateway/producer-node.ts', { ...iso.env, PRODUCER_PORT: String(producerPort), PRODUCER_TOKEN: TOKEN, HOST: '127.0.0.1' });
+  worker = startWorker(iso.env);
+  await waitFor(async () => (await fetch(`${producerUrl}/readyz`)).ok, { what: 'producer service ready', timeoutMs: 60_000 });
+  edge = spawn('node_modules/deno/deno', ['task', 'edge'], {
+    cwd: root,
+    env: {
+      ...process.env,
+      ...iso.env,
+      EDGE_PORT: String(edgePort),
+      HOST: '127.0.0.1',
+      PRODUCER_URL: producerUrl,
+      PRODUCER_TOKEN: TOKEN,
+      RATE_LIMIT_PER_SECOND: '20',
+      RATE_LIMIT_BURST: '40',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  edge.stdout!.on('data', (b: Buffer) => (edgeOut += b.toString()));
+  edge.stderr!.on('data', (b: Buffer) => (edgeOut += b.toString()));
+  await waitFor(async () => (await fetch(`${edgeUrl}/healthz`)).ok, { what: 'edge gateway up', timeoutMs: 60_000 }).catch((err) => {
+    throw new Error(`${(err as Error).message}\n${edgeOut}`);
+  });
+  // The worker has joined its groups once an event posted without waiting is applied.
+  const warm = await post('/v1/events/orders', order('warm-up', 'created', 0));
+  assert.equal(warm.status, 202, JSON.stringify(warm.json));
+  await waitFor(async () => (await iso.sql`SELECT 1 FROM orders WHERE order_id = 'warm-up'`).length === 1, { what: 'worker applying', timeoutMs: 90_000 });
+});
+
+after(async () => {
+  edge?.kill('SIGTERM');
+  await Promise.all([producer?.stop(), worker?.stop()]);
+  await iso?.cleanup();
+});
+
+function order(id: string, status: string, minute: number) {
+  return { order_id: id, customer_id: 'c-1', status, amount_cents: 4200, currency: 'EUR', items: [], occurred_at: `2026-11-23T10:${String(minute).padStart(2, '0')}:00Z` };
+}
+
+async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
+  const res = await fetch(`${edgeUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return { status: res.status, headers: res.headers, json: (await res.json()) as Record<string, unknown> };
+}
+
+test('Prefer: wait on the edge answers 200 with the order once the worker applied it, and GET reads it back', async () => {
+  const created = await post('/v1/events/orders', order('e-1', 'created', 1), { prefer: 'wait=20' });
+  assert.equal(created.status, 200, `${JSON.stringify(created.json)}\n${edgeOut}`);
+  assert.equal(created.headers.get('preference-applied'), 'wait=20');
+  assert.equal((created.json.order as Record<string, unknown>).status, 'created');
+  const [row] = await iso.sql<{ event_id: string }[]>`SELECT event_id FROM orders WHERE order_id = 'e-1'`;
+  assert.equal(row!.event_id, created.json.event_id);
+
+  const res = await fetch(`${edgeUrl}/v1/orders/e-1`);
+  assert.equal(res.status, 200);
+  assert.equal(((await res.json()) as { event_id: string }).event_id, created.json.event_id);
+  assert.equal((await fetch(`${edgeUrl}/v1/orders/e-none`)).status, 404);
+});
+
+test('an Idempotency-Key retry on the edge is replayed, and the event is applied once', async () => {
+  const first = await post('/v1/events/orders', order('e-2', 'created', 2), { 'idempotency-key': 'edge-key-1' });
+  const again = await post('/v1/events/orders', order('e-2', 'created', 2), { 'idempotency-key': 'edge-key-1' });
+  assert.equal(first.status, 202, JSON.stringify(first.json));
+  assert.equal(again.status, 202);
+  assert.equal(again.headers.get('idempotent-replayed'), 'true');
+  assert.equal(again.json.event_id, first.json.event_id);
+  // The answer lives in the cache Redis, under the isolation's prefix.
+  assert.ok((await iso.redis.keys(`${iso.env.REDIS_PREFIX}idem*`)).length >= 1);
+  await waitFor(async () => (await iso.sql`SELECT 1 FROM order_history WHERE order_id = 'e-2'`).length === 1, { what: 'e-2 applied' });
+  const history = await iso.sql`SELECT event_id FROM order_history WHERE order_id = 'e-2'`;
+  assert.equal(history.length, 1);
+});
+
+test('the edge enforces rate limits: a burst over the budget gets 429 with Retry-After', async () => {
+  const answers = await Promise.all(Array.from({ length: 80 }, () => fetch(`${edgeUrl}/v1/orders/e-none`)));
+  const codes = answers.map((r) => r.status);
+  const limited = answers.filter((r) => r.status === 429);
+  assert.ok(limited.length > 0, `no 429 among ${codes.join(',')}`);
+  assert.ok(codes.filter((c) => c === 404).length >= 30, codes.join(','));
+  assert.ok(Number(limited[0]!.headers.get('retry-after')) >= 1);
+});
