@@ -4,47 +4,20 @@
  * Idempotency-Key replays, and rate limits.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { freePort, isolate, startProcess, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { isolate, startEdgeStack, startWorker, waitFor, type EdgeStack, type Isolated, type Proc } from './helpers.ts';
 
-const root = new URL('../', import.meta.url).pathname;
-const TOKEN = 'edge-redis-test-token-0123456789';
 let iso: Isolated;
-let producer: Proc;
 let worker: Proc;
-let edge: ReturnType<typeof spawn>;
-let edgeOut = '';
+let stack: EdgeStack;
 let edgeUrl: string;
 
 before(async () => {
   iso = await isolate();
-  const producerPort = await freePort();
-  const edgePort = await freePort();
-  const producerUrl = `http://127.0.0.1:${producerPort}`;
-  edgeUrl = `http://127.0.0.1:${edgePort}`;
-  producer = startProcess('gateway/producer-node.ts', { ...iso.env, PRODUCER_PORT: String(producerPort), PRODUCER_TOKEN: TOKEN, HOST: '127.0.0.1' });
   worker = startWorker(iso.env);
-  await waitFor(async () => (await fetch(`${producerUrl}/readyz`)).ok, { what: 'producer service ready', timeoutMs: 60_000 });
-  edge = spawn('node_modules/deno/deno', ['task', 'edge'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      ...iso.env,
-      EDGE_PORT: String(edgePort),
-      HOST: '127.0.0.1',
-      PRODUCER_URL: producerUrl,
-      PRODUCER_TOKEN: TOKEN,
-      RATE_LIMIT_PER_SECOND: '20',
-      RATE_LIMIT_BURST: '40',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  edge.stdout!.on('data', (b: Buffer) => (edgeOut += b.toString()));
-  edge.stderr!.on('data', (b: Buffer) => (edgeOut += b.toString()));
-  await waitFor(async () => (await fetch(`${edgeUrl}/healthz`)).ok, { what: 'edge gateway up', timeoutMs: 60_000 }).catch((err) => {
-    throw new Error(`${(err as Error).message}\n${edgeOut}`);
-  });
+  // iso.env carries REDIS_URL and DATABASE_URL: the edge gets its Redis and PostgreSQL parts.
+  stack = await startEdgeStack(iso, { RATE_LIMIT_PER_SECOND: '20', RATE_LIMIT_BURST: '40' });
+  edgeUrl = stack.url;
   // The worker has joined its groups once an event posted without waiting is applied.
   const warm = await post('/v1/events/orders', order('warm-up', 'created', 0));
   assert.equal(warm.status, 202, JSON.stringify(warm.json));
@@ -52,8 +25,7 @@ before(async () => {
 });
 
 after(async () => {
-  edge?.kill('SIGTERM');
-  await Promise.all([producer?.stop(), worker?.stop()]);
+  await Promise.all([stack?.stop(), worker?.stop()]);
   await iso?.cleanup();
 });
 
@@ -68,7 +40,7 @@ async function post(path: string, body: unknown, headers: Record<string, string>
 
 test('Prefer: wait on the edge answers 200 with the order once the worker applied it, and GET reads it back', async () => {
   const created = await post('/v1/events/orders', order('e-1', 'created', 1), { prefer: 'wait=20' });
-  assert.equal(created.status, 200, `${JSON.stringify(created.json)}\n${edgeOut}`);
+  assert.equal(created.status, 200, `${JSON.stringify(created.json)}\n${stack.output()}`);
   assert.equal(created.headers.get('preference-applied'), 'wait=20');
   assert.equal((created.json.order as Record<string, unknown>).status, 'created');
   const [row] = await iso.sql<{ event_id: string }[]>`SELECT event_id FROM orders WHERE order_id = 'e-1'`;

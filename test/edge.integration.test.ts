@@ -3,45 +3,25 @@
  * which produces to the real Kafka. The records read back decode as standard Confluent-framed Avro.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import avro from 'avsc';
 import { loadRegistry } from '../schemas/registry.ts';
-import { freePort, isolate, startProcess, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { isolate, startEdgeStack, type EdgeStack, type Isolated } from './helpers.ts';
 import { readTopic } from './kafka-reader.ts';
 
-const root = new URL('../', import.meta.url).pathname;
-const TOKEN = 'edge-test-token-0123456789';
 let iso: Isolated;
-let producer: Proc;
-let edge: ReturnType<typeof spawn>;
-let edgeOut = '';
-let producerUrl: string;
+let stack: EdgeStack;
 let edgeUrl: string;
 
 before(async () => {
   iso = await isolate();
-  const producerPort = await freePort();
-  const edgePort = await freePort();
-  producerUrl = `http://127.0.0.1:${producerPort}`;
-  edgeUrl = `http://127.0.0.1:${edgePort}`;
-  producer = startProcess('gateway/producer-node.ts', { ...iso.env, PRODUCER_PORT: String(producerPort), PRODUCER_TOKEN: TOKEN, HOST: '127.0.0.1' });
-  await waitFor(async () => (await fetch(`${producerUrl}/readyz`)).ok, { what: 'producer service ready', timeoutMs: 60_000 });
-  edge = spawn('node_modules/deno/deno', ['task', 'edge'], {
-    cwd: root,
-    env: { ...process.env, EDGE_PORT: String(edgePort), HOST: '127.0.0.1', PRODUCER_URL: producerUrl, PRODUCER_TOKEN: TOKEN, FERRY_TOPIC_PREFIX: iso.env.FERRY_TOPIC_PREFIX! },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  edge.stdout!.on('data', (b: Buffer) => (edgeOut += b.toString()));
-  edge.stderr!.on('data', (b: Buffer) => (edgeOut += b.toString()));
-  await waitFor(async () => (await fetch(`${edgeUrl}/healthz`)).ok, { what: 'edge gateway up', timeoutMs: 60_000 }).catch((err) => {
-    throw new Error(`${(err as Error).message}\n${edgeOut}`);
-  });
+  // Fetch-only: no Redis (edge-redis.integration.test.ts covers the edge with Redis).
+  stack = await startEdgeStack(iso, { REDIS_URL: '' });
+  edgeUrl = stack.url;
 });
 
 after(async () => {
-  edge?.kill('SIGTERM');
-  await producer?.stop();
+  await stack?.stop();
   await iso?.cleanup();
 });
 
@@ -90,16 +70,16 @@ test('the edge gateway rejects an invalid event with 422 and produces nothing', 
 });
 
 test('the producer service refuses callers without the token and records that are not well-formed', async () => {
-  const noToken = await fetch(`${producerUrl}/v1/records`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"records":[]}' });
+  const noToken = await fetch(`${stack.producerUrl}/v1/records`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"records":[]}' });
   assert.equal(noToken.status, 401);
-  const auth = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
-  const garbage = await fetch(`${producerUrl}/v1/records`, {
+  const auth = { 'content-type': 'application/json', authorization: `Bearer ${stack.token}` };
+  const garbage = await fetch(`${stack.producerUrl}/v1/records`, {
     method: 'POST',
     headers: auth,
     body: JSON.stringify({ records: [{ topic: iso.topic('orders'), key: 'k', value_base64: Buffer.from('not avro').toString('base64') }] }),
   });
   assert.equal(garbage.status, 422);
-  const unknownTopic = await fetch(`${producerUrl}/v1/records`, {
+  const unknownTopic = await fetch(`${stack.producerUrl}/v1/records`, {
     method: 'POST',
     headers: auth,
     body: JSON.stringify({ records: [{ topic: 'elsewhere', key: 'k', value_base64: 'AA==' }] }),

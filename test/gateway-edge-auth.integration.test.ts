@@ -3,51 +3,32 @@
  * header it sets survives the hop through the producer service into Kafka.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import type { KafkaJS as KafkaJSTypes } from '@confluentinc/kafka-javascript';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
-import { freePort, isolate, startProcess, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { freePort, isolate, startEdgeStack, waitFor, type EdgeStack, type Isolated } from './helpers.ts';
 
 const require = createRequire(import.meta.url);
 const { KafkaJS } = require('@confluentinc/kafka-javascript') as { KafkaJS: typeof KafkaJSTypes };
-const root = new URL('../', import.meta.url).pathname;
 const TOKEN = `edge-auth-${randomBytes(12).toString('hex')}`;
 const KEY = `fry_${randomBytes(24).toString('base64url')}`;
 const API_KEYS = JSON.stringify([{ id: 'edge-web', tenant: 'acme', sha256: createHash('sha256').update(KEY).digest('hex'), scopes: ['write:orders'] }]);
 
 let iso: Isolated;
-let producer: Proc;
-let edge: ChildProcess;
-let edgeOut = '';
+let stack: EdgeStack;
 let edgeUrl: string;
-
-function startEdge(env: Record<string, string>): ChildProcess {
-  const child = spawn('node_modules/deno/deno', ['task', 'edge'], { cwd: root, env: { ...process.env, HOST: '127.0.0.1', FERRY_TOPIC_PREFIX: iso.env.FERRY_TOPIC_PREFIX!, PRODUCER_TOKEN: TOKEN, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (b: Buffer) => (edgeOut += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (edgeOut += b.toString()));
-  return child;
-}
 
 before(async () => {
   iso = await isolate();
-  const producerPort = await freePort();
-  const edgePort = await freePort();
-  edgeUrl = `http://127.0.0.1:${edgePort}`;
-  producer = startProcess('gateway/producer-node.ts', { ...iso.env, PRODUCER_PORT: String(producerPort), PRODUCER_TOKEN: TOKEN, HOST: '127.0.0.1' });
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${producerPort}/readyz`)).ok, { what: 'producer service ready', timeoutMs: 60_000 });
-  edge = startEdge({ EDGE_PORT: String(edgePort), PRODUCER_URL: `http://127.0.0.1:${producerPort}`, FERRY_API_KEYS: API_KEYS });
-  await waitFor(async () => (await fetch(`${edgeUrl}/healthz`)).ok, { what: 'edge gateway up', timeoutMs: 60_000 }).catch((err) => {
-    throw new Error(`${(err as Error).message}\n${edgeOut}`);
-  });
+  stack = await startEdgeStack(iso, { REDIS_URL: '', FERRY_API_KEYS: API_KEYS }, TOKEN);
+  edgeUrl = stack.url;
 });
 
 after(async () => {
-  edge?.kill('SIGTERM');
-  await producer?.stop();
+  await stack?.stop();
   await iso?.cleanup();
 });
 
@@ -82,11 +63,11 @@ test('the edge gateway answers 401 and 403 like the Node gateway, and its record
 });
 
 test('the edge gateway refuses to start in production without credentials: one line, exit 2', async () => {
-  const before = edgeOut.length;
-  const child = startEdge({ EDGE_PORT: String(await freePort()), NODE_ENV: 'production' });
+  const before = stack.output().length;
+  const child = stack.startEdge({ EDGE_PORT: String(await freePort()), REDIS_URL: '', NODE_ENV: 'production' });
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   assert.equal(code, 2);
-  const lines = edgeOut.slice(before).split('\n').filter((l) => l.startsWith('ferry:'));
-  assert.equal(lines.length, 1, edgeOut.slice(before));
+  const lines = stack.output().slice(before).split('\n').filter((l) => l.startsWith('ferry:'));
+  assert.equal(lines.length, 1, stack.output().slice(before));
   assert.match(lines[0]!, /FERRY_API_KEYS: NODE_ENV=production/);
 });

@@ -1,5 +1,6 @@
 /** Shared helpers for integration tests: isolation, child processes, polling. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
@@ -155,6 +156,64 @@ export async function startGateway(env: Record<string, string>): Promise<{ proc:
 
 export function startWorker(env: Record<string, string>): Proc {
   return startProcess('workers/main.ts', { WORKER_PROCESSES: '1', ...env });
+}
+
+/** The Deno edge gateway in front of a Node producer service, both on free ports. */
+export interface EdgeStack {
+  url: string;
+  producerUrl: string;
+  token: string;
+  /** Everything the edge processes started here printed. */
+  output: () => string;
+  /** Starts another edge process against the same producer service (env overrides). */
+  startEdge: (env: Record<string, string>) => ChildProcess;
+  stop: () => Promise<void>;
+}
+
+/**
+ * Starts the producer service (`iso.env`) and a Deno edge gateway (`iso.env` too, so with
+ * REDIS_URL and DATABASE_URL: pass `REDIS_URL: ''` for a fetch-only edge), waiting until both
+ * answer. Deno cannot preload exit-with-parent.cjs: `stop()` must run (tests do it in `after`).
+ */
+export async function startEdgeStack(iso: Isolated, edgeEnv: Record<string, string> = {}, token = `edge-test-${randomBytes(12).toString('hex')}`): Promise<EdgeStack> {
+  const producerPort = await freePort();
+  const producerUrl = `http://127.0.0.1:${producerPort}`;
+  const producer = startProcess('gateway/producer-node.ts', { ...iso.env, PRODUCER_PORT: String(producerPort), PRODUCER_TOKEN: token, HOST: '127.0.0.1' });
+  const children: ChildProcess[] = [];
+  let out = '';
+  const startEdge = (env: Record<string, string>) => {
+    const child = spawn('node_modules/deno/deno', ['task', 'edge'], {
+      cwd: root,
+      env: { ...process.env, ...iso.env, HOST: '127.0.0.1', PRODUCER_URL: producerUrl, PRODUCER_TOKEN: token, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const keep = (b: Buffer) => {
+      out = (out + b.toString()).slice(-50_000);
+    };
+    child.stdout!.on('data', keep);
+    child.stderr!.on('data', keep);
+    children.push(child);
+    return child;
+  };
+  const stop = async () => {
+    await Promise.all(
+      children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((resolve) => { c.once('exit', resolve); c.kill('SIGTERM'); }) : undefined)),
+    );
+    await producer.stop();
+  };
+  try {
+    await waitFor(async () => (await fetch(`${producerUrl}/readyz`)).ok, { what: 'producer service ready', timeoutMs: 60_000 });
+    const edgePort = await freePort();
+    startEdge({ EDGE_PORT: String(edgePort), ...edgeEnv });
+    const url = `http://127.0.0.1:${edgePort}`;
+    await waitFor(async () => (await fetch(`${url}/healthz`)).ok, { what: 'edge gateway up', timeoutMs: 60_000 }).catch((err) => {
+      throw new Error(`${(err as Error).message}\n${out}\n${producer.output()}`);
+    });
+    return { url, producerUrl, token, output: () => out, startEdge, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 /** Runs `fn` over `items` with at most `limit` at a time. */
