@@ -21,7 +21,7 @@ export interface RedisStores {
   close: () => Promise<void>;
 }
 
-/** How long a producer may take to settle a record (the Node producer's delivery timeout). */
+/** How long a producer may take to settle a record: the Node producer's delivery timeout, and the edge's request timeout to the producer service (http-producer.ts). */
 export const DELIVERY_TIMEOUT_MS = 30_000;
 
 export async function withRedisStores(config: GatewayConfig, logger: LogSink): Promise<RedisStores> {
