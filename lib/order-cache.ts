@@ -29,17 +29,10 @@ export function orderKey(prefix: string, tenant: string, orderId: string): strin
   return `${prefix}order:${encodeURIComponent(tenant)}:${orderId}`;
 }
 
+// KEYS: the orders' keys. ARGV: ttl, then a version and a doc per key. Each order is written
+// only when its version is newer than the cached one. Many orders per call: each command costs
+// the caller a round trip, and Redis a script call.
 const SET_IF_NEWER = `
-local cur = redis.call('HGET', KEYS[1], 'v')
-if cur and cur >= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'v', ARGV[1], 'doc', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
-return 1`;
-
-// The same guard for many orders in one call. KEYS: the orders' keys. ARGV: ttl, then a
-// version and a doc per key. One script per batch instead of one per order: each command costs
-// the worker a promise and buffers, and Redis a script call.
-const SET_MANY_IF_NEWER = `
 local n = 0
 for i = 1, #KEYS do
   local cur = redis.call('HGET', KEYS[i], 'v')
@@ -52,22 +45,28 @@ for i = 1, #KEYS do
 end
 return n`;
 
-type WithOrderCommands = Redis & {
-  ferrySetOrderIfNewer(key: string, version: string, doc: string, ttlMs: number): Promise<number>;
-  /** `numKeys` keys, then the ttl, then version and doc per key. */
-  ferrySetOrdersIfNewer(numKeys: number, ...keysThenArgs: (string | number)[]): Promise<number>;
-};
+/** Orders per script call: bounds how long one call holds Redis (a script runs alone). */
+const ORDERS_PER_CALL = 500;
 
-export function withOrderCommands(redis: Redis): WithOrderCommands {
-  const r = redis as WithOrderCommands;
-  if (typeof r.ferrySetOrderIfNewer !== 'function') {
-    redis.defineCommand('ferrySetOrderIfNewer', { numberOfKeys: 1, lua: SET_IF_NEWER });
+type OrderCommands = { ferrySetOrdersIfNewer(numKeys: number, ...keysThenArgs: (string | number)[]): Promise<number> };
+
+/**
+ * Caches the orders as `rows` hold them, each only over an older cached version: the worker
+ * after its PostgreSQL write, the gateway when it refills a miss from PostgreSQL.
+ */
+export async function cacheOrders(redis: Redis, prefix: string, rows: OrderRow[]): Promise<void> {
+  const r = redis as Redis & Partial<OrderCommands>;
+  // No numberOfKeys: the caller passes the count first.
+  if (typeof r.ferrySetOrdersIfNewer !== 'function') redis.defineCommand('ferrySetOrdersIfNewer', { lua: SET_IF_NEWER });
+  const calls: Promise<number>[] = [];
+  for (let start = 0; start < rows.length; start += ORDERS_PER_CALL) {
+    const chunk = rows.slice(start, start + ORDERS_PER_CALL);
+    const keys = chunk.map((row) => orderKey(prefix, row.tenant, row.order_id));
+    const args: (string | number)[] = [ORDER_TTL_MS];
+    for (const row of chunk) args.push(rowVersion(row), JSON.stringify(orderDoc(row)));
+    calls.push((r as Redis & OrderCommands).ferrySetOrdersIfNewer(keys.length, ...keys, ...args));
   }
-  if (typeof r.ferrySetOrdersIfNewer !== 'function') {
-    // No numberOfKeys: the caller passes the count first.
-    redis.defineCommand('ferrySetOrdersIfNewer', { lua: SET_MANY_IF_NEWER });
-  }
-  return r;
+  await Promise.all(calls);
 }
 
 /** An `orders` row as both the gateway read model and the worker select it. */

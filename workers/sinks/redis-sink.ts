@@ -8,7 +8,7 @@
  * many markers as there are active users, whatever the event rate.
  */
 import type { Redis } from 'ioredis';
-import { ORDER_TTL_MS, orderDoc, orderKey, rowVersion, withOrderCommands, type OrderRow } from '../../lib/order-cache.ts';
+import { cacheOrders, type OrderRow } from '../../lib/order-cache.ts';
 import type { ConsumedEvent, PageViewEvent } from '../event.ts';
 
 /** Markers outlive Kafka's retention (7 days), after which no redelivery is possible. */
@@ -42,7 +42,7 @@ for i = 2, #KEYS do
 end
 return n`;
 
-/** Events per script call: bounds how long one call holds Redis (a script runs alone). */
+/** Page views per script call: bounds how long one call holds Redis (a script runs alone). */
 const PER_CALL = 500;
 
 type CounterCommands = { ferryCountOnce(numKeys: number, ...keysThenArgs: (string | number)[]): Promise<number> };
@@ -51,11 +51,10 @@ export class RedisSink {
   readonly #redis;
 
   constructor(redis: Redis, readonly prefix: string) {
-    const r = withOrderCommands(redis);
-    if (typeof (r as unknown as Partial<CounterCommands>).ferryCountOnce !== 'function') {
-      r.defineCommand('ferryCountOnce', { lua: COUNT_ONCE });
+    if (typeof (redis as unknown as Partial<CounterCommands>).ferryCountOnce !== 'function') {
+      redis.defineCommand('ferryCountOnce', { lua: COUNT_ONCE });
     }
-    this.#redis = r as typeof r & CounterCommands;
+    this.#redis = redis as Redis & CounterCommands;
   }
 
   /** Key of the hash `url -> views`. */
@@ -67,16 +66,8 @@ export class RedisSink {
    * Writes the orders as PostgreSQL holds them (call after the PostgreSQL write). The version
    * guard keeps a slower writer from replacing a newer cached order.
    */
-  async refreshOrders(rows: OrderRow[]): Promise<void> {
-    const calls: Promise<number>[] = [];
-    for (let start = 0; start < rows.length; start += PER_CALL) {
-      const chunk = rows.slice(start, start + PER_CALL);
-      const keys = chunk.map((row) => orderKey(this.prefix, row.tenant, row.order_id));
-      const args: (string | number)[] = [ORDER_TTL_MS];
-      for (const row of chunk) args.push(rowVersion(row), JSON.stringify(orderDoc(row)));
-      calls.push(this.#redis.ferrySetOrdersIfNewer(keys.length, ...keys, ...args));
-    }
-    await Promise.all(calls);
+  refreshOrders(rows: OrderRow[]): Promise<void> {
+    return cacheOrders(this.#redis, this.prefix, rows);
   }
 
   async applyPageViews(events: ConsumedEvent[]): Promise<void> {
