@@ -92,7 +92,8 @@ const log = (line: string) => process.stderr.write(`[bench ${new Date().toISOStr
   // A bench or test that died before its cleanup left databases, topics and keys; drop them
   // first, so they neither fill the machine nor slow this run.
   const swept = await sweepStaleIsolations();
-  if (swept.ids.length > 0) log(`dropped ${swept.ids.length} stale isolations of processes that are gone (${swept.databases} databases, ${swept.topics} topics, ${swept.keys} Redis keys)`);
+  if (swept.ids.length > 0) log(`dropped ${swept.ids.length} stale isolations of processes that are gone (${swept.keys} Redis keys)`);
+  for (const p of swept.problems) log(`could not sweep stale isolations: ${p}`);
 }
 const sampler = new CpuSampler();
 for (const t of serviceTargets(root)) sampler.watch(t);

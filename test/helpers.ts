@@ -5,10 +5,10 @@ import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { createClickhouse } from '../lib/clickhouse.ts';
-import { migrateClickhouse, migratePostgres, quoteIdent } from '../lib/migrate.ts';
-import { deleteTopics, ensureTopics, topicNames } from '../lib/topics.ts';
+import { migrateClickhouse, migratePostgres } from '../lib/migrate.ts';
+import { ensureTopics, topicNames } from '../lib/topics.ts';
 import { loadRegistry } from '../schemas/registry.ts';
-import { newIsolationId } from './stale-isolations.ts';
+import { dropIsolation, newIsolationId } from './stale-isolations.ts';
 
 const root = new URL('../', import.meta.url).pathname;
 
@@ -82,27 +82,13 @@ export async function isolate(extraEnv: Record<string, string> = {}): Promise<Is
     topic: (logical) => `${id}.${logical}`,
     cleanup: async () => {
       await sql.end();
-      const admin = postgres('postgres://postgres@127.0.0.1:5432/postgres', { max: 1, onnotice: () => {} });
-      await admin.unsafe(`DROP DATABASE IF EXISTS ${quoteIdent(`ferry_${id}`)} WITH (FORCE)`);
-      await admin.end();
-      await clickhouse.command({ query: `DROP DATABASE IF EXISTS ferry_${id}` });
-      // Topics too, or every test run leaves its partitions on the shared broker.
-      await deleteTopics(env.KAFKA_BROKERS!.split(','), topicNames(env.FERRY_TOPIC_PREFIX!, loadRegistry().topics.keys()));
       await clickhouse.close();
-      // SCAN and delete in chunks: a benchmark leaves hundreds of thousands of keys, too many
-      // for one KEYS answer or one DEL's argument list.
-      for await (const keys of redis.scanStream({ match: `ferry:${id}:*`, count: 1000 }) as AsyncIterable<string[]>) {
-        if (keys.length) await redis.unlink(...keys);
-      }
       redis.disconnect();
-      // The queue Redis: BullMQ's keys and parked lists of this isolation's retry queues.
-      const queue = new Redis(env.QUEUE_REDIS_URL!);
-      for (const match of [`bull:${id}.*`, `${id}.*`]) {
-        for await (const keys of queue.scanStream({ match, count: 1000 }) as AsyncIterable<string[]>) {
-          if (keys.length) await queue.unlink(...keys);
-        }
-      }
-      queue.disconnect();
+      // Topics too, or every test run leaves its partitions on the shared broker.
+      await dropIsolation(id, topicNames(env.FERRY_TOPIC_PREFIX!, loadRegistry().topics.keys()), {
+        brokers: env.KAFKA_BROKERS!.split(','),
+        redisUrls: [env.REDIS_URL!, env.QUEUE_REDIS_URL!],
+      });
     },
   };
 }

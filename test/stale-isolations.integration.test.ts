@@ -55,6 +55,7 @@ test('what a dead process isolated is dropped everywhere; a live isolation stays
   const result = await sweepStaleIsolations();
   assert.ok(result.ids.includes(id), JSON.stringify(result));
   assert.ok(!result.ids.includes(live.id));
+  assert.deepEqual(result.problems, []);
   assert.deepEqual(await traces(id), { postgres: 0, clickhouse: 0, topics: 0, keys: 0 });
   // The live isolation is whole.
   const mine = await traces(live.id);

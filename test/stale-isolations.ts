@@ -1,7 +1,7 @@
 /**
  * Isolations (test/helpers.ts `isolate`) left behind by a test or benchmark process that died
  * before its cleanup: a PostgreSQL and a ClickHouse database, two Kafka topics and Redis keys
- * each. An isolation's id names the process that made it (`t<ms36>p<pid36>x<hex>`), so one whose
+ * each. An isolation's id names the process that made it (`t<ms36><pid36><hex>`), so one whose
  * process is gone can be dropped without touching the isolations of runs still going.
  *
  * Command line (scripts/test.sh and the benchmark run it first): node --import tsx test/stale-isolations.ts
@@ -84,95 +84,137 @@ function pidAlive(pid: number): boolean {
 }
 
 export interface SweepTargets {
+  /** @defaultValue postgres://postgres@127.0.0.1:5432/postgres */
   postgresAdminUrl?: string;
+  /** @defaultValue http://127.0.0.1:8123/default */
   clickhouseUrl?: string;
+  /** @defaultValue KAFKA_BROKERS or 127.0.0.1:9092 */
   brokers?: string[];
+  /** The cache Redis, then the queue Redis. @defaultValue the local ones (6379, 6380) */
   redisUrls?: string[];
 }
 
-export interface SweepResult {
-  ids: string[];
-  databases: number;
-  clickhouseDatabases: number;
-  topics: number;
-  keys: number;
-}
+const defaults = (t: SweepTargets): Required<SweepTargets> => ({
+  postgresAdminUrl: t.postgresAdminUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  clickhouseUrl: t.clickhouseUrl ?? 'http://127.0.0.1:8123/default',
+  brokers: t.brokers ?? (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','),
+  redisUrls: t.redisUrls ?? ['redis://127.0.0.1:6379/0', 'redis://127.0.0.1:6380'],
+});
 
-/** Drops what stale isolations left behind. Each store is best effort: one that is down is skipped. */
-export async function sweepStaleIsolations(targets: SweepTargets = {}, options: StaleOptions = {}): Promise<SweepResult> {
-  const stale = (name: string) => {
-    const id = isolationIdIn(name);
-    return id !== undefined && isStale(id, options) ? id : undefined;
-  };
-  const ids = new Set<string>();
-  const result: SweepResult = { ids: [], databases: 0, clickhouseDatabases: 0, topics: 0, keys: 0 };
-
-  const admin = postgres(targets.postgresAdminUrl ?? 'postgres://postgres@127.0.0.1:5432/postgres', { max: 1, onnotice: () => {} });
+/**
+ * Drops everything of one isolation: its PostgreSQL and ClickHouse databases (`ferry_<id>`), the
+ * given topics, and its keys (`ferry:<id>:*` in the cache, `bull:<id>.*` and `<id>.*` for its
+ * retry queues). The one place that knows where an isolation lives besides `isolate()` and NAMES;
+ * `cleanup()` and the sweep both call it. Throws what it could not drop.
+ */
+export async function dropIsolation(id: string, topics: string[], targets: SweepTargets = {}): Promise<{ keys: number }> {
+  if (!parseIsolationId(id)) throw new Error(`not an isolation id: ${id}`);
+  const t = defaults(targets);
+  const admin = postgres(t.postgresAdminUrl, { max: 1, onnotice: () => {} });
   try {
-    const rows = await admin<{ datname: string }[]>`SELECT datname FROM pg_database WHERE datname LIKE 'ferry\\_t%'`;
-    for (const { datname } of rows) {
-      const id = stale(datname);
-      if (!id) continue;
-      await admin.unsafe(`DROP DATABASE IF EXISTS ${quoteIdent(datname)} WITH (FORCE)`);
-      ids.add(id);
-      result.databases++;
-    }
-  } catch {
-    // PostgreSQL down: nothing to sweep there now.
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${quoteIdent(`ferry_${id}`)} WITH (FORCE)`);
   } finally {
     await admin.end();
   }
-
-  const clickhouse = createClickhouse(targets.clickhouseUrl ?? 'http://127.0.0.1:8123/default');
+  const clickhouse = createClickhouse(t.clickhouseUrl);
   try {
-    const rs = await clickhouse.query({ query: "SELECT name FROM system.databases WHERE name LIKE 'ferry\\\\_t%'", format: 'JSONEachRow' });
-    for (const { name } of (await rs.json()) as { name: string }[]) {
-      const id = stale(name);
-      if (!id) continue;
-      // The name matched ferry_<id>: letters and digits only, safe to name unquoted.
-      await clickhouse.command({ query: `DROP DATABASE IF EXISTS ${name}` });
-      ids.add(id);
-      result.clickhouseDatabases++;
-    }
-  } catch {
-    // ClickHouse down.
+    // The id was checked above: letters and digits only, safe to name unquoted.
+    await clickhouse.command({ query: `DROP DATABASE IF EXISTS ferry_${id}` });
   } finally {
     await clickhouse.close();
   }
-
-  const brokers = targets.brokers ?? (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
-  try {
-    const topics = await listTopics(brokers);
-    const doomed = topics.filter((t) => stale(t) !== undefined);
-    await deleteTopics(brokers, doomed);
-    for (const t of doomed) ids.add(isolationIdIn(t)!);
-    result.topics = doomed.length;
-  } catch {
-    // Kafka down.
-  }
-
-  for (const url of targets.redisUrls ?? ['redis://127.0.0.1:6379/0', 'redis://127.0.0.1:6380']) {
-    const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+  await deleteTopics(t.brokers, topics);
+  let keys = 0;
+  const patterns = [[`ferry:${id}:*`], [`bull:${id}.*`, `${id}.*`]];
+  for (const [i, url] of t.redisUrls.entries()) {
+    const redis = new Redis(url, { maxRetriesPerRequest: 1 });
     try {
-      await redis.connect();
-      // SCAN in chunks: a benchmark leaves hundreds of thousands of keys.
-      for await (const keys of redis.scanStream({ match: '*t*', count: 2000 }) as AsyncIterable<string[]>) {
-        // Only names shaped like an isolation's (NAMES): an application key never matches.
-        const doomed = keys.filter((k) => {
-          const id = stale(k);
-          if (id) ids.add(id);
-          return id !== undefined;
-        });
-        if (doomed.length) result.keys += await redis.unlink(...doomed);
+      for (const match of patterns[Math.min(i, 1)]!) {
+        // SCAN in chunks: a benchmark leaves hundreds of thousands of keys, too many for one
+        // KEYS answer or one UNLINK's argument list.
+        for await (const found of redis.scanStream({ match, count: 1000 }) as AsyncIterable<string[]>) {
+          if (found.length) keys += await redis.unlink(...found);
+        }
       }
-    } catch {
-      // Redis down.
     } finally {
       redis.disconnect();
     }
   }
-  result.ids = [...ids].sort();
-  return result;
+  return { keys };
+}
+
+export interface SweepResult {
+  ids: string[];
+  keys: number;
+  /** Stores that could not be listed, and isolations that could not be dropped, with why. */
+  problems: string[];
+}
+
+/**
+ * Finds the isolations of processes that are gone, in every store, and drops each
+ * (dropIsolation). Best effort: a store that is down is reported in `problems`, not thrown, so
+ * a test run still starts.
+ */
+export async function sweepStaleIsolations(targets: SweepTargets = {}, options: StaleOptions = {}): Promise<SweepResult> {
+  const t = defaults(targets);
+  const problems: string[] = [];
+  const stale = new Map<string, string[]>(); // id -> its topics
+  const note = (name: string) => {
+    const id = isolationIdIn(name);
+    if (id !== undefined && isStale(id, options) && !stale.has(id)) stale.set(id, []);
+    return id !== undefined && stale.has(id) ? id : undefined;
+  };
+  const attempt = async (what: string, list: () => Promise<void>) => {
+    try {
+      await list();
+    } catch (err) {
+      problems.push(`${what}: ${(err as Error).message}`);
+    }
+  };
+
+  await attempt('PostgreSQL', async () => {
+    const admin = postgres(t.postgresAdminUrl, { max: 1, onnotice: () => {} });
+    try {
+      for (const { datname } of await admin<{ datname: string }[]>`SELECT datname FROM pg_database WHERE datname LIKE 'ferry\\_t%'`) note(datname);
+    } finally {
+      await admin.end();
+    }
+  });
+  await attempt('ClickHouse', async () => {
+    const clickhouse = createClickhouse(t.clickhouseUrl);
+    try {
+      const rs = await clickhouse.query({ query: "SELECT name FROM system.databases WHERE name LIKE 'ferry\\\\_t%'", format: 'JSONEachRow' });
+      for (const { name } of (await rs.json()) as { name: string }[]) note(name);
+    } finally {
+      await clickhouse.close();
+    }
+  });
+  await attempt('Kafka', async () => {
+    for (const topic of await listTopics(t.brokers)) {
+      const id = note(topic);
+      if (id) stale.get(id)!.push(topic);
+    }
+  });
+  for (const url of t.redisUrls) {
+    await attempt(`Redis ${url}`, async () => {
+      const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+      try {
+        await redis.connect();
+        // Only names shaped like an isolation's (NAMES) count: an application key never does.
+        for await (const keys of redis.scanStream({ match: '*t*', count: 2000 }) as AsyncIterable<string[]>) for (const k of keys) note(k);
+      } finally {
+        redis.disconnect();
+      }
+    });
+  }
+
+  let keys = 0;
+  for (const [id, topics] of stale) {
+    await attempt(`dropping ${id}`, async () => {
+      keys += (await dropIsolation(id, topics, t)).keys;
+    });
+  }
+  return { ids: [...stale.keys()].sort(), keys, problems };
 }
 
 async function listTopics(brokers: string[]): Promise<string[]> {
@@ -188,10 +230,7 @@ async function listTopics(brokers: string[]): Promise<string[]> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const r = await sweepStaleIsolations();
-  console.log(
-    r.ids.length === 0
-      ? 'no stale test or benchmark isolations'
-      : `dropped ${r.ids.length} stale isolations: ${r.databases} PostgreSQL and ${r.clickhouseDatabases} ClickHouse databases, ${r.topics} topics, ${r.keys} Redis keys`,
-  );
+  console.log(r.ids.length === 0 ? 'no stale test or benchmark isolations' : `dropped ${r.ids.length} stale isolations (${r.keys} Redis keys): ${r.ids.join(', ')}`);
+  for (const p of r.problems) console.log(`could not sweep: ${p}`);
   process.exit(0);
 }
