@@ -19,7 +19,7 @@ import { loadGatewayConfig, requireAuthentication } from './gateway-config.ts';
 import { HttpProducer } from './http-producer.ts';
 
 declare const Deno: {
-  env: { get(name: string): string | undefined; toObject(): Record<string, string> };
+  env: { toObject(): Record<string, string> };
   serve(options: { port: number; hostname: string; onListen?: (a: { port: number }) => void }, handler: (req: Request) => Response | Promise<Response>): { shutdown(): Promise<void> };
   addSignalListener(signal: string, fn: () => void): void;
   exit(code: number): never;
@@ -68,6 +68,7 @@ const stop = () =>
   void server
     .shutdown()
     .then(() => Promise.all(closers.map((c) => c())))
+    .catch((err: Error) => logger.warn({ err: err.message }, 'stopping: closing the Redis and PostgreSQL connections failed'))
     .finally(() => Deno.exit(0));
 Deno.addSignalListener('SIGTERM', stop);
 Deno.addSignalListener('SIGINT', stop);

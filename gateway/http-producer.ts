@@ -3,14 +3,14 @@
  * validated and Avro-encoded records to the producer service over HTTP, which produces them
  * and answers with one delivery per record once Kafka acknowledged it.
  */
-import { ProduceError, type Delivery, type EventProducer, type OutgoingRecord } from './producer.ts';
+import { DELIVERY_TIMEOUT_MS, ProduceError, type Delivery, type EventProducer, type OutgoingRecord } from './producer.ts';
 
 export interface HttpProducerOptions {
   /** Base URL of the producer service, like `http://127.0.0.1:8090`. */
   url: string;
   /** Shared secret the producer service requires (sent as a bearer token). */
   token: string;
-  /** Abort a forward after this long; the records then count as failed (retriable). @defaultValue 30000 */
+  /** Abort a forward after this long; the records then count as failed (retriable). @defaultValue 30000 (DELIVERY_TIMEOUT_MS) */
   timeoutMs?: number;
 }
 
@@ -35,7 +35,7 @@ export class HttpProducer implements EventProducer {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.token}` },
         body,
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? DELIVERY_TIMEOUT_MS),
       });
     } catch (err) {
       return records.map(() => ({ ok: false, error: new ProduceError(`producer service unreachable: ${(err as Error).message}`, true) }));

@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as RdKafka from '@confluentinc/kafka-javascript';
-import { ProduceError, type Delivery, type EventProducer, type OutgoingRecord } from './producer.ts';
+import { DELIVERY_TIMEOUT_MS, ProduceError, type Delivery, type EventProducer, type OutgoingRecord } from './producer.ts';
 
 const require = createRequire(import.meta.url);
 const { Producer, CODES } = require('@confluentinc/kafka-javascript') as typeof RdKafka;
@@ -25,7 +25,7 @@ export interface KafkaProducerOptions {
    * @defaultValue 50000, and never more than queueMaxMessages
    */
   maxInFlight?: number;
-  /** A record not acknowledged within this time fails. @defaultValue 30000 */
+  /** A record not acknowledged within this time fails. @defaultValue 30000 (DELIVERY_TIMEOUT_MS) */
   deliveryTimeoutMs?: number;
   /** Extra librdkafka properties, applied last. */
   extra?: Record<string, string | number | boolean>;
@@ -74,7 +74,7 @@ export class KafkaProducer implements EventProducer {
       'linger.ms': options.lingerMs ?? 1,
       'compression.codec': (options.compression ?? 'lz4') as 'lz4',
       'queue.buffering.max.messages': options.queueMaxMessages ?? 100_000,
-      'delivery.timeout.ms': options.deliveryTimeoutMs ?? 30_000,
+      'delivery.timeout.ms': options.deliveryTimeoutMs ?? DELIVERY_TIMEOUT_MS,
       dr_cb: true,
       ...options.extra,
     });

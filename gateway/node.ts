@@ -21,7 +21,7 @@ import { createAuthenticator } from './auth.ts';
 import { loadGatewayConfig, requireAuthentication } from './gateway-config.ts';
 import { KafkaProducer } from './kafka-producer.ts';
 import { GatewayMetrics, serveClusterMetrics } from './node-metrics.ts';
-import { DELIVERY_TIMEOUT_MS, withRedisStores } from './redis-stores.ts';
+import { withRedisStores } from './redis-stores.ts';
 
 const config = orExit(() => {
   const c = loadGatewayConfig();
@@ -72,7 +72,6 @@ async function runServer(): Promise<void> {
     compression: config.compression,
     queueMaxMessages: config.queueMaxMessages,
     maxInFlight: config.maxInFlight,
-    deliveryTimeoutMs: DELIVERY_TIMEOUT_MS,
   });
   await kafka.connect();
   const stores = await withRedisStores(config, logger);

@@ -12,6 +12,13 @@ export interface OutgoingRecord {
   headers?: Record<string, string>;
 }
 
+/**
+ * How long a producer may take to settle a record (Kafka's delivery timeout in kafka-producer.ts,
+ * the request timeout to the producer service in http-producer.ts). The Idempotency-Key lease
+ * (redis-stores.ts) must outlast it.
+ */
+export const DELIVERY_TIMEOUT_MS = 30_000;
+
 export type Delivery =
   | { ok: true; partition: number; offset: string }
   | { ok: false; error: ProduceError };

@@ -10,6 +10,7 @@ import { AppliedEvents } from './applied-events.ts';
 import type { GatewayOptions } from './app.ts';
 import type { GatewayConfig } from './gateway-config.ts';
 import { OrderReadModel } from './order-read-model.ts';
+import { DELIVERY_TIMEOUT_MS } from './producer.ts';
 import { RedisAppliedSubscriber } from './redis-applied-subscriber.ts';
 import { RedisIdempotencyStore } from './redis-idempotency-store.ts';
 import { RedisRateLimiter } from './redis-rate-limiter.ts';
@@ -20,9 +21,6 @@ export interface RedisStores {
   /** Drops the connections (call after the server stopped). */
   close: () => Promise<void>;
 }
-
-/** How long a producer may take to settle a record: the Node producer's delivery timeout, and the edge's request timeout to the producer service (http-producer.ts). */
-export const DELIVERY_TIMEOUT_MS = 30_000;
 
 export async function withRedisStores(config: GatewayConfig, logger: LogSink): Promise<RedisStores> {
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 2 });
@@ -50,7 +48,7 @@ export async function withRedisStores(config: GatewayConfig, logger: LogSink): P
         : undefined,
       idempotency: new RedisIdempotencyStore(idempotencyRedis, config.redisPrefix),
       idempotencyTtlMs: config.idempotencyTtlSeconds * 1000,
-      // Longer than any request can take: Kafka's delivery timeout plus the longest wait.
+      // Longer than any request can take: the producer's settle time plus the longest wait.
       idempotencyLeaseMs: DELIVERY_TIMEOUT_MS + config.maxWaitSeconds * 1000 + 30_000,
       applied,
       maxWaitSeconds: config.maxWaitSeconds,
