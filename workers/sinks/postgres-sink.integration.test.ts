@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import postgres from 'postgres';
 import { isolate, liftFailures, planFailures, type Isolated } from '../../test/helpers.ts';
 import type { ConsumedEvent } from '../event.ts';
 import { selectOrders } from '../../lib/order-cache.ts';
@@ -86,8 +87,8 @@ test('a failing event is named, the later events of its order wait, and every ot
 });
 
 test('an event that fails once more after the whole batch failed is applied in the same call, on its second try', async () => {
-  // Alone with one other event: the whole batch fails (1), the halving reaches it at once and
-  // its first try fails (2), its second try succeeds.
+  // Alone with one other event: the whole batch fails (1), the search tries it alone and its
+  // first try fails (2), its second try succeeds.
   await planFailures(iso.sql, 'pg-once', 2, 'created');
   const batch = [order('pg-f', 'created', 0), order('pg-once', 'created', 0)];
   assert.equal((await sink.applyOrders(batch)).failures.size, 0);
@@ -130,6 +131,54 @@ test('in a batch of many, failing events far apart are named, their orders wait 
   assert.equal(Number(applied!.n), 66);
   await liftFailures(iso.sql, 'pg-many-bad-a');
   await liftFailures(iso.sql, 'pg-many-bad-b');
+});
+
+test('the search goes on from where a failed statement stopped: three events that keep failing cost each other row at most two tries', async () => {
+  // Counts every order_history row that got past the failure trigger (test_fail_planned fires
+  // first: triggers fire in name order), failed statements included: a sequence is not rolled back.
+  await iso.sql.unsafe(`
+    CREATE SEQUENCE test_reach_seq;
+    CREATE FUNCTION test_reach() RETURNS trigger AS $$ BEGIN PERFORM nextval('test_reach_seq'); RETURN NEW; END $$ LANGUAGE plpgsql;
+    CREATE TRIGGER test_reach BEFORE INSERT ON order_history FOR EACH ROW WHEN (NEW.order_id LIKE 'pg-reach-%') EXECUTE FUNCTION test_reach();`);
+  const bad = [59, 199, 329];
+  for (const i of bad) await planFailures(iso.sql, `pg-reach-bad-${i}`, 1_000_000, 'created');
+  const batch = Array.from({ length: 400 }, (_, i) => order(bad.includes(i) ? `pg-reach-bad-${i}` : `pg-reach-${i}`, 'created', 0));
+  const { failures } = await sink.applyOrders(batch);
+  assert.deepEqual([...failures.keys()].map((id) => batch.findIndex((e) => e.value.event_id === id)).sort((a, b) => a - b), bad);
+  const [applied] = await iso.sql<{ n: string }[]>`SELECT count(*) AS n FROM order_history WHERE order_id LIKE 'pg-reach-%'`;
+  assert.equal(Number(applied!.n), 397);
+  const [reached] = await iso.sql<{ n: string }[]>`SELECT last_value AS n FROM test_reach_seq`;
+  // Going on from the failing row: 397 applied + 327 reached by the three failed statements
+  // (724). Halving alone re-tried shrinking halves around each failure (994 here).
+  assert.ok(Number(reached!.n) <= 2 * batch.length, `rows reached: ${reached!.n}`);
+  await iso.sql.unsafe('DROP TRIGGER test_reach ON order_history');
+  for (const i of bad) await liftFailures(iso.sql, `pg-reach-bad-${i}`);
+});
+
+test('a session whose first call was rolled back (the search\'s counter with it) still applies the next batch', async () => {
+  // The session-local counter is created by the first call in a session; a transaction that
+  // rolls back takes it away again, and the next call must create it anew, not use the old one.
+  const session = postgres(iso.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
+  try {
+    const own = new PostgresSink(session);
+    await planFailures(iso.sql, 'pg-session-bad', 1_000_000, 'created');
+    await session.begin(async (tx) => {
+      const { failures } = await new PostgresSink(tx as unknown as postgres.Sql).applyOrders([order('pg-session-a', 'created', 0), order('pg-session-bad', 'created', 0)]);
+      assert.equal(failures.size, 1);
+      const [made] = await tx`SELECT to_regclass('pg_temp.ferry_apply_progress') IS NOT NULL AS made`;
+      assert.equal(made!.made, true, 'the first call of the session made the counter');
+      await tx`SELECT 1/0`; // rolls the transaction back, counter included
+    }).catch((err: { code?: string }) => assert.equal(err.code, '22012'));
+    assert.deepEqual(await historyOf('pg-session-a'), [], 'rolled back');
+    const [gone] = await session`SELECT to_regclass('pg_temp.ferry_apply_progress') IS NULL AS gone`;
+    assert.equal(gone!.gone, true, 'the rollback took the counter away');
+    const { failures } = await own.applyOrders([order('pg-session-b', 'created', 0), order('pg-session-bad', 'created', 0), order('pg-session-c', 'created', 0)]);
+    assert.deepEqual([...failures.values()].map((f) => f.code), ['P0001']);
+    assert.deepEqual([await historyOf('pg-session-b'), await historyOf('pg-session-c')], [['created'], ['created']]);
+    await liftFailures(iso.sql, 'pg-session-bad');
+  } finally {
+    await session.end();
+  }
 });
 
 test('an outage-class error fails the whole call instead of being pinned on an event', async () => {
