@@ -10,6 +10,10 @@
 -- good, 2.4x fewer statements and 30 % fewer rows reached, PostgreSQL CPU per event 74 -> 55 us.
 -- Events that fail once and then pass cost the same as before (both ways re-try about the rows
 -- between failures once).
+--
+-- The sequence is a temporary one (pg_temp), made by the first call of each session and checked
+-- on every call, so poolers that reset or swap sessions (DISCARD ALL, transaction pooling) are
+-- fine; Ferry's database role needs the TEMPORARY privilege, which PostgreSQL grants by default.
 -- The count only steers the search; what is applied is decided by the statements themselves,
 -- as before. When it cannot point inside the range (a failure in the orders upsert, after every
 -- history row was inserted, or a planner that evaluated the count early), the range is halved.
