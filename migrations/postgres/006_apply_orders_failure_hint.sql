@@ -25,6 +25,8 @@ CREATE OR REPLACE FUNCTION ferry_apply_orders_set(
   p_currency text[], p_items text[], p_occurred_at timestamptz[], p_received_at timestamptz[],
   p_partition int[], p_offset bigint[], p_skip text[]
 ) RETURNS void LANGUAGE plpgsql AS $$
+-- plpgsql, not sql: its statement plans are cached for the session, which the search below may
+-- call many times in a row.
 BEGIN
   WITH input AS (
     SELECT * FROM unnest(p_tenant, p_event_id, p_order_id, p_customer_id, p_status, p_amount_cents, p_currency, p_items,

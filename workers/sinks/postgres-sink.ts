@@ -5,9 +5,10 @@
  * history row is new in this statement may touch `orders` (a redelivered or replayed event
  * changes nothing); among those, `orders` moves only to a greater (occurred_at, source_offset)
  * version, so an older event arriving late never moves a row back. The statement lives in
- * migrations/postgres/004_apply_orders_functions.sql: when the batch fails for a reason of one
- * of its events, the same call applies it event by event and names the events it could not
- * apply, so finding a bad event costs no extra round trips.
+ * migrations/postgres/004_apply_orders_functions.sql and 006_apply_orders_failure_hint.sql: when
+ * the batch fails for a reason of one of its events, the same call searches for it (going on from
+ * the row that stopped the failed statement), applies everything else and names the events it
+ * could not apply, so finding a bad event costs no extra round trips.
  */
 import type { Sql } from 'postgres';
 import type { OrderRow } from '../../lib/order-cache.ts';
