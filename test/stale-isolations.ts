@@ -113,6 +113,8 @@ export async function dropIsolation(id: string, topics: string[], targets: Sweep
   const admin = postgres(t.postgresAdminUrl, { max: 1, onnotice: () => {} });
   try {
     await admin.unsafe(`DROP DATABASE IF EXISTS ${quoteIdent(`ferry_${id}`)} WITH (FORCE)`);
+    // A test may make a role of the same name (its privileges lived in that database).
+    await admin.unsafe(`DROP ROLE IF EXISTS ${quoteIdent(`ferry_${id}`)}`);
   } finally {
     await admin.end();
   }
@@ -176,6 +178,7 @@ export async function sweepStaleIsolations(targets: SweepTargets = {}, options: 
     const admin = postgres(t.postgresAdminUrl, { max: 1, onnotice: () => {} });
     try {
       for (const { datname } of await admin<{ datname: string }[]>`SELECT datname FROM pg_database WHERE datname LIKE 'ferry\\_t%'`) note(datname);
+      for (const { rolname } of await admin<{ rolname: string }[]>`SELECT rolname FROM pg_roles WHERE rolname LIKE 'ferry\\_t%'`) note(rolname);
     } finally {
       await admin.end();
     }

@@ -11,9 +11,16 @@ const NETWORK_CODES = new Set([
   'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
 ]);
 
-/** PostgreSQL SQLSTATE classes and codes that pass with time: connection, resources, shutdown, conflicts. */
-function transientSqlState(code: string): boolean {
-  return /^(08|53|57|58)/.test(code) || code === '40001' || code === '40P01' || code === '55P03';
+/**
+ * PostgreSQL SQLSTATEs that are not an event's fault. Those that pass with time: connection,
+ * resources, shutdown, conflicts. And a deployment gone wrong, which an operator puts right:
+ * credentials (28), a missing database (3D000), a privilege (42501), a missing table or function
+ * (42P01, 42883). Ferry's statements are fixed text with typed parameters, so no event can cause
+ * these; dead-lettering every event of every batch while they last would be the worse failure.
+ * Kept in step with ferry_transient_sqlstate (migrations/postgres/007_not_the_events_fault.sql).
+ */
+export function transientSqlState(code: string): boolean {
+  return /^(08|28|53|57|58)/.test(code) || ['40001', '40P01', '55P03', '3D000', '42501', '42P01', '42883'].includes(code);
 }
 
 export function isOutage(err: unknown): boolean {

@@ -23,6 +23,7 @@ import type { ConsumedEvent } from './event.ts';
 import { GroupCommit } from './group-commit.ts';
 import { fromParked, KeyRetries } from './key-retries.ts';
 import { createBatchProcessor, decode } from './process-batch.ts';
+import { checkPostgresRole, UnsafePostgresRoleError } from './postgres-role.ts';
 import { checkQueueRedis, connectQueueRedis } from './queue-redis.ts';
 import { ClickhouseSink } from './sinks/clickhouse-sink.ts';
 import { PostgresSink } from './sinks/postgres-sink.ts';
@@ -80,6 +81,16 @@ async function runMember(index: number): Promise<void> {
   const registry = loadRegistry();
   const codec = new Codec(registry);
   const sql = postgres(config.databaseUrl, { max: 4, onnotice: () => {} });
+  try {
+    await checkPostgresRole(sql);
+  } catch (err) {
+    if (err instanceof UnsafePostgresRoleError) {
+      logger.fatal(err.message);
+      process.exit(2);
+    }
+    // PostgreSQL unreachable: the outage handling holds batches until it is back.
+    logger.warn({ err: (err as Error).message }, 'could not check the PostgreSQL role');
+  }
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
   const clickhouse = createClickhouse(config.clickhouseUrl);
   const deadLetters = new DeadLetters(queueRedis, `${config.topicPrefix}ferry-dead-letters`, (step) => deadLettered.inc({ step }));

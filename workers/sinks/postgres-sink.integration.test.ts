@@ -193,3 +193,21 @@ test('an outage-class error fails the whole call instead of being pinned on an e
   await assert.rejects(sink.applyOrders([order('pg-e', 'created', 0), order('pg-deadlock', 'created', 0)]), (err: { code?: string }) => err.code === '40P01');
   assert.deepEqual(await historyOf('pg-e'), [], 'the call changed nothing');
 });
+
+test('a deployment error (a privilege) mid-batch fails the whole call too, instead of pinning it on an event', async () => {
+  // 42501 raised for one row, as a revoked privilege or a policy would: not the event's fault
+  // (migration 007), so the worker holds the batch rather than dead-lettering event after event.
+  await iso.sql.unsafe(`
+    CREATE OR REPLACE FUNCTION test_privilege() RETURNS trigger AS $$
+    BEGIN
+      IF NEW.order_id = 'pg-privilege' THEN RAISE EXCEPTION 'permission denied (simulated)' USING ERRCODE = '42501'; END IF;
+      RETURN NEW;
+    END $$ LANGUAGE plpgsql;
+    CREATE TRIGGER test_privilege BEFORE INSERT ON order_history FOR EACH ROW EXECUTE FUNCTION test_privilege();`);
+  await assert.rejects(
+    sink.applyOrders([order('pg-p1', 'created', 0), order('pg-privilege', 'created', 0), order('pg-p2', 'created', 0)]),
+    (err: { code?: string }) => err.code === '42501',
+  );
+  assert.deepEqual([await historyOf('pg-p1'), await historyOf('pg-p2')], [[], []], 'the call changed nothing');
+  await iso.sql.unsafe('DROP TRIGGER test_privilege ON order_history');
+});
