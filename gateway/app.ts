@@ -294,7 +294,15 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     if (!hasScope(c.get('credential'), 'read:orders')) return forbidden(c, 'read:orders');
     if (!readModel) return problem(c, 501, 'Not Implemented', 'this gateway has no read model');
     const id = c.req.param('order_id');
-    const found = await readModel.getOrder(c.get('credential').tenant, id);
+    let found;
+    try {
+      found = await readModel.getOrder(c.get('credential').tenant, id);
+    } catch (err) {
+      // The cache and the database are stores that come back: tell clients to retry, not that
+      // the gateway is broken (a 500 is not retried by most clients and proxies).
+      console.error(JSON.stringify({ level: 'warn', msg: 'order read failed', error: (err as Error).message }));
+      return problem(c, 503, 'Read model unavailable', 'the order could not be read now; retry later', {}, { 'retry-after': '1' });
+    }
     if (!found) return problem(c, 404, 'Order not found', `no order "${id}"`);
     // Weak: the cached and the database copy of one version may differ in formatting, not meaning.
     const etag = `W/"${found.order.event_id}"`;

@@ -61,3 +61,21 @@ describe('GET /v1/orders/:order_id conditional', () => {
     assert.equal((await app.request('/v1/orders/nope', { headers: { 'if-none-match': '*' } })).status, 404);
   });
 });
+
+describe('GET /v1/orders/:order_id when the read model is unreachable', () => {
+  it('answers 503 with Retry-After and a problem body, not a 500', async () => {
+    const registry = loadRegistry();
+    const readModel = new FakeReadModel();
+    readModel.failWith = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    const app = createApp({ registry, codec: new Codec(registry), producer: new FakeProducer(), readModel });
+    const res = await app.request('/v1/orders/o-1');
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), '1');
+    assert.match(res.headers.get('content-type') ?? '', /application\/problem\+json/);
+    const body = (await res.json()) as { title: string; detail: string };
+    assert.equal(body.title, 'Read model unavailable');
+    assert.doesNotMatch(body.detail, /5432|ECONNREFUSED/, 'no internals in the answer');
+    readModel.failWith = undefined;
+    assert.equal((await app.request('/v1/orders/o-1')).status, 404, 'back when the store is');
+  });
+});

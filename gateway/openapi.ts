@@ -140,6 +140,11 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
           ...stdErrors,
           '404': { description: 'No such order.', content: problemContent() },
           '501': { description: 'This gateway has no read model.', content: problemContent() },
+          '503': {
+            description: 'The read model (cache or database) is unreachable right now; retry after Retry-After.',
+            headers: { 'Retry-After': ref('headers', 'RetryAfter') },
+            content: problemContent(),
+          },
         },
       },
     },

@@ -88,7 +88,10 @@ export class FakeRateLimiter implements RateLimiter {
 /** Orders by `tenant/order_id` (`default/o-1` when authentication is off). */
 export class FakeReadModel implements ReadModel {
   readonly orders = new Map<string, OrderView>();
+  /** Set to make reads fail as an unreachable store would. */
+  failWith: Error | undefined;
   async getOrder(tenant: string, orderId: string): Promise<{ order: OrderView; source: 'cache' | 'database' } | null> {
+    if (this.failWith) throw this.failWith;
     const order = this.orders.get(`${tenant}/${orderId}`);
     return order ? { order, source: 'cache' } : null;
   }
