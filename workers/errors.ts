@@ -19,7 +19,7 @@ const NETWORK_CODES = new Set([
  * these; dead-lettering every event of every batch while they last would be the worse failure.
  * Kept in step with ferry_transient_sqlstate (migrations/postgres/007_not_the_events_fault.sql).
  */
-export function transientSqlState(code: string): boolean {
+function transientSqlState(code: string): boolean {
   return /^(08|28|53|57|58)/.test(code) || ['40001', '40P01', '55P03', '3D000', '42501', '42P01', '42883'].includes(code);
 }
 

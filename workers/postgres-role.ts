@@ -1,8 +1,9 @@
 /**
  * What the worker's PostgreSQL role must be allowed beyond its tables: creating temporary
  * objects, for the failure search's per-session counter (migration 006). PostgreSQL grants it
- * to everyone by default; hardened databases may revoke it. The worker refuses to start
- * without it rather than hold every batch that has a failing event.
+ * to everyone by default; hardened databases may revoke it. Without it every apply call fails
+ * (42501, held as an outage: see errors.ts), so the worker refuses to start instead, saying what
+ * to grant.
  */
 import type { Sql } from 'postgres';
 
