@@ -6,6 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Sql } from 'postgres';
+import { chunks } from './chunks.ts';
 
 /** Cached orders expire so the cache holds hot orders only; PostgreSQL is the record. @defaultValue 24 h */
 export const ORDER_TTL_MS = 24 * 60 * 60 * 1000;
@@ -58,15 +59,13 @@ export async function cacheOrders(redis: Redis, prefix: string, rows: OrderRow[]
   const r = redis as Redis & Partial<OrderCommands>;
   // No numberOfKeys: the caller passes the count first.
   if (typeof r.ferrySetOrdersIfNewer !== 'function') redis.defineCommand('ferrySetOrdersIfNewer', { lua: SET_IF_NEWER });
-  const calls: Promise<number>[] = [];
-  for (let start = 0; start < rows.length; start += ORDERS_PER_CALL) {
-    const chunk = rows.slice(start, start + ORDERS_PER_CALL);
+  // One connection runs the calls in order, so a later chunk never overtakes an earlier one.
+  await Promise.all(chunks(rows, ORDERS_PER_CALL).map((chunk) => {
     const keys = chunk.map((row) => orderKey(prefix, row.tenant, row.order_id));
     const args: (string | number)[] = [ORDER_TTL_MS];
     for (const row of chunk) args.push(rowVersion(row), JSON.stringify(orderDoc(row)));
-    calls.push((r as Redis & OrderCommands).ferrySetOrdersIfNewer(keys.length, ...keys, ...args));
-  }
-  await Promise.all(calls);
+    return (r as Redis & OrderCommands).ferrySetOrdersIfNewer(keys.length, ...keys, ...args);
+  }));
 }
 
 /** An `orders` row as both the gateway read model and the worker select it. */

@@ -15,6 +15,7 @@
  */
 import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { chunks } from '../lib/chunks.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { RawMessage } from './consumer.ts';
 import type { DeadLetters, DeadLetter } from './dead-letters.ts';
@@ -148,15 +149,8 @@ export class KeyRetries {
     // free, which the script sees.
     const lists = records.map((r) => this.listKey(r.topic, r.key?.toString('utf8') ?? null));
     const distinct = [...new Set(lists)];
-    const blocked = new Set<string>();
-    const calls: Promise<void>[] = [];
-    for (let start = 0; start < distinct.length; start += KEYS_PER_CALL) {
-      const chunk = distinct.slice(start, start + KEYS_PER_CALL);
-      calls.push(this.#redis.ferryWhichExist(chunk.length, ...chunk).then((found) => {
-        for (const i of found) blocked.add(chunk[i - 1]!);
-      }));
-    }
-    await Promise.all(calls);
+    const found = await Promise.all(chunks(distinct, KEYS_PER_CALL).map(async (chunk) => (await this.#redis.ferryWhichExist(chunk.length, ...chunk)).map((i) => chunk[i - 1]!)));
+    const blocked = new Set(found.flat());
     if (blocked.size === 0) return records;
     const candidates = records.map((r, i) => ({ r, list: lists[i]! })).filter((c) => blocked.has(c.list));
     const p = this.#redis.pipeline() as unknown as Scripts & { exec(): Promise<[Error | null, unknown][] | null> };

@@ -8,6 +8,7 @@
  * many markers as there are active users, whatever the event rate.
  */
 import type { Redis } from 'ioredis';
+import { chunks } from '../../lib/chunks.ts';
 import { cacheOrders, type OrderRow } from '../../lib/order-cache.ts';
 import type { ConsumedEvent, PageViewEvent } from '../event.ts';
 
@@ -71,17 +72,16 @@ export class RedisSink {
   }
 
   async applyPageViews(events: ConsumedEvent[]): Promise<void> {
-    const calls: Promise<number>[] = [];
-    for (let start = 0; start < events.length; start += PER_CALL) {
-      const chunk = events.slice(start, start + PER_CALL);
+    // One connection runs the calls in order: a user's later page view meets the marker an
+    // earlier chunk set.
+    await Promise.all(chunks(events, PER_CALL).map((chunk) => {
       const keys: string[] = [this.pageViewsKey];
       const args: (string | number)[] = [SEEN_TTL_S];
       for (const e of chunk) {
         keys.push(`${this.prefix}seen:pv:${e.key}`);
         args.push((e.value as unknown as PageViewEvent).url, e.partition, e.offset);
       }
-      calls.push(this.#redis.ferryCountOnce(keys.length, ...keys, ...args));
-    }
-    await Promise.all(calls);
+      return this.#redis.ferryCountOnce(keys.length, ...keys, ...args);
+    }));
   }
 }
