@@ -127,14 +127,9 @@ BEGIN
     ELSE
       mark := nextval('pg_temp.ferry_apply_progress');
       BEGIN
-        IF lo = 1 AND hi = n THEN
-          PERFORM ferry_apply_orders_set(p_tenant, p_event_id, p_order_id, p_customer_id, p_status, p_amount_cents, p_currency,
-                                         p_items, p_occurred_at, p_received_at, p_partition, p_offset, failed_orders);
-        ELSE
-          PERFORM ferry_apply_orders_set(p_tenant[lo:hi], p_event_id[lo:hi], p_order_id[lo:hi], p_customer_id[lo:hi], p_status[lo:hi],
-            p_amount_cents[lo:hi], p_currency[lo:hi], p_items[lo:hi], p_occurred_at[lo:hi], p_received_at[lo:hi],
-            p_partition[lo:hi], p_offset[lo:hi], failed_orders);
-        END IF;
+        PERFORM ferry_apply_orders_set(p_tenant[lo:hi], p_event_id[lo:hi], p_order_id[lo:hi], p_customer_id[lo:hi], p_status[lo:hi],
+          p_amount_cents[lo:hi], p_currency[lo:hi], p_items[lo:hi], p_occurred_at[lo:hi], p_received_at[lo:hi],
+          p_partition[lo:hi], p_offset[lo:hi], failed_orders);
       EXCEPTION WHEN OTHERS THEN
         GET STACKED DIAGNOSTICS state = RETURNED_SQLSTATE;
         IF ferry_transient_sqlstate(state) THEN RAISE; END IF;
