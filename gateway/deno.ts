@@ -9,7 +9,7 @@
  * PostgreSQL (DATABASE_URL). Without it, it needs nothing but outgoing fetch, as on an edge
  * platform with no TCP sockets: those features are off (see docs/api.md).
  */
-import { orExit } from '../lib/config.ts';
+import { orExit, readInt } from '../lib/config.ts';
 import { jsonLogSink } from '../lib/log-sink.ts';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
@@ -26,16 +26,11 @@ declare const Deno: {
 };
 
 const env = Deno.env.toObject();
-const config = orExit(() => {
+const { config, port } = orExit(() => {
   const c = loadGatewayConfig(env);
   requireAuthentication(c);
-  return c;
+  return { config: c, port: readInt(env, 'EDGE_PORT', 8081, 1, 65535) };
 });
-const port = Number(env.EDGE_PORT ?? '8081');
-if (!Number.isInteger(port) || port < 1 || port > 65535) {
-  console.error('ferry: invalid configuration: EDGE_PORT: must be a port number');
-  Deno.exit(2);
-}
 // pino would need --allow-sys (it reads the hostname): the edge logs JSON lines of the same shape.
 const logger = jsonLogSink('ferry-edge');
 if (config.apiKeys.length === 0 && !config.jwt) logger.warn({}, 'AUTHENTICATION IS OFF: neither FERRY_API_KEYS nor FERRY_JWT_SECRET is set. Development only.');

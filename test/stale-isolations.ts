@@ -24,7 +24,7 @@ const OLD = /^t([0-9a-z]{8})[0-9a-f]{6}$/;
 const ID = 't(?:[0-9a-z]{14}|[0-9a-z]{8})[0-9a-f]{6}';
 /** Where isolations put their id (helpers.ts): databases, topics, cache keys, BullMQ and parked-list keys. */
 const NAMES = [
-  new RegExp(`^ferry_(${ID})$`), // PostgreSQL and ClickHouse databases
+  new RegExp(`^ferry_(${ID})$`), // PostgreSQL and ClickHouse databases, a PostgreSQL role a test made
   new RegExp(`^(${ID})\\.`), // topics, parked lists, dead letters
   new RegExp(`^ferry:(${ID}):`), // cache Redis (REDIS_PREFIX)
   new RegExp(`^bull:(${ID})\\.`), // BullMQ queues (<prefix>ferry-retries, ...)
@@ -102,9 +102,9 @@ const defaults = (t: SweepTargets): Required<SweepTargets> => ({
 });
 
 /**
- * Drops everything of one isolation: its PostgreSQL and ClickHouse databases (`ferry_<id>`), the
- * given topics, and its keys (`ferry:<id>:*` in the cache, `bull:<id>.*` and `<id>.*` for its
- * retry queues). The one place that knows where an isolation lives besides `isolate()` and NAMES;
+ * Drops everything of one isolation: its PostgreSQL and ClickHouse databases (`ferry_<id>`, and
+ * a PostgreSQL role of that name if a test made one), the given topics, and its keys
+ * (`ferry:<id>:*` in the cache, `bull:<id>.*` and `<id>.*` for its retry queues). The one place that knows where an isolation lives besides `isolate()` and NAMES;
  * `cleanup()` and the sweep both call it. Throws what it could not drop.
  */
 export async function dropIsolation(id: string, topics: string[], targets: SweepTargets = {}): Promise<{ keys: number }> {
