@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { migrateClickhouse, migratePostgres } from '../lib/migrate.ts';
+import { NODE_FLAGS } from '../lib/node-flags.ts';
 import { ensureTopics, topicNames } from '../lib/topics.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { dropIsolation, newIsolationId } from './stale-isolations.ts';
@@ -107,7 +108,7 @@ export interface Proc {
  * its output. The child stops by itself if this process dies first (test/exit-with-parent.cjs).
  */
 export function startProcess(entry: string, env: Record<string, string>, nodeArgs: string[] = []): Proc {
-  const child = spawn(process.execPath, [...nodeArgs, '--require', `${root}test/exit-with-parent.cjs`, '--import', 'tsx', entry], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...nodeArgs, '--require', `${root}test/exit-with-parent.cjs`, '--import', 'tsx', entry], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
