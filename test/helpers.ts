@@ -104,7 +104,8 @@ export interface Proc {
 }
 
 /**
- * Runs a TypeScript entry under Node (with extra node flags, e.g. --cpu-prof), keeping the tail of
+ * Runs a TypeScript entry under Node with Ferry's V8 flags (lib/node-flags.ts, as the Procfile
+ * does) and any extra node flags after them (e.g. --cpu-prof; later flags win), keeping the tail of
  * its output. The child stops by itself if this process dies first (test/exit-with-parent.cjs).
  */
 export function startProcess(entry: string, env: Record<string, string>, nodeArgs: string[] = []): Proc {
