@@ -4,14 +4,9 @@
  * lib/node-flags.test.ts keeps the Procfile and package.json in step with this list.
  *
  * --max-semi-space-size=64 (MB; Node 20 defaults to 16): a batch's events, rows and statements
- * live for the tens of milliseconds their sink writes take, which with the default young
- * generation is long enough to be promoted and collected again by the old generation's
- * mark-compact. The worker allocates ~15 kB per drained event; with 64 MB semi-spaces it spent
- * 16.2-16.7 us of CPU per drained event against 20.3-21.3 (alternated bench runs of leg d) and
- * the gateway took 88-91 k batched events/s against 83-85 k (leg b). Scavenges are fewer and
- * longer (worker p50 13 ms against 6.5 ms); end-to-end p99 at a fixed rate did not move beyond
- * the run-to-run spread (medians 49.5 against 48.5 ms in eight alternated runs a side). The cost
- * is memory: up to ~190 MB more young generation per process under load. docs/benchmarks.md,
- * "Seventh session", has the runs.
+ * live for the tens of milliseconds their sink writes take, long enough with the default young
+ * generation to be promoted and then collected again by mark-compact. Fewer, longer scavenges;
+ * costs up to ~190 MB more memory per process under load. The measurements (worker CPU per
+ * event, gateway batch rate, end-to-end p99, GC pauses) are in docs/benchmarks.md, "Seventh session".
  */
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];

@@ -104,8 +104,9 @@ const defaults = (t: SweepTargets): Required<SweepTargets> => ({
 /**
  * Drops everything of one isolation: its PostgreSQL and ClickHouse databases (`ferry_<id>`, and
  * a PostgreSQL role of that name if a test made one), the given topics, and its keys
- * (`ferry:<id>:*` in the cache, `bull:<id>.*` and `<id>.*` for its retry queues). The one place that knows where an isolation lives besides `isolate()` and NAMES;
- * `cleanup()` and the sweep both call it. Throws what it could not drop.
+ * (`ferry:<id>:*` in the cache, `bull:<id>.*` and `<id>.*` for its retry queues). The one
+ * place besides `isolate()` and NAMES that knows where an isolation lives; `cleanup()` and the
+ * sweep both call it. Throws what it could not drop.
  */
 export async function dropIsolation(id: string, topics: string[], targets: SweepTargets = {}): Promise<{ keys: number }> {
   if (!parseIsolationId(id)) throw new Error(`not an isolation id: ${id}`);
