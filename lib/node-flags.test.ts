@@ -12,9 +12,9 @@ test('every Node process of the Procfile runs with the V8 flags tests and benchm
   for (const line of lines) assert.ok(line.includes(`node ${flags} --import tsx `), `Procfile line without "${flags}": ${line}`);
 });
 
-test('the npm scripts that start the gateway and the worker use the same flags', () => {
+test('the npm scripts that start the gateway, the worker and the dashboard use the same flags', () => {
   const scripts = (JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { scripts: Record<string, string> }).scripts;
-  for (const name of ['gateway', 'worker']) {
+  for (const name of ['gateway', 'worker', 'dashboard']) {
     assert.equal(scripts[name]?.startsWith(`node ${flags} --import tsx `), true, `npm script ${name}: ${scripts[name]}`);
   }
 });

@@ -25,6 +25,11 @@ export interface DeadLetter {
   dead_at: string;
 }
 
+/** How long a replayed letter stays in the queue, completed, as a record of the replay: 7 days. */
+export const REPLAYED_KEPT_SECONDS = 7 * 24 * 3600;
+/** How many replayed letters stay at most. */
+export const REPLAYED_KEPT_COUNT = 10_000;
+
 export interface DeadLetterFilter {
   /** One dead letter by job id (`topic:partition:offset`). */
   id?: string;
@@ -61,9 +66,15 @@ export class DeadLetters {
       attempts,
       dead_at: new Date().toISOString(),
     };
-    // Dead letters wait for a person: no BullMQ worker consumes this queue, so a job stays
-    // waiting until it is replayed or removed.
-    await this.queue.add('dead-letter', letter, { jobId: `${raw.topic}:${raw.partition}:${raw.offset}`, removeOnComplete: false, removeOnFail: false });
+    // Dead letters wait for a person: the dashboard's replayer holds a new one as failed (a
+    // job no worker has seen yet stays waiting) until someone replays or removes it.
+    await this.queue.add('dead-letter', letter, {
+      jobId: `${raw.topic}:${raw.partition}:${raw.offset}`,
+      // A replayed letter completes (dead-letter-replayer.ts) and stays a week as a record of
+      // the replay; one that waits for a person is never removed by BullMQ.
+      removeOnComplete: { age: REPLAYED_KEPT_SECONDS, count: REPLAYED_KEPT_COUNT },
+      removeOnFail: false,
+    });
     this.onAdd?.(step);
   }
 
@@ -86,16 +97,11 @@ export class DeadLetters {
     let replayed = 0;
     let failed = 0;
     for (const job of await this.list(filter)) {
-      const d = job.data;
-      if (d.value_base64 === null) {
-        failed++;
-        continue;
-      }
-      const [delivery] = await producer.send([{ topic: d.topic, key: d.key ?? '', value: Buffer.from(d.value_base64, 'base64'), ...(d.headers ? { headers: d.headers } : {}) }]);
-      if (delivery?.ok) {
+      try {
+        await replayLetter(producer, job.data);
         await job.remove();
         replayed++;
-      } else {
+      } catch {
         failed++;
       }
     }
@@ -109,4 +115,16 @@ export class DeadLetters {
   close(): Promise<void> {
     return this.queue.close();
   }
+}
+
+/**
+ * Produces a dead letter's original record (key, bytes and headers) to its topic again and
+ * resolves with where Kafka put it; throws when there is nothing to replay or Kafka refused.
+ */
+export async function replayLetter(producer: EventProducer, d: DeadLetter): Promise<{ partition: number; offset: string }> {
+  if (d.value_base64 === null) throw new Error('the dead letter has no record value to replay');
+  const [delivery] = await producer.send([{ topic: d.topic, key: d.key ?? '', value: Buffer.from(d.value_base64, 'base64'), ...(d.headers ? { headers: d.headers } : {}) }]);
+  if (!delivery) throw new Error('the producer returned no delivery');
+  if (!delivery.ok) throw delivery.error;
+  return { partition: delivery.partition, offset: delivery.offset };
 }

@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import { orExit } from '../lib/config.ts';
 import { KafkaProducer } from '../gateway/kafka-producer.ts';
 import { DeadLetters, type DeadLetterFilter } from './dead-letters.ts';
+import { deadLetterQueueName } from './queue-names.ts';
 import { connectQueueRedis } from './queue-redis.ts';
 import { loadWorkerConfig } from './worker-config.ts';
 
@@ -21,7 +22,7 @@ const { positionals, values } = parseArgs({
 const [command, arg] = positionals;
 const config = orExit(() => loadWorkerConfig());
 const connection = connectQueueRedis(config.queueRedisUrl);
-const deadLetters = new DeadLetters(connection, `${config.topicPrefix}ferry-dead-letters`);
+const deadLetters = new DeadLetters(connection, deadLetterQueueName(config.topicPrefix));
 const filter: DeadLetterFilter = {
   ...(values.id ? { id: values.id } : {}),
   ...(values.topic ? { topic: values.topic } : {}),

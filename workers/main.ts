@@ -22,6 +22,7 @@ import { createApply, type SinkStep } from './apply.ts';
 import type { ConsumedEvent } from './event.ts';
 import { GroupCommit } from './group-commit.ts';
 import { fromParked, KeyRetries } from './key-retries.ts';
+import { deadLetterQueueName, retryQueueName } from './queue-names.ts';
 import { createBatchProcessor, decode } from './process-batch.ts';
 import { checkPostgresRole, UnsafePostgresRoleError } from './postgres-role.ts';
 import { checkQueueRedis, connectQueueRedis } from './queue-redis.ts';
@@ -93,7 +94,7 @@ async function runMember(index: number): Promise<void> {
   }
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
   const clickhouse = createClickhouse(config.clickhouseUrl);
-  const deadLetters = new DeadLetters(queueRedis, `${config.topicPrefix}ferry-dead-letters`, (step) => deadLettered.inc({ step }));
+  const deadLetters = new DeadLetters(queueRedis, deadLetterQueueName(config.topicPrefix), (step) => deadLettered.inc({ step }));
 
   const apply = createApply({
     postgres: new PostgresSink(sql),
@@ -114,14 +115,14 @@ async function runMember(index: number): Promise<void> {
   const groups: GroupSpec[] = ([
     {
       group: 'read-model', groupId: config.groupId, steps: new Set(['orders', 'page_views']),
-      retryQueue: 'ferry-retries', deadLetterStep: 'apply', channel: 'applied', poison: 'dead-letter',
+      deadLetterStep: 'apply', channel: 'applied', poison: 'dead-letter',
     },
     {
       // Nothing waits on analytics: the broker holds its fetches until 1 MiB or the linger, so
       // at low rates it fetches, and ClickHouse gets an insert, a few times a second instead of
       // once per event (each insert is a part for ClickHouse to write and merge).
       group: 'analytics', groupId: config.analyticsGroupId, steps: new Set(['clickhouse']),
-      retryQueue: 'ferry-retries-analytics', deadLetterStep: 'clickhouse', channel: 'applied:analytics', poison: 'skip',
+      deadLetterStep: 'clickhouse', channel: 'applied:analytics', poison: 'skip',
       fetch: config.analyticsLingerMs > 0 ? { minBytes: 1 << 20, maxWaitMs: config.analyticsLingerMs } : undefined,
     },
   ] satisfies GroupSpec[]).filter((g) => config.groups.includes(g.group));
@@ -139,7 +140,7 @@ async function runMember(index: number): Promise<void> {
     };
     const retries = new KeyRetries({
       connection: queueRedis,
-      name: `${config.topicPrefix}${spec.retryQueue}`,
+      name: retryQueueName(config.topicPrefix, spec.group),
       deadLetters,
       logger,
       attempts: config.retryAttempts,
@@ -247,8 +248,6 @@ interface GroupSpec {
   group: WorkerGroup;
   groupId: string;
   steps: ReadonlySet<SinkStep>;
-  /** BullMQ queue of this group's per-key retries (without the topic prefix). */
-  retryQueue: string;
   deadLetterStep: string;
   /** Redis channel (after REDIS_PREFIX) announcing applied events. */
   channel: string;

@@ -1,0 +1,160 @@
+/**
+ * The retry dashboard through the real services: a gateway, a worker and a dashboard process.
+ * An event that keeps failing (a PostgreSQL trigger) is dead-lettered by the worker, held by the
+ * dashboard's replayer, shown without its bytes, and replayed from the dashboard's API into
+ * PostgreSQL once the cause is fixed. What is not a repair is refused and changes nothing.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Job } from 'bullmq';
+import type { DeadLetter } from '../workers/dead-letters.ts';
+import { DeadLetters } from '../workers/dead-letters.ts';
+import { connectQueueRedis } from '../workers/queue-redis.ts';
+import {
+  freePort, isolate, liftFailures, orderEvent, planFailures, postJson, startGateway, startProcess, startWorker, waitFor,
+  type Isolated, type Proc,
+} from './helpers.ts';
+
+let iso: Isolated;
+let gateway: { proc: Proc; url: string };
+let worker: Proc;
+let dashboard: Proc;
+let dashboardUrl: string;
+let deadLetters: DeadLetters;
+let queueRedis: ReturnType<typeof connectQueueRedis>;
+let dlqName: string;
+const password = `dash-${Math.random().toString(36).slice(2)}-secret`;
+const auth = { authorization: `Basic ${Buffer.from(`ferry:${password}`).toString('base64')}` };
+
+before(async () => {
+  iso = await isolate();
+  gateway = await startGateway(iso.env);
+  worker = startWorker({ ...iso.env, WORKER_RETRY_ATTEMPTS: '2', WORKER_RETRY_BACKOFF_MS: '200' });
+  const port = await freePort();
+  dashboard = startProcess('workers/dashboard-node.ts', { ...iso.env, DASHBOARD_PORT: String(port), DASHBOARD_PASSWORD: password });
+  dashboardUrl = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${dashboardUrl}/healthz`).catch(() => undefined))?.ok, { what: 'dashboard up', timeoutMs: 30_000 });
+  queueRedis = connectQueueRedis(iso.env.QUEUE_REDIS_URL!);
+  dlqName = `${iso.env.FERRY_TOPIC_PREFIX}ferry-dead-letters`;
+  deadLetters = new DeadLetters(queueRedis, dlqName);
+});
+
+after(async () => {
+  await Promise.all([gateway?.proc.stop(), worker?.stop(), dashboard?.stop()]);
+  await deadLetters?.queue.obliterate({ force: true }).catch(() => {});
+  await deadLetters?.close();
+  queueRedis?.disconnect();
+  await iso?.cleanup();
+});
+
+interface BoardJob {
+  id: string;
+  failedReason?: string;
+  attempts: number;
+  data: Record<string, unknown>;
+  returnValue?: { partition: number; offset: string; replayed_at: string } | null;
+}
+
+async function api(path: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(`${dashboardUrl}${path}`, { ...init, headers: { ...auth, ...(init.headers ?? {}) } });
+}
+
+/** The jobs of one queue in one state, as the dashboard lists them. */
+async function boardJobs(queue: string, status: string): Promise<{ jobs: BoardJob[]; text: string }> {
+  const res = await api(`/api/queues?activeQueue=${encodeURIComponent(queue)}&status=${status}&page=1&jobsPerPage=50`);
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  const body = JSON.parse(text) as { queues: { name: string; jobs: BoardJob[] }[] };
+  return { jobs: body.queues.find((q) => q.name === queue)!.jobs, text };
+}
+
+async function history(orderId: string) {
+  return iso.sql<{ status: string }[]>`SELECT status FROM order_history WHERE order_id = ${orderId}`;
+}
+
+test('a dead letter is held as failed, shown without its bytes, and replayed from the dashboard into PostgreSQL', async () => {
+  await planFailures(iso.sql, 'dash-1', 1_000_000);
+  assert.equal((await postJson(`${gateway.url}/v1/events/orders`, orderEvent('dash-1', 'created', '2026-11-25T10:00:00Z'))).status, 202);
+
+  // The worker gives up after two attempts; the replayer holds the letter as failed with its own error.
+  const held = await waitFor(async () => (await boardJobs(dlqName, 'failed')).jobs.find((j) => j.data.key === 'dash-1'), {
+    what: 'dash-1 held as a failed job on the dashboard',
+    timeoutMs: 30_000,
+  });
+  assert.match(held.failedReason ?? '', /planned failure for order dash-1/);
+  assert.equal(held.data.step, 'apply');
+  assert.equal(held.data.value_base64, undefined, 'no payload on the dashboard');
+  const [stored] = (await deadLetters.list({ key: 'dash-1' })) as Job<DeadLetter>[];
+  assert.ok(stored!.data.value_base64, 'the queue keeps the bytes for the replay');
+  assert.equal(held.data.value_bytes, Buffer.from(stored!.data.value_base64!, 'base64').length);
+  const { text } = await boardJobs(dlqName, 'failed');
+  assert.ok(!text.includes(stored!.data.value_base64!), 'the record bytes appear nowhere in the answer');
+  assert.equal((await history('dash-1')).length, 0, 'nothing applied while it is held');
+
+  // Fix the cause, then Retry in the dashboard: the record goes back through Kafka to PostgreSQL.
+  await liftFailures(iso.sql, 'dash-1');
+  const retried = await api(`/api/queues/${encodeURIComponent(dlqName)}/${encodeURIComponent(held.id)}/retry`, { method: 'PUT' });
+  assert.equal(retried.status, 204);
+  await waitFor(async () => (await history('dash-1')).length === 1, { what: 'replayed dash-1 applied', timeoutMs: 30_000 });
+  const replayed = await waitFor(async () => (await boardJobs(dlqName, 'completed')).jobs.find((j) => j.id === held.id), { what: 'replay completed' });
+  assert.equal(typeof replayed.returnValue?.partition, 'number');
+  assert.match(replayed.returnValue?.offset ?? '', /^\d+$/);
+  assert.deepEqual(await deadLetters.list({ key: 'dash-1' }), [], 'no longer waiting for a person');
+  const [row] = await iso.sql`SELECT status FROM orders WHERE order_id = 'dash-1'`;
+  assert.equal(row!.status, 'created');
+  assert.equal((await history('dash-1')).length, 1, 'applied once');
+});
+
+test('a letter naming a topic that is not Ferry\'s is not replayed', async () => {
+  await deadLetters.add(
+    { topic: 'elsewhere', partition: 0, offset: '7', key: Buffer.from('dash-x'), value: Buffer.from('not ours'), timestamp: Date.now() },
+    'apply',
+    new Error('made by the test'),
+  );
+  const id = 'elsewhere:0:7';
+  await waitFor(async () => (await boardJobs(dlqName, 'failed')).jobs.find((j) => j.id === id), { what: 'held' });
+  assert.equal((await api(`/api/queues/${encodeURIComponent(dlqName)}/${encodeURIComponent(id)}/retry`, { method: 'PUT' })).status, 204);
+  const again = await waitFor(async () => (await boardJobs(dlqName, 'failed')).jobs.find((j) => j.id === id && j.attempts >= 2), { what: 'refused replay' });
+  assert.match(again.failedReason ?? '', /not one of Ferry's topics/);
+  // Clean (discard) is a repair the dashboard allows.
+  assert.equal((await api(`/api/queues/${encodeURIComponent(dlqName)}/${encodeURIComponent(id)}/clean`, { method: 'PUT' })).status, 204);
+  assert.equal(await deadLetters.queue.getJob(id), undefined);
+});
+
+test('the dashboard asks for credentials and refuses everything that is not a repair', async () => {
+  assert.equal((await fetch(`${dashboardUrl}/api/queues`)).status, 401);
+  assert.equal((await fetch(`${dashboardUrl}/api/queues`, { headers: { authorization: `Basic ${Buffer.from('ferry:wrong').toString('base64')}` } })).status, 401);
+  assert.equal((await fetch(`${dashboardUrl}/healthz`)).status, 200);
+
+  await deadLetters.add({ topic: iso.topic('orders'), partition: 1, offset: '9', key: Buffer.from('dash-keep'), value: Buffer.from([0]), timestamp: Date.now() }, 'decode', new Error('kept'));
+  const q = encodeURIComponent(dlqName);
+  const id = encodeURIComponent(`${iso.topic('orders')}:1:9`);
+  const refused: [string, string, unknown?][] = [
+    ['POST', `/api/queues/${q}/add`, { name: 'dead-letter', data: { topic: iso.topic('orders'), value_base64: 'AA==' }, options: {} }],
+    ['PATCH', `/api/queues/${q}/${id}/update-data`, { jobData: { topic: iso.topic('page_views') } }],
+    ['PUT', `/api/queues/${q}/empty`],
+    ['PUT', `/api/queues/${q}/obliterate`],
+    ['PUT', `/api/queues/${q}/pause`],
+  ];
+  for (const [method, path, body] of refused) {
+    const res = await api(path, { method, ...(body ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) });
+    assert.equal(res.status, 403, `${method} ${path}`);
+  }
+  const [kept] = (await deadLetters.list({ key: 'dash-keep' })) as Job<DeadLetter>[];
+  assert.equal(kept!.data.topic, iso.topic('orders'), 'the letter was not edited');
+  assert.equal(kept!.data.value_base64, Buffer.from([0]).toString('base64'));
+  assert.equal((await deadLetters.queue.getJobCounts('waiting', 'failed', 'paused')).paused, 0);
+  assert.equal(await deadLetters.queue.isPaused(), false);
+
+  // The per-key retry queues are read-only: a retry removed by hand would strand its key.
+  const retries = encodeURIComponent(`${iso.env.FERRY_TOPIC_PREFIX}ferry-retries`);
+  assert.equal((await api(`/api/queues/${retries}/clean/delayed`, { method: 'PUT' })).status, 405);
+
+  // The pages and their assets are served.
+  const page = await api('/');
+  assert.equal(page.status, 200);
+  const html = await page.text();
+  const asset = /(?:src|href)="([^"]*static\/[^"]+\.js)"/.exec(html)?.[1];
+  assert.ok(asset, 'the page names its script');
+  assert.equal((await api(asset!.startsWith('/') ? asset! : `/${asset}`)).status, 200);
+});

@@ -1,0 +1,69 @@
+/**
+ * Node entry of the retry dashboard (dashboard.ts): bull-board over the dead-letter queue and
+ * the per-key retry queues, and the replayer that holds new dead letters for a person and
+ * produces the ones they retry (dead-letter-replayer.ts). Stateless: run it on any host that
+ * reaches the queue Redis and Kafka, as many as you like (BullMQ shares the letters out).
+ */
+import { serve } from '@hono/node-server';
+import { serveStatic } from '@hono/node-server/serve-static';
+import { Queue } from 'bullmq';
+import { KafkaProducer } from '../gateway/kafka-producer.ts';
+import { orExit } from '../lib/config.ts';
+import { createLogger } from '../lib/logger.ts';
+import { topicNames } from '../lib/topics.ts';
+import { loadRegistry } from '../schemas/registry.ts';
+import { createDashboardApp } from './dashboard.ts';
+import { loadDashboardConfig } from './dashboard-config.ts';
+import { DeadLetterReplayer } from './dead-letter-replayer.ts';
+import { deadLetterQueueName, retryQueueName } from './queue-names.ts';
+import { connectQueueRedis } from './queue-redis.ts';
+import { WORKER_GROUPS } from './worker-config.ts';
+
+const config = orExit(() => loadDashboardConfig());
+const logger = createLogger('ferry-dashboard', config.logLevel);
+const connection = connectQueueRedis(config.queueRedisUrl);
+// Queue-Redis trouble shows in the pages; it must not end the process.
+connection.on('error', (err) => logger.warn({ err: err.message }, 'queue Redis error'));
+
+const deadLetters = new Queue(deadLetterQueueName(config.topicPrefix), { connection });
+const retries = WORKER_GROUPS.map((g) => new Queue(retryQueueName(config.topicPrefix, g), { connection }));
+// Connects on the first replay: the pages work while Kafka is down, and a replay made then fails
+// and waits to be retried.
+const producer = new KafkaProducer({ brokers: config.kafkaBrokers });
+const replayer = new DeadLetterReplayer({
+  connection,
+  queueName: deadLetters.name,
+  producer,
+  topics: new Set(topicNames(config.topicPrefix, loadRegistry().topics.keys())),
+  logger,
+});
+replayer.start();
+
+const app = createDashboardApp({
+  deadLetters,
+  watched: retries,
+  serveStatic,
+  basePath: config.basePath,
+  ...(config.credentials ? { credentials: config.credentials } : {}),
+  title: config.topicPrefix ? `Ferry ${config.topicPrefix}` : 'Ferry',
+});
+if (!config.credentials) logger.warn('the dashboard has no password (DASHBOARD_PASSWORD): it listens on loopback only');
+const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) =>
+  logger.info({ host: config.host, port: info.port, path: config.basePath }, 'dashboard listening'),
+);
+
+let closing = false;
+async function shutdown(signal: string): Promise<void> {
+  if (closing) return;
+  closing = true;
+  logger.info({ signal }, 'stopping');
+  setTimeout(() => process.exit(1), 15_000).unref();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  for (const step of [() => replayer.close(), () => producer.close(), () => Promise.all([deadLetters, ...retries].map((q) => q.close()))]) {
+    await step().catch((err: Error) => logger.warn({ err: err.message }, 'error while stopping'));
+  }
+  connection.disconnect();
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,75 @@
+/**
+ * The dead-letter queue's only BullMQ worker, run by the dashboard process (dashboard-node.ts).
+ *
+ * Read slowly: one processor does two things, told apart by BullMQ's attempt count.
+ * - A letter it has never finished (attemptsMade 0) is *held*: the processor fails it at once,
+ *   with the letter's own error, so it sits in the queue's failed list, where the dashboard
+ *   shows why it died and offers Retry. Nothing is produced. A crash while holding leaves the
+ *   count at 0 (BullMQ counts an attempt only when it finishes), so the letter is held again.
+ * - A letter someone retried (from the dashboard: BullMQ moves it back to waiting and keeps its
+ *   attempt count) is *replayed*: its original record goes to its topic again through the
+ *   normal path, and the job completes with where Kafka put it. A replay that fails (Kafka down,
+ *   a topic that is not Ferry's) fails the job again, to be retried by a person later.
+ * Sinks apply by event id, so a replay that ran twice (a crash after the produce) changes nothing.
+ */
+import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { EventProducer } from '../gateway/producer.ts';
+import type { Logger } from '../lib/logger.ts';
+import { replayLetter, type DeadLetter } from './dead-letters.ts';
+
+export interface DeadLetterReplayerOptions {
+  /** The queue Redis (a connection of its own: BullMQ blocks on it). */
+  connection: Redis;
+  /** The dead-letter queue's name (`<prefix>ferry-dead-letters`). */
+  queueName: string;
+  producer: EventProducer;
+  /** Ferry's topic names: a letter naming any other topic is not replayed. */
+  topics: ReadonlySet<string>;
+  logger: Logger;
+  /** Letters held or replayed at once. @defaultValue 4 */
+  concurrency?: number;
+}
+
+/** What a replayed letter's job completes with: where its record is now. */
+export interface ReplayResult {
+  partition: number;
+  offset: string;
+  replayed_at: string;
+}
+
+export class DeadLetterReplayer {
+  readonly worker: Worker<DeadLetter, ReplayResult>;
+
+  constructor(readonly options: DeadLetterReplayerOptions) {
+    this.worker = new Worker<DeadLetter, ReplayResult>(options.queueName, (job) => this.process(job), {
+      connection: options.connection,
+      concurrency: options.concurrency ?? 4,
+      autorun: false,
+    });
+    // A failed job is the normal end of a hold; failures of the worker itself (Redis gone) are logged.
+    this.worker.on('error', (err) => options.logger.warn({ err: err.message }, 'dead-letter replayer error'));
+  }
+
+  start(): void {
+    void this.worker.run();
+  }
+
+  async process(job: Job<DeadLetter, ReplayResult>): Promise<ReplayResult> {
+    const d = job.data;
+    if (job.attemptsMade === 0) {
+      const held = new UnrecoverableError(d.error);
+      held.stack = d.stack ?? d.error;
+      throw held;
+    }
+    if (!this.options.topics.has(d.topic)) throw new UnrecoverableError(`not replayed: ${d.topic} is not one of Ferry's topics`);
+    const at = await replayLetter(this.options.producer, d);
+    // Ids and places only: never the payload.
+    this.options.logger.info({ id: job.id, topic: d.topic, partition: at.partition, offset: at.offset }, 'dead letter replayed');
+    return { ...at, replayed_at: new Date().toISOString() };
+  }
+
+  close(): Promise<void> {
+    return this.worker.close();
+  }
+}
