@@ -105,20 +105,23 @@ test('a dead letter is held as failed, shown without its bytes, and replayed fro
   assert.equal((await history('dash-1')).length, 1, 'applied once');
 });
 
-test('a letter naming a topic that is not Ferry\'s is not replayed', async () => {
-  await deadLetters.add(
-    { topic: 'elsewhere', partition: 0, offset: '7', key: Buffer.from('dash-x'), value: Buffer.from('not ours'), timestamp: Date.now() },
-    'apply',
-    new Error('made by the test'),
-  );
-  const id = 'elsewhere:0:7';
-  await waitFor(async () => (await boardJobs(dlqName, 'failed')).jobs.find((j) => j.id === id), { what: 'held' });
-  assert.equal((await api(`/api/queues/${encodeURIComponent(dlqName)}/${encodeURIComponent(id)}/retry`, { method: 'PUT' })).status, 204);
-  const again = await waitFor(async () => (await boardJobs(dlqName, 'failed')).jobs.find((j) => j.id === id && j.attempts >= 2), { what: 'refused replay' });
-  assert.match(again.failedReason ?? '', /not one of Ferry's topics/);
-  // Clean (discard) is a repair the dashboard allows.
-  assert.equal((await api(`/api/queues/${encodeURIComponent(dlqName)}/${encodeURIComponent(id)}/clean`, { method: 'PUT' })).status, 204);
-  assert.equal(await deadLetters.queue.getJob(id), undefined);
+test('a letter that would only come back is not replayed: a topic that is not Ferry\'s, bytes that do not decode', async () => {
+  const q = encodeURIComponent(dlqName);
+  const cases = [
+    { topic: 'elsewhere', offset: '7', reason: /not replayed: elsewhere is not one of Ferry's topics/ },
+    { topic: iso.topic('orders'), offset: '8', reason: /not replayed: .*the worker would dead-letter it again/ },
+  ];
+  for (const c of cases) {
+    await deadLetters.add({ topic: c.topic, partition: 0, offset: c.offset, key: Buffer.from('dash-x'), value: Buffer.from('not avro'), timestamp: Date.now() }, 'decode', new Error('made by the test'));
+    const id = `${c.topic}:0:${c.offset}`;
+    await waitFor(async () => (await boardJobs(dlqName, 'failed')).jobs.find((j) => j.id === id), { what: `${id} held` });
+    assert.equal((await api(`/api/queues/${q}/${encodeURIComponent(id)}/retry`, { method: 'PUT' })).status, 204);
+    const again = await waitFor(async () => (await boardJobs(dlqName, 'failed')).jobs.find((j) => j.id === id && j.attempts >= 2), { what: `${id} refused` });
+    assert.match(again.failedReason ?? '', c.reason);
+    // Clean (discard) is a repair the dashboard allows.
+    assert.equal((await api(`/api/queues/${q}/${encodeURIComponent(id)}/clean`, { method: 'PUT' })).status, 204);
+    assert.equal(await deadLetters.queue.getJob(id), undefined);
+  }
 });
 
 test('the dashboard asks for credentials and refuses everything that is not a repair', async () => {

@@ -10,7 +10,7 @@ import { Queue } from 'bullmq';
 import { KafkaProducer } from '../gateway/kafka-producer.ts';
 import { orExit } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
-import { topicNames } from '../lib/topics.ts';
+import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { createDashboardApp } from './dashboard.ts';
 import { loadDashboardConfig } from './dashboard-config.ts';
@@ -34,7 +34,8 @@ const replayer = new DeadLetterReplayer({
   connection,
   queueName: deadLetters.name,
   producer,
-  topics: new Set(topicNames(config.topicPrefix, loadRegistry().topics.keys())),
+  codec: new Codec(loadRegistry()),
+  topicPrefix: config.topicPrefix,
   logger,
 });
 replayer.start();

@@ -8,15 +8,19 @@
  *   count at 0 (BullMQ counts an attempt only when it finishes), so the letter is held again.
  * - A letter someone retried (from the dashboard: BullMQ moves it back to waiting and keeps its
  *   attempt count) is *replayed*: its original record goes to its topic again through the
- *   normal path, and the job completes with where Kafka put it. A replay that fails (Kafka down,
- *   a topic that is not Ferry's) fails the job again, to be retried by a person later.
+ *   normal path, and the job completes with where Kafka put it. A replay that fails (Kafka down)
+ *   fails the job again, to be retried by a person later; a letter that would only come back (a
+ *   topic that is not Ferry's, bytes that do not decode) is refused the same way, unproduced.
  * Sinks apply by event id, so a replay that ran twice (a crash after the produce) changes nothing.
  */
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { EventProducer } from '../gateway/producer.ts';
 import type { Logger } from '../lib/logger.ts';
+import { topicNames } from '../lib/topics.ts';
+import type { Codec } from '../schemas/codec.ts';
 import { replayLetter, type DeadLetter } from './dead-letters.ts';
+import { decode } from './process-batch.ts';
 
 export interface DeadLetterReplayerOptions {
   /** The queue Redis (a connection of its own: BullMQ blocks on it). */
@@ -24,8 +28,14 @@ export interface DeadLetterReplayerOptions {
   /** The dead-letter queue's name (`<prefix>ferry-dead-letters`). */
   queueName: string;
   producer: EventProducer;
-  /** Ferry's topic names: a letter naming any other topic is not replayed. */
-  topics: ReadonlySet<string>;
+  /**
+   * Checks a letter's record before it goes back: a letter naming a topic that is not Ferry's,
+   * or whose bytes do not decode with the schemas (a poison record), is not replayed, since the
+   * worker would only dead-letter it again.
+   */
+  codec: Codec;
+  /** FERRY_TOPIC_PREFIX. */
+  topicPrefix: string;
   logger: Logger;
   /** Letters held or replayed at once. @defaultValue 4 */
   concurrency?: number;
@@ -40,8 +50,10 @@ export interface ReplayResult {
 
 export class DeadLetterReplayer {
   readonly worker: Worker<DeadLetter, ReplayResult>;
+  readonly #topics: ReadonlySet<string>;
 
   constructor(readonly options: DeadLetterReplayerOptions) {
+    this.#topics = new Set(topicNames(options.topicPrefix, options.codec.registry.topics.keys()));
     this.worker = new Worker<DeadLetter, ReplayResult>(options.queueName, (job) => this.process(job), {
       connection: options.connection,
       concurrency: options.concurrency ?? 4,
@@ -62,7 +74,10 @@ export class DeadLetterReplayer {
       held.stack = d.stack ?? d.error;
       throw held;
     }
-    if (!this.options.topics.has(d.topic)) throw new UnrecoverableError(`not replayed: ${d.topic} is not one of Ferry's topics`);
+    if (!this.#topics.has(d.topic)) throw new UnrecoverableError(`not replayed: ${d.topic} is not one of Ferry's topics`);
+    const value = d.value_base64 === null ? null : Buffer.from(d.value_base64, 'base64');
+    const decoded = decode(this.options.codec, this.options.topicPrefix, { topic: d.topic, partition: d.partition, offset: d.offset, key: null, value });
+    if (decoded instanceof Error) throw new UnrecoverableError(`not replayed: ${decoded.message}; the worker would dead-letter it again`);
     const at = await replayLetter(this.options.producer, d);
     // Ids and places only: never the payload.
     this.options.logger.info({ id: job.id, topic: d.topic, partition: at.partition, offset: at.offset }, 'dead letter replayed');
