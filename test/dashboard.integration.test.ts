@@ -5,6 +5,7 @@
  * PostgreSQL once the cause is fixed. What is not a repair is refused and changes nothing.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import type { Job } from 'bullmq';
 import type { DeadLetter } from '../workers/dead-letters.ts';
@@ -15,6 +16,7 @@ import {
   type Isolated, type Proc,
 } from './helpers.ts';
 
+const root = new URL('../', import.meta.url).pathname;
 let iso: Isolated;
 let gateway: { proc: Proc; url: string };
 let worker: Proc;
@@ -122,6 +124,17 @@ test('a letter that would only come back is not replayed: a topic that is not Fe
     assert.equal((await api(`/api/queues/${q}/${encodeURIComponent(id)}/clean`, { method: 'PUT' })).status, 204);
     assert.equal(await deadLetters.queue.getJob(id), undefined);
   }
+});
+
+test('the dlq command refuses the same letters, and leaves them for a person', async () => {
+  await deadLetters.add({ topic: iso.topic('orders'), partition: 2, offset: '5', key: Buffer.from('dash-cli'), value: Buffer.from('not avro'), timestamp: Date.now() }, 'decode', new Error('made by the test'));
+  const id = `${iso.topic('orders')}:2:5`;
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'workers/dlq.ts', 'replay', '--id', id], { cwd: root, env: { ...process.env, ...iso.env }, encoding: 'utf8' });
+  assert.equal(run.status, 1, run.stderr);
+  assert.match(run.stdout, new RegExp(`not replayed ${id.replace(/[.]/g, '\\.')}: .*dead-letter it again`));
+  assert.match(run.stdout, /replayed 0, failed 0, refused 1/);
+  assert.ok(await deadLetters.queue.getJob(id), 'the letter is still there');
+  await deadLetters.queue.remove(id);
 });
 
 test('the dashboard asks for credentials and refuses everything that is not a repair', async () => {

@@ -17,10 +17,9 @@ import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { EventProducer } from '../gateway/producer.ts';
 import type { Logger } from '../lib/logger.ts';
-import { topicNames } from '../lib/topics.ts';
 import type { Codec } from '../schemas/codec.ts';
 import { replayLetter, type DeadLetter } from './dead-letters.ts';
-import { decode } from './process-batch.ts';
+import { whyNotReplayable } from './replay-check.ts';
 
 export interface DeadLetterReplayerOptions {
   /** The queue Redis (a connection of its own: BullMQ blocks on it). */
@@ -28,11 +27,7 @@ export interface DeadLetterReplayerOptions {
   /** The dead-letter queue's name (`<prefix>ferry-dead-letters`). */
   queueName: string;
   producer: EventProducer;
-  /**
-   * Checks a letter's record before it goes back: a letter naming a topic that is not Ferry's,
-   * or whose bytes do not decode with the schemas (a poison record), is not replayed, since the
-   * worker would only dead-letter it again.
-   */
+  /** Checks a letter before it goes back (replay-check.ts). */
   codec: Codec;
   /** FERRY_TOPIC_PREFIX. */
   topicPrefix: string;
@@ -50,10 +45,8 @@ export interface ReplayResult {
 
 export class DeadLetterReplayer {
   readonly worker: Worker<DeadLetter, ReplayResult>;
-  readonly #topics: ReadonlySet<string>;
 
   constructor(readonly options: DeadLetterReplayerOptions) {
-    this.#topics = new Set(topicNames(options.topicPrefix, options.codec.registry.topics.keys()));
     this.worker = new Worker<DeadLetter, ReplayResult>(options.queueName, (job) => this.process(job), {
       connection: options.connection,
       concurrency: options.concurrency ?? 4,
@@ -74,10 +67,8 @@ export class DeadLetterReplayer {
       held.stack = d.stack ?? d.error;
       throw held;
     }
-    if (!this.#topics.has(d.topic)) throw new UnrecoverableError(`not replayed: ${d.topic} is not one of Ferry's topics`);
-    const value = d.value_base64 === null ? null : Buffer.from(d.value_base64, 'base64');
-    const decoded = decode(this.options.codec, this.options.topicPrefix, { topic: d.topic, partition: d.partition, offset: d.offset, key: null, value });
-    if (decoded instanceof Error) throw new UnrecoverableError(`not replayed: ${decoded.message}; the worker would dead-letter it again`);
+    const why = whyNotReplayable(this.options.codec, this.options.topicPrefix, d);
+    if (why) throw new UnrecoverableError(`not replayed: ${why}`);
     const at = await replayLetter(this.options.producer, d);
     // Ids and places only: never the payload.
     this.options.logger.info({ id: job.id, topic: d.topic, partition: at.partition, offset: at.offset }, 'dead letter replayed');

@@ -91,12 +91,23 @@ export class DeadLetters {
   /**
    * Re-drives dead letters through the normal path: each original record is produced to its
    * topic again and removed from the queue only after Kafka acknowledged it. Sinks apply by
-   * event id, so replaying an event that was already applied changes nothing.
+   * event id, so replaying an event that was already applied changes nothing. A letter `check`
+   * gives a reason for is left in the queue and reported as refused.
    */
-  async replay(producer: EventProducer, filter: DeadLetterFilter = {}): Promise<{ replayed: number; failed: number }> {
+  async replay(
+    producer: EventProducer,
+    filter: DeadLetterFilter = {},
+    check: (d: DeadLetter) => string | undefined = () => undefined,
+  ): Promise<{ replayed: number; failed: number; refused: { id: string; reason: string }[] }> {
     let replayed = 0;
     let failed = 0;
+    const refused: { id: string; reason: string }[] = [];
     for (const job of await this.list(filter)) {
+      const reason = check(job.data);
+      if (reason) {
+        refused.push({ id: String(job.id), reason });
+        continue;
+      }
       try {
         await replayLetter(producer, job.data);
         await job.remove();
@@ -105,7 +116,7 @@ export class DeadLetters {
         failed++;
       }
     }
-    return { replayed, failed };
+    return { replayed, failed, refused };
   }
 
   async count(): Promise<number> {

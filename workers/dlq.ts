@@ -10,8 +10,11 @@
 import { parseArgs } from 'node:util';
 import { orExit } from '../lib/config.ts';
 import { KafkaProducer } from '../gateway/kafka-producer.ts';
+import { Codec } from '../schemas/codec.ts';
+import { loadRegistry } from '../schemas/registry.ts';
 import { DeadLetters, type DeadLetterFilter } from './dead-letters.ts';
 import { deadLetterQueueName } from './queue-names.ts';
+import { whyNotReplayable } from './replay-check.ts';
 import { connectQueueRedis } from './queue-redis.ts';
 import { loadWorkerConfig } from './worker-config.ts';
 
@@ -50,10 +53,12 @@ try {
   } else if (command === 'replay' && (values.all || Object.keys(filter).length > 0)) {
     const producer = new KafkaProducer({ brokers: config.kafkaBrokers });
     await producer.connect();
-    const result = await deadLetters.replay(producer, values.all ? {} : filter);
+    const codec = new Codec(loadRegistry());
+    const result = await deadLetters.replay(producer, values.all ? {} : filter, (d) => whyNotReplayable(codec, config.topicPrefix, d));
     await producer.close();
-    console.log(`replayed ${result.replayed}, failed ${result.failed}`);
-    if (result.failed > 0) code = 1;
+    for (const r of result.refused) console.log(`not replayed ${r.id}: ${r.reason}`);
+    console.log(`replayed ${result.replayed}, failed ${result.failed}, refused ${result.refused.length}`);
+    if (result.failed > 0 || result.refused.length > 0) code = 1;
   } else {
     console.error('usage: dlq list [--topic T] [--key K] [--step S] | dlq show ID | dlq replay (--all | --id ID | --topic T [--key K] [--step S])');
     code = 2;
