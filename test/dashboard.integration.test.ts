@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import type { Job } from 'bullmq';
+import { Queue, type Job } from 'bullmq';
 import type { DeadLetter } from '../workers/dead-letters.ts';
 import { DeadLetters } from '../workers/dead-letters.ts';
 import { connectQueueRedis } from '../workers/queue-redis.ts';
@@ -70,6 +70,13 @@ async function boardJobs(queue: string, status: string): Promise<{ jobs: BoardJo
   return { jobs: body.queues.find((q) => q.name === queue)!.jobs, text };
 }
 
+/** The dashboard's Prometheus text (no credentials needed: counts only). */
+async function gauges(): Promise<string> {
+  const res = await fetch(`${dashboardUrl}/metrics`);
+  assert.equal(res.status, 200);
+  return res.text();
+}
+
 async function history(orderId: string) {
   return iso.sql<{ status: string }[]>`SELECT status FROM order_history WHERE order_id = ${orderId}`;
 }
@@ -92,6 +99,7 @@ test('a dead letter is held as failed, shown without its bytes, and replayed fro
   const { text } = await boardJobs(dlqName, 'failed');
   assert.ok(!text.includes(stored!.data.value_base64!), 'the record bytes appear nowhere in the answer');
   assert.equal((await history('dash-1')).length, 0, 'nothing applied while it is held');
+  assert.match(await gauges(), /^ferry_dead_letters\{state="waiting"\} 1$/m);
 
   // Fix the cause, then Retry in the dashboard: the record goes back through Kafka to PostgreSQL.
   await liftFailures(iso.sql, 'dash-1');
@@ -105,6 +113,10 @@ test('a dead letter is held as failed, shown without its bytes, and replayed fro
   const [row] = await iso.sql`SELECT status FROM orders WHERE order_id = 'dash-1'`;
   assert.equal(row!.status, 'created');
   assert.equal((await history('dash-1')).length, 1, 'applied once');
+  const after = await gauges();
+  assert.match(after, /^ferry_dead_letters\{state="waiting"\} 0$/m);
+  assert.match(after, /^ferry_dead_letters\{state="replayed"\} 1$/m);
+  assert.match(after, /^ferry_retries_pending\{group="read-model"\} 0$/m);
 });
 
 test('a letter that would only come back is not replayed: a topic that is not Ferry\'s, bytes that do not decode', async () => {
@@ -124,6 +136,19 @@ test('a letter that would only come back is not replayed: a topic that is not Fe
     assert.equal((await api(`/api/queues/${q}/${encodeURIComponent(id)}/clean`, { method: 'PUT' })).status, 204);
     assert.equal(await deadLetters.queue.getJob(id), undefined);
   }
+});
+
+test('the gauges count retries in progress per group', async () => {
+  // A retry due in an hour stands for one in progress; removed before it is due.
+  const retries = new Queue(`${iso.env.FERRY_TOPIC_PREFIX}ferry-retries-analytics`, { connection: queueRedis });
+  const job = await retries.add('gauge-check', {}, { delay: 3_600_000 });
+  try {
+    assert.match(await gauges(), /^ferry_retries_pending\{group="analytics"\} 1$/m);
+  } finally {
+    await job.remove();
+    await retries.close();
+  }
+  assert.match(await gauges(), /^ferry_retries_pending\{group="analytics"\} 0$/m);
 });
 
 test('the dlq command refuses the same letters, and leaves them for a person', async () => {

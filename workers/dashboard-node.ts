@@ -1,6 +1,6 @@
 /**
  * Node entry of the retry dashboard (dashboard.ts): bull-board over the dead-letter queue and
- * the per-key retry queues, and the replayer that holds new dead letters for a person and
+ * the per-key retry queues, their gauges at /metrics (dashboard-metrics.ts), and the replayer that holds new dead letters for a person and
  * produces the ones they retry (dead-letter-replayer.ts). Stateless: run it on any host that
  * reaches the queue Redis and Kafka, as many as you like (BullMQ shares the letters out).
  */
@@ -13,6 +13,7 @@ import { createLogger } from '../lib/logger.ts';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { createDashboardApp } from './dashboard.ts';
+import { queueMetrics } from './dashboard-metrics.ts';
 import { loadDashboardConfig } from './dashboard-config.ts';
 import { DeadLetterReplayer } from './dead-letter-replayer.ts';
 import { deadLetterQueueName, retryQueueName } from './queue-names.ts';
@@ -26,7 +27,8 @@ const connection = connectQueueRedis(config.queueRedisUrl);
 connection.on('error', (err) => logger.warn({ err: err.message }, 'queue Redis error'));
 
 const deadLetters = new Queue(deadLetterQueueName(config.topicPrefix), { connection });
-const retries = WORKER_GROUPS.map((g) => new Queue(retryQueueName(config.topicPrefix, g), { connection }));
+const retries = WORKER_GROUPS.map((group) => ({ group, queue: new Queue(retryQueueName(config.topicPrefix, group), { connection }) }));
+const metrics = queueMetrics(deadLetters, retries);
 // Connects on the first replay: the pages work while Kafka is down, and a replay made then fails
 // and waits to be retried.
 const producer = new KafkaProducer({ brokers: config.kafkaBrokers });
@@ -42,7 +44,8 @@ replayer.start();
 
 const app = createDashboardApp({
   deadLetters,
-  watched: retries,
+  watched: retries.map((r) => r.queue),
+  metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
   serveStatic,
   basePath: config.basePath,
   ...(config.credentials ? { credentials: config.credentials } : {}),
@@ -60,7 +63,7 @@ async function shutdown(signal: string): Promise<void> {
   logger.info({ signal }, 'stopping');
   setTimeout(() => process.exit(1), 15_000).unref();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  for (const step of [() => replayer.close(), () => producer.close(), () => Promise.all([deadLetters, ...retries].map((q) => q.close()))]) {
+  for (const step of [() => replayer.close(), () => producer.close(), () => Promise.all([deadLetters, ...retries.map((r) => r.queue)].map((q) => q.close()))]) {
     await step().catch((err: Error) => logger.warn({ err: err.message }, 'error while stopping'));
   }
   connection.disconnect();

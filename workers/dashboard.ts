@@ -34,6 +34,8 @@ export interface DashboardOptions {
   credentials?: { username: string; password: string };
   /** Shown in the title bar, e.g. the deployment's topic prefix. @defaultValue `Ferry` */
   title?: string;
+  /** GET /metrics: Prometheus text (dashboard-metrics.ts); counts only, so outside the credentials like /healthz. @defaultValue none */
+  metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
 /**
@@ -81,6 +83,13 @@ export function createDashboardApp(options: DashboardOptions): Hono {
 
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ ok: true }));
+  const metrics = options.metrics;
+  if (metrics) {
+    app.get('/metrics', async (c) => {
+      const { contentType, body } = await metrics();
+      return c.body(body, 200, { 'content-type': contentType });
+    });
+  }
   if (options.credentials) {
     const { username, password } = options.credentials;
     app.use('*', basicAuth({ username, password, realm: 'Ferry dashboard' }));
