@@ -27,6 +27,8 @@ export interface KafkaProducerOptions {
   maxInFlight?: number;
   /** A record not acknowledged within this time fails. @defaultValue 30000 (DELIVERY_TIMEOUT_MS) */
   deliveryTimeoutMs?: number;
+  /** How long connecting may take before it fails (the next send or connect tries again). @defaultValue 30000 */
+  connectTimeoutMs?: number;
   /** Extra librdkafka properties, applied last. */
   extra?: Record<string, string | number | boolean>;
 }
@@ -94,14 +96,22 @@ export class KafkaProducer implements EventProducer {
   }
 
   connect(): Promise<void> {
-    this.#connected ??= new Promise<void>((resolve, reject) => {
-      this.#producer.connect({ timeout: 30_000 }, (err) => (err ? reject(new Error(err.message)) : resolve()));
+    if (this.#connected) return this.#connected;
+    const attempt = new Promise<void>((resolve, reject) => {
+      this.#producer.connect({ timeout: this.options.connectTimeoutMs ?? 30_000 }, (err) => (err ? reject(new Error(err.message)) : resolve()));
     }).then(() => {
       // Delivery reports are polled on librdkafka's background thread and handed to the event
       // loop as they arrive: a JS poll timer (10 ms, later 2 ms) added its interval to every ack wait.
       this.#producer.setPollInBackground(true);
     });
-    return this.#connected;
+    // A failed first connect is forgotten, so a producer started while Kafka was away (the
+    // dashboard's, which connects on its first replay) tries again instead of failing forever.
+    // Once connected, librdkafka reconnects by itself.
+    attempt.catch(() => {
+      if (this.#connected === attempt) this.#connected = undefined;
+    });
+    this.#connected = attempt;
+    return attempt;
   }
 
   /** Records handed to librdkafka and not yet acknowledged or failed. */

@@ -15,7 +15,7 @@
  */
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { EventProducer } from '../gateway/producer.ts';
+import { DELIVERY_TIMEOUT_MS, type EventProducer } from '../gateway/producer.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { Codec } from '../schemas/codec.ts';
 import { replayLetter, type DeadLetter } from './dead-letters.ts';
@@ -50,6 +50,9 @@ export class DeadLetterReplayer {
     this.worker = new Worker<DeadLetter, ReplayResult>(options.queueName, (job) => this.process(job), {
       connection: options.connection,
       concurrency: options.concurrency ?? 4,
+      // A replay may wait for Kafka's connect and then its delivery (up to 30 s each): the lock
+      // must outlast both, or BullMQ would take the job for stalled and run it again meanwhile.
+      lockDuration: 3 * DELIVERY_TIMEOUT_MS,
       autorun: false,
     });
     // A failed job is the normal end of a hold; failures of the worker itself (Redis gone) are logged.
