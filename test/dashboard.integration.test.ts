@@ -138,12 +138,18 @@ test('a letter that would only come back is not replayed: a topic that is not Fe
   }
 });
 
-test('the gauges count retries in progress per group', async () => {
-  // A retry due in an hour stands for one in progress; removed before it is due.
-  const retries = new Queue(`${iso.env.FERRY_TOPIC_PREFIX}ferry-retries-analytics`, { connection: queueRedis });
-  const job = await retries.add('gauge-check', {}, { delay: 3_600_000 });
+test('retries in progress are counted per group and shown without their record\'s bytes', async () => {
+  // A retry due in an hour, shaped like key-retries.ts's, stands for one in progress; removed before it is due.
+  const name = `${iso.env.FERRY_TOPIC_PREFIX}ferry-retries-analytics`;
+  const retries = new Queue(name, { connection: queueRedis });
+  const payload = Buffer.from('{"secret":"do-not-show"}').toString('base64');
+  const head = JSON.stringify({ topic: iso.topic('orders'), partition: 3, offset: '4', key: 'dash-r', value_base64: payload });
+  const job = await retries.add('retry', { list: 'l', head, errors: [{ at: '2026-11-25T00:00:00Z', error: 'boom' }] }, { delay: 3_600_000 });
   try {
     assert.match(await gauges(), /^ferry_retries_pending\{group="analytics"\} 1$/m);
+    const { jobs, text } = await boardJobs(name, 'delayed');
+    assert.deepEqual((jobs[0]?.data as { head: unknown }).head, { topic: iso.topic('orders'), partition: 3, offset: '4', key: 'dash-r', value_bytes: 24 });
+    assert.ok(!text.includes(payload), 'the record bytes appear nowhere in the answer');
   } finally {
     await job.remove();
     await retries.close();

@@ -19,7 +19,6 @@ import { HonoAdapter } from '@bull-board/hono';
 import type { Queue } from 'bullmq';
 import { Hono } from 'hono';
 import { basicAuth } from 'hono/basic-auth';
-import type { DeadLetter } from './dead-letters.ts';
 
 export interface DashboardOptions {
   /** The dead-letter queue: letters can be replayed (Retry) and discarded (Clean). */
@@ -55,11 +54,28 @@ export const allowRepairsOnly: BeforeHook = ({ method, route }) => {
   return { allow: false, status: 403, message: 'the dashboard replays and discards dead letters; nothing else may change a queue' };
 };
 
-/** A letter as the dashboard shows it: everything but the record's bytes. */
+/**
+ * Job data as the dashboard shows it: everything but the record's bytes (their size instead).
+ * Dead letters carry them as `value_base64`; per-key retry jobs carry the parked record as a
+ * JSON string in `head` (key-retries.ts), shown parsed.
+ */
 export function withoutPayload(data: unknown): unknown {
-  if (!data || typeof data !== 'object' || !('value_base64' in data)) return data;
-  const { value_base64: value, ...rest } = data as DeadLetter;
-  return { ...rest, value_bytes: value === null ? 0 : Buffer.byteLength(value, 'base64') };
+  if (!data || typeof data !== 'object') return data;
+  const d = data as Record<string, unknown>;
+  if ('value_base64' in d) {
+    const { value_base64: value, ...rest } = d;
+    return { ...rest, value_bytes: typeof value === 'string' ? Buffer.byteLength(value, 'base64') : 0 };
+  }
+  if (typeof d.head === 'string') {
+    let head: unknown;
+    try {
+      head = JSON.parse(d.head);
+    } catch {
+      return { ...d, head: '(not shown)' };
+    }
+    return { ...d, head: withoutPayload(head) };
+  }
+  return data;
 }
 
 export function createDashboardApp(options: DashboardOptions): Hono {
