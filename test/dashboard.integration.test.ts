@@ -52,6 +52,8 @@ after(async () => {
 interface BoardJob {
   id: string;
   failedReason?: string;
+  /** Newest first. */
+  stacktrace: string[];
   attempts: number;
   data: Record<string, unknown>;
   returnValue?: { partition: number; offset: string; replayed_at: string } | null;
@@ -91,6 +93,7 @@ test('a dead letter is held as failed, shown without its bytes, and replayed fro
     timeoutMs: 30_000,
   });
   assert.match(held.failedReason ?? '', /planned failure for order dash-1/);
+  assert.match(held.stacktrace[0] ?? '', /planned failure for order dash-1/, 'the letter\'s own stack');
   assert.equal(held.data.step, 'apply');
   assert.equal(held.data.value_base64, undefined, 'no payload on the dashboard');
   const [stored] = (await deadLetters.list({ key: 'dash-1' })) as Job<DeadLetter>[];
@@ -132,6 +135,8 @@ test('a letter that would only come back is not replayed: a topic that is not Fe
     assert.equal((await api(`/api/queues/${q}/${encodeURIComponent(id)}/retry`, { method: 'PUT' })).status, 204);
     const again = await waitFor(async () => (await boardJobs(dlqName, 'failed')).jobs.find((j) => j.id === id && j.attempts >= 2), { what: `${id} refused` });
     assert.match(again.failedReason ?? '', c.reason);
+    assert.match(again.stacktrace[0] ?? '', c.reason);
+    assert.doesNotMatch(again.stacktrace[0] ?? '', /dead-letter-replayer|node_modules/, 'the reason alone, not the replayer\'s stack');
     // Clean (discard) is a repair the dashboard allows.
     assert.equal((await api(`/api/queues/${q}/${encodeURIComponent(id)}/clean`, { method: 'PUT' })).status, 204);
     assert.equal(await deadLetters.queue.getJob(id), undefined);

@@ -65,13 +65,11 @@ export class DeadLetterReplayer {
 
   async process(job: Job<DeadLetter, ReplayResult>): Promise<ReplayResult> {
     const d = job.data;
-    if (job.attemptsMade === 0) {
-      const held = new UnrecoverableError(d.error);
-      held.stack = d.stack ?? d.error;
-      throw held;
-    }
+    // The dashboard shows a failed job's stack: the letter's own for a hold, the reason alone for
+    // a refusal (the replayer's stack would say nothing to the person reading it).
+    if (job.attemptsMade === 0) throw failure(d.error, d.stack);
     const why = whyNotReplayable(this.options.codec, this.options.topicPrefix, d);
-    if (why) throw new UnrecoverableError(`not replayed: ${why}`);
+    if (why) throw failure(`not replayed: ${why}`);
     const at = await replayLetter(this.options.producer, d);
     // Ids and places only: never the payload.
     this.options.logger.info({ id: job.id, topic: d.topic, partition: at.partition, offset: at.offset }, 'dead letter replayed');
@@ -81,4 +79,10 @@ export class DeadLetterReplayer {
   close(): Promise<void> {
     return this.worker.close();
   }
+}
+
+function failure(message: string, stack = message): UnrecoverableError {
+  const err = new UnrecoverableError(message);
+  err.stack = stack;
+  return err;
 }
