@@ -795,7 +795,7 @@ async function tryBridge(): Promise<BenchResult['bridge']> {
     const status = await fetch(meta, { signal: AbortSignal.timeout(20_000) }).then((r) => String(r.status)).catch((e: Error) => e.message);
     tried.push(`GET ${meta} -> ${status}`);
   }
-  if (!has()) return { available: false, tried, outcome: 'not run: io.strimzi:kafka-bridge does not resolve from Maven Central (no version of that artifact is published there; the bridge ships as GitHub release archives and container images).' };
+  if (!has()) return { available: false, tried, outcome: 'not run: io.strimzi:kafka-bridge does not resolve from Maven Central as this machine reaches it (every version, its POM and its metadata answer 404 here, although central.sonatype.com lists 0.32.0).' };
   return { available: true, tried, outcome: 'jars present in bench/.dist/kafka-bridge/libs, but the bridge legs are not implemented: see docs/benchmarks.md.' };
 }
 
