@@ -22,7 +22,7 @@ import { replayLetter, type DeadLetter } from './dead-letters.ts';
 import { whyNotReplayable } from './replay-check.ts';
 
 export interface DeadLetterReplayerOptions {
-  /** The queue Redis (a connection of its own: BullMQ blocks on it). */
+  /** The queue Redis (BullMQ duplicates it for its blocking reads, so it may be shared). */
   connection: Redis;
   /** The dead-letter queue's name (`<prefix>ferry-dead-letters`). */
   queueName: string;
