@@ -202,6 +202,11 @@ test('the dashboard asks for credentials and refuses everything that is not a re
   const retries = encodeURIComponent(`${iso.env.FERRY_TOPIC_PREFIX}ferry-retries`);
   assert.equal((await api(`/api/queues/${retries}/clean/delayed`, { method: 'PUT' })).status, 405);
 
+  // A malformed escape is the caller's mistake, not the dashboard's.
+  const bad = await api('/api/queues?activeQueue=%E0%A4%A&status=failed');
+  assert.equal(bad.status, 400);
+  assert.match(await bad.text(), /malformed percent-escape/);
+
   // The pages and their assets are served.
   const page = await api('/');
   assert.equal(page.status, 200);

@@ -110,6 +110,16 @@ export function createDashboardApp(options: DashboardOptions): Hono {
     const { username, password } = options.credentials;
     app.use('*', basicAuth({ username, password, realm: 'Ferry dashboard' }));
   }
+  // bull-board decodes query values itself and answers a malformed escape (`%E0%A4%A`) with a
+  // 500; it is the caller's mistake, so say so.
+  app.use('*', async (c, next) => {
+    try {
+      decodeURIComponent(new URL(c.req.url).search);
+    } catch {
+      return c.json({ error: 'the query string has a malformed percent-escape' }, 400);
+    }
+    return next();
+  });
   app.route(basePath, serverAdapter.registerPlugin());
   return app;
 }
