@@ -162,7 +162,7 @@ test('retries in progress are counted per group and shown without their record\'
   assert.match(await gauges(), /^ferry_retries_pending\{group="analytics"\} 0$/m);
 });
 
-test('the dlq command refuses the same letters, and leaves them for a person', async () => {
+test('the dlq command refuses the same letters and leaves them, and discards on request', async () => {
   await deadLetters.add({ topic: iso.topic('orders'), partition: 2, offset: '5', key: Buffer.from('dash-cli'), value: Buffer.from('not avro'), timestamp: Date.now() }, 'decode', new Error('made by the test'));
   const id = `${iso.topic('orders')}:2:5`;
   const run = spawnSync(process.execPath, ['--import', 'tsx', 'workers/dlq.ts', 'replay', '--id', id], { cwd: root, env: { ...process.env, ...iso.env }, encoding: 'utf8' });
@@ -170,7 +170,12 @@ test('the dlq command refuses the same letters, and leaves them for a person', a
   assert.match(run.stdout, new RegExp(`not replayed ${id.replace(/[.]/g, '\\.')}: .*dead-letter it again`));
   assert.match(run.stdout, /replayed 0, failed 0, refused 1/);
   assert.ok(await deadLetters.queue.getJob(id), 'the letter is still there');
-  await deadLetters.queue.remove(id);
+
+  // Discarding it from the shell, as Clean does on the dashboard.
+  const discard = spawnSync(process.execPath, ['--import', 'tsx', 'workers/dlq.ts', 'discard', '--id', id], { cwd: root, env: { ...process.env, ...iso.env }, encoding: 'utf8' });
+  assert.equal(discard.status, 0, discard.stderr);
+  assert.match(discard.stdout, /^discarded 1$/m);
+  assert.equal(await deadLetters.queue.getJob(id), undefined);
 });
 
 test('the dashboard asks for credentials and refuses everything that is not a repair', async () => {

@@ -4,6 +4,7 @@
  *   npm run dlq -- list [--topic T] [--key K] [--step decode|apply]
  *   npm run dlq -- show ID
  *   npm run dlq -- replay (--all | --id ID | --topic T [--key K] [--step S])
+ *   npm run dlq -- discard (--all | --id ID | --topic T [--key K] [--step S])
  *
  * Uses the same environment as the worker (QUEUE_REDIS_URL, KAFKA_BROKERS, FERRY_TOPIC_PREFIX).
  */
@@ -59,8 +60,16 @@ try {
     for (const r of result.refused) console.log(`not replayed ${r.id}: ${r.reason}`);
     console.log(`replayed ${result.replayed}, failed ${result.failed}, refused ${result.refused.length}`);
     if (result.failed > 0 || result.refused.length > 0) code = 1;
+  } else if (command === 'discard' && (values.all || Object.keys(filter).length > 0)) {
+    // What the dashboard's Clean does, for a shell: the letters are removed, nothing is produced.
+    let discarded = 0;
+    for (const job of await deadLetters.list(values.all ? {} : filter)) {
+      // remove() refuses a letter the replayer is working on right now; it is left and not counted.
+      if (await job.remove().then(() => true, () => false)) discarded++;
+    }
+    console.log(`discarded ${discarded}`);
   } else {
-    console.error('usage: dlq list [--topic T] [--key K] [--step S] | dlq show ID | dlq replay (--all | --id ID | --topic T [--key K] [--step S])');
+    console.error('usage: dlq list [--topic T] [--key K] [--step S] | dlq show ID | dlq (replay | discard) (--all | --id ID | --topic T [--key K] [--step S])');
     code = 2;
   }
 } finally {
