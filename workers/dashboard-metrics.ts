@@ -6,9 +6,10 @@
  */
 import type { Queue } from 'bullmq';
 import client from 'prom-client';
+import type { DeadLetters } from './dead-letters.ts';
 import type { WorkerGroup } from './worker-config.ts';
 
-export function queueMetrics(deadLetters: Queue, retries: { group: WorkerGroup; queue: Queue }[]): client.Registry {
+export function queueMetrics(deadLetters: DeadLetters, retries: { group: WorkerGroup; queue: Queue }[]): client.Registry {
   const registry = new client.Registry();
   new client.Gauge({
     name: 'ferry_dead_letters',
@@ -16,9 +17,9 @@ export function queueMetrics(deadLetters: Queue, retries: { group: WorkerGroup; 
     labelNames: ['state'],
     registers: [registry],
     async collect() {
-      const c = await deadLetters.getJobCounts('waiting', 'paused', 'active', 'failed', 'completed');
-      this.set({ state: 'waiting' }, (c.waiting ?? 0) + (c.paused ?? 0) + (c.active ?? 0) + (c.failed ?? 0));
-      this.set({ state: 'replayed' }, c.completed ?? 0);
+      const [waiting, replayed] = await Promise.all([deadLetters.count(), deadLetters.replayedCount()]);
+      this.set({ state: 'waiting' }, waiting);
+      this.set({ state: 'replayed' }, replayed);
     },
   });
   new client.Gauge({

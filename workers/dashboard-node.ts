@@ -16,6 +16,7 @@ import { createDashboardApp } from './dashboard.ts';
 import { queueMetrics } from './dashboard-metrics.ts';
 import { loadDashboardConfig } from './dashboard-config.ts';
 import { DeadLetterReplayer } from './dead-letter-replayer.ts';
+import { DeadLetters } from './dead-letters.ts';
 import { deadLetterQueueName, retryQueueName } from './queue-names.ts';
 import { connectQueueRedis } from './queue-redis.ts';
 import { WORKER_GROUPS } from './worker-config.ts';
@@ -26,7 +27,7 @@ const connection = connectQueueRedis(config.queueRedisUrl);
 // Queue-Redis trouble shows in the pages; it must not end the process.
 connection.on('error', (err) => logger.warn({ err: err.message }, 'queue Redis error'));
 
-const deadLetters = new Queue(deadLetterQueueName(config.topicPrefix), { connection });
+const deadLetters = new DeadLetters(connection, deadLetterQueueName(config.topicPrefix));
 const retries = WORKER_GROUPS.map((group) => ({ group, queue: new Queue(retryQueueName(config.topicPrefix, group), { connection }) }));
 const metrics = queueMetrics(deadLetters, retries);
 // Connects on the first replay: the pages work while Kafka is down, and a replay made then fails
@@ -43,7 +44,7 @@ const replayer = new DeadLetterReplayer({
 replayer.start();
 
 const app = createDashboardApp({
-  deadLetters,
+  deadLetters: deadLetters.queue,
   watched: retries.map((r) => r.queue),
   metrics: async () => ({ contentType: metrics.contentType, body: await metrics.metrics() }),
   serveStatic,
@@ -63,7 +64,7 @@ async function shutdown(signal: string): Promise<void> {
   logger.info({ signal }, 'stopping');
   setTimeout(() => process.exit(1), 15_000).unref();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  for (const step of [() => replayer.close(), () => producer.close(), () => Promise.all([deadLetters, ...retries.map((r) => r.queue)].map((q) => q.close()))]) {
+  for (const step of [() => replayer.close(), () => producer.close(), () => Promise.all([deadLetters.queue, ...retries.map((r) => r.queue)].map((q) => q.close()))]) {
     await step().catch((err: Error) => logger.warn({ err: err.message }, 'error while stopping'));
   }
   connection.disconnect();

@@ -19,6 +19,7 @@ import { HonoAdapter } from '@bull-board/hono';
 import type { Queue } from 'bullmq';
 import { Hono } from 'hono';
 import { basicAuth } from 'hono/basic-auth';
+import { letterWithoutPayload } from './dead-letters.ts';
 
 export interface DashboardOptions {
   /** The dead-letter queue: letters can be replayed (Retry) and discarded (Clean). */
@@ -62,10 +63,7 @@ export const allowRepairsOnly: BeforeHook = ({ method, route }) => {
 export function withoutPayload(data: unknown): unknown {
   if (!data || typeof data !== 'object') return data;
   const d = data as Record<string, unknown>;
-  if ('value_base64' in d) {
-    const { value_base64: value, ...rest } = d;
-    return { ...rest, value_bytes: typeof value === 'string' ? Buffer.byteLength(value, 'base64') : 0 };
-  }
+  if ('value_base64' in d) return letterWithoutPayload(d as { value_base64: string | null });
   if (typeof d.head === 'string') {
     let head: unknown;
     try {

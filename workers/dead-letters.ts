@@ -30,6 +30,9 @@ export const REPLAYED_KEPT_SECONDS = 7 * 24 * 3600;
 /** How many replayed letters stay at most. */
 export const REPLAYED_KEPT_COUNT = 10_000;
 
+/** The states of a letter that waits for a person: new (not yet held by the replayer) or held. */
+const WAITING = ['waiting', 'paused', 'delayed', 'failed'] as const;
+
 export interface DeadLetterFilter {
   /** One dead letter by job id (`topic:partition:offset`). */
   id?: string;
@@ -84,7 +87,7 @@ export class DeadLetters {
       const job = await this.queue.getJob(filter.id);
       return job ? [job] : [];
     }
-    const jobs = await this.queue.getJobs(['waiting', 'paused', 'delayed', 'failed'], 0, -1, true);
+    const jobs = await this.queue.getJobs([...WAITING], 0, -1, true);
     return jobs.filter((j) => j && matches(j.data, filter));
   }
 
@@ -119,8 +122,14 @@ export class DeadLetters {
     return { replayed, failed, refused };
   }
 
+  /** Letters waiting for a person. */
   async count(): Promise<number> {
-    return this.queue.getJobCountByTypes('waiting', 'paused', 'delayed', 'failed');
+    return this.queue.getJobCountByTypes(...WAITING);
+  }
+
+  /** Letters replayed and kept as a record of it (REPLAYED_KEPT_SECONDS). */
+  async replayedCount(): Promise<number> {
+    return this.queue.getJobCountByTypes('completed');
   }
 
   close(): Promise<void> {
@@ -138,4 +147,10 @@ export async function replayLetter(producer: EventProducer, d: DeadLetter): Prom
   if (!delivery) throw new Error('the producer returned no delivery');
   if (!delivery.ok) throw delivery.error;
   return { partition: delivery.partition, offset: delivery.offset };
+}
+
+/** A letter as people see it (`dlq show`, the dashboard): everything but the record's bytes, their size instead. */
+export function letterWithoutPayload<T extends { value_base64: string | null }>(d: T): Omit<T, 'value_base64'> & { value_bytes: number } {
+  const { value_base64: value, ...rest } = d;
+  return { ...rest, value_bytes: value === null ? 0 : Buffer.byteLength(value, 'base64') };
 }

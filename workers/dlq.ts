@@ -13,7 +13,7 @@ import { orExit } from '../lib/config.ts';
 import { KafkaProducer } from '../gateway/kafka-producer.ts';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
-import { DeadLetters, type DeadLetterFilter } from './dead-letters.ts';
+import { DeadLetters, letterWithoutPayload, type DeadLetterFilter } from './dead-letters.ts';
 import { deadLetterQueueName } from './queue-names.ts';
 import { whyNotReplayable } from './replay-check.ts';
 import { connectQueueRedis } from './queue-redis.ts';
@@ -48,8 +48,7 @@ try {
       console.error(`no dead letter ${arg}`);
       code = 1;
     } else {
-      const { value_base64: _payload, ...rest } = job.data;
-      console.log(JSON.stringify({ id: job.id, ...rest, value_bytes: _payload ? Buffer.from(_payload, 'base64').length : 0 }, null, 2));
+      console.log(JSON.stringify({ id: job.id, ...letterWithoutPayload(job.data) }, null, 2));
     }
   } else if (command === 'replay' && (values.all || Object.keys(filter).length > 0)) {
     const producer = new KafkaProducer({ brokers: config.kafkaBrokers });
