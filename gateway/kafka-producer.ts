@@ -5,6 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import type * as RdKafka from '@confluentinc/kafka-javascript';
+import { kafkaSecurityProperties, type KafkaSecurity } from '../lib/kafka-security.ts';
 import { DELIVERY_TIMEOUT_MS, ProduceError, type Delivery, type EventProducer, type OutgoingRecord } from './producer.ts';
 
 const require = createRequire(import.meta.url);
@@ -12,6 +13,8 @@ const { Producer, CODES } = require('@confluentinc/kafka-javascript') as typeof 
 
 export interface KafkaProducerOptions {
   brokers: string[];
+  /** TLS and SASL towards the brokers (lib/kafka-security.ts). @defaultValue plaintext */
+  security?: KafkaSecurity;
   /** How long librdkafka waits to fill a batch. @defaultValue 1 */
   lingerMs?: number;
   /** none, gzip, snappy, lz4 or zstd. @defaultValue `lz4` */
@@ -29,6 +32,12 @@ export interface KafkaProducerOptions {
   deliveryTimeoutMs?: number;
   /** How long connecting may take before it fails (the next send or connect tries again). @defaultValue 30000 */
   connectTimeoutMs?: number;
+  /**
+   * Where librdkafka's own warnings and errors go (syslog severity: 3 error, 4 warning); a
+   * refused certificate or password, a broker that went away.
+   * @defaultValue written to stderr as librdkafka prints them
+   */
+  onClientLog?: (severity: number, facility: string, message: string) => void;
   /** Extra librdkafka properties, applied last. */
   extra?: Record<string, string | number | boolean>;
 }
@@ -60,6 +69,8 @@ export class KafkaProducer implements EventProducer {
   #closing: Promise<void> | undefined;
   #inFlight = 0;
   readonly #maxInFlight: number;
+  /** librdkafka's last client-level error: why a connect failed (TLS, SASL), which its own error does not say. */
+  #lastError: string | undefined;
 
   constructor(readonly options: KafkaProducerOptions) {
     this.#maxInFlight = options.maxInFlight ?? Math.min(50_000, options.queueMaxMessages ?? 100_000);
@@ -67,6 +78,7 @@ export class KafkaProducer implements EventProducer {
     this.#producer = new Producer({
       'bootstrap.servers': options.brokers.join(','),
       'client.id': 'ferry-gateway',
+      ...kafkaSecurityProperties(options.security),
       // Durability: a 2xx from the gateway means every in-sync replica has the record,
       // and retries inside librdkafka never duplicate or reorder it.
       acks: -1,
@@ -78,6 +90,9 @@ export class KafkaProducer implements EventProducer {
       'queue.buffering.max.messages': options.queueMaxMessages ?? 100_000,
       'delivery.timeout.ms': options.deliveryTimeoutMs ?? DELIVERY_TIMEOUT_MS,
       dr_cb: true,
+      // librdkafka's log lines reach 'event.log': a refused TLS handshake or SASL login is only
+      // said there (connect itself fails with "broker transport failure").
+      event_cb: true,
       ...options.extra,
     });
     this.#producer.on('delivery-report', (err, report) => {
@@ -91,14 +106,28 @@ export class KafkaProducer implements EventProducer {
       }
     });
     // Errors are reported per record through delivery reports; this keeps an emitted
-    // 'event.error' from becoming an uncaught exception.
-    this.#producer.on('event.error', () => {});
+    // 'event.error' from becoming an uncaught exception, and remembers the last one for connect.
+    this.#producer.on('event.error', (err) => {
+      this.#lastError = err.message;
+    });
+    const onClientLog = options.onClientLog ?? ((severity, facility, message) => process.stderr.write(`%${severity}|${facility}|${message}\n`));
+    this.#producer.on('event.log', (log: { severity: number; fac: string; message: string }) => {
+      if (log.severity > 4) return;
+      if (log.severity <= 3) this.#lastError = log.message;
+      onClientLog(log.severity, log.fac, log.message);
+    });
   }
 
   connect(): Promise<void> {
     if (this.#connected) return this.#connected;
     const attempt = new Promise<void>((resolve, reject) => {
-      this.#producer.connect({ timeout: this.options.connectTimeoutMs ?? 30_000 }, (err) => (err ? reject(new Error(err.message)) : resolve()));
+      this.#lastError = undefined;
+      this.#producer.connect({ timeout: this.options.connectTimeoutMs ?? 30_000 }, (err) => {
+        if (!err) return resolve();
+        // "broker transport failure" alone hides a refused certificate or password.
+        const why = this.#lastError && this.#lastError !== err.message ? ` (${this.#lastError})` : '';
+        reject(new Error(`could not connect to Kafka: ${err.message}${why}`));
+      });
     }).then(() => {
       // Delivery reports are polled on librdkafka's background thread and handed to the event
       // loop as they arrive: a JS poll timer (10 ms, later 2 ms) added its interval to every ack wait.

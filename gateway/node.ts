@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { serve } from '@hono/node-server';
 import { orExit } from '../lib/config.ts';
+import { describeKafkaSecurity } from '../lib/kafka-security.ts';
 import { createLogger } from '../lib/logger.ts';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
@@ -68,12 +69,20 @@ async function runServer(): Promise<void> {
   const registry = loadRegistry();
   const kafka = new KafkaProducer({
     brokers: config.kafkaBrokers,
+    security: config.kafkaSecurity,
     lingerMs: config.lingerMs,
     compression: config.compression,
     queueMaxMessages: config.queueMaxMessages,
     maxInFlight: config.maxInFlight,
+    onClientLog: (severity, facility, message) => logger[severity <= 3 ? 'error' : 'warn']({ facility, kafka: message }, 'kafka client'),
   });
-  await kafka.connect();
+  try {
+    await kafka.connect();
+  } catch (err) {
+    // One line with librdkafka's reason (a refused certificate or password says so), not a stack.
+    logger.fatal({ err: (err as Error).message, brokers: config.kafkaBrokers, kafka: describeKafkaSecurity(config.kafkaSecurity) }, 'gateway cannot start: Kafka refused or did not answer');
+    process.exit(1);
+  }
   const stores = await withRedisStores(config, logger);
 
   const metrics = new GatewayMetrics({ inFlight: () => kafka.inFlight, maxInFlight: kafka.maxInFlight, waiting: () => stores.applied.watching, token: config.metricsToken });
@@ -91,7 +100,8 @@ async function runServer(): Promise<void> {
     observe: { middleware: metrics.middleware(), metrics: metrics.handler() },
   });
 
-  const listening = (info: { port: number }) => logger.info({ port: info.port, pid: process.pid, tls: Boolean(config.tls) }, 'gateway listening');
+  const listening = (info: { port: number }) =>
+    logger.info({ port: info.port, pid: process.pid, tls: Boolean(config.tls), kafka: describeKafkaSecurity(config.kafkaSecurity) }, 'gateway listening');
   const server = config.tls
     ? serve(
         {

@@ -18,6 +18,7 @@ describe('loadCommonConfig', () => {
   it('uses the defaults for an empty environment', () => {
     assert.deepEqual(loadCommonConfig({}), {
       kafkaBrokers: ['127.0.0.1:9092'],
+      kafkaSecurity: { protocol: 'plaintext' },
       topicPrefix: '',
       databaseUrl: 'postgres://postgres@127.0.0.1:5432/ferry',
       redisUrl: 'redis://127.0.0.1:6379/0',
@@ -39,6 +40,7 @@ describe('loadCommonConfig', () => {
     });
     assert.deepEqual(cfg, {
       kafkaBrokers: ['k1:9092', 'k2.example:19092'],
+      kafkaSecurity: { protocol: 'plaintext' },
       topicPrefix: 'staging.',
       databaseUrl: 'postgresql://u:p@db:5433/x',
       redisUrl: 'rediss://cache:6380/2',

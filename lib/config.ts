@@ -3,12 +3,10 @@
  * A bad value stops the process with one line naming the variable and what is wrong.
  */
 
-export class ConfigError extends Error {
-  constructor(readonly variable: string, reason: string) {
-    super(`${variable}: ${reason}`);
-    this.name = 'ConfigError';
-  }
-}
+import { ConfigError } from './config-error.ts';
+import { readKafkaSecurity, type KafkaSecurity } from './kafka-security.ts';
+
+export { ConfigError };
 
 type Env = Record<string, string | undefined>;
 
@@ -61,6 +59,8 @@ export function readName(env: Env, name: string, fallback: string): string {
 export interface CommonConfig {
   /** Kafka bootstrap servers. @defaultValue `127.0.0.1:9092` (KAFKA_BROKERS) */
   kafkaBrokers: string[];
+  /** TLS and SASL for every Kafka client. @defaultValue plaintext (KAFKA_SECURITY_PROTOCOL and friends, lib/kafka-security.ts) */
+  kafkaSecurity: KafkaSecurity;
   /** Prefix for every Kafka topic and consumer group, so several deployments share a cluster. @defaultValue empty (FERRY_TOPIC_PREFIX) */
   topicPrefix: string;
   /** PostgreSQL. @defaultValue `postgres://postgres@127.0.0.1:5432/ferry` (DATABASE_URL) */
@@ -84,6 +84,7 @@ export function loadCommonConfig(env: Env = process.env): CommonConfig {
   if (!/^[A-Za-z0-9:._-]+$/.test(redisPrefix)) throw new ConfigError('REDIS_PREFIX', 'may only use letters, digits and ":._-"');
   return {
     kafkaBrokers: readBrokers(env, 'KAFKA_BROKERS', '127.0.0.1:9092'),
+    kafkaSecurity: readKafkaSecurity(env),
     topicPrefix: readName(env, 'FERRY_TOPIC_PREFIX', ''),
     databaseUrl: readUrl(env, 'DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/ferry', ['postgres:', 'postgresql:']),
     redisUrl: readUrl(env, 'REDIS_URL', 'redis://127.0.0.1:6379/0', ['redis:', 'rediss:']),

@@ -4,12 +4,15 @@
  */
 import { createRequire } from 'node:module';
 import type * as RdKafka from '@confluentinc/kafka-javascript';
+import { kafkaSecurityProperties, type KafkaSecurity } from './kafka-security.ts';
 
 const require = createRequire(import.meta.url);
 const { AdminClient, CODES } = require('@confluentinc/kafka-javascript') as typeof RdKafka;
 
 export interface EnsureTopicsOptions {
   brokers: string[];
+  /** @defaultValue plaintext */
+  security?: KafkaSecurity;
   topics: string[];
   /** @defaultValue 6 */
   partitions?: number;
@@ -19,7 +22,7 @@ export interface EnsureTopicsOptions {
 
 /** Creates the topics that do not exist yet; returns the names it created. */
 export async function ensureTopics(options: EnsureTopicsOptions): Promise<string[]> {
-  const admin = AdminClient.create({ 'bootstrap.servers': options.brokers.join(','), 'client.id': 'ferry-admin' });
+  const admin = AdminClient.create({ 'bootstrap.servers': options.brokers.join(','), 'client.id': 'ferry-admin', ...kafkaSecurityProperties(options.security) });
   const created: string[] = [];
   try {
     for (const topic of options.topics) {
@@ -51,8 +54,8 @@ export function topicNames(prefix: string, logical: Iterable<string>): string[] 
 }
 
 /** Deletes topics (tests and benchmarks clean up after themselves); a missing topic is fine. */
-export async function deleteTopics(brokers: string[], topics: string[]): Promise<void> {
-  const admin = AdminClient.create({ 'bootstrap.servers': brokers.join(','), 'client.id': 'ferry-admin' });
+export async function deleteTopics(brokers: string[], topics: string[], security?: KafkaSecurity): Promise<void> {
+  const admin = AdminClient.create({ 'bootstrap.servers': brokers.join(','), 'client.id': 'ferry-admin', ...kafkaSecurityProperties(security) });
   try {
     for (const topic of topics) {
       await new Promise<void>((resolve, reject) => {

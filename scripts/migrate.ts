@@ -15,6 +15,7 @@ const pg = await migratePostgres(config.databaseUrl);
 const ch = await migrateClickhouse(config.clickhouseUrl);
 const topics = await ensureTopics({
   brokers: config.kafkaBrokers,
+  security: config.kafkaSecurity,
   topics: topicNames(config.topicPrefix, loadRegistry().topics.keys()),
   partitions,
   replicationFactor,

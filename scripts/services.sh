@@ -14,6 +14,11 @@ mkdir -p "$data"
 
 KAFKA_PORT=${KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
+KAFKA_SASL_SSL_PORT=${KAFKA_SASL_SSL_PORT:-9094}
+KAFKA_SSL_PORT=${KAFKA_SSL_PORT:-9095}
+# The local broker's TLS material and SASL credentials: machine-wide like the broker itself, so
+# the tests of any checkout can reach the broker another checkout started. Never committed.
+FERRY_DEV_DIR=${FERRY_DEV_DIR:-$HOME/.ferry-dev}
 CLICKHOUSE_HTTP_PORT=${CLICKHOUSE_HTTP_PORT:-8123}
 CLICKHOUSE_TCP_PORT=${CLICKHOUSE_TCP_PORT:-19000}
 CLICKHOUSE_INTERSERVER_PORT=${CLICKHOUSE_INTERSERVER_PORT:-19009}
@@ -66,30 +71,120 @@ start_queue_redis() {
 
 # --- Kafka 4, KRaft, single combined broker+controller ----------------------------------
 kafka_libs="$root/services/kafka/.dist/libs"
-kafka_ready() { port_open "$KAFKA_PORT" && grep -q "Kafka Server started" "$data/kafka/server.log" 2>/dev/null; }
+kafka_tls="$FERRY_DEV_DIR/kafka"
+kafka_ready() { port_open "$KAFKA_PORT" && port_open "$KAFKA_SASL_SSL_PORT" && grep -q "Kafka Server started" "$data/kafka/server.log" 2>/dev/null; }
+
+# A CA, a broker certificate for 127.0.0.1, a client certificate (for the SSL listener, which
+# requires one) and a SASL password, made once per machine.
+make_kafka_tls() {
+  [[ -f $kafka_tls/sasl.password ]] && return
+  log "making the local Kafka CA, certificates and SASL password in $kafka_tls"
+  mkdir -p "$kafka_tls"
+  chmod 700 "$kafka_tls"
+  (
+    set -e
+    cd "$kafka_tls"
+    umask 077
+    q() { "$@" >/dev/null 2>openssl.err || { cat openssl.err >&2; exit 1; }; }
+    q openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 3650 -subj "/CN=Ferry local Kafka CA"
+    q openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr -subj "/CN=127.0.0.1"
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >broker.ext
+    q openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -extfile broker.ext -out broker.pem
+    # Kafka's PEM key store wants an encrypted PKCS#8 key and its password.
+    openssl rand -hex 16 >broker-key.password
+    q openssl pkcs8 -topk8 -v1 PBE-SHA1-3DES -in broker.key -passout "file:broker-key.password" -out broker-key.pem
+    cat broker-key.pem broker.pem ca.pem >broker-keystore.pem
+    q openssl req -newkey rsa:2048 -nodes -keyout client.key -out client.csr -subj "/CN=ferry-client"
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    q openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 3650 -extfile client.ext -out client.pem
+    rm -f ./*.csr ./*.ext ./*.srl broker-key.pem openssl.err
+    openssl rand -hex 16 >sasl.password
+  )
+}
+
+# The broker a test connects to over TLS and SASL: what test/kafka-security.integration.test.ts reads.
+write_kafka_client_file() {
+  cat >"$kafka_tls/client.json" <<JSON
+{
+  "saslSslBrokers": "127.0.0.1:$KAFKA_SASL_SSL_PORT",
+  "sslBrokers": "127.0.0.1:$KAFKA_SSL_PORT",
+  "plaintextBrokers": "127.0.0.1:$KAFKA_PORT",
+  "username": "ferry",
+  "passwordFile": "$kafka_tls/sasl.password",
+  "caFile": "$kafka_tls/ca.pem",
+  "certFile": "$kafka_tls/client.pem",
+  "keyFile": "$kafka_tls/client.key"
+}
+JSON
+}
+
+# SCRAM credentials live in the cluster's metadata: added once per data directory.
+add_scram_user() {
+  local dir=$1 password
+  [[ -f $dir/scram-user-added ]] && return
+  password=$(cat "$kafka_tls/sasl.password")
+  # A file rather than an argument, so the password shows in no process list.
+  (umask 077; printf 'SCRAM-SHA-512=iterations=8192,password=%s\n' "$password" >"$dir/scram.properties")
+  local out status=0
+  out=$(java -cp "$kafka_libs/*" -Dlog4j2.configurationFile="$root/services/kafka/log4j2.properties" kafka.admin.ConfigCommand \
+      --bootstrap-server "127.0.0.1:$KAFKA_PORT" --alter --entity-type users --entity-name ferry \
+      --add-config-file "$dir/scram.properties" 2>&1) || status=$?
+  rm -f "$dir/scram.properties"
+  # The tool may echo what it was given: the log never holds the password.
+  printf '%s\n' "${out//$password/<password>}" >"$dir/scram.log"
+  if ((status != 0)); then log "could not add the SCRAM user (see $dir/scram.log)"; exit 1; fi
+  touch "$dir/scram-user-added"
+}
 
 start_kafka() {
+  if port_open "$KAFKA_PORT" && ! port_open "$KAFKA_SASL_SSL_PORT"; then
+    # Started from an older configuration, without the secured listeners: start it again.
+    local old
+    old=$(pgrep -f 'kafka\.Kafka .*server\.properties' | head -1 || true)
+    if [[ -n $old ]]; then
+      log "Kafka on $KAFKA_PORT has no SASL_SSL listener: restarting it (pid $old)"
+      kill -TERM "$old"
+      for _ in $(seq 1 120); do kill -0 "$old" 2>/dev/null || break; sleep 0.5; done
+      kill -0 "$old" 2>/dev/null && kill -KILL "$old"
+      wait_for kafka-stop 30 bash -c "! (exec 3<>/dev/tcp/127.0.0.1/$KAFKA_PORT)"
+    fi
+  fi
   if port_open "$KAFKA_PORT"; then
-    wait_for kafka 60 port_open "$KAFKA_PORT"; return
+    wait_for kafka 60 port_open "$KAFKA_SASL_SSL_PORT"
+    # client.json is written last by whoever started this broker; without it, finish the set-up.
+    if [[ ! -f $kafka_tls/client.json ]]; then
+      mkdir -p "$data/kafka"
+      rm -f "$data/kafka/scram-user-added"
+      add_scram_user "$data/kafka"
+      write_kafka_client_file
+    fi
+    return
   fi
   [[ -d $kafka_libs ]] || { log "Kafka jars missing: run scripts/install.sh"; exit 1; }
+  make_kafka_tls
   local dir="$data/kafka"
   mkdir -p "$dir/logs"
-  sed -e "s#@DATA@#$dir/logs#g" -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CPORT@#$KAFKA_CONTROLLER_PORT#g" \
-    "$root/services/kafka/server.properties" > "$dir/server.properties"
+  (umask 077; sed -e "s#@DATA@#$dir/logs#g" -e "s#@PORT@#$KAFKA_PORT#g" -e "s#@CPORT@#$KAFKA_CONTROLLER_PORT#g" \
+    -e "s#@SASLPORT@#$KAFKA_SASL_SSL_PORT#g" -e "s#@SSLPORT@#$KAFKA_SSL_PORT#g" -e "s#@TLS@#$kafka_tls#g" \
+    -e "s#@KEYPASS@#$(cat "$kafka_tls/broker-key.password")#g" -e "s#@SASLUSER@#ferry#g" \
+    -e "s#@SASLPASS@#$(cat "$kafka_tls/sasl.password")#g" \
+    "$root/services/kafka/server.properties" > "$dir/server.properties")
   if [[ ! -f $dir/logs/meta.properties ]]; then
     local id
     id=$(java -cp "$kafka_libs/*" kafka.tools.StorageTool random-uuid 2>/dev/null | tail -1)
     java -cp "$kafka_libs/*" -Dlog4j2.configurationFile="$root/services/kafka/log4j2.properties" \
       kafka.tools.StorageTool format -t "$id" -c "$dir/server.properties" >"$dir/format.log" 2>&1
+    rm -f "$dir/scram-user-added"
   fi
-  log "starting Kafka on $KAFKA_PORT"
+  log "starting Kafka on $KAFKA_PORT (SASL_SSL $KAFKA_SASL_SSL_PORT, SSL $KAFKA_SSL_PORT)"
   : >"$dir/server.log"
   nohup java -Xms256m -Xmx768m -XX:+UseG1GC -cp "$kafka_libs/*" \
     -Dlog4j2.configurationFile="$root/services/kafka/log4j2.properties" \
     kafka.Kafka "$dir/server.properties" >>"$dir/server.log" 2>&1 &
   echo $! >"$dir/kafka.pid"
   wait_for kafka 90 kafka_ready || { tail -20 "$dir/server.log" >&2; exit 1; }
+  add_scram_user "$dir"
+  write_kafka_client_file
 }
 
 # --- ClickHouse from the Debian package, project-local config ----------------------------
@@ -148,7 +243,7 @@ case "${1:-start}" in
   status)
     for s in "postgres:pg_isready -q -h 127.0.0.1 -p 5432" "redis:redis-cli -p 6379 ping" \
              "queue-redis:redis-cli -p $QUEUE_REDIS_PORT ping" "clickhouse:clickhouse_ready" \
-             "kafka:port_open $KAFKA_PORT"; do
+             "kafka:port_open $KAFKA_PORT" "kafka-sasl-ssl:port_open $KAFKA_SASL_SSL_PORT" "kafka-ssl:port_open $KAFKA_SSL_PORT"; do
       name=${s%%:*}; cmd=${s#*:}
       if eval "$cmd" >/dev/null 2>&1; then echo "$name up"; else echo "$name down"; fi
     done

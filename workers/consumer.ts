@@ -16,6 +16,7 @@
 import { createRequire } from 'node:module';
 import type { KafkaJS as KafkaJSTypes } from '@confluentinc/kafka-javascript';
 import type { Logger } from '../lib/logger.ts';
+import { kafkaSecurityProperties, type KafkaSecurity } from '../lib/kafka-security.ts';
 
 const require = createRequire(import.meta.url);
 const { KafkaJS } = require('@confluentinc/kafka-javascript') as { KafkaJS: typeof KafkaJSTypes };
@@ -62,6 +63,8 @@ export interface BatchObserver {
 
 export interface BatchConsumerOptions {
   brokers: string[];
+  /** TLS and SASL towards the brokers (lib/kafka-security.ts). @defaultValue plaintext */
+  security?: KafkaSecurity;
   groupId: string;
   topics: string[];
   logger: Logger;
@@ -119,6 +122,7 @@ export class BatchConsumer {
       'fetch.min.bytes': options.fetchMinBytes ?? 1,
       'fetch.wait.max.ms': options.fetchMaxWaitMs ?? 500,
       'client.id': 'ferry-worker',
+      ...kafkaSecurityProperties(options.security),
     });
   }
 

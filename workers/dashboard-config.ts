@@ -2,7 +2,7 @@ import { isIP } from 'node:net';
 import { ConfigError, readInt, readString } from '../lib/config.ts';
 import { loadWorkerConfig, type WorkerConfig } from './worker-config.ts';
 
-export interface DashboardConfig extends Pick<WorkerConfig, 'kafkaBrokers' | 'topicPrefix' | 'queueRedisUrl' | 'logLevel'> {
+export interface DashboardConfig extends Pick<WorkerConfig, 'kafkaBrokers' | 'kafkaSecurity' | 'topicPrefix' | 'queueRedisUrl' | 'logLevel'> {
   /** Address the dashboard listens on. @defaultValue `127.0.0.1` (DASHBOARD_HOST) */
   host: string;
   /** @defaultValue 9400 (DASHBOARD_PORT) */
@@ -27,7 +27,7 @@ export function isLoopback(host: string): boolean {
 }
 
 export function loadDashboardConfig(env: Record<string, string | undefined> = process.env): DashboardConfig {
-  const { kafkaBrokers, topicPrefix, queueRedisUrl, logLevel } = loadWorkerConfig(env);
+  const { kafkaBrokers, kafkaSecurity, topicPrefix, queueRedisUrl, logLevel } = loadWorkerConfig(env);
   const host = readString(env, 'DASHBOARD_HOST', '127.0.0.1');
   const basePath = readString(env, 'DASHBOARD_BASE_PATH', '/');
   if (!/^\/[A-Za-z0-9._/-]*$/.test(basePath)) throw new ConfigError('DASHBOARD_BASE_PATH', 'must be a path starting with "/"');
@@ -41,6 +41,7 @@ export function loadDashboardConfig(env: Record<string, string | undefined> = pr
   }
   return {
     kafkaBrokers,
+    kafkaSecurity,
     topicPrefix,
     queueRedisUrl,
     logLevel,

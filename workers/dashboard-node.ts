@@ -32,7 +32,7 @@ const retries = WORKER_GROUPS.map((group) => ({ group, queue: new Queue(retryQue
 const metrics = queueMetrics(deadLetters, retries);
 // Connects on the first replay: the pages work while Kafka is down, and a replay made then fails
 // and waits to be retried.
-const producer = new KafkaProducer({ brokers: config.kafkaBrokers });
+const producer = new KafkaProducer({ brokers: config.kafkaBrokers, security: config.kafkaSecurity });
 const replayer = new DeadLetterReplayer({
   connection,
   queueName: deadLetters.name,

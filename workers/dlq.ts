@@ -51,7 +51,7 @@ try {
       console.log(JSON.stringify({ id: job.id, ...letterWithoutPayload(job.data) }, null, 2));
     }
   } else if (command === 'replay' && (values.all || Object.keys(filter).length > 0)) {
-    const producer = new KafkaProducer({ brokers: config.kafkaBrokers });
+    const producer = new KafkaProducer({ brokers: config.kafkaBrokers, security: config.kafkaSecurity });
     await producer.connect();
     const codec = new Codec(loadRegistry());
     const result = await deadLetters.replay(producer, values.all ? {} : filter, (d) => whyNotReplayable(codec, config.topicPrefix, d));

@@ -8,6 +8,7 @@ import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { orExit } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
+import { describeKafkaSecurity } from '../lib/kafka-security.ts';
 import { createLogger } from '../lib/logger.ts';
 import { topicNames } from '../lib/topics.ts';
 import { Codec } from '../schemas/codec.ts';
@@ -170,6 +171,7 @@ async function runMember(index: number): Promise<void> {
     });
     const consumer = new BatchConsumer({
       brokers: config.kafkaBrokers,
+      security: config.kafkaSecurity,
       groupId: spec.groupId,
       topics: topicNames(config.topicPrefix, registry.topics.keys()),
       logger: logger.child({ group: spec.group }),
@@ -239,7 +241,7 @@ async function runMember(index: number): Promise<void> {
   process.on('SIGINT', () => void shutdown('SIGINT'));
 
   await Promise.all(members.map((m) => m.consumer.connect(m.handler)));
-  logger.info({ groups: groups.map((g) => g.groupId) }, 'worker consuming');
+  logger.info({ groups: groups.map((g) => g.groupId), kafka: describeKafkaSecurity(config.kafkaSecurity) }, 'worker consuming');
 }
 
 /** One consumer group of a member and the sink steps it writes. */
