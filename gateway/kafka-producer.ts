@@ -44,8 +44,8 @@ export interface KafkaProducerOptions {
 
 /**
  * One send's waiting state: its deliveries fill in as reports arrive and the promise resolves
- * when the last one did. One of these per send, and a two-field opaque per record, instead of
- * a promise per record: on the batch path that was a visible share of the gateway's CPU.
+ * when the last one did. One of these per send instead of a promise per record: on the batch
+ * path that was a visible share of the gateway's CPU.
  */
 interface PendingSend {
   deliveries: Delivery[];
@@ -53,14 +53,39 @@ interface PendingSend {
   resolve: (d: Delivery[]) => void;
 }
 
-interface Opaque {
-  send: PendingSend;
-  index: number;
+function settle(send: PendingSend, index: number, d: Delivery): void {
+  send.deliveries[index] = d;
+  if (--send.remaining === 0) send.resolve(send.deliveries);
 }
 
-function settle(o: Opaque, d: Delivery): void {
-  o.send.deliveries[o.index] = d;
-  if (--o.send.remaining === 0) o.send.resolve(o.send.deliveries);
+/**
+ * Which send and which of its records a delivery report belongs to. The record's opaque is a
+ * slot number into these arrays rather than an object per record: the binding keeps every
+ * opaque in a persistent handle until the report, and a small integer there costs less than an
+ * object (measured: ~0.5 µs per record). A slot is reused only after its report arrived (or its
+ * produce call failed), so a report always finds its own record, whatever order they come in.
+ */
+class Slots {
+  readonly #sends: (PendingSend | undefined)[] = [];
+  readonly #indexes: number[] = [];
+  readonly #free: number[] = [];
+
+  take(send: PendingSend, index: number): number {
+    const slot = this.#free.length > 0 ? this.#free.pop()! : this.#sends.length;
+    this.#sends[slot] = send;
+    this.#indexes[slot] = index;
+    return slot;
+  }
+
+  /** Settles the slot's record and frees the slot; false when the slot holds nothing. */
+  settle(slot: number, d: Delivery): boolean {
+    const send = this.#sends[slot];
+    if (send === undefined) return false;
+    this.#sends[slot] = undefined;
+    this.#free.push(slot);
+    settle(send, this.#indexes[slot]!, d);
+    return true;
+  }
 }
 
 export class KafkaProducer implements EventProducer {
@@ -69,6 +94,7 @@ export class KafkaProducer implements EventProducer {
   #closing: Promise<void> | undefined;
   #inFlight = 0;
   readonly #maxInFlight: number;
+  readonly #slots = new Slots();
   /** librdkafka's last client-level error: why a connect failed (TLS, SASL), which its own error does not say. */
   #lastError: string | undefined;
 
@@ -97,13 +123,12 @@ export class KafkaProducer implements EventProducer {
     });
     this.#producer.on('delivery-report', (err, report) => {
       this.#inFlight--;
-      const opaque = (report as RdKafka.DeliveryReport & { opaque?: Opaque }).opaque;
-      if (!opaque) return;
-      if (err) {
-        settle(opaque, { ok: false, error: new ProduceError(err.message, true, String(err.code)) });
-      } else {
-        settle(opaque, { ok: true, partition: report.partition, offset: String(report.offset) });
-      }
+      const slot = (report as RdKafka.DeliveryReport & { opaque?: unknown }).opaque;
+      if (typeof slot !== 'number') return;
+      this.#slots.settle(
+        slot,
+        err ? { ok: false, error: new ProduceError(err.message, true, String(err.code)) } : { ok: true, partition: report.partition, offset: String(report.offset) },
+      );
     });
     // Errors are reported per record through delivery reports; this keeps an emitted
     // 'event.error' from becoming an uncaught exception, and remembers the last one for connect.
@@ -166,6 +191,8 @@ export class KafkaProducer implements EventProducer {
       // Records of one request usually share one headers object: convert it once.
       let lastHeaders: Record<string, string> | undefined;
       let converted: RdKafka.MessageHeader[] | undefined;
+      // The records of one send share their Kafka timestamp: the time the gateway took them.
+      const timestamp = Date.now();
       for (let i = 0; i < records.length; i++) {
         const r = records[i]!;
         if (r.headers !== lastHeaders) {
@@ -173,14 +200,15 @@ export class KafkaProducer implements EventProducer {
           converted = r.headers ? Object.entries(r.headers).map(([k, v]) => ({ [k]: v })) : undefined;
         }
         const value = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
-        const opaque: Opaque = { send, index: i };
+        const slot = this.#slots.take(send, i);
         try {
-          this.#producer.produce(r.topic, null, value, r.key, Date.now(), opaque, converted);
+          this.#producer.produce(r.topic, null, value, r.key, timestamp, slot, converted);
           this.#inFlight++;
         } catch (err) {
+          // No report will come for this record: settle it here, which frees its slot.
           const e = err as { code?: number; message?: string };
           const full = e.code === CODES.ERRORS.ERR__QUEUE_FULL;
-          settle(opaque, { ok: false, error: new ProduceError(full ? 'producer queue is full' : (e.message ?? 'produce failed'), true, full ? 'QUEUE_FULL' : String(e.code)) });
+          this.#slots.settle(slot, { ok: false, error: new ProduceError(full ? 'producer queue is full' : (e.message ?? 'produce failed'), true, full ? 'QUEUE_FULL' : String(e.code)) });
         }
       }
     });

@@ -175,6 +175,25 @@ describe('toAvro: problems name the path and a reason', () => {
     }
   });
 
+  // The common `...Z` shape is read by hand (utcTimestamp), the rest by a regular expression:
+  // both must agree with Date.parse on every instant, and refuse the same malformed strings.
+  it('reads generated UTC date-times like Date.parse, with 0 to 9 fraction digits', () => {
+    let seed = 7;
+    const rand = (n: number) => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    const pad = (v: number, w: number) => String(v).padStart(w, '0');
+    for (let i = 0; i < 3000; i++) {
+      const digits = rand(10);
+      const fraction = digits === 0 ? '' : `.${Array.from({ length: digits }, () => rand(10)).join('')}`;
+      const t = `${pad(1 + rand(9999), 4)}-${pad(1 + rand(12), 2)}-${pad(1 + rand(28), 2)}T${pad(rand(24), 2)}:${pad(rand(60), 2)}:${pad(rand(60), 2)}${fraction}Z`;
+      const r = toAvro(orders, order({ occurred_at: t }), server);
+      assert.ok(r.ok, t);
+      assert.equal(r.value.occurred_at, Date.parse(t), t);
+    }
+    for (const bad of ['2026-11-23T10:00:00.Z', '2026-11-23T10:00:00,5Z', '2026-11-23T10:00:00.1234567890Z', '2026-11-23T10:00:0aZ', '2026-11-23T10-00:00Z', '2026-1-23T10:00:00Z', '２026-11-23T10:00:00Z']) {
+      assertOneProblem(orders, order({ occurred_at: bad }), 'occurred_at', /RFC 3339/);
+    }
+  });
+
   it('bad uuid', () => {
     assertOneProblem(orders, order({ event_id: 'not-a-uuid' }), 'event_id', /UUID/);
     assertOneProblem(orders, order({ event_id: CLIENT_ID.replace(/-/g, '') }), 'event_id', /UUID/);
