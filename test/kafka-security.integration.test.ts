@@ -141,11 +141,17 @@ test('a wrong password or a missing client certificate stops the gateway with th
     assert.equal(code, 1, `the gateway must give up with exit 1\n${gateway.output()}`);
     return gateway.output();
   };
-  // Both at once: each waits out the connect timeout.
+  // A worker keeps trying (a member waits for its brokers), saying why in its own JSON lines.
+  const worker = startWorker({ ...iso.env, FERRY_TOPIC_PREFIX: prefix, ...saslScram(), KAFKA_SASL_PASSWORD_FILE: '', KAFKA_SASL_PASSWORD: wrong });
+  procs.push(worker);
+  // Both gateways at once: each waits out the connect timeout.
   const [badPassword, noClientCertificate] = await Promise.all([
     refused({ ...saslScram(), KAFKA_SASL_PASSWORD_FILE: '', KAFKA_SASL_PASSWORD: wrong }),
     refused(noCertificate),
   ]);
+  await waitFor(async () => /\{"level":50,[^\n]*"kafka":\{"fac":"FAIL"[^\n]*SASL authentication error/.test(worker.output()), { what: `the worker's authentication error\n${worker.output()}`, timeoutMs: 10_000 });
+  await worker.stop();
+  assert.ok(!worker.output().includes(wrong), 'the worker printed the password it was given');
   assert.match(badPassword, /gateway cannot start: Kafka refused or did not answer/);
   assert.match(badPassword, /SASL authentication error: Authentication failed .* SCRAM-SHA-512/);
   assert.ok(!badPassword.includes(wrong), 'the gateway printed the password it was given');

@@ -97,6 +97,33 @@ export interface ConsumerHealth {
   failures: number;
 }
 
+/**
+ * The KafkaJS layer's log lines, librdkafka's among them (a refused password or certificate, a
+ * broker gone), as the worker's own JSON lines instead of the layer's console objects.
+ */
+function kafkaLogger(logger: Logger): KafkaJSTypes.Logger {
+  const { logLevel } = KafkaJS;
+  let level: number = logLevel.WARN;
+  const line =
+    (min: number, write: (fields: object, msg: string) => void) =>
+    (message: string, extra?: object) => {
+      if (level < min) return;
+      const { timestamp: _t, message: _m, ...fields } = (extra ?? {}) as Record<string, unknown>;
+      write({ kafka: fields }, message);
+    };
+  const kafkaLogger: KafkaJSTypes.Logger = {
+    error: line(logLevel.ERROR, (f, m) => logger.error(f, m)),
+    warn: line(logLevel.WARN, (f, m) => logger.warn(f, m)),
+    info: line(logLevel.INFO, (f, m) => logger.info(f, m)),
+    debug: line(logLevel.DEBUG, (f, m) => logger.debug(f, m)),
+    namespace: () => kafkaLogger,
+    setLogLevel: (l: number) => {
+      level = l;
+    },
+  };
+  return kafkaLogger;
+}
+
 export class BatchConsumer {
   readonly #consumer: KafkaJSTypes.Consumer;
   #connected = false;
@@ -106,7 +133,7 @@ export class BatchConsumer {
   #closing: Promise<void> | undefined;
 
   constructor(readonly options: BatchConsumerOptions) {
-    const kafka = new KafkaJS.Kafka({ kafkaJS: { brokers: options.brokers, logLevel: KafkaJS.logLevel.WARN } });
+    const kafka = new KafkaJS.Kafka({ kafkaJS: { brokers: options.brokers, logLevel: KafkaJS.logLevel.WARN, logger: kafkaLogger(options.logger) } });
     this.#consumer = kafka.consumer({
       kafkaJS: {
         groupId: options.groupId,
