@@ -151,8 +151,21 @@ start_kafka() {
   fi
   if port_open "$KAFKA_PORT"; then
     wait_for kafka 60 port_open "$KAFKA_SASL_SSL_PORT"
+    # A broker another checkout started may keep its TLS material under another FERRY_DEV_DIR
+    # (another HOME): use that material, as its server.properties names it.
+    if [[ ! -f $kafka_tls/client.json ]]; then
+      local conf other
+      conf=$(pgrep -af 'kafka\.Kafka .*server\.properties' | head -1 | awk '{print $NF}' || true)
+      other=$( [[ -r $conf ]] && sed -n 's#^ssl\.truststore\.location=\(.*\)/ca\.pem$#\1#p' "$conf" || true)
+      if [[ -n $other && $other != "$kafka_tls" && -f $other/client.json ]]; then
+        log "using the running broker's TLS material in $other"
+        mkdir -p "$FERRY_DEV_DIR"
+        ln -sfn "$other" "$kafka_tls"
+      fi
+    fi
     # client.json is written last by whoever started this broker; without it, finish the set-up.
     if [[ ! -f $kafka_tls/client.json ]]; then
+      [[ -f $kafka_tls/sasl.password ]] || { log "Kafka on $KAFKA_PORT was started elsewhere and its TLS material is not readable here: stop it, then start again"; exit 1; }
       mkdir -p "$data/kafka"
       rm -f "$data/kafka/scram-user-added"
       add_scram_user "$data/kafka"
