@@ -649,6 +649,24 @@ async function drainLeg(iso: Isolated, id: 'd-drain' | 'e-drain-failures', keepR
   return { leg };
 }
 
+/**
+ * CPU per drained event of each process, both drains: the drain rate is bounded by the whole
+ * machine, so this says which process a change (or 1 % of failing writes) made work harder.
+ */
+function cpuPerEventNote(first: LegResult, second: LegResult): string {
+  const names = ['worker', 'analytics', 'postgresql', 'clickhouse', 'redis', 'kafka'];
+  const perEvent = (leg: LegResult, name: string) => {
+    const entry = Object.entries(leg.cpuCores ?? {}).find(([k]) => k === name || k.startsWith(`${name}-`));
+    return entry && leg.value > 0 ? round((entry[1] / leg.value) * 1e6) : undefined;
+  };
+  const parts = names.flatMap((n) => {
+    const a = perEvent(first, n);
+    const b = perEvent(second, n);
+    return a === undefined && b === undefined ? [] : [`${n} ${a ?? '-'} / ${b ?? '-'}`];
+  });
+  return `CPU per drained event (µs of a core), first / second drain: ${parts.join(', ')}.`;
+}
+
 /** Two drains of one leg as one: the mean rate, both valid or not, and a note with each drain. */
 function meanOfDrains(first: LegResult, second: LegResult, order: string): LegResult {
   return {
@@ -659,6 +677,7 @@ function meanOfDrains(first: LegResult, second: LegResult, order: string): LegRe
     invalid: [...first.invalid, ...second.invalid.map((r) => `second drain: ${r}`)],
     notes: [
       `Mean of two drains run in the order ${order}: ${round(first.value)} and ${round(second.value)} events/s (the details below are the first drain's).`,
+      cpuPerEventNote(first, second),
       ...first.notes,
       ...second.notes.filter((n) => n.includes('planned failures')).map((n) => `Second drain: ${n}`),
     ],
