@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test';
 import { Queue, type Job } from 'bullmq';
 import type { DeadLetter } from '../workers/dead-letters.ts';
 import { DeadLetters } from '../workers/dead-letters.ts';
+import { KafkaProducer } from '../gateway/kafka-producer.ts';
 import { connectQueueRedis } from '../workers/queue-redis.ts';
 import {
   freePort, isolate, liftFailures, orderEvent, planFailures, postJson, startGateway, startProcess, startWorker, waitFor,
@@ -176,6 +177,23 @@ test('the dlq command refuses the same letters and leaves them, and discards on 
   assert.equal(discard.status, 0, discard.stderr);
   assert.match(discard.stdout, /^discarded 1$/m);
   assert.equal(await deadLetters.queue.getJob(id), undefined);
+});
+
+test('a replay Kafka does not take leaves the letter in the queue and reports Kafka\'s reason', async () => {
+  await deadLetters.add({ topic: iso.topic('orders'), partition: 2, offset: '6', key: Buffer.from('dash-down'), value: Buffer.from('x'), timestamp: Date.now() }, 'apply', new Error('made by the test'));
+  const id = `${iso.topic('orders')}:2:6`;
+  // A producer whose brokers are not there: nothing listens on a free port.
+  const unreachable = new KafkaProducer({ brokers: [`127.0.0.1:${await freePort()}`], connectTimeoutMs: 1_500 });
+  try {
+    const result = await deadLetters.replay(unreachable, { id });
+    assert.equal(result.replayed, 0);
+    assert.deepEqual(result.failed.map((f) => f.id), [id]);
+    assert.match(result.failed[0]!.reason, /could not connect to Kafka/);
+    assert.ok(await deadLetters.queue.getJob(id), 'the letter is still there');
+  } finally {
+    await unreachable.close();
+    await (await deadLetters.queue.getJob(id))?.remove();
+  }
 });
 
 test('the dashboard asks for credentials and refuses everything that is not a repair', async () => {

@@ -95,15 +95,16 @@ export class DeadLetters {
    * Re-drives dead letters through the normal path: each original record is produced to its
    * topic again and removed from the queue only after Kafka acknowledged it. Sinks apply by
    * event id, so replaying an event that was already applied changes nothing. A letter `check`
-   * gives a reason for is left in the queue and reported as refused.
+   * gives a reason for is left in the queue and reported as refused; one Kafka did not take is
+   * left too and reported as failed, with Kafka's reason.
    */
   async replay(
     producer: EventProducer,
     filter: DeadLetterFilter = {},
     check: (d: DeadLetter) => string | undefined = () => undefined,
-  ): Promise<{ replayed: number; failed: number; refused: { id: string; reason: string }[] }> {
+  ): Promise<{ replayed: number; failed: { id: string; reason: string }[]; refused: { id: string; reason: string }[] }> {
     let replayed = 0;
-    let failed = 0;
+    const failed: { id: string; reason: string }[] = [];
     const refused: { id: string; reason: string }[] = [];
     for (const job of await this.list(filter)) {
       const reason = check(job.data);
@@ -115,8 +116,8 @@ export class DeadLetters {
         await replayLetter(producer, job.data);
         await job.remove();
         replayed++;
-      } catch {
-        failed++;
+      } catch (err) {
+        failed.push({ id: String(job.id), reason: (err as Error).message });
       }
     }
     return { replayed, failed, refused };

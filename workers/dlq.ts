@@ -57,8 +57,9 @@ try {
     const result = await deadLetters.replay(producer, values.all ? {} : filter, (d) => whyNotReplayable(codec, config.topicPrefix, d));
     await producer.close();
     for (const r of result.refused) console.log(`not replayed ${r.id}: ${r.reason}`);
-    console.log(`replayed ${result.replayed}, failed ${result.failed}, refused ${result.refused.length}`);
-    if (result.failed > 0 || result.refused.length > 0) code = 1;
+    for (const f of result.failed) console.log(`failed ${f.id}: ${f.reason}`);
+    console.log(`replayed ${result.replayed}, failed ${result.failed.length}, refused ${result.refused.length}`);
+    if (result.failed.length > 0 || result.refused.length > 0) code = 1;
   } else if (command === 'discard' && (values.all || Object.keys(filter).length > 0)) {
     // What the dashboard's Clean does, for a shell: the letters are removed, nothing is produced.
     let discarded = 0;
