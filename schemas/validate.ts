@@ -248,6 +248,19 @@ function compilePrimitive(type: string, logicalType: string | undefined, field?:
 }
 
 /** Two ASCII digits at `i` as a number, or -1. */
+/**
+ * Epoch milliseconds of a UTC calendar time, or NaN when it does not exist: impossible dates
+ * (Feb 30, hour 24) are refused, not rolled over into the next day as Date.UTC would.
+ */
+function utcMillis(y: number, mo: number, d: number, h: number, mi: number, sec: number, ms: number): number {
+  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
+  const days = mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo - 1];
+  if (days === undefined || d < 1 || d > days || h > 23 || mi > 59 || sec > 59) return NaN;
+  const t = Date.UTC(y, mo - 1, d, h, mi, sec, ms);
+  // Date.UTC reads years 0-99 as 1900-1999.
+  return y < 100 ? new Date(t).setUTCFullYear(y) : t;
+}
+
 function twoDigits(s: string, i: number): number {
   const a = s.charCodeAt(i) - 48;
   const b = s.charCodeAt(i + 1) - 48;
@@ -282,13 +295,7 @@ function utcTimestamp(s: string): number | undefined {
     }
     for (let i = n - 1; i < 23; i++) frac *= 10;
   }
-  const y = y1 * 100 + y2;
-  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-  const days = mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo - 1];
-  if (days === undefined || d < 1 || d > days || h > 23 || mi > 59 || sec > 59) return NaN;
-  const ms = Date.UTC(y, mo - 1, d, h, mi, sec, frac);
-  // Date.UTC reads years 0-99 as 1900-1999.
-  return y < 100 ? new Date(ms).setUTCFullYear(y) : ms;
+  return utcMillis(y1 * 100 + y2, mo, d, h, mi, sec, frac);
 }
 
 function convertTimestamp(value: unknown, path: Path, problems: FieldProblem[]): unknown {
@@ -300,26 +307,12 @@ function convertTimestamp(value: unknown, path: Path, problems: FieldProblem[]):
   // a second split to catch rolled-over dates was the largest cost of validation.
   const m = typeof value === 'string' ? RFC3339.exec(value) : null;
   if (!m) return fail(problems, path, 'must be an RFC 3339 date-time like 2026-11-23T10:00:00Z');
-  const y = Number(m[1]);
-  const mo = Number(m[2]);
-  const d = Number(m[3]);
-  const h = Number(m[4]);
-  const mi = Number(m[5]);
-  const sec = Number(m[6]);
   const offH = m[8] ? Number(m[9]) : 0;
   const offM = m[8] ? Number(m[10]) : 0;
-  const leap = (y % 4 === 0 && y % 100 !== 0) || y % 400 === 0;
-  const days = mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo - 1];
-  // Impossible dates (Feb 30, hour 24) are refused, not rolled over into the next day.
-  if (days === undefined || d < 1 || d > days || h > 23 || mi > 59 || sec > 59 || offH > 23 || offM > 59) {
-    return fail(problems, path, 'is not a valid date-time');
-  }
   const frac = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
-  let ms = Date.UTC(y, mo - 1, d, h, mi, sec, frac);
-  // Date.UTC reads years 0-99 as 1900-1999.
-  if (y < 100) ms = new Date(ms).setUTCFullYear(y);
-  if (m[8]) ms -= (m[8] === '-' ? -1 : 1) * (offH * 60 + offM) * 60_000;
-  return ms;
+  const ms = utcMillis(Number(m[1]), Number(m[2]), Number(m[3]), Number(m[4]), Number(m[5]), Number(m[6]), frac);
+  if (Number.isNaN(ms) || offH > 23 || offM > 59) return fail(problems, path, 'is not a valid date-time');
+  return m[8] ? ms - (m[8] === '-' ? -1 : 1) * (offH * 60 + offM) * 60_000 : ms;
 }
 
 function compileStringChecks(field?: FieldSchema): (value: string, path: Path, problems: FieldProblem[]) => unknown {
