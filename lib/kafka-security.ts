@@ -7,7 +7,7 @@
  *
  * The password is never logged: `describeKafkaSecurity` is what a process may print.
  */
-import { readFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync } from 'node:fs';
 import { ConfigError } from './config-error.ts';
 
 type Env = Record<string, string | undefined>;
@@ -50,13 +50,18 @@ function set(env: Env, name: string): string | undefined {
   return v === undefined || v === '' ? undefined : v;
 }
 
+function cannotRead(name: string, path: string, err: unknown): ConfigError {
+  return new ConfigError(name, `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+}
+
+/** The path a variable names, checked readable now (librdkafka reads the file later). */
 function readableFile(env: Env, name: string): string | undefined {
   const path = set(env, name);
   if (path === undefined) return undefined;
   try {
-    readFileSync(path);
+    accessSync(path, constants.R_OK);
   } catch (err) {
-    throw new ConfigError(name, `cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw cannotRead(name, path, err);
   }
   return path;
 }
@@ -102,9 +107,14 @@ export function readKafkaSecurity(env: Env = process.env): KafkaSecurity {
     }
     let password = inline;
     if (file !== undefined) {
-      readableFile(env, 'KAFKA_SASL_PASSWORD_FILE');
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (err) {
+        throw cannotRead('KAFKA_SASL_PASSWORD_FILE', file, err);
+      }
       // The first line: secrets mounted from files usually end with a newline.
-      password = readFileSync(file, 'utf8').split(/\r?\n/)[0];
+      password = text.split(/\r?\n/)[0];
       if (!password) throw new ConfigError('KAFKA_SASL_PASSWORD_FILE', `${file} holds no password on its first line`);
     }
     if (password === undefined) throw new ConfigError('KAFKA_SASL_PASSWORD', `is required with ${protocol} (or KAFKA_SASL_PASSWORD_FILE)`);

@@ -72,6 +72,8 @@ start_queue_redis() {
 # --- Kafka 4, KRaft, single combined broker+controller ----------------------------------
 kafka_libs="$root/services/kafka/.dist/libs"
 kafka_tls="$FERRY_DEV_DIR/kafka"
+# The command line of a Kafka broker running on this machine, if any (its last word is its server.properties).
+running_kafka() { pgrep -af 'kafka\.Kafka .*server\.properties' | head -1 || true; }
 kafka_ready() { port_open "$KAFKA_PORT" && port_open "$KAFKA_SASL_SSL_PORT" && grep -q "Kafka Server started" "$data/kafka/server.log" 2>/dev/null; }
 
 # A CA, a broker certificate for 127.0.0.1, a client certificate (for the SSL listener, which
@@ -140,7 +142,7 @@ start_kafka() {
   if port_open "$KAFKA_PORT" && ! port_open "$KAFKA_SASL_SSL_PORT"; then
     # Started from an older configuration, without the secured listeners: start it again.
     local old
-    old=$(pgrep -f 'kafka\.Kafka .*server\.properties' | head -1 || true)
+    old=$(running_kafka | awk '{print $1}')
     if [[ -n $old ]]; then
       log "Kafka on $KAFKA_PORT has no SASL_SSL listener: restarting it (pid $old)"
       kill -TERM "$old"
@@ -155,7 +157,7 @@ start_kafka() {
     # (another HOME): use that material, as its server.properties names it.
     if [[ ! -f $kafka_tls/client.json ]]; then
       local conf other
-      conf=$(pgrep -af 'kafka\.Kafka .*server\.properties' | head -1 | awk '{print $NF}' || true)
+      conf=$(running_kafka | awk '{print $NF}')
       other=$( [[ -r $conf ]] && sed -n 's#^ssl\.truststore\.location=\(.*\)/ca\.pem$#\1#p' "$conf" || true)
       if [[ -n $other && $other != "$kafka_tls" && -f $other/client.json ]]; then
         log "using the running broker's TLS material in $other"
