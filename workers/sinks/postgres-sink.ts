@@ -7,8 +7,9 @@
  * version, so an older event arriving late never moves a row back. The statement lives in
  * migrations/postgres/004_apply_orders_functions.sql and 006_apply_orders_failure_hint.sql: when
  * the batch fails for a reason of one of its events, the same call searches for it (going on from
- * the row that stopped the failed statement), applies everything else and names the events it
- * could not apply, so finding a bad event costs no extra round trips.
+ * the row that stopped the failed statement, the rest in ranges: migration 009), applies
+ * everything else and names the events it could not apply, so finding a bad event costs no extra
+ * round trips.
  */
 import type { Sql } from 'postgres';
 import type { OrderRow } from '../../lib/order-cache.ts';
