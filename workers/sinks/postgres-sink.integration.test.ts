@@ -133,13 +133,24 @@ test('in a batch of many, failing events far apart are named, their orders wait 
   await liftFailures(iso.sql, 'pg-many-bad-b');
 });
 
-test('the search goes on from where a failed statement stopped: three events that keep failing cost each other row at most two tries', async () => {
-  // Counts every order_history row that got past the failure trigger (test_fail_planned fires
-  // first: triggers fire in name order), failed statements included: a sequence is not rolled back.
+/**
+ * Counts every order_history row of `orderPrefix` that gets past the failure trigger
+ * (test_fail_planned fires first: triggers fire in name order), failed statements included: a
+ * sequence is not rolled back. `rows()` is the count so far; `drop()` removes the trigger.
+ */
+async function countRowsReached(name: string, orderPrefix: string) {
   await iso.sql.unsafe(`
-    CREATE SEQUENCE test_reach_seq;
-    CREATE FUNCTION test_reach() RETURNS trigger AS $$ BEGIN PERFORM nextval('test_reach_seq'); RETURN NEW; END $$ LANGUAGE plpgsql;
-    CREATE TRIGGER test_reach BEFORE INSERT ON order_history FOR EACH ROW WHEN (NEW.order_id LIKE 'pg-reach-%') EXECUTE FUNCTION test_reach();`);
+    CREATE SEQUENCE ${name}_seq;
+    CREATE FUNCTION ${name}() RETURNS trigger AS $$ BEGIN PERFORM nextval('${name}_seq'); RETURN NEW; END $$ LANGUAGE plpgsql;
+    CREATE TRIGGER ${name} BEFORE INSERT ON order_history FOR EACH ROW WHEN (NEW.order_id LIKE '${orderPrefix}%') EXECUTE FUNCTION ${name}();`);
+  return {
+    rows: async () => Number((await iso.sql.unsafe(`SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM ${name}_seq`))[0]!.n),
+    drop: () => iso.sql.unsafe(`DROP TRIGGER ${name} ON order_history`),
+  };
+}
+
+test('the search goes on from where a failed statement stopped: three events that keep failing cost each other row at most two tries', async () => {
+  const reached = await countRowsReached('test_reach', 'pg-reach-');
   const bad = [59, 199, 329];
   for (const i of bad) await planFailures(iso.sql, `pg-reach-bad-${i}`, 1_000_000, 'created');
   const batch = Array.from({ length: 400 }, (_, i) => order(bad.includes(i) ? `pg-reach-bad-${i}` : `pg-reach-${i}`, 'created', 0));
@@ -147,21 +158,18 @@ test('the search goes on from where a failed statement stopped: three events tha
   assert.deepEqual([...failures.keys()].map((id) => batch.findIndex((e) => e.value.event_id === id)).sort((a, b) => a - b), bad);
   const [applied] = await iso.sql<{ n: string }[]>`SELECT count(*) AS n FROM order_history WHERE order_id LIKE 'pg-reach-%'`;
   assert.equal(Number(applied!.n), 397);
-  const [reached] = await iso.sql<{ n: string }[]>`SELECT last_value AS n FROM test_reach_seq`;
   // Going on from the failing row: 397 applied + 327 reached by the three failed statements
   // (724). Halving alone re-tried shrinking halves around each failure (994 here).
-  assert.ok(Number(reached!.n) <= 2 * batch.length, `rows reached: ${reached!.n}`);
-  await iso.sql.unsafe('DROP TRIGGER test_reach ON order_history');
+  const rows = await reached.rows();
+  assert.ok(rows <= 2 * batch.length, `rows reached: ${rows}`);
+  await reached.drop();
   for (const i of bad) await liftFailures(iso.sql, `pg-reach-bad-${i}`);
 });
 
 test('with ferry.apply_chunk = 64 a batch goes in ranges: an event that fails once near the end re-does at most the rows of its range', async () => {
   // The setting as an operator would give it to Ferry's role, here for one session's connection.
   const ranged = postgres(iso.env.DATABASE_URL!, { max: 1, onnotice: () => {}, connection: { 'ferry.apply_chunk': '64' } as Record<string, string> });
-  await iso.sql.unsafe(`
-    CREATE SEQUENCE test_range_seq;
-    CREATE FUNCTION test_range() RETURNS trigger AS $$ BEGIN PERFORM nextval('test_range_seq'); RETURN NEW; END $$ LANGUAGE plpgsql;
-    CREATE TRIGGER test_range BEFORE INSERT ON order_history FOR EACH ROW WHEN (NEW.order_id LIKE 'pg-range-%') EXECUTE FUNCTION test_range();`);
+  const reached = await countRowsReached('test_range', 'pg-range-');
   // Row 450 of 500 fails once (the 8th range, rows 449-512 of the call, holds it at its 2nd row).
   await planFailures(iso.sql, 'pg-range-450', 1, 'created');
   const batch = Array.from({ length: 500 }, (_, i) => order(`pg-range-${i}`, 'created', 0));
@@ -169,21 +177,16 @@ test('with ferry.apply_chunk = 64 a batch goes in ranges: an event that fails on
   assert.equal(failures.size, 0, 'a failure that passes on the next try is no failure');
   const [applied] = await iso.sql<{ n: string }[]>`SELECT count(*) AS n FROM order_history WHERE order_id LIKE 'pg-range-%'`;
   assert.equal(Number(applied!.n), 500);
-  const [reached] = await iso.sql<{ n: string }[]>`SELECT last_value AS n FROM test_range_seq`;
   // 500 applied and one row re-done (449, rolled back with the failing statement). The whole
   // batch as one statement first (the default) re-does 449 rows here.
-  assert.ok(Number(reached!.n) <= 500 + 63, `rows reached: ${reached!.n}`);
-  await iso.sql.unsafe('DROP TRIGGER test_range ON order_history');
+  const rows = await reached.rows();
+  assert.ok(rows <= 500 + 63, `rows reached: ${rows}`);
+  await reached.drop();
   await liftFailures(iso.sql, 'pg-range-450');
 });
 
 test('after a failure the rest of the batch goes in ranges: four events that fail once re-do at most a range each after the first', async () => {
-  // Counts every order_history row that got past the failure trigger, as in the tests above.
-  await iso.sql.unsafe(`
-    CREATE SEQUENCE test_rest_seq;
-    CREATE FUNCTION test_rest() RETURNS trigger AS $$ BEGIN PERFORM nextval('test_rest_seq'); RETURN NEW; END $$ LANGUAGE plpgsql;
-    CREATE TRIGGER test_rest BEFORE INSERT ON order_history FOR EACH ROW WHEN (NEW.order_id LIKE 'pg-rest-%') EXECUTE FUNCTION test_rest();`);
-  const reached = async () => Number((await iso.sql<{ n: string }[]>`SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM test_rest_seq`)[0]!.n);
+  const reached = await countRowsReached('test_rest', 'pg-rest-');
   // Rows 100, 200, 300 and 400 of 500 fail once each. Returns the rows reached, re-done ones included.
   const run = async (name: string, retryChunk: string | undefined) => {
     const bad = [99, 199, 299, 399];
@@ -191,14 +194,14 @@ test('after a failure the rest of the batch goes in ranges: four events that fai
     const session = postgres(iso.env.DATABASE_URL!, {
       max: 1, onnotice: () => {}, connection: (retryChunk === undefined ? {} : { 'ferry.apply_retry_chunk': retryChunk }) as Record<string, string>,
     });
-    const before = await reached();
+    const before = await reached.rows();
     const batch = Array.from({ length: 500 }, (_, i) => order(`pg-rest-${name}-${i}`, 'created', 0));
     const { failures } = await new PostgresSink(session).applyOrders(batch).finally(() => session.end());
     assert.equal(failures.size, 0, 'failures that pass on the next try are no failures');
     const [applied] = await iso.sql<{ n: string }[]>`SELECT count(*) AS n FROM order_history WHERE order_id LIKE ${`pg-rest-${name}-%`}`;
     assert.equal(Number(applied!.n), 500);
     for (const i of bad) await liftFailures(iso.sql, `pg-rest-${name}-${i}`);
-    return (await reached()) - before;
+    return (await reached.rows()) - before;
   };
   const inRanges = await run('ranged', undefined);
   const asOneSet = await run('one-set', '0');
@@ -206,7 +209,7 @@ test('after a failure the rest of the batch goes in ranges: four events that fai
   // re-does at most 63 (687 here); with the rest as one set, the ~100 rows since the one before (899).
   assert.ok(inRanges <= 500 + 99 + 3 * 63, `rows reached in ranges: ${inRanges}`);
   assert.ok(asOneSet > 500 + 99 + 3 * 63, `rows reached as one set: ${asOneSet}`);
-  await iso.sql.unsafe('DROP TRIGGER test_rest ON order_history');
+  await reached.drop();
 });
 
 test('a session whose first call was rolled back (the search\'s counter with it) still applies the next batch', async () => {
