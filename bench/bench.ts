@@ -30,6 +30,7 @@ import { freePort, isolate, waitFor, type Isolated } from '../test/helpers.ts';
 import { sweepStaleIsolations } from '../test/stale-isolations.ts';
 import type { BenchResult, LegResult, Machine, Point, Ratio } from './bench-result.ts';
 import { checkSink, outcomeOf } from './checker.ts';
+import { drainCeiling } from './drain-ceiling.ts';
 import { CpuSampler, serviceTargets, type CpuSample } from './cpu.ts';
 import { runLoad, type FixedRequest, type LoadResult } from './load.ts';
 import { spawnNode, spawnServer, type Child } from './procs.ts';
@@ -675,8 +676,10 @@ function meanOfDrains(first: LegResult, second: LegResult, order: string): LegRe
     eventsPerS: ((first.eventsPerS ?? first.value) + (second.eventsPerS ?? second.value)) / 2,
     valid: first.valid && second.valid,
     invalid: [...first.invalid, ...second.invalid.map((r) => `second drain: ${r}`)],
+    // The CPU goes with the rate it produced: both drains' mean, as the value is.
+    cpuCores: meanCores([first.cpuCores, second.cpuCores]),
     notes: [
-      `Mean of two drains run in the order ${order}: ${round(first.value)} and ${round(second.value)} events/s (the details below are the first drain's).`,
+      `Mean of two drains run in the order ${order}: ${round(first.value)} and ${round(second.value)} events/s (CPU cores: the mean of both; the details below are the first drain's).`,
       cpuPerEventNote(first, second),
       ...first.notes,
       ...second.notes.filter((n) => n.includes('planned failures')).map((n) => `Second drain: ${n}`),
@@ -894,6 +897,12 @@ async function main(): Promise<void> {
     ratio(legs, 'b', 'gateway batch events/s / bare librdkafka producer', 'b-gateway', 'b-bare', 0.6, '>='),
     ratio(legs, 'c', '202 after Kafka ack / 202 after enqueue (req/s)', 'c-ack', 'c-enqueue', 0.85, '>='),
     ratio(legs, 'd', 'worker drain events/s / gateway sustained ingest events/s (b)', 'd-drain', 'b-gateway', 1.5, '>='),
+    ...(legs.has('d-drain') && legs.has('b-gateway')
+      ? [ratio(legs, 'd (ceiling)', `informational: the most any worker could drain here (${m.nproc} cores / the stores' and Kafka's CPU per drained event in d) / b`, 'd-drain', 'b-gateway', 1.5, '>=', (n, d) => drainCeiling(n, m.nproc).eventsPerS / d!.value)]
+      : []),
+    ...(legs.has('d-drain') && legs.has('a-gateway')
+      ? [ratio(legs, 'd (single events)', 'informational: worker drain events/s / gateway single-event ingest (a), one event per request as browsers send', 'd-drain', 'a-gateway', 1.5, '>=')]
+      : []),
     ratio(legs, 'e', 'drain with 1% PostgreSQL failures / without', 'e-drain-failures', 'd-drain', 0.95, '>='),
     ratio(legs, 'f', 'end-to-end p99 to PostgreSQL at half the sustained rate', 'f-end-to-end', undefined, 50, '<=', (n) => n.endToEnd?.postgresMs.p99 ?? Number.NaN, 'ms'),
   ];
