@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Ferry needs on a fresh Debian 12 machine; does nothing that is already done.
-#  - Debian packages: librdkafka's build dependencies, ClickHouse, foreman, kcat, openssl (the local Kafka's CA)
+#  - Debian packages: librdkafka's build dependencies, ClickHouse, foreman, kcat, openssl (the local Kafka's CA),
+#    chromium (the browser test drives it headless through playwright-core)
 #  - npm packages, with the librdkafka addon built against the system libraries
 #  - the Kafka broker jars from Maven Central
 set -euo pipefail
@@ -9,7 +10,7 @@ cd "$root"
 log() { echo "[install] $*" >&2; }
 
 packages=(zlib1g-dev libssl-dev libzstd-dev liblz4-dev libsasl2-dev libcurl4-openssl-dev
-          clickhouse-server clickhouse-client ruby-foreman kcat curl openssl)
+          clickhouse-server clickhouse-client ruby-foreman kcat curl openssl chromium)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,262 @@
+/**
+ * Step 1 of the request flow with a real browser: headless Chromium, on a page of a shop's
+ * origin, sends events to the gateway over HTTPS with fetch, the way a web page does, and reads
+ * the order back. What only a browser enforces is checked here: the CORS preflight of a JSON
+ * POST with an API key, Idempotency-Key and Prefer headers, which answer headers page scripts
+ * may read, and that a page of an origin not allowed never gets its POST sent at all.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import type { KafkaJS as KafkaJSTypes } from '@confluentinc/kafka-javascript';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { freePort, isolate, startProcess, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+
+const require = createRequire(import.meta.url);
+const { KafkaJS } = require('@confluentinc/kafka-javascript') as { KafkaJS: typeof KafkaJSTypes };
+
+/** Debian's chromium (scripts/install.sh installs it); CHROMIUM_PATH points elsewhere. */
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const KEY = `shop-${randomBytes(12).toString('hex')}`;
+const TENANT = 'shop';
+
+let iso: Isolated;
+let dir: string;
+let gatewayUrl: string;
+let gateway: Proc;
+let worker: Proc;
+let shop: { server: Server; origin: string };
+let elsewhere: { server: Server; origin: string };
+let browser: Browser;
+let admin: KafkaJSTypes.Admin;
+
+/** A plain page on its own origin (another port is another origin). */
+async function pageServer(): Promise<{ server: Server; origin: string }> {
+  const port = await freePort();
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end('<!doctype html><title>shop</title><p>shop</p>');
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return { server, origin: `http://127.0.0.1:${port}` };
+}
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: scripts/install.sh installs Debian's chromium`);
+  iso = await isolate();
+  dir = mkdtempSync(join(tmpdir(), 'ferry-browser-'));
+  const cert = join(dir, 'cert.pem');
+  const key = join(dir, 'key.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  shop = await pageServer();
+  elsewhere = await pageServer();
+
+  const port = await freePort();
+  gatewayUrl = `https://127.0.0.1:${port}`;
+  const apiKeys = [{ id: 'shop-web', tenant: TENANT, sha256: createHash('sha256').update(KEY).digest('hex'), scopes: ['write:orders', 'write:page_views', 'read:orders'] }];
+  gateway = startProcess('gateway/node.ts', {
+    ...iso.env,
+    GATEWAY_PROCESSES: '1',
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    TLS_CERT_FILE: cert,
+    TLS_KEY_FILE: key,
+    CORS_ORIGINS: shop.origin,
+    FERRY_API_KEYS: JSON.stringify(apiKeys),
+  });
+  const ca = readFileSync(cert);
+  await waitFor(
+    () =>
+      new Promise<boolean>((resolve) => {
+        const req = httpsRequest(`${gatewayUrl}/readyz`, { ca }, (res) => {
+          res.resume();
+          resolve(res.statusCode === 200);
+        });
+        req.on('error', () => resolve(false));
+        req.end();
+      }),
+    { what: 'HTTPS gateway ready', timeoutMs: 60_000 },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}\n${gateway.output()}`);
+  });
+  worker = startWorker(iso.env);
+
+  admin = new KafkaJS.Kafka({ kafkaJS: { brokers: iso.env.KAFKA_BROKERS!.split(','), logLevel: KafkaJS.logLevel.ERROR } }).admin();
+  await admin.connect();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  await admin?.disconnect();
+  const codes = await Promise.all([gateway?.stop(), worker?.stop()]);
+  await Promise.all([shop, elsewhere].map((s) => s && new Promise((r) => s.server.close(r))));
+  await iso?.cleanup();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+  assert.deepEqual(codes, [0, 0], `gateway and worker exit 0 on SIGTERM\n${gateway?.output()}\n${worker?.output()}`);
+});
+
+/**
+ * A page of `origin`. The gateway's certificate is self-signed for this test, so the context
+ * skips certificate checks; the request is still HTTPS and still cross-origin.
+ */
+async function openPage(origin: string): Promise<Page> {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  await page.goto(`${origin}/`);
+  return page;
+}
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | null>;
+  body: unknown;
+}
+
+/** fetch() from inside the page; only the headers CORS lets a page script read come back non-null. */
+function pageFetch(page: Page, url: string, init: { method?: string; headers?: Record<string, string>; body?: string }, read: string[] = []): Promise<Answer> {
+  return page.evaluate(
+    async ({ url, init, read }) => {
+      const res = await fetch(url, init);
+      const text = await res.text();
+      const headers: Record<string, string | null> = {};
+      for (const name of read) headers[name] = res.headers.get(name);
+      return { status: res.status, headers, body: text ? (JSON.parse(text) as unknown) : null };
+    },
+    { url, init, read },
+  );
+}
+
+async function produced(): Promise<number> {
+  let n = 0;
+  for (const t of ['orders', 'page_views']) n += (await admin.fetchTopicOffsets(iso.topic(t))).reduce((s, p) => s + Number(p.high), 0);
+  return n;
+}
+
+const order = (id: string, status: string) => ({
+  order_id: id,
+  customer_id: 'c-browser',
+  status,
+  amount_cents: 4200,
+  currency: 'EUR',
+  items: [{ sku: 'SKU-B', quantity: 2, price_cents: 2100 }],
+  occurred_at: '2026-12-04T10:00:00Z',
+});
+
+test('a shop page posts an order over HTTPS (preflighted: JSON, API key, Idempotency-Key, Prefer) and gets 200 once the worker applied it', async () => {
+  const page = await openPage(shop.origin);
+  const init = {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': KEY, 'idempotency-key': 'checkout-b-1', prefer: 'wait=30' },
+    body: JSON.stringify(order('b-1', 'paid')),
+  };
+  const first = await pageFetch(page, `${gatewayUrl}/v1/events/orders`, init, ['preference-applied', 'idempotent-replayed']);
+  assert.equal(first.status, 200, JSON.stringify(first));
+  assert.equal(first.headers['preference-applied'], 'wait=30', 'the page reads Preference-Applied');
+  const body = first.body as { event_id: string; order: { status: string; amount_cents: number } };
+  assert.match(body.event_id, /^[0-9a-f-]{36}$/);
+  assert.equal(body.order.status, 'paid');
+
+  // The row is the browser's tenant's, in PostgreSQL, once.
+  const rows = await iso.sql<{ tenant: string; status: string; amount_cents: string }[]>`SELECT tenant, status, amount_cents FROM orders WHERE order_id = 'b-1'`;
+  assert.deepEqual(rows.map((r) => ({ ...r, amount_cents: Number(r.amount_cents) })), [{ tenant: TENANT, status: 'paid', amount_cents: 4200 }]);
+
+  // A retry of the page (same Idempotency-Key) is answered from the first answer: nothing is produced again.
+  const before = await produced();
+  const again = await pageFetch(page, `${gatewayUrl}/v1/events/orders`, init, ['idempotent-replayed']);
+  assert.equal(again.status, 200);
+  assert.equal(again.headers['idempotent-replayed'], 'true', 'the page reads Idempotent-Replayed');
+  assert.equal((again.body as { event_id: string }).event_id, body.event_id);
+  assert.equal(await produced(), before);
+  const [history] = await iso.sql<{ n: string }[]>`SELECT count(*) AS n FROM order_history WHERE order_id = 'b-1'`;
+  assert.equal(Number(history!.n), 1);
+  await page.context().close();
+});
+
+test('the page reads the order back with its ETag, and a conditional read answers 304', async () => {
+  const page = await openPage(shop.origin);
+  const posted = await pageFetch(page, `${gatewayUrl}/v1/events/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
+    body: JSON.stringify(order('b-2', 'created')),
+  });
+  assert.equal(posted.status, 202, JSON.stringify(posted));
+  const eventId = (posted.body as { event_id: string }).event_id;
+
+  const read = await waitFor(async () => {
+    const r = await pageFetch(page, `${gatewayUrl}/v1/orders/b-2`, { headers: { 'x-api-key': KEY } }, ['etag', 'x-ferry-source']);
+    return r.status === 200 ? r : undefined;
+  }, { what: 'order b-2 readable from the page' });
+  assert.equal((read.body as { status: string }).status, 'created');
+  assert.equal(read.headers.etag, `W/"${eventId}"`, 'the page reads the ETag');
+  assert.ok(['cache', 'database'].includes(String(read.headers['x-ferry-source'])));
+
+  const unchanged = await pageFetch(page, `${gatewayUrl}/v1/orders/b-2`, { headers: { 'x-api-key': KEY, 'if-none-match': read.headers.etag! } });
+  assert.equal(unchanged.status, 304);
+  await page.context().close();
+});
+
+test('page views as a JSON array: one result per event, and the URL counter counts each once', async () => {
+  const page = await openPage(shop.origin);
+  const url = `https://shop.example/p/${randomBytes(4).toString('hex')}`;
+  const views = [1, 2, 3].map((i) => ({ user_id: `u-b-${i}`, url, occurred_at: '2026-12-04T10:00:00Z' }));
+  const answer = await pageFetch(page, `${gatewayUrl}/v1/events/page_views`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: JSON.stringify(views) });
+  assert.equal(answer.status, 202, JSON.stringify(answer));
+  const results = (answer.body as { results: { status: string }[] }).results;
+  assert.deepEqual(results.map((r) => r.status), ['accepted', 'accepted', 'accepted']);
+  await waitFor(async () => Number(await iso.redis.hget(`ferry:${iso.id}:page_views:by_url`, url)) === 3, { what: 'three views of the page counted' });
+  await page.context().close();
+});
+
+test('an invalid event: the page reads 422 with the field and reason, and nothing is produced', async () => {
+  const page = await openPage(shop.origin);
+  const before = await produced();
+  const answer = await pageFetch(page, `${gatewayUrl}/v1/events/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': KEY },
+    body: JSON.stringify({ ...order('b-3', 'created'), amount_cents: -1 }),
+  }, ['content-type']);
+  assert.equal(answer.status, 422);
+  assert.equal(answer.headers['content-type'], 'application/problem+json');
+  assert.deepEqual((answer.body as { errors: { field: string }[] }).errors.map((e) => e.field), ['amount_cents']);
+  assert.equal(await produced(), before);
+  await page.context().close();
+});
+
+test('a page of an origin not in CORS_ORIGINS: the preflight is refused, the browser never sends the POST, nothing is produced', async () => {
+  const page = await openPage(elsewhere.origin);
+  const before = await produced();
+  const outcome = await page.evaluate(async ({ url, key }) => {
+    try {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify({ user_id: 'u-x', url: 'https://elsewhere.example/', occurred_at: '2026-12-04T10:00:00Z' }) });
+      return `answered ${res.status}`;
+    } catch (err) {
+      return `blocked: ${(err as Error).name}`;
+    }
+  }, { url: `${gatewayUrl}/v1/events/page_views`, key: KEY });
+  assert.equal(outcome, 'blocked: TypeError');
+  assert.equal(await produced(), before);
+  await page.context().close();
+});
+
+test('a page view sent with fetch keepalive as the page is left still arrives (the way to send on unload; sendBeacon cannot carry the API key)', async () => {
+  const page = await openPage(shop.origin);
+  const url = `https://shop.example/leaving/${randomBytes(4).toString('hex')}`;
+  await page.evaluate(({ endpoint, key, url }) => {
+    // Not awaited: the page goes away right after, as on a real unload.
+    void fetch(endpoint, { method: 'POST', keepalive: true, headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify({ user_id: 'u-leaving', url, occurred_at: '2026-12-04T10:00:00Z' }) });
+  }, { endpoint: `${gatewayUrl}/v1/events/page_views`, key: KEY, url });
+  await page.goto('about:blank');
+  await waitFor(async () => Number(await iso.redis.hget(`ferry:${iso.id}:page_views:by_url`, url)) === 1, { what: 'the view sent while leaving counted' });
+  await page.context().close();
+});
