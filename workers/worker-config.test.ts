@@ -25,3 +25,17 @@ describe('loadWorkerConfig: WORKER_GROUPS', () => {
     }
   });
 });
+
+describe('loadWorkerConfig: batch sizes per group', () => {
+  it('gives analytics larger batches than the read model by default, each group its own variables', () => {
+    const d = loadWorkerConfig({});
+    assert.deepEqual([d.batchSize, d.combinedBatchSize, d.analyticsBatchSize, d.analyticsCombinedBatchSize], [500, 1000, 2000, 10_000]);
+    const set = loadWorkerConfig({ WORKER_BATCH_SIZE: '100', WORKER_ANALYTICS_BATCH_SIZE: '3000', WORKER_ANALYTICS_COMBINED_BATCH_SIZE: '0' });
+    assert.deepEqual([set.batchSize, set.combinedBatchSize, set.analyticsBatchSize, set.analyticsCombinedBatchSize], [100, 1000, 3000, 0]);
+  });
+
+  it('refuses a batch size out of range, naming the variable', () => {
+    assert.throws(() => loadWorkerConfig({ WORKER_ANALYTICS_BATCH_SIZE: '0' }), (err: unknown) => err instanceof ConfigError && err.variable === 'WORKER_ANALYTICS_BATCH_SIZE');
+    assert.throws(() => loadWorkerConfig({ WORKER_ANALYTICS_COMBINED_BATCH_SIZE: 'many' }), (err: unknown) => err instanceof ConfigError && err.variable === 'WORKER_ANALYTICS_COMBINED_BATCH_SIZE');
+  });
+});
