@@ -42,6 +42,12 @@ export interface LegResult {
   errors?: number;
   /** Average cores per process over the measured window. */
   cpuCores: Record<string, number>;
+  /**
+   * Drain legs: µs of CPU per backlog event for each process over the whole drain, from the
+   * worker's start until both groups' lag was 0 (all the work the backlog caused, wherever it
+   * fell relative to the rate's window).
+   */
+  drainCpuUsPerEvent?: Record<string, number>;
   throughputSeries: Point[];
   lagSeries?: Point[];
   endToEnd?: { postgresMs: Summary; clickhouseMs: Summary; allSinksMs?: Summary };

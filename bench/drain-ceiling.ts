@@ -7,8 +7,6 @@
  * worker reaches; a ceiling below d's target says the target cannot be met on this machine
  * with the stores on it, however fast the worker gets.
  */
-import type { LegResult } from './bench-result.ts';
-
 /** The processes a drain needs besides Ferry's worker (names of bench/cpu.ts's service targets). */
 export const DRAIN_SERVICES = ['kafka', 'postgresql', 'clickhouse', 'redis', 'queue redis'] as const;
 
@@ -19,10 +17,14 @@ export interface DrainCeiling {
   servicesUsPerEvent: number;
 }
 
-/** NaN when the drain has no rate or no service CPU was measured. */
-export function drainCeiling(drain: Pick<LegResult, 'value' | 'cpuCores'>, cores: number): DrainCeiling {
-  const servicesCores = DRAIN_SERVICES.reduce((sum, name) => sum + (drain.cpuCores[name] ?? 0), 0);
-  if (!(drain.value > 0) || !(servicesCores > 0) || !(cores > 0)) return { eventsPerS: Number.NaN, servicesUsPerEvent: Number.NaN };
-  const perEvent = servicesCores / drain.value;
-  return { eventsPerS: cores / perEvent, servicesUsPerEvent: perEvent * 1e6 };
+/**
+ * @param cpuUsPerEvent µs of CPU per drained event for each process, over the whole drain
+ *   (LegResult.drainCpuUsPerEvent): a window that saw only part of a group's work would make
+ *   the services look cheaper than they are.
+ * @returns NaN when no service CPU was measured.
+ */
+export function drainCeiling(cpuUsPerEvent: Record<string, number> | undefined, cores: number): DrainCeiling {
+  const us = DRAIN_SERVICES.reduce((sum, name) => sum + (cpuUsPerEvent?.[name] ?? 0), 0);
+  if (!(us > 0) || !(cores > 0)) return { eventsPerS: Number.NaN, servicesUsPerEvent: Number.NaN };
+  return { eventsPerS: (cores * 1e6) / us, servicesUsPerEvent: us };
 }
