@@ -48,6 +48,8 @@ export interface LegResult {
    * fell relative to the rate's window).
    */
   drainCpuUsPerEvent?: Record<string, number>;
+  /** Drain legs: the backlog over the time from the worker's start until both groups' lag was 0 (start-up included). */
+  wholeDrainEventsPerS?: number;
   throughputSeries: Point[];
   lagSeries?: Point[];
   endToEnd?: { postgresMs: Summary; clickhouseMs: Summary; allSinksMs?: Summary };

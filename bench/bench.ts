@@ -630,6 +630,7 @@ async function drainLeg(iso: Isolated, id: 'd-drain' | 'e-drain-failures', keepR
     durationS: (toT - fromT) / 1000,
     cpuCores,
     drainCpuUsPerEvent,
+    wholeDrainEventsPerS: committedAt !== undefined && committedAt > 0 ? n / (committedAt / 1000) : undefined,
     throughputSeries: perSecond(appliedSeries),
     lagSeries,
     metrics: workerMetrics ? digests(workerMetrics, undefined, WORKER_HISTOGRAMS) : undefined,
@@ -700,8 +701,9 @@ function meanOfDrains(first: LegResult, second: LegResult, order: string): LegRe
     // The CPU goes with the rate it produced: both drains' mean, as the value is.
     cpuCores: meanCores([first.cpuCores, second.cpuCores]),
     drainCpuUsPerEvent: first.drainCpuUsPerEvent && second.drainCpuUsPerEvent ? meanCores([first.drainCpuUsPerEvent, second.drainCpuUsPerEvent]) : undefined,
+    wholeDrainEventsPerS: first.wholeDrainEventsPerS && second.wholeDrainEventsPerS ? (first.wholeDrainEventsPerS + second.wholeDrainEventsPerS) / 2 : undefined,
     notes: [
-      `Mean of two drains run in the order ${order}: ${round(first.value)} and ${round(second.value)} events/s (CPU cores: the mean of both; the details below are the first drain's).`,
+      `Mean of two drains run in the order ${order}: ${round(first.value)} and ${round(second.value)} events/s (CPU cores: the mean of both; the details below are the first drain's); whole drains, start-up included: ${round(first.wholeDrainEventsPerS ?? Number.NaN)} and ${round(second.wholeDrainEventsPerS ?? Number.NaN)} events/s.`,
       cpuPerEventNote(first, second),
       ...first.notes,
       ...second.notes.filter((n) => n.includes('planned failures')).map((n) => `Second drain: ${n}`),
@@ -921,6 +923,9 @@ async function main(): Promise<void> {
     ratio(legs, 'd', 'worker drain events/s / gateway sustained ingest events/s (b)', 'd-drain', 'b-gateway', 1.5, '>='),
     ...(legs.has('d-drain') && legs.has('b-gateway')
       ? [ratio(legs, 'd (ceiling)', `informational: the most any worker could drain here (${m.nproc} cores / the stores' and Kafka's CPU per event over the whole d drain) / b`, 'd-drain', 'b-gateway', 1.5, '>=', (n, d) => drainCeiling(n.drainCpuUsPerEvent, m.nproc).eventsPerS / d!.value)]
+      : []),
+    ...(legs.has('d-drain') && legs.has('b-gateway')
+      ? [ratio(legs, 'd (whole drain)', 'informational: the backlog over the time from the worker\'s start to both groups\' lag 0 (start-up included) / b', 'd-drain', 'b-gateway', 1.5, '>=', (n, d) => (n.wholeDrainEventsPerS ?? Number.NaN) / d!.value)]
       : []),
     ...(legs.has('d-drain') && legs.has('a-gateway')
       ? [ratio(legs, 'd (single events)', 'informational: worker drain events/s / gateway single-event ingest (a), one event per request as browsers send', 'd-drain', 'a-gateway', 1.5, '>=')]

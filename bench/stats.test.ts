@@ -102,6 +102,18 @@ test('rateBetween measures a cumulative series between two levels', () => {
   assert.ok(Number.isNaN(rateBetween(series, 0, 5000).rate));
 });
 
+test('rateBetween starts at the sample before when one step crossed both levels', () => {
+  const steps = [
+    { t: 0, n: 0 },
+    { t: 250, n: 50 },
+    { t: 500, n: 50 },
+    { t: 750, n: 1000 },
+  ];
+  assert.deepEqual(rateBetween(steps, 100, 1000), { rate: 3800, fromT: 500, toT: 750 });
+  // A series that reached everything in its first sample has nothing before it to measure from.
+  assert.ok(Number.isNaN(rateBetween([{ t: 250, n: 1000 }], 100, 1000).rate));
+});
+
 test('round keeps three significant digits', () => {
   assert.equal(round(1234.5), 1235);
   assert.equal(round(0.012345), 0.0123);

@@ -158,8 +158,11 @@ export class Histogram {
 
 /** Events per second between two points of a cumulative count series, or NaN. */
 export function rateBetween(series: { t: number; n: number }[], fromN: number, toN: number): { rate: number; fromT: number; toT: number } {
-  const from = series.find((s) => s.n >= fromN);
+  const at = series.findIndex((s) => s.n >= fromN);
   const to = series.find((s) => s.n >= toN);
+  // When one sample crossed both levels (progress came in steps coarser than the window), the
+  // window starts at the last sample below the first level instead.
+  const from = at > 0 && to === series[at] ? series[at - 1] : series[at];
   if (!from || !to || to.t <= from.t) return { rate: Number.NaN, fromT: Number.NaN, toT: Number.NaN };
   return { rate: ((to.n - from.n) * 1000) / (to.t - from.t), fromT: from.t, toT: to.t };
 }
