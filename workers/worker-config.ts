@@ -40,8 +40,8 @@ export interface WorkerConfig extends CommonConfig {
   /**
    * The analytics group's records per partition batch and per combined call, so per ClickHouse
    * insert. Larger than the read model's: every insert is a part for ClickHouse to write and
-   * merge, and nothing waits on analytics. In a drain, inserts of ~5 000 rows cost ClickHouse a
-   * fifth of the CPU per row that inserts of ~800 did (docs/benchmarks.md, eleventh session).
+   * merge, and nothing waits on analytics. Over a drain, inserts of ~5 000 rows cost ClickHouse
+   * 35-60 % of the CPU per row that inserts of ~800 did (docs/benchmarks.md, eleventh session).
    * @defaultValue 2000 (WORKER_ANALYTICS_BATCH_SIZE), 10000 (WORKER_ANALYTICS_COMBINED_BATCH_SIZE; 0: each partition batch alone)
    */
   analyticsBatchSize: number;
