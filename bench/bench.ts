@@ -661,22 +661,19 @@ async function drainLeg(iso: Isolated, id: 'd-drain' | 'e-drain-failures', keepR
  */
 function cpuPerEventNote(first: LegResult, second: LegResult): string {
   const names = ['worker', 'analytics', 'postgresql', 'clickhouse', 'redis', 'kafka'];
-  const perEvent = (leg: LegResult, name: string) => {
-    const entry = Object.entries(leg.cpuCores ?? {}).find(([k]) => k === name || k.startsWith(`${name}-`));
-    return entry && leg.value > 0 ? round((entry[1] / leg.value) * 1e6) : undefined;
-  };
-  const parts = names.flatMap((n) => {
-    const a = perEvent(first, n);
-    const b = perEvent(second, n);
-    return a === undefined && b === undefined ? [] : [`${n} ${a ?? '-'} / ${b ?? '-'}`];
+  // Processes are named per leg (`worker-d`, `worker-e`): match by prefix.
+  const find = (m: Record<string, number> | undefined, name: string) => Object.entries(m ?? {}).find(([k]) => k === name || k.startsWith(`${name}-`))?.[1];
+  const both = (get: (leg: LegResult, name: string) => number | undefined) =>
+    names.flatMap((n) => {
+      const [a, b] = [get(first, n), get(second, n)];
+      return a === undefined && b === undefined ? [] : [`${n} ${a ?? '-'} / ${b ?? '-'}`];
+    }).join(', ');
+  const inWindow = both((leg, n) => {
+    const cores = find(leg.cpuCores, n);
+    return cores !== undefined && leg.value > 0 ? round((cores / leg.value) * 1e6) : undefined;
   });
-  const whole = (leg: LegResult, name: string) => Object.entries(leg.drainCpuUsPerEvent ?? {}).find(([k]) => k === name || k.startsWith(`${name}-`))?.[1];
-  const wholeParts = names.flatMap((n) => {
-    const a = whole(first, n);
-    const b = whole(second, n);
-    return a === undefined && b === undefined ? [] : [`${n} ${a ?? '-'} / ${b ?? '-'}`];
-  });
-  return `CPU per drained event (µs of a core) in the rate's window, first / second drain: ${parts.join(', ')}; over the whole drain (worker start to lag 0, per backlog event): ${wholeParts.join(', ')}.`;
+  const whole = both((leg, n) => find(leg.drainCpuUsPerEvent, n));
+  return `CPU per drained event (µs of a core) in the rate's window, first / second drain: ${inWindow}; over the whole drain (worker start to lag 0, per backlog event): ${whole}.`;
 }
 
 /** µs of CPU per backlog event for each process between two samples; a process started between them began at 0. */

@@ -165,15 +165,28 @@ export function serviceTargets(root: string): CpuTarget[] {
       return [];
     }
   };
-  const queueRedis = () => pidFile(`${root}/.data/redis-queue/redis.pid`);
-  const byName = (comm: string, except: () => number[] = () => []) => (stats: { pid: number; ppid: number; comm: string }[]) => {
-    const skip = new Set(except());
+  // Services another checkout started (a CI clone, say) have their pid files there: when ours
+  // names no live process, find the process by its command line.
+  const pidFileOr = (path: string, comm: string, cmdline: RegExp) => (stats: { pid: number; comm: string }[]) => {
+    const own = pidFile(path).filter((pid) => stats.some((s) => s.pid === pid));
+    if (own.length > 0) return own;
+    return stats.filter((s) => s.comm === comm).map((s) => s.pid).filter((pid) => {
+      try {
+        return cmdline.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' '));
+      } catch {
+        return false;
+      }
+    });
+  };
+  const queueRedis = pidFileOr(`${root}/.data/redis-queue/redis.pid`, 'redis-server', /:6380\b/);
+  const byName = (comm: string, except: (stats: { pid: number; comm: string }[]) => number[] = () => []) => (stats: { pid: number; ppid: number; comm: string }[]) => {
+    const skip = new Set(except(stats));
     const pids = new Set(stats.filter((s) => s.comm === comm && !skip.has(s.pid)).map((s) => s.pid));
     // Roots only: a process whose parent is also one of them is counted through the tree.
     return stats.filter((s) => pids.has(s.pid) && !pids.has(s.ppid)).map((s) => s.pid);
   };
   return [
-    { name: 'kafka', find: () => pidFile(`${root}/.data/kafka/kafka.pid`) },
+    { name: 'kafka', find: pidFileOr(`${root}/.data/kafka/kafka.pid`, 'java', /kafka\.Kafka .*server\.properties/) },
     { name: 'clickhouse', find: byName('clickhouse-serv') },
     { name: 'postgresql', find: byName('postgres') },
     { name: 'redis', find: byName('redis-server', queueRedis) },
