@@ -919,10 +919,10 @@ async function main(): Promise<void> {
     ratio(legs, 'c', '202 after Kafka ack / 202 after enqueue (req/s)', 'c-ack', 'c-enqueue', 0.85, '>='),
     ratio(legs, 'd', 'worker drain events/s / gateway sustained ingest events/s (b)', 'd-drain', 'b-gateway', 1.5, '>='),
     ...(legs.has('d-drain') && legs.has('b-gateway')
-      ? [ratio(legs, 'd (ceiling)', `informational: the most any worker could drain here (${m.nproc} cores / the stores' and Kafka's CPU per event over the whole d drain) / b`, 'd-drain', 'b-gateway', 1.5, '>=', (n, d) => drainCeiling(n.drainCpuUsPerEvent, m.nproc).eventsPerS / d!.value)]
-      : []),
-    ...(legs.has('d-drain') && legs.has('b-gateway')
-      ? [ratio(legs, 'd (whole drain)', 'informational: the backlog over the time from the worker\'s start to both groups\' lag 0 (start-up included) / b', 'd-drain', 'b-gateway', 1.5, '>=', (n, d) => (n.wholeDrainEventsPerS ?? Number.NaN) / d!.value)]
+      ? [
+          ratio(legs, 'd (ceiling)', `informational: the most any worker could drain here (${m.nproc} cores / the stores' and Kafka's CPU per event over the whole d drain) / b`, 'd-drain', 'b-gateway', 1.5, '>=', (n, d) => drainCeiling(n.drainCpuUsPerEvent, m.nproc).eventsPerS / d!.value),
+          ratio(legs, 'd (whole drain)', 'informational: the backlog over the time from the worker\'s start to both groups\' lag 0 (start-up included) / b', 'd-drain', 'b-gateway', 1.5, '>=', (n, d) => (n.wholeDrainEventsPerS ?? Number.NaN) / d!.value),
+        ]
       : []),
     ...(legs.has('d-drain') && legs.has('a-gateway')
       ? [ratio(legs, 'd (single events)', 'informational: worker drain events/s / gateway single-event ingest (a), one event per request as browsers send', 'd-drain', 'a-gateway', 1.5, '>=')]
