@@ -7,6 +7,7 @@
  * worker reaches; a ceiling below d's target says the target cannot be met on this machine
  * with the stores on it, however fast the worker gets.
  */
+
 /** The processes a drain needs besides Ferry's worker (names of bench/cpu.ts's service targets). */
 export const DRAIN_SERVICES = ['kafka', 'postgresql', 'clickhouse', 'redis', 'queue redis'] as const;
 

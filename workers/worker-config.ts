@@ -29,12 +29,12 @@ export interface WorkerConfig extends CommonConfig {
    * read model's latency on a busy host); 0 fetches at once. @defaultValue 200 (WORKER_ANALYTICS_LINGER_MS)
    */
   analyticsLingerMs: number;
-  /** Records per partition batch. @defaultValue 500 (WORKER_BATCH_SIZE) */
+  /** The read model's records per partition batch (analytics has its own, below). @defaultValue 500 (WORKER_BATCH_SIZE) */
   batchSize: number;
   /**
-   * Partition batches handed over at the same time are applied together, up to this many
-   * records (fewer round trips to every store per event); 0 applies each partition batch on its
-   * own. @defaultValue 1000 (WORKER_COMBINED_BATCH_SIZE)
+   * The read model's partition batches handed over at the same time are applied together, up
+   * to this many records (fewer round trips to every store per event); 0 applies each partition
+   * batch on its own. Analytics has its own size, below. @defaultValue 1000 (WORKER_COMBINED_BATCH_SIZE)
    */
   combinedBatchSize: number;
   /**
