@@ -3,6 +3,7 @@
  * holding only its SHA-256 (give that to the gateway).
  *
  *   node --import tsx gateway/api-key.ts --id shop-web --tenant acme --scope write:orders --scope read:orders
+ *   node --import tsx gateway/api-key.ts --id shop-pages --tenant acme --scope write:page_views --beacon
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -10,15 +11,15 @@ import { ConfigError } from '../lib/config.ts';
 import { parseApiKeys, sha256Hex } from './auth.ts';
 
 const { values } = parseArgs({
-  options: { id: { type: 'string' }, tenant: { type: 'string' }, scope: { type: 'string', multiple: true } },
+  options: { id: { type: 'string' }, tenant: { type: 'string' }, scope: { type: 'string', multiple: true }, beacon: { type: 'boolean' } },
 });
 if (!values.id || !values.tenant || !values.scope?.length) {
-  process.stderr.write('usage: api-key.ts --id <id> --tenant <tenant> --scope write:<topic> [--scope read:orders ...]\n');
+  process.stderr.write('usage: api-key.ts --id <id> --tenant <tenant> --scope write:<topic> [--scope read:orders ...] [--beacon]\n');
   process.exit(2);
 }
 // 32 random bytes: enough entropy that an unsalted SHA-256 of the key reveals nothing.
 const key = `fry_${randomBytes(32).toString('base64url')}`;
-const entry = { id: values.id, tenant: values.tenant, sha256: await sha256Hex(key), scopes: values.scope };
+const entry = { id: values.id, tenant: values.tenant, sha256: await sha256Hex(key), scopes: values.scope, ...(values.beacon ? { beacon: true } : {}) };
 try {
   parseApiKeys(JSON.stringify([entry]), 'arguments');
 } catch (err) {

@@ -10,7 +10,7 @@ import type { Codec } from '../schemas/codec.ts';
 import type { Registry } from '../schemas/registry.ts';
 import { toAvro, type FieldProblem } from '../schemas/validate.ts';
 import type { AppliedEventsSource } from './applied-events.ts';
-import { authenticate, forbidden, hasScope, type Authenticator, type Credential } from './auth.ts';
+import { authenticate, authenticateBeacon, forbidden, hasScope, type Authenticator, type Credential } from './auth.ts';
 import { readWebBody, type BodyReader } from './body.ts';
 import { renderDocsPage } from './docs-page.ts';
 import { etagMatches } from './etag.ts';
@@ -150,145 +150,164 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
   app.get('/docs', (c) => c.html(docs, 200, { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" }));
   if (observe?.metrics) app.get('/metrics', observe.metrics);
 
-  // Every /v1 route: who is calling (401), then their budget (429).
-  app.use('/v1/*', authenticate(authenticator), rateLimit(rateLimiter));
-
-  app.post(
-    '/v1/events/:topic',
-    async function topicAndScope(c, next) {
-      const topic = c.req.param('topic');
-      if (!registry.topics.has(topic)) return problem(c, 404, 'Unknown topic', `there is no topic "${topic}"`, { topic });
-      if (!hasScope(c.get('credential'), `write:${topic}`)) return forbidden(c, `write:${topic}`);
-      return next();
+  // Every /v1 route: who is calling (401), then their budget (429). Beacons carry their key in
+  // the URL and must come from a listed origin (see beaconOrigin).
+  const fromHeaders = authenticate(authenticator);
+  const fromBeaconUrl = authenticateBeacon(authenticator);
+  const beaconOrigins = corsOrigins ?? [];
+  app.use(
+    '/v1/*',
+    async function credential(c, next) {
+      if (!c.req.path.startsWith('/v1/beacon/')) return fromHeaders(c, next);
+      const refused = beaconOrigin(c, beaconOrigins);
+      if (refused) return refused;
+      return fromBeaconUrl(c, next);
     },
-    async function representation(c, next) {
-      // Runtimes decode only the chunked transfer coding; anything else would reach us still
-      // encoded (RFC 9112 6.1: answer 501). Content codings are not decoded either (RFC 9110 8.4: 415).
-      const transfer = (c.req.header('transfer-encoding') ?? 'chunked').toLowerCase().split(',').map((t) => t.trim());
-      if (transfer.length !== 1 || transfer[0] !== 'chunked') {
-        return problem(c, 501, 'Transfer coding not supported', 'send the body as is or with Transfer-Encoding: chunked only');
-      }
-      const coding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase();
-      if (coding !== 'identity' && coding !== '') {
-        return problem(c, 415, 'Unsupported Media Type', `Content-Encoding ${coding} is not supported; send the body uncompressed`, {}, { 'accept-encoding': 'identity' });
-      }
-      const type = mediaTypeOf(c);
-      if (type !== 'application/json' && type !== 'application/x-ndjson' && type !== 'application/jsonl') {
-        return problem(c, 415, 'Unsupported Media Type', 'send application/json (one event or an array) or application/x-ndjson');
-      }
-      return next();
-    },
-    async function ingest(c) {
-      const topic = c.req.param('topic');
-      const schemas = registry.topics.get(topic)!;
-      const type = mediaTypeOf(c);
-      const ndjson = type !== 'application/json';
-      const credential = c.get('credential');
-
-      const idempotencyKey = idempotency ? readIdempotencyKey(c.req.raw.headers) : undefined;
-      if (idempotencyKey === null) {
-        return problem(c, 400, 'Invalid Idempotency-Key', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
-      }
-      const wait = applied ? preferredWait(c.req.raw.headers, maxWaitSeconds) : undefined;
-
-      const body = await readBody(c, maxBodyBytes);
-      if (!body.ok) {
-        return body.reason === 'too-large'
-          ? problem(c, 413, 'Content Too Large', `the body may be at most ${maxBodyBytes} bytes`)
-          : problem(c, 400, 'Bad Request', body.detail);
-      }
-      const text = body.text;
-
-      let events: unknown[];
-      let single = false;
-      try {
-        if (ndjson) {
-          events = text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown);
-        } else {
-          const parsed = JSON.parse(text) as unknown;
-          single = !Array.isArray(parsed);
-          events = Array.isArray(parsed) ? parsed : [parsed];
-        }
-      } catch (err) {
-        return problem(c, 400, 'Malformed JSON', (err as Error).message);
-      }
-      if (events.length === 0) return problem(c, 422, 'Empty batch', 'send at least one event');
-      if (events.length > maxBatchEvents) {
-        return problem(c, 413, 'Batch Too Large', `a batch may hold at most ${maxBatchEvents} events`);
-      }
-
-      const requestFingerprint = idempotencyKey ? await fingerprint(topic, type, text) : undefined;
-      const derivedIds = idempotencyKey ? await derivedEventIds(credential.tenant, idempotencyKey, requestFingerprint!, events.length) : undefined;
-
-      // Validation is all-or-nothing: one invalid event rejects the batch and nothing is produced.
-      const receivedAt = now();
-      const rejected: RejectedEvent[] = [];
-      const records: OutgoingRecord[] = [];
-      const ids: string[] = [];
-      const headers = { 'ferry-tenant': credential.tenant };
-      const kafkaTopic = topicName(topic);
-      for (let index = 0; index < events.length; index++) {
-        const result = toAvro(schemas.latest.schema, events[index], { event_id: derivedIds?.[index] ?? newId(), received_at: receivedAt });
-        if (!result.ok) {
-          rejected.push({ index, problems: result.problems });
-          continue;
-        }
-        // Once one event is invalid nothing is produced: only the rest's problems matter.
-        if (rejected.length > 0) continue;
-        const value = result.value;
-        ids.push(value.event_id as string);
-        records.push({ topic: kafkaTopic, key: String(value[schemas.key]), value: codec.encode(topic, value), headers });
-      }
-      if (rejected.length > 0) {
-        const errors = rejected.flatMap((r) => r.problems.map((p) => ({ index: r.index, field: p.path, reason: p.reason })));
-        const first = errors[0]!;
-        const detail = single ? `${first.field || 'event'} ${first.reason}` : `${rejected.length} of ${events.length} events are invalid; nothing was accepted`;
-        return problem(c, 422, 'Invalid event', detail, { errors: single ? errors.map(({ index: _i, ...e }) => e) : errors });
-      }
-
-      if (!idempotency || !idempotencyKey) return produce(c, topic, records, ids, single, wait);
-
-      let begun;
-      try {
-        begun = await idempotency.begin(credential.tenant, idempotencyKey, requestFingerprint!, idempotencyLeaseMs);
-      } catch {
-        return problem(c, 503, 'Idempotency store unavailable', 'the request was not processed; retry with the same Idempotency-Key', {}, { 'retry-after': '1' });
-      }
-      switch (begun.state) {
-        case 'done':
-          return replay(c, begun.response);
-        case 'in-flight':
-          return problem(c, 409, 'Request in progress', 'a request with this Idempotency-Key is still being processed; retry later', {}, { 'retry-after': '1' });
-        case 'mismatch':
-          return problem(c, 422, 'Idempotency-Key reused', 'this Idempotency-Key was used for a different request');
-      }
-      const lease = begun.lease;
-      let res: Response;
-      try {
-        res = await produce(c, topic, records, ids, single, wait);
-      } catch (err) {
-        await idempotency.release(credential.tenant, idempotencyKey, lease).catch(() => {});
-        throw err;
-      }
-      try {
-        if (res.status >= 200 && res.status < 300) {
-          const headers: Record<string, string> = {};
-          for (const name of REPLAYED_HEADERS) {
-            const v = res.headers.get(name);
-            if (v !== null) headers[name] = v;
-          }
-          await idempotency.complete(credential.tenant, idempotencyKey, lease, { status: res.status, body: await res.clone().text(), headers }, idempotencyTtlMs);
-        } else {
-          // Nothing was produced (503): a retry with the same key should run again.
-          await idempotency.release(credential.tenant, idempotencyKey, lease);
-        }
-      } catch (err) {
-        // The answer stands; a retry after the lease expires would produce again, with the same event ids.
-        console.error(JSON.stringify({ level: 'warn', msg: 'could not store the idempotent response', error: (err as Error).message }));
-      }
-      return res;
-    },
+    rateLimit(rateLimiter),
   );
+
+  const topicAndScope: MiddlewareHandler<GatewayEnv> = async function topicAndScope(c, next) {
+    const topic = c.req.param('topic') ?? '';
+    if (!registry.topics.has(topic)) return problem(c, 404, 'Unknown topic', `there is no topic "${topic}"`, { topic });
+    if (!hasScope(c.get('credential'), `write:${topic}`)) return forbidden(c, `write:${topic}`);
+    return next();
+  };
+
+  const representation: MiddlewareHandler<GatewayEnv> = async function representation(c, next) {
+    const refused = codingProblem(c);
+    if (refused) return refused;
+    const type = mediaTypeOf(c);
+    if (type !== 'application/json' && type !== 'application/x-ndjson' && type !== 'application/jsonl') {
+      return problem(c, 415, 'Unsupported Media Type', 'send application/json (one event or an array) or application/x-ndjson');
+    }
+    return next();
+  };
+
+  // sendBeacon sends a string as text/plain, the one type that needs no preflight; JSON is
+  // taken too, for clients that can choose.
+  const beaconRepresentation: MiddlewareHandler<GatewayEnv> = async function beaconRepresentation(c, next) {
+    const refused = codingProblem(c);
+    if (refused) return refused;
+    const type = mediaTypeOf(c);
+    if (type !== 'text/plain' && type !== 'application/json') {
+      return problem(c, 415, 'Unsupported Media Type', 'send the JSON (one event or an array) as text/plain, as navigator.sendBeacon does with a string');
+    }
+    return next();
+  };
+
+  const ingest: Handler<GatewayEnv> = async function ingest(c) {
+    const topic = c.req.param('topic')!;
+    const schemas = registry.topics.get(topic)!;
+    const type = mediaTypeOf(c);
+    const ndjson = type === 'application/x-ndjson' || type === 'application/jsonl';
+    const credential = c.get('credential');
+
+    const idempotencyKey = idempotency ? readIdempotencyKey(c.req.raw.headers) : undefined;
+    if (idempotencyKey === null) {
+      return problem(c, 400, 'Invalid Idempotency-Key', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
+    }
+    const wait = applied ? preferredWait(c.req.raw.headers, maxWaitSeconds) : undefined;
+
+    const body = await readBody(c, maxBodyBytes);
+    if (!body.ok) {
+      return body.reason === 'too-large'
+        ? problem(c, 413, 'Content Too Large', `the body may be at most ${maxBodyBytes} bytes`)
+        : problem(c, 400, 'Bad Request', body.detail);
+    }
+    const text = body.text;
+
+    let events: unknown[];
+    let single = false;
+    try {
+      if (ndjson) {
+        events = text.split('\n').filter((l) => l.trim() !== '').map((l) => JSON.parse(l) as unknown);
+      } else {
+        const parsed = JSON.parse(text) as unknown;
+        single = !Array.isArray(parsed);
+        events = Array.isArray(parsed) ? parsed : [parsed];
+      }
+    } catch (err) {
+      return problem(c, 400, 'Malformed JSON', (err as Error).message);
+    }
+    if (events.length === 0) return problem(c, 422, 'Empty batch', 'send at least one event');
+    if (events.length > maxBatchEvents) {
+      return problem(c, 413, 'Batch Too Large', `a batch may hold at most ${maxBatchEvents} events`);
+    }
+
+    const requestFingerprint = idempotencyKey ? await fingerprint(topic, type, text) : undefined;
+    const derivedIds = idempotencyKey ? await derivedEventIds(credential.tenant, idempotencyKey, requestFingerprint!, events.length) : undefined;
+
+    // Validation is all-or-nothing: one invalid event rejects the batch and nothing is produced.
+    const receivedAt = now();
+    const rejected: RejectedEvent[] = [];
+    const records: OutgoingRecord[] = [];
+    const ids: string[] = [];
+    const headers = { 'ferry-tenant': credential.tenant };
+    const kafkaTopic = topicName(topic);
+    for (let index = 0; index < events.length; index++) {
+      const result = toAvro(schemas.latest.schema, events[index], { event_id: derivedIds?.[index] ?? newId(), received_at: receivedAt });
+      if (!result.ok) {
+        rejected.push({ index, problems: result.problems });
+        continue;
+      }
+      // Once one event is invalid nothing is produced: only the rest's problems matter.
+      if (rejected.length > 0) continue;
+      const value = result.value;
+      ids.push(value.event_id as string);
+      records.push({ topic: kafkaTopic, key: String(value[schemas.key]), value: codec.encode(topic, value), headers });
+    }
+    if (rejected.length > 0) {
+      const errors = rejected.flatMap((r) => r.problems.map((p) => ({ index: r.index, field: p.path, reason: p.reason })));
+      const first = errors[0]!;
+      const detail = single ? `${first.field || 'event'} ${first.reason}` : `${rejected.length} of ${events.length} events are invalid; nothing was accepted`;
+      return problem(c, 422, 'Invalid event', detail, { errors: single ? errors.map(({ index: _i, ...e }) => e) : errors });
+    }
+
+    if (!idempotency || !idempotencyKey) return produce(c, topic, records, ids, single, wait);
+
+    let begun;
+    try {
+      begun = await idempotency.begin(credential.tenant, idempotencyKey, requestFingerprint!, idempotencyLeaseMs);
+    } catch {
+      return problem(c, 503, 'Idempotency store unavailable', 'the request was not processed; retry with the same Idempotency-Key', {}, { 'retry-after': '1' });
+    }
+    switch (begun.state) {
+      case 'done':
+        return replay(c, begun.response);
+      case 'in-flight':
+        return problem(c, 409, 'Request in progress', 'a request with this Idempotency-Key is still being processed; retry later', {}, { 'retry-after': '1' });
+      case 'mismatch':
+        return problem(c, 422, 'Idempotency-Key reused', 'this Idempotency-Key was used for a different request');
+    }
+    const lease = begun.lease;
+    let res: Response;
+    try {
+      res = await produce(c, topic, records, ids, single, wait);
+    } catch (err) {
+      await idempotency.release(credential.tenant, idempotencyKey, lease).catch(() => {});
+      throw err;
+    }
+    try {
+      if (res.status >= 200 && res.status < 300) {
+        const headers: Record<string, string> = {};
+        for (const name of REPLAYED_HEADERS) {
+          const v = res.headers.get(name);
+          if (v !== null) headers[name] = v;
+        }
+        await idempotency.complete(credential.tenant, idempotencyKey, lease, { status: res.status, body: await res.clone().text(), headers }, idempotencyTtlMs);
+      } else {
+        // Nothing was produced (503): a retry with the same key should run again.
+        await idempotency.release(credential.tenant, idempotencyKey, lease);
+      }
+    } catch (err) {
+      // The answer stands; a retry after the lease expires would produce again, with the same event ids.
+      console.error(JSON.stringify({ level: 'warn', msg: 'could not store the idempotent response', error: (err as Error).message }));
+    }
+    return res;
+  };
+
+  app.post('/v1/events/:topic', topicAndScope, representation, ingest);
+  app.post('/v1/beacon/:topic', topicAndScope, beaconRepresentation, ingest);
 
   app.get('/v1/orders/:order_id', async function getOrder(c) {
     if (!hasScope(c.get('credential'), 'read:orders')) return forbidden(c, 'read:orders');
@@ -352,6 +371,35 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
   }
 
   return app;
+}
+
+/**
+ * Runtimes decode only the chunked transfer coding; anything else would reach us still encoded
+ * (RFC 9112 6.1: answer 501). Content codings are not decoded either (RFC 9110 8.4: 415).
+ */
+function codingProblem(c: Context): Response | undefined {
+  const transfer = (c.req.header('transfer-encoding') ?? 'chunked').toLowerCase().split(',').map((t) => t.trim());
+  if (transfer.length !== 1 || transfer[0] !== 'chunked') {
+    return problem(c, 501, 'Transfer coding not supported', 'send the body as is or with Transfer-Encoding: chunked only');
+  }
+  const coding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase();
+  if (coding !== 'identity' && coding !== '') {
+    return problem(c, 415, 'Unsupported Media Type', `Content-Encoding ${coding} is not supported; send the body uncompressed`, {}, { 'accept-encoding': 'identity' });
+  }
+  return undefined;
+}
+
+/**
+ * Beacons are sent without CORS (no preflight, the answer unread), so no browser keeps a page of
+ * another origin from sending one: the gateway checks the Origin itself. Allowed when
+ * CORS_ORIGINS is `*`, or when the request's Origin is listed; refused when the list is empty.
+ */
+function beaconOrigin(c: Context, allowed: string[]): Response | undefined {
+  if (allowed.includes('*')) return undefined;
+  const origin = c.req.header('origin');
+  if (origin !== undefined && allowed.includes(origin)) return undefined;
+  if (allowed.length === 0) return problem(c, 403, 'Forbidden', 'beacons are taken only from origins listed in CORS_ORIGINS, and none are listed');
+  return problem(c, 403, 'Forbidden', origin === undefined ? 'a beacon must carry the Origin of a page listed in CORS_ORIGINS' : `the origin ${origin} is not listed in CORS_ORIGINS`);
 }
 
 function mediaTypeOf(c: Context): string {

@@ -24,6 +24,12 @@ export interface ApiKeyEntry {
   /** Hex SHA-256 of the key the client sends. */
   sha256: string;
   scopes: string[];
+  /**
+   * Whether the key may also come as `?key=` on `POST /v1/beacon/:topic`, for web pages'
+   * `navigator.sendBeacon`, which cannot set headers. A key a page carries is public anyway; a
+   * beacon key may hold write scopes only. @defaultValue false
+   */
+  beacon?: boolean;
 }
 
 export interface JwtOptions {
@@ -39,6 +45,8 @@ export type AuthResult = { ok: true; credential: Credential } | { ok: false; rea
 
 export interface Authenticator {
   authenticate(headers: Headers): Promise<AuthResult>;
+  /** A key from a beacon's URL: only keys listed with `beacon: true` are taken. */
+  authenticateBeacon(key: string | undefined): Promise<AuthResult>;
 }
 
 /** The caller when authentication is off: tenant `default`, every scope. */
@@ -51,8 +59,10 @@ const HEX64 = /^[0-9a-f]{64}$/;
 /** Returns an authenticator, or undefined when neither API keys nor a JWT secret are configured. */
 export function createAuthenticator(options: { apiKeys?: ApiKeyEntry[]; jwt?: JwtOptions }): Authenticator | undefined {
   const keys = new Map<string, Credential>();
+  const beaconKeys = new Set<string>();
   for (const k of options.apiKeys ?? []) {
     keys.set(k.sha256.toLowerCase(), { id: `key:${k.id}`, tenant: k.tenant, scopes: new Set(k.scopes), kind: 'api-key' });
+    if (k.beacon) beaconKeys.add(k.sha256.toLowerCase());
   }
   const jwt = options.jwt;
   if (keys.size === 0 && !jwt) return undefined;
@@ -85,6 +95,16 @@ export function createAuthenticator(options: { apiKeys?: ApiKeyEntry[]; jwt?: Jw
   }
 
   return {
+    async authenticateBeacon(key: string | undefined): Promise<AuthResult> {
+      if (key === undefined || key === '') return { ok: false, reason: 'missing', detail: 'send the API key as ?key= (a key listed with "beacon": true)' };
+      const digest = await sha256Hex(key);
+      const found = keys.get(digest);
+      if (!found) return { ok: false, reason: 'invalid', detail: 'the API key is not valid' };
+      // A key that may not travel in URLs stays refused here even when valid: its holder chose
+      // headers, and URLs end up in proxies' and browsers' logs.
+      if (!beaconKeys.has(digest)) return { ok: false, reason: 'invalid', detail: 'this API key may not be sent in a URL; list a key with "beacon": true for beacons' };
+      return { ok: true, credential: found };
+    },
     async authenticate(headers: Headers): Promise<AuthResult> {
       const authorization = headers.get('authorization');
       const apiKey = headers.get('x-api-key');
@@ -131,6 +151,22 @@ export const authenticate = (authenticator: Authenticator | undefined): Middlewa
     return next();
   };
 
+/**
+ * The beacon route's credential, from `?key=`: sets `credential` or answers 401. Without an
+ * authenticator every caller is ANONYMOUS, as on the other routes.
+ */
+export const authenticateBeacon = (authenticator: Authenticator | undefined): MiddlewareHandler<{ Variables: { credential: Credential } }> =>
+  async function authenticateBeacon(c, next) {
+    if (!authenticator) {
+      c.set('credential', ANONYMOUS);
+      return next();
+    }
+    const result = await authenticator.authenticateBeacon(c.req.query('key'));
+    if (!result.ok) return problem(c, 401, 'Unauthorized', result.detail);
+    c.set('credential', result.credential);
+    return next();
+  };
+
 /** The 403 answer for a credential without `scope`. */
 export function forbidden(c: Parameters<MiddlewareHandler>[0], scope: string): Response {
   return problem(c, 403, 'Forbidden', `this credential lacks the scope ${scope}`, { required_scope: scope }, {
@@ -145,7 +181,7 @@ export async function sha256Hex(text: string): Promise<string> {
 }
 
 /**
- * Parses FERRY_API_KEYS: a JSON array of `{id, tenant, sha256, scopes}`. Throws ConfigError
+ * Parses FERRY_API_KEYS: a JSON array of `{id, tenant, sha256, scopes, beacon?}`. Throws ConfigError
  * naming the entry, never echoing the value (it is credential material).
  */
 export function parseApiKeys(raw: string | undefined, variable = 'FERRY_API_KEYS'): ApiKeyEntry[] {
@@ -171,8 +207,12 @@ export function parseApiKeys(raw: string | undefined, variable = 'FERRY_API_KEYS
     if (!Array.isArray(e.scopes) || !e.scopes.every((s) => typeof s === 'string' && SCOPE.test(s))) {
       throw new ConfigError(variable, `${where} (${e.id}): scopes must be an array like ["write:orders","read:orders"]`);
     }
+    if (e.beacon !== undefined && typeof e.beacon !== 'boolean') throw new ConfigError(variable, `${where} (${e.id}): beacon must be true or false`);
+    if (e.beacon === true && !(e.scopes as string[]).every((s) => s.startsWith('write:'))) {
+      throw new ConfigError(variable, `${where} (${e.id}): a beacon key travels in URLs and web pages; give it write scopes only`);
+    }
     ids.add(e.id);
     hashes.add(e.sha256.toLowerCase());
-    return { id: e.id, tenant: e.tenant, sha256: e.sha256.toLowerCase(), scopes: e.scopes as string[] };
+    return { id: e.id, tenant: e.tenant, sha256: e.sha256.toLowerCase(), scopes: e.scopes as string[], ...(e.beacon === true ? { beacon: true } : {}) };
   });
 }

@@ -52,7 +52,7 @@ describe('GET /openapi.json', () => {
       (post.parameters as { $ref: string }[]).map((p) => p.$ref.split('/').pop()),
       ['Topic', 'IdempotencyKey', 'Prefer'],
     );
-    assert.deepEqual(Object.keys(spec.components.securitySchemes).sort(), ['apiKey', 'bearer']);
+    assert.deepEqual(Object.keys(spec.components.securitySchemes).sort(), ['apiKey', 'beaconKey', 'bearer']);
     const problemResponse = spec.components.responses.TooManyRequests as { content: Record<string, unknown>; headers: Record<string, unknown> };
     assert.deepEqual(Object.keys(problemResponse.content), ['application/problem+json']);
     assert.ok(problemResponse.headers['Retry-After']);

@@ -118,6 +118,42 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
         },
       },
     },
+    '/v1/beacon/{topic}': {
+      post: {
+        operationId: 'postBeacon',
+        summary: 'Send events with navigator.sendBeacon (key in the URL, no preflight)',
+        tags: ['events'],
+        description: [
+          'For web pages leaving: `navigator.sendBeacon(url, JSON.stringify(events))` sends `text/plain` without a CORS preflight and cannot set headers, so the API key comes as `?key=`. Only keys listed with `"beacon": true` are taken here (write scopes only), and the request must carry an `Origin` listed in `CORS_ORIGINS` (any, when that is `*`).',
+          `The body is one JSON event or a JSON array of at most ${maxBatchEvents} events, as \`text/plain\` or \`application/json\`; validation, the 2xx and its meaning are those of \`POST /v1/events/{topic}\`. Idempotency-Key and Prefer cannot be sent by a beacon and are not offered.`,
+        ].join('\n\n'),
+        security: [{ beaconKey: [] }],
+        parameters: [ref('parameters', 'Topic')],
+        requestBody: {
+          required: true,
+          content: {
+            'text/plain': { schema: { type: 'string', description: 'One JSON event or a JSON array of events, as text.' } },
+            'application/json': { schema: { oneOf: [anyEvent, { type: 'array', minItems: 1, maxItems: maxBatchEvents, items: anyEvent }] } },
+          },
+        },
+        responses: {
+          '202': {
+            description: 'Kafka acknowledged every event. (A browser does not read the answer to a beacon.)',
+            content: { 'application/json': { schema: { oneOf: [ref('schemas', 'AcceptedEvent'), ref('schemas', 'BatchResult')] } } },
+          },
+          '207': { description: 'Kafka acknowledged some events and failed others.', content: { 'application/json': { schema: ref('schemas', 'BatchResult') } } },
+          '400': ref('responses', 'BadRequest'),
+          ...stdErrors,
+          '403': { description: 'The Origin is not listed in CORS_ORIGINS, or the key lacks `write:{topic}`.', content: problemContent() },
+          '404': { description: 'No such topic.', content: problemContent() },
+          '413': ref('responses', 'ContentTooLarge'),
+          '415': ref('responses', 'UnsupportedMediaType'),
+          '422': ref('responses', 'UnprocessableContent'),
+          '501': { description: 'A Transfer-Encoding other than `chunked`.', content: problemContent() },
+          '503': ref('responses', 'ServiceUnavailable'),
+        },
+      },
+    },
     '/v1/orders/{order_id}': {
       get: {
         operationId: 'getOrder',
@@ -207,7 +243,7 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
       description: [
         'Ferry takes events over HTTPS, lands them durably in Kafka (Avro, Confluent wire format) and fans them out to a Redis cache, PostgreSQL and ClickHouse.',
         options.auth
-          ? 'Every /v1 route needs a credential: an API key (`X-API-Key: <key>` or `Authorization: Bearer <key>`) or an HS256 JWT (`Authorization: Bearer <jwt>`). The tenant comes from the credential, never from the body.'
+          ? 'Every /v1 route needs a credential: an API key (`X-API-Key: <key>` or `Authorization: Bearer <key>`) or an HS256 JWT (`Authorization: Bearer <jwt>`); beacons take a key listed for them as `?key=`. The tenant comes from the credential, never from the body.'
           : 'Authentication is OFF on this gateway (development): every caller is tenant `default` with every scope. Production gateways require an API key or JWT on every /v1 route.',
         'Errors are RFC 9457 problem details (`application/problem+json`).',
       ].join('\n\n'),
@@ -389,6 +425,7 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
       securitySchemes: {
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key; the gateway stores only its SHA-256.' },
         bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (HS256) or API key', description: 'An HS256 JWT with `sub`, `tenant`, `exp` and `scope` (space-separated), or an API key.' },
+        beaconKey: { type: 'apiKey', in: 'query', name: 'key', description: 'An API key listed with `"beacon": true` (write scopes only), for `POST /v1/beacon/{topic}` alone.' },
       },
     },
   };
