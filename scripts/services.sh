@@ -223,6 +223,23 @@ start_clickhouse() {
   wait_for clickhouse 60 clickhouse_ready || { tail -20 "$dir/log/clickhouse-server.err.log" >&2; exit 1; }
 }
 
+# A service left running by a checkout that has since been deleted still answers on its port,
+# but cannot make anything new (ClickHouse fails every CREATE with "File not found"). Its
+# working directory tells: the kernel marks it deleted. Stop such services so start brings up
+# this checkout's own. A directory deleted and cloned again at the same path counts as deleted.
+stop_orphans() {
+  local pid cwd
+  for pid in $(pgrep -f 'clickhouse-server --config=|kafka\.Kafka .*server\.properties' || true) \
+             $(pgrep -f "redis-server 127\.0\.0\.1:$QUEUE_REDIS_PORT" || true); do
+    cwd=$(readlink "/proc/$pid/cwd" 2>/dev/null) || continue
+    [[ $cwd == *" (deleted)" ]] || continue
+    log "pid $pid runs in a deleted directory (${cwd% (deleted)}): stopping it"
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+}
+
 stop_pidfile() {
   local name=$1 file=$2
   if pid_alive "$file"; then
@@ -237,6 +254,7 @@ stop_pidfile() {
 
 case "${1:-start}" in
   start)
+    stop_orphans
     start_postgres
     start_cache_redis
     start_queue_redis
