@@ -15,7 +15,11 @@ const require = createRequire(import.meta.url);
 const { KafkaJS } = require('@confluentinc/kafka-javascript') as { KafkaJS: typeof KafkaJSTypes };
 const TOKEN = `edge-auth-${randomBytes(12).toString('hex')}`;
 const KEY = `fry_${randomBytes(24).toString('base64url')}`;
-const API_KEYS = JSON.stringify([{ id: 'edge-web', tenant: 'acme', sha256: createHash('sha256').update(KEY).digest('hex'), scopes: ['write:orders'] }]);
+const BEACON_KEY = `fry_${randomBytes(24).toString('base64url')}`;
+const API_KEYS = JSON.stringify([
+  { id: 'edge-web', tenant: 'acme', sha256: createHash('sha256').update(KEY).digest('hex'), scopes: ['write:orders'] },
+  { id: 'edge-pages', tenant: 'acme', sha256: createHash('sha256').update(BEACON_KEY).digest('hex'), scopes: ['write:page_views'], beacon: true },
+]);
 
 let iso: Isolated;
 let stack: EdgeStack;
@@ -60,6 +64,34 @@ test('the edge gateway answers 401 and 403 like the Node gateway, and its record
   await waitFor(async () => found, { what: 'the record in Kafka', timeoutMs: 30_000 });
   await consumer.disconnect();
   assert.deepEqual(found, { id: event_id, tenant: 'acme' });
+});
+
+test('the edge gateway takes a beacon with a beacon key in its URL, and refuses other keys there', async () => {
+  const beacon = (key: string) =>
+    fetch(`${edgeUrl}/v1/beacon/page_views?key=${encodeURIComponent(key)}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain;charset=UTF-8', origin: 'https://shop.example' },
+      body: JSON.stringify({ user_id: 'u-edge', url: 'https://shop.example/edge', occurred_at: '2026-12-04T10:00:00Z' }),
+    });
+  assert.equal((await beacon(KEY)).status, 401, 'a key not listed for beacons');
+  const ok = await beacon(BEACON_KEY);
+  assert.equal(ok.status, 202, await ok.clone().text());
+  const { event_id } = (await ok.json()) as { event_id: string };
+
+  const kafka = new KafkaJS.Kafka({ kafkaJS: { brokers: iso.env.KAFKA_BROKERS!.split(','), logLevel: KafkaJS.logLevel.ERROR } });
+  const consumer = kafka.consumer({ kafkaJS: { groupId: `edge-beacon-${Date.now()}`, fromBeginning: true, autoCommit: false } });
+  await consumer.connect();
+  await consumer.subscribe({ topics: [iso.topic('page_views')] });
+  const codec = new Codec(loadRegistry());
+  const found: { id: string; tenant: string }[] = [];
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      found.push({ id: String(codec.decode(message.value!).value.event_id), tenant: String(message.headers?.['ferry-tenant']) });
+    },
+  });
+  await waitFor(async () => found.length > 0, { what: 'the beacon in Kafka', timeoutMs: 30_000 });
+  await consumer.disconnect();
+  assert.deepEqual(found, [{ id: event_id, tenant: 'acme' }], 'one record: the refused beacon produced nothing');
 });
 
 test('the edge gateway refuses to start in production without credentials: one line, exit 2', async () => {
