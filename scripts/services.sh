@@ -3,7 +3,8 @@
 # plus the machine's PostgreSQL and cache Redis (started when they are down).
 #
 #   scripts/services.sh start   start what is not running (a healthy instance is reused)
-#   scripts/services.sh stop    stop what this checkout started (pid files under .data/)
+#   scripts/services.sh stop    stop what this checkout started (pid files under .data/), and any
+#                               service left running by a checkout since deleted
 #   scripts/services.sh status  one line per service
 #
 # Data and logs live under .data/ (git-ignored). Ports can be moved with the variables below.
@@ -263,6 +264,7 @@ case "${1:-start}" in
     log "all services ready"
     ;;
   stop)
+    stop_orphans
     stop_pidfile kafka "$data/kafka/kafka.pid"
     stop_pidfile clickhouse "$data/clickhouse/clickhouse.pid"
     # ClickHouse 18.16 runs its server as a child of a watchdog that does not pass TERM on:
