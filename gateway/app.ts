@@ -10,7 +10,7 @@ import type { Codec } from '../schemas/codec.ts';
 import type { Registry } from '../schemas/registry.ts';
 import { toAvro, type FieldProblem } from '../schemas/validate.ts';
 import type { AppliedEventsSource } from './applied-events.ts';
-import { authenticate, authenticateBeacon, forbidden, hasScope, type Authenticator, type Credential } from './auth.ts';
+import { authenticate, forbidden, hasScope, type Authenticator, type Credential } from './auth.ts';
 import { readWebBody, type BodyReader } from './body.ts';
 import { renderDocsPage } from './docs-page.ts';
 import { etagMatches } from './etag.ts';
@@ -153,7 +153,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
   // Every /v1 route: who is calling (401), then their budget (429). Beacons carry their key in
   // the URL and must come from a listed origin (see beaconOrigin).
   const fromHeaders = authenticate(authenticator);
-  const fromBeaconUrl = authenticateBeacon(authenticator);
+  const fromBeaconUrl = authenticate(authenticator, 'beacon-url');
   const beaconOrigins = corsOrigins ?? [];
   app.use(
     '/v1/*',

@@ -59,10 +59,12 @@ const HEX64 = /^[0-9a-f]{64}$/;
 /** Returns an authenticator, or undefined when neither API keys nor a JWT secret are configured. */
 export function createAuthenticator(options: { apiKeys?: ApiKeyEntry[]; jwt?: JwtOptions }): Authenticator | undefined {
   const keys = new Map<string, Credential>();
-  const beaconKeys = new Set<string>();
+  // Credentials (not digests), so a key found by fromApiKey can be checked for the flag.
+  const beaconKeys = new Set<Credential>();
   for (const k of options.apiKeys ?? []) {
-    keys.set(k.sha256.toLowerCase(), { id: `key:${k.id}`, tenant: k.tenant, scopes: new Set(k.scopes), kind: 'api-key' });
-    if (k.beacon) beaconKeys.add(k.sha256.toLowerCase());
+    const credential: Credential = { id: `key:${k.id}`, tenant: k.tenant, scopes: new Set(k.scopes), kind: 'api-key' };
+    keys.set(k.sha256.toLowerCase(), credential);
+    if (k.beacon) beaconKeys.add(credential);
   }
   const jwt = options.jwt;
   if (keys.size === 0 && !jwt) return undefined;
@@ -97,13 +99,11 @@ export function createAuthenticator(options: { apiKeys?: ApiKeyEntry[]; jwt?: Jw
   return {
     async authenticateBeacon(key: string | undefined): Promise<AuthResult> {
       if (key === undefined || key === '') return { ok: false, reason: 'missing', detail: 'send the API key as ?key= (a key listed with "beacon": true)' };
-      const digest = await sha256Hex(key);
-      const found = keys.get(digest);
-      if (!found) return { ok: false, reason: 'invalid', detail: 'the API key is not valid' };
+      const result = await fromApiKey(key);
       // A key that may not travel in URLs stays refused here even when valid: its holder chose
       // headers, and URLs end up in proxies' and browsers' logs.
-      if (!beaconKeys.has(digest)) return { ok: false, reason: 'invalid', detail: 'this API key may not be sent in a URL; list a key with "beacon": true for beacons' };
-      return { ok: true, credential: found };
+      if (result.ok && !beaconKeys.has(result.credential)) return { ok: false, reason: 'invalid', detail: 'this API key may not be sent in a URL; list a key with "beacon": true for beacons' };
+      return result;
     },
     async authenticate(headers: Headers): Promise<AuthResult> {
       const authorization = headers.get('authorization');
@@ -134,35 +134,22 @@ const REALM = 'Bearer realm="ferry"';
 
 /**
  * Sets `credential` on the context, or answers 401. Without an authenticator every caller is
- * ANONYMOUS (authentication off; the entry point warns loudly at start-up).
+ * ANONYMOUS (authentication off; the entry point warns loudly at start-up). `from` says where
+ * the credential is: the headers, or (the beacon route only) a beacon key in `?key=`.
  */
-export const authenticate = (authenticator: Authenticator | undefined): MiddlewareHandler<{ Variables: { credential: Credential } }> =>
+export const authenticate = (authenticator: Authenticator | undefined, from: 'headers' | 'beacon-url' = 'headers'): MiddlewareHandler<{ Variables: { credential: Credential } }> =>
   async function authenticate(c, next) {
     if (!authenticator) {
       c.set('credential', ANONYMOUS);
       return next();
     }
-    const result = await authenticator.authenticate(c.req.raw.headers);
+    const result = from === 'headers' ? await authenticator.authenticate(c.req.raw.headers) : await authenticator.authenticateBeacon(c.req.query('key'));
     if (!result.ok) {
+      // No Bearer challenge for a beacon: its way in is the URL, not a header.
+      if (from === 'beacon-url') return problem(c, 401, 'Unauthorized', result.detail);
       const challenge = result.reason === 'missing' ? REALM : `${REALM}, error="invalid_token"`;
       return problem(c, 401, 'Unauthorized', result.detail, {}, { 'www-authenticate': challenge });
     }
-    c.set('credential', result.credential);
-    return next();
-  };
-
-/**
- * The beacon route's credential, from `?key=`: sets `credential` or answers 401. Without an
- * authenticator every caller is ANONYMOUS, as on the other routes.
- */
-export const authenticateBeacon = (authenticator: Authenticator | undefined): MiddlewareHandler<{ Variables: { credential: Credential } }> =>
-  async function authenticateBeacon(c, next) {
-    if (!authenticator) {
-      c.set('credential', ANONYMOUS);
-      return next();
-    }
-    const result = await authenticator.authenticateBeacon(c.req.query('key'));
-    if (!result.ok) return problem(c, 401, 'Unauthorized', result.detail);
     c.set('credential', result.credential);
     return next();
   };
