@@ -97,28 +97,13 @@ async function records(logical: string) {
   return raw.map((r) => ({ ...r, event: codec.decode(r.value).value }));
 }
 
-/** The ferry-tenant header of the records with these event ids (kafka-reader.ts does not return headers). */
+/** The ferry-tenant header of the records with these event ids. */
 async function tenants(logical: string, eventIds: string[]): Promise<Map<string, string>> {
-  const total = await count(logical);
-  const kafka = new KafkaJS.Kafka({ kafkaJS: { brokers: iso.env.KAFKA_BROKERS!.split(','), logLevel: KafkaJS.logLevel.ERROR } });
-  const consumer = kafka.consumer({ kafkaJS: { groupId: `headers-${randomUUID()}`, fromBeginning: true, autoCommit: false } });
   const found = new Map<string, string>();
-  let seen = 0;
-  await consumer.connect();
-  await consumer.subscribe({ topics: [iso.topic(logical)] });
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => (done = resolve));
-  await consumer.run({
-    eachMessage: async ({ message }) => {
-      const id = String(codec.decode(message.value!).value.event_id);
-      if (eventIds.includes(id)) found.set(id, String(message.headers?.['ferry-tenant']));
-      if (++seen >= total) done();
-    },
-  });
-  const timer = setTimeout(done, 30_000);
-  await finished;
-  clearTimeout(timer);
-  await consumer.disconnect();
+  for (const r of await records(logical)) {
+    const id = String(r.event.event_id);
+    if (eventIds.includes(id)) found.set(id, String(r.headers['ferry-tenant']));
+  }
   return found;
 }
 

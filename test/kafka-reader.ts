@@ -10,6 +10,8 @@ export interface ReadRecord {
   offset: string;
   key: string;
   value: Buffer;
+  /** Record headers as text (`ferry-tenant`, say). */
+  headers: Record<string, string>;
 }
 
 /** Consumes `topic` from the beginning until `count` records arrived or the deadline passed. */
@@ -23,7 +25,8 @@ export async function readTopic(brokers: string, topic: string, count: number, t
   const finished = new Promise<void>((resolve) => (done = resolve));
   await consumer.run({
     eachMessage: async ({ partition, message }) => {
-      records.push({ partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value ?? Buffer.alloc(0) });
+      const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]));
+      records.push({ partition, offset: message.offset, key: message.key?.toString() ?? '', value: message.value ?? Buffer.alloc(0), headers });
       if (records.length >= count) done();
     },
   });
