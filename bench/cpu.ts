@@ -178,7 +178,8 @@ export function serviceTargets(root: string): CpuTarget[] {
       }
     });
   };
-  const queueRedis = pidFileOr(`${root}/.data/redis-queue/redis.pid`, 'redis-server', /:6380\b/);
+  const queuePort = process.env.QUEUE_REDIS_PORT ?? '6380';
+  const queueRedis = pidFileOr(`${root}/.data/redis-queue/redis.pid`, 'redis-server', new RegExp(`:${queuePort}\\b`));
   const byName = (comm: string, except: (stats: { pid: number; comm: string }[]) => number[] = () => []) => (stats: { pid: number; ppid: number; comm: string }[]) => {
     const skip = new Set(except(stats));
     const pids = new Set(stats.filter((s) => s.comm === comm && !skip.has(s.pid)).map((s) => s.pid));

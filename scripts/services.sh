@@ -194,9 +194,11 @@ start_kafka() {
   fi
   log "starting Kafka on $KAFKA_PORT (SASL_SSL $KAFKA_SASL_SSL_PORT, SSL $KAFKA_SSL_PORT)"
   : >"$dir/server.log"
-  nohup java -Xms256m -Xmx768m -XX:+UseG1GC -cp "$kafka_libs/*" \
+  # Run from its data directory, as ClickHouse and the queue Redis are: stop_orphans reads a
+  # deleted working directory as a deleted checkout.
+  (cd "$dir" && exec nohup java -Xms256m -Xmx768m -XX:+UseG1GC -cp "$kafka_libs/*" \
     -Dlog4j2.configurationFile="$root/services/kafka/log4j2.properties" \
-    kafka.Kafka "$dir/server.properties" >>"$dir/server.log" 2>&1 &
+    kafka.Kafka "$dir/server.properties" >>"$dir/server.log" 2>&1) &
   echo $! >"$dir/kafka.pid"
   wait_for kafka 90 kafka_ready || { tail -20 "$dir/server.log" >&2; exit 1; }
   add_scram_user "$dir"
