@@ -24,8 +24,8 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFi
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
-import { ensureTopics } from '../lib/topics.ts';
-import { sha256Hex } from '../gateway/auth.ts';
+import { ensureTopics } from '../lib/kafka/topics.ts';
+import { sha256Hex } from '../lib/api-keys.ts';
 import { freePort, isolate, waitFor, type Isolated } from '../test/helpers.ts';
 import { sweepStaleIsolations } from '../test/stale-isolations.ts';
 import type { BenchResult, LegResult, Machine, Point, Ratio } from './bench-result.ts';
@@ -320,7 +320,7 @@ function legFromLoad(id: string, title: string, r: LoadResult, eventsPerRequest:
 
 async function legA(iso: Isolated): Promise<LegResult[]> {
   const requests = pool(1, 500);
-  const gw = await server('gateway-a', 'gateway/node.ts', gatewayEnv(iso), '/readyz');
+  const gw = await server('gateway-a', 'gateway/main.ts', gatewayEnv(iso), '/readyz');
   const bare = await server('bare-server', 'bench/servers/bare-server.ts', {});
   const [gateway, floor] = await pairedHttpLegs(
     { id: 'a-gateway', title: 'gateway: single-event POST (202 after Kafka ack), default configuration', url: gw.url },
@@ -330,12 +330,12 @@ async function legA(iso: Isolated): Promise<LegResult[]> {
   if (quick) return [gateway, floor];
   // Informational: the same floor reading the body as the gateway does (from Node's request).
   const bareNode = await server('bare-server-node-body', 'bench/servers/bare-server.ts', { BODY: 'node' });
-  const floorNode = await httpLeg('a-bare-node-body', 'bare Hono handler reading the body as the gateway does (gateway/node-body.ts)', bareNode.url, requests, 1, settings.offeredSingle).finally(() => stop(bareNode.proc));
+  const floorNode = await httpLeg('a-bare-node-body', 'bare Hono handler reading the body as the gateway does (gateway/node/body.ts)', bareNode.url, requests, 1, settings.offeredSingle).finally(() => stop(bareNode.proc));
   floorNode.notes.push('Informational: not one of the ratios. The floor of ratio a reads the body with Hono\'s c.req.text(), which builds a web Request, an AbortSignal and a stream per request; the gateway reads Node\'s request directly. This floor does the same, to show what the rest of the gateway costs.');
   // Informational: the production configuration (API key required, no CORS by default).
   const key = `fry_bench_${crypto.randomUUID()}`;
   const keys = JSON.stringify([{ id: 'bench', tenant: 'bench', sha256: await sha256Hex(key), scopes: ['write:orders', 'write:page_views'] }]);
-  const prod = await server('gateway-a-production', 'gateway/node.ts', { ...gatewayEnv(iso), NODE_ENV: 'production', FERRY_API_KEYS: keys }, '/readyz');
+  const prod = await server('gateway-a-production', 'gateway/main.ts', { ...gatewayEnv(iso), NODE_ENV: 'production', FERRY_API_KEYS: keys }, '/readyz');
   const production = await httpLeg('a-gateway-production', 'gateway: single-event POST, NODE_ENV=production (API key checked, no CORS)', prod.url, requests, 1, settings.offeredSingle, { 'x-api-key': key }).finally(() => stop(prod.proc));
   production.notes.push('Informational: not one of the ratios. Same gateway with NODE_ENV=production: every request carries an API key (SHA-256 checked) and the CORS middleware is not installed (no CORS_ORIGINS).');
   return [gateway, floor, production, floorNode];
@@ -403,7 +403,7 @@ async function legB(iso: Isolated): Promise<LegResult[]> {
 
   // Alternating rounds (gateway, bare, bare, gateway, ...), as for a and c: both sides see the
   // same drift of the machine. The gateway stays up; the bare producer is one process per round.
-  const gw = await server('gateway-b', 'gateway/node.ts', gatewayEnv(iso), '/readyz');
+  const gw = await server('gateway-b', 'gateway/main.ts', gatewayEnv(iso), '/readyz');
   const gatewayTitle = `gateway: batch POST of ${settings.batch} events`;
   const roundS = settings.measureS / settings.rounds;
   const gwRounds: Window[] = [];
@@ -529,7 +529,7 @@ interface Running {
 async function drainLeg(iso: Isolated, id: 'd-drain' | 'e-drain-failures', keepRunning: boolean): Promise<{ leg: LegResult } & Running> {
   const failures = id === 'e-drain-failures';
   const letter = id.slice(0, 1);
-  const gw = await server(`gateway-${letter}`, 'gateway/node.ts', gatewayEnv(iso), '/readyz');
+  const gw = await server(`gateway-${letter}`, 'gateway/main.ts', gatewayEnv(iso), '/readyz');
   const runId = newRunId('bk');
   log(`${id}: filling a backlog of ${settings.backlogEvents} events through the gateway`);
   const backlog = await fillBacklog(gw.url, runId);

@@ -24,10 +24,11 @@ import {
 } from './idempotency.ts';
 import { buildOpenApi } from './openapi.ts';
 import { preferredWait } from './prefer.ts';
-import { problem } from './problem.ts';
-import type { Delivery, EventProducer, OutgoingRecord } from './producer.ts';
+import { problem } from '../lib/problem.ts';
+import type { Delivery, EventProducer, OutgoingRecord } from '../lib/kafka/event-producer.ts';
 import { rateLimit, type RateLimiter } from './rate-limit.ts';
 import type { OrderView, ReadModel } from './read-model.ts';
+import { TENANT_HEADER } from '../lib/contract.ts';
 
 export interface GatewayOptions {
   producer: EventProducer;
@@ -242,7 +243,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     const rejected: RejectedEvent[] = [];
     const records: OutgoingRecord[] = [];
     const ids: string[] = [];
-    const headers = { 'ferry-tenant': credential.tenant };
+    const headers = { [TENANT_HEADER]: credential.tenant };
     const kafkaTopic = topicName(topic);
     for (let index = 0; index < events.length; index++) {
       const result = toAvro(schemas.latest.schema, events[index], { event_id: derivedIds?.[index] ?? newId(), received_at: receivedAt });

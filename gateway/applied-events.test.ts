@@ -5,8 +5,8 @@ import { loadRegistry } from '../schemas/registry.ts';
 import { createApp } from './app.ts';
 import { AppliedEvents } from './applied-events.ts';
 import { preferredWait } from './prefer.ts';
-import type { Delivery, OutgoingRecord } from './producer.ts';
-import { FakeProducer, FakeReadModel, order, post } from './test-fakes.ts';
+import type { Delivery, OutgoingRecord } from '../lib/kafka/event-producer.ts';
+import { FakeProducer, FakeReadModel, order, post } from '../test/fakes.ts';
 
 const registry = loadRegistry();
 const codec = new Codec(registry);

@@ -6,6 +6,7 @@
  * Register before producing: a worker can apply an event before the producer's delivery
  * report reaches the gateway.
  */
+import { decodeApplied } from '../lib/contract.ts';
 
 export interface AppliedWatch {
   /** Resolves true once every watched id was applied, false after `timeoutMs` or on `signal`. Ends the watch. */
@@ -87,13 +88,7 @@ export class AppliedEvents implements AppliedEventsSource {
 
   /** Handles one announcement, `{"event_ids":["...", ...]}`; anything else is ignored. */
   deliverMessage(message: string): void {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(message);
-    } catch {
-      return;
-    }
-    const ids = (parsed as { event_ids?: unknown } | null)?.event_ids;
-    if (Array.isArray(ids)) this.deliver(ids.filter((id): id is string => typeof id === 'string'));
+    const ids = decodeApplied(message);
+    if (ids) this.deliver(ids);
   }
 }

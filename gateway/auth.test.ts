@@ -6,8 +6,9 @@ import { ConfigError } from '../lib/config.ts';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { createApp } from './app.ts';
-import { createAuthenticator, hasScope, parseApiKeys, sha256Hex, ANONYMOUS, type AuthResult } from './auth.ts';
-import { FakeProducer, FakeReadModel, order, post } from './test-fakes.ts';
+import { createAuthenticator, hasScope, ANONYMOUS, type AuthResult } from './auth.ts';
+import { parseApiKeys, sha256Hex } from '../lib/api-keys.ts';
+import { FakeProducer, FakeReadModel, order, post } from '../test/fakes.ts';
 
 const KEY = 'fry_live_5l8cWbq1mXw3Yk9JzT0aPq2RvN4sUe7H';
 const SECRET = 'a-test-secret-of-at-least-32-characters!';

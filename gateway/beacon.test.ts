@@ -5,8 +5,9 @@ import { ConfigError } from '../lib/config.ts';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { createApp, type GatewayOptions } from './app.ts';
-import { createAuthenticator, parseApiKeys } from './auth.ts';
-import { FakeProducer, order } from './test-fakes.ts';
+import { createAuthenticator } from './auth.ts';
+import { parseApiKeys } from '../lib/api-keys.ts';
+import { FakeProducer, order } from '../test/fakes.ts';
 
 const registry = loadRegistry();
 const codec = new Codec(registry);

@@ -4,7 +4,7 @@ import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { createApp } from './app.ts';
 import { etagMatches } from './etag.ts';
-import { FakeProducer, FakeReadModel } from './test-fakes.ts';
+import { FakeProducer, FakeReadModel } from '../test/fakes.ts';
 
 describe('etagMatches (weak comparison)', () => {
   it('matches *, the tag in a list, weak or strong', () => {

@@ -1,19 +1,17 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { loadCommonConfig, readInt, readString, readUrl, ConfigError, type CommonConfig } from '../lib/config.ts';
-import { parseApiKeys, type ApiKeyEntry, type JwtOptions } from './auth.ts';
+import { readProducerTuning, type ProducerTuning } from '../lib/kafka/producer-config.ts';
+import { parseApiKeys, type ApiKeyEntry } from '../lib/api-keys.ts';
+import type { JwtOptions } from './auth.ts';
 
-export interface GatewayConfig extends CommonConfig {
+export interface GatewayConfig extends CommonConfig, ProducerTuning {
   /** HTTP port. @defaultValue 8080 (PORT) */
   port: number;
   /** Interface to bind. @defaultValue `0.0.0.0` (HOST) */
   host: string;
   /** Gateway processes sharing the port. @defaultValue available cores (GATEWAY_PROCESSES) */
   processes: number;
-  /** librdkafka linger: every 202 waits for it, and under load batches fill without it. @defaultValue 1 (KAFKA_LINGER_MS) */
-  lingerMs: number;
-  /** none, gzip, snappy, lz4, zstd. @defaultValue lz4 (KAFKA_COMPRESSION) */
-  compression: string;
   /** Records librdkafka may buffer before produce fails with "queue full". @defaultValue 100000 (KAFKA_QUEUE_MAX_MESSAGES) */
   queueMaxMessages: number;
   /** Records the gateway lets wait for Kafka's ack before answering 503 (backpressure). @defaultValue 50000 (KAFKA_MAX_IN_FLIGHT) */
@@ -52,10 +50,7 @@ export interface GatewayConfig extends CommonConfig {
 }
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
-  const compression = readString(env, 'KAFKA_COMPRESSION', 'lz4');
-  if (!['none', 'gzip', 'snappy', 'lz4', 'zstd'].includes(compression)) {
-    throw new ConfigError('KAFKA_COMPRESSION', 'must be one of none, gzip, snappy, lz4, zstd');
-  }
+  const tuning = readProducerTuning(env);
   const production = env.NODE_ENV === 'production';
   const maxBatchEvents = readInt(env, 'MAX_BATCH_EVENTS', 500, 1, 100_000);
   const queueMaxMessages = readInt(env, 'KAFKA_QUEUE_MAX_MESSAGES', 100_000, 1, 10_000_000);
@@ -97,8 +92,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     port: readInt(env, 'PORT', 8080, 1, 65535),
     host: readString(env, 'HOST', '0.0.0.0'),
     processes: readInt(env, 'GATEWAY_PROCESSES', availableParallelism(), 1, 256),
-    lingerMs: readInt(env, 'KAFKA_LINGER_MS', 1, 0, 60_000),
-    compression,
+    ...tuning,
     queueMaxMessages,
     maxInFlight,
     maxBodyBytes: readInt(env, 'MAX_BODY_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),

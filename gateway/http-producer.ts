@@ -3,7 +3,8 @@
  * validated and Avro-encoded records to the producer service over HTTP, which produces them
  * and answers with one delivery per record once Kafka acknowledged it.
  */
-import { DELIVERY_TIMEOUT_MS, ProduceError, type Delivery, type EventProducer, type OutgoingRecord } from './producer.ts';
+import { toBase64, type WireDelivery, type WireRecord } from '../lib/kafka/producer-wire.ts';
+import { DELIVERY_TIMEOUT_MS, ProduceError, type Delivery, type EventProducer, type OutgoingRecord } from '../lib/kafka/event-producer.ts';
 
 export interface HttpProducerOptions {
   /** Base URL of the producer service, like `http://127.0.0.1:8090`. */
@@ -13,16 +14,6 @@ export interface HttpProducerOptions {
   /** Abort a forward after this long; the records then count as failed (retriable). @defaultValue 30000 (DELIVERY_TIMEOUT_MS) */
   timeoutMs?: number;
 }
-
-export interface WireRecord {
-  topic: string;
-  key: string;
-  value_base64: string;
-  /** Kafka record headers (like `ferry-tenant`). */
-  headers?: Record<string, string>;
-}
-
-export type WireDelivery = { ok: true; partition: number; offset: string } | { ok: false; error: string; retriable: boolean };
 
 export class HttpProducer implements EventProducer {
   constructor(readonly options: HttpProducerOptions) {}
@@ -59,17 +50,4 @@ export class HttpProducer implements EventProducer {
   }
 
   async close(): Promise<void> {}
-}
-
-export function toBase64(bytes: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
-export function fromBase64(text: string): Uint8Array {
-  const s = atob(text);
-  const out = new Uint8Array(s.length);
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
-  return out;
 }

@@ -6,7 +6,7 @@ import { loadRegistry } from '../schemas/registry.ts';
 import { createApp, type GatewayOptions } from './app.ts';
 import { createAuthenticator } from './auth.ts';
 import { derivedEventIds, readIdempotencyKey } from './idempotency.ts';
-import { FakeProducer, MemoryIdempotencyStore, order, post } from './test-fakes.ts';
+import { FakeProducer, MemoryIdempotencyStore, order, post } from '../test/fakes.ts';
 
 const registry = loadRegistry();
 const codec = new Codec(registry);

@@ -9,7 +9,7 @@
  * response (status and body) is kept for the TTL and replayed; otherwise the lease is released
  * and a retry runs afresh, which is safe because nothing was produced.
  */
-import { sha256Hex } from './auth.ts';
+import { sha256Hex } from '../lib/api-keys.ts';
 
 export interface StoredResponse {
   status: number;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { createApp } from './app.ts';
-import { FakeProducer, order } from './test-fakes.ts';
+import { FakeProducer, order } from '../test/fakes.ts';
 
 const registry = loadRegistry();
 

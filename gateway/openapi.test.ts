@@ -4,7 +4,7 @@ import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { createApp } from './app.ts';
 import { avroToJsonSchema, type JsonSchema, type OpenApiDocument } from './openapi.ts';
-import { FakeProducer, FakeReadModel } from './test-fakes.ts';
+import { FakeProducer, FakeReadModel } from '../test/fakes.ts';
 
 const registry = loadRegistry();
 const app = createApp({

@@ -5,7 +5,7 @@ import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { createApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
-import { FakeProducer, FakeRateLimiter, FakeReadModel, order, post } from './test-fakes.ts';
+import { FakeProducer, FakeRateLimiter, FakeReadModel, order, post } from '../test/fakes.ts';
 
 const registry = loadRegistry();
 const codec = new Codec(registry);

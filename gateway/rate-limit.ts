@@ -4,7 +4,7 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import type { Credential } from './auth.ts';
-import { problem } from './problem.ts';
+import { problem } from '../lib/problem.ts';
 
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: number };
 

@@ -24,6 +24,7 @@ describe('loadCommonConfig', () => {
       redisUrl: 'redis://127.0.0.1:6379/0',
       redisPrefix: 'ferry:',
       clickhouseUrl: 'http://127.0.0.1:8123/ferry',
+      queueRedisUrl: 'redis://127.0.0.1:6380',
       logLevel: 'info',
     });
   });
@@ -36,6 +37,7 @@ describe('loadCommonConfig', () => {
       REDIS_URL: 'rediss://cache:6380/2',
       REDIS_PREFIX: 'f2:',
       CLICKHOUSE_URL: 'https://ch:8443/events',
+      QUEUE_REDIS_URL: 'redis://queue:6390',
       LOG_LEVEL: 'debug',
     });
     assert.deepEqual(cfg, {
@@ -46,6 +48,7 @@ describe('loadCommonConfig', () => {
       redisUrl: 'rediss://cache:6380/2',
       redisPrefix: 'f2:',
       clickhouseUrl: 'https://ch:8443/events',
+      queueRedisUrl: 'redis://queue:6390',
       logLevel: 'debug',
     });
   });

@@ -4,7 +4,7 @@
  */
 
 import { ConfigError } from './config-error.ts';
-import { readKafkaSecurity, type KafkaSecurity } from './kafka-security.ts';
+import { readKafkaSecurity, type KafkaSecurity } from './kafka/security.ts';
 
 export { ConfigError };
 
@@ -59,7 +59,7 @@ export function readName(env: Env, name: string, fallback: string): string {
 export interface CommonConfig {
   /** Kafka bootstrap servers. @defaultValue `127.0.0.1:9092` (KAFKA_BROKERS) */
   kafkaBrokers: string[];
-  /** TLS and SASL for every Kafka client. @defaultValue plaintext (KAFKA_SECURITY_PROTOCOL and friends, lib/kafka-security.ts) */
+  /** TLS and SASL for every Kafka client. @defaultValue plaintext (KAFKA_SECURITY_PROTOCOL and friends, lib/kafka/security.ts) */
   kafkaSecurity: KafkaSecurity;
   /** Prefix for every Kafka topic and consumer group, so several deployments share a cluster. @defaultValue empty (FERRY_TOPIC_PREFIX) */
   topicPrefix: string;
@@ -71,6 +71,8 @@ export interface CommonConfig {
   redisPrefix: string;
   /** ClickHouse HTTP interface; the path names the database. @defaultValue `http://127.0.0.1:8123/ferry` (CLICKHOUSE_URL) */
   clickhouseUrl: string;
+  /** Persistent Redis for BullMQ (retries, dead letters). @defaultValue `redis://127.0.0.1:6380` (QUEUE_REDIS_URL) */
+  queueRedisUrl: string;
   /** Logging level for pino. @defaultValue `info` (LOG_LEVEL) */
   logLevel: string;
 }
@@ -90,6 +92,7 @@ export function loadCommonConfig(env: Env = process.env): CommonConfig {
     redisUrl: readUrl(env, 'REDIS_URL', 'redis://127.0.0.1:6379/0', ['redis:', 'rediss:']),
     redisPrefix,
     clickhouseUrl: readUrl(env, 'CLICKHOUSE_URL', 'http://127.0.0.1:8123/ferry', ['http:', 'https:']),
+    queueRedisUrl: readUrl(env, 'QUEUE_REDIS_URL', 'redis://127.0.0.1:6380', ['redis:', 'rediss:']),
     logLevel,
   };
 }

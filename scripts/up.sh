@@ -14,6 +14,6 @@ cleanup() {
   if [[ -z $before && ${FERRY_KEEP_SERVICES:-0} != 1 ]]; then bash scripts/services.sh stop; fi
 }
 trap cleanup EXIT
-node --import tsx scripts/migrate.ts
+node --import tsx cli/migrate.ts
 # foreman gives each process a PORT; .foreman pins the first (the gateway) to 8080.
 foreman start -f Procfile -d "$root"

@@ -66,7 +66,7 @@ before(async () => {
     { id: 'shop-web', tenant: TENANT, sha256: createHash('sha256').update(KEY).digest('hex'), scopes: ['write:orders', 'write:page_views', 'read:orders'] },
     { id: 'shop-beacon', tenant: TENANT, sha256: createHash('sha256').update(BEACON_KEY).digest('hex'), scopes: ['write:page_views'], beacon: true },
   ];
-  gateway = startProcess('gateway/node.ts', {
+  gateway = startProcess('gateway/main.ts', {
     ...iso.env,
     GATEWAY_PROCESSES: '1',
     PORT: String(port),

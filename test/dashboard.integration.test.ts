@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { Queue, type Job } from 'bullmq';
-import type { DeadLetter } from '../workers/dead-letters.ts';
-import { DeadLetters } from '../workers/dead-letters.ts';
-import { KafkaProducer } from '../gateway/kafka-producer.ts';
-import { connectQueueRedis } from '../workers/queue-redis.ts';
+import type { DeadLetter } from '../lib/queues/dead-letters.ts';
+import { DeadLetters } from '../lib/queues/dead-letters.ts';
+import { KafkaProducer } from '../lib/kafka/producer.ts';
+import { connectQueueRedis } from '../lib/queues/redis.ts';
 import {
   freePort, isolate, liftFailures, orderEvent, planFailures, postJson, startGateway, startProcess, startWorker, waitFor,
   type Isolated, type Proc,
@@ -34,7 +34,7 @@ before(async () => {
   gateway = await startGateway(iso.env);
   worker = startWorker({ ...iso.env, WORKER_RETRY_ATTEMPTS: '2', WORKER_RETRY_BACKOFF_MS: '200' });
   const port = await freePort();
-  dashboard = startProcess('workers/dashboard-node.ts', { ...iso.env, DASHBOARD_PORT: String(port), DASHBOARD_PASSWORD: password });
+  dashboard = startProcess('dashboard/main.ts', { ...iso.env, DASHBOARD_PORT: String(port), DASHBOARD_PASSWORD: password });
   dashboardUrl = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${dashboardUrl}/healthz`).catch(() => undefined))?.ok, { what: 'dashboard up', timeoutMs: 30_000 });
   queueRedis = connectQueueRedis(iso.env.QUEUE_REDIS_URL!);
@@ -166,14 +166,14 @@ test('retries in progress are counted per group and shown without their record\'
 test('the dlq command refuses the same letters and leaves them, and discards on request', async () => {
   await deadLetters.add({ topic: iso.topic('orders'), partition: 2, offset: '5', key: Buffer.from('dash-cli'), value: Buffer.from('not avro'), timestamp: Date.now() }, 'decode', new Error('made by the test'));
   const id = `${iso.topic('orders')}:2:5`;
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'workers/dlq.ts', 'replay', '--id', id], { cwd: root, env: { ...process.env, ...iso.env }, encoding: 'utf8' });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'cli/dlq.ts', 'replay', '--id', id], { cwd: root, env: { ...process.env, ...iso.env }, encoding: 'utf8' });
   assert.equal(run.status, 1, run.stderr);
   assert.match(run.stdout, new RegExp(`not replayed ${id.replace(/[.]/g, '\\.')}: .*dead-letter it again`));
   assert.match(run.stdout, /replayed 0, failed 0, refused 1/);
   assert.ok(await deadLetters.queue.getJob(id), 'the letter is still there');
 
   // Discarding it from the shell, as Clean does on the dashboard.
-  const discard = spawnSync(process.execPath, ['--import', 'tsx', 'workers/dlq.ts', 'discard', '--id', id], { cwd: root, env: { ...process.env, ...iso.env }, encoding: 'utf8' });
+  const discard = spawnSync(process.execPath, ['--import', 'tsx', 'cli/dlq.ts', 'discard', '--id', id], { cwd: root, env: { ...process.env, ...iso.env }, encoding: 'utf8' });
   assert.equal(discard.status, 0, discard.stderr);
   assert.match(discard.stdout, /^discarded 1$/m);
   assert.equal(await deadLetters.queue.getJob(id), undefined);

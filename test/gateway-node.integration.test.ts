@@ -68,7 +68,7 @@ describe('HTTPS', () => {
       execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
       const ca = readFileSync(cert);
       const port = await freePort();
-      const proc = startProcess('gateway/node.ts', { ...iso.env, GATEWAY_PROCESSES: '1', PORT: String(port), HOST: '127.0.0.1', TLS_CERT_FILE: cert, TLS_KEY_FILE: key });
+      const proc = startProcess('gateway/main.ts', { ...iso.env, GATEWAY_PROCESSES: '1', PORT: String(port), HOST: '127.0.0.1', TLS_CERT_FILE: cert, TLS_KEY_FILE: key });
       stops.push(() => proc.stop());
 
       const https = (method: string, path: string, body?: string) =>
@@ -102,7 +102,7 @@ describe('HTTPS', () => {
 
 describe('start-up', () => {
   test('NODE_ENV=production without FERRY_API_KEYS or FERRY_JWT_SECRET: one line on stderr, exit 2', async () => {
-    const proc = startProcess('gateway/node.ts', { ...iso.env, NODE_ENV: 'production', PORT: String(await freePort()) });
+    const proc = startProcess('gateway/main.ts', { ...iso.env, NODE_ENV: 'production', PORT: String(await freePort()) });
     const code = await new Promise<number | null>((resolve) => proc.child.on('exit', resolve));
     assert.equal(code, 2);
     const lines = proc.output().trim().split('\n');

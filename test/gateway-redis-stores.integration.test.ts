@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { AppliedEvents } from '../gateway/applied-events.ts';
-import { RedisAppliedSubscriber } from '../gateway/redis-applied-subscriber.ts';
-import { RedisIdempotencyStore } from '../gateway/redis-idempotency-store.ts';
-import { RedisRateLimiter } from '../gateway/redis-rate-limiter.ts';
+import { RedisAppliedSubscriber } from '../gateway/stores/redis-applied-subscriber.ts';
+import { RedisIdempotencyStore } from '../gateway/stores/redis-idempotency-store.ts';
+import { RedisRateLimiter } from '../gateway/stores/redis-rate-limiter.ts';
 import { waitFor } from './helpers.ts';
 import { newIsolationId } from './stale-isolations.ts';
 

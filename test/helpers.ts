@@ -7,7 +7,7 @@ import postgres from 'postgres';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { migrateClickhouse, migratePostgres } from '../lib/migrate.ts';
 import { NODE_FLAGS } from '../lib/node-flags.ts';
-import { ensureTopics, topicNames } from '../lib/topics.ts';
+import { ensureTopics, topicNames } from '../lib/kafka/topics.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { dropIsolation, newIsolationId } from './stale-isolations.ts';
 
@@ -134,7 +134,7 @@ export function startProcess(entry: string, env: Record<string, string>, nodeArg
 
 export async function startGateway(env: Record<string, string>): Promise<{ proc: Proc; url: string }> {
   const port = await freePort();
-  const proc = startProcess('gateway/node.ts', { GATEWAY_PROCESSES: '1', PORT: String(port), HOST: '127.0.0.1', ...env });
+  const proc = startProcess('gateway/main.ts', { GATEWAY_PROCESSES: '1', PORT: String(port), HOST: '127.0.0.1', ...env });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/readyz`)).ok, { timeoutMs: 60_000, what: `gateway ready\n${proc.output()}` }).catch((err) => {
     throw new Error(`${(err as Error).message}\n${proc.output()}`);
@@ -166,7 +166,7 @@ export interface EdgeStack {
 export async function startEdgeStack(iso: Isolated, edgeEnv: Record<string, string> = {}, token = `edge-test-${randomBytes(12).toString('hex')}`): Promise<EdgeStack> {
   const producerPort = await freePort();
   const producerUrl = `http://127.0.0.1:${producerPort}`;
-  const producer = startProcess('gateway/producer-node.ts', { ...iso.env, PRODUCER_PORT: String(producerPort), PRODUCER_TOKEN: token, HOST: '127.0.0.1' });
+  const producer = startProcess('producer/main.ts', { ...iso.env, PRODUCER_PORT: String(producerPort), PRODUCER_TOKEN: token, HOST: '127.0.0.1' });
   const children: ChildProcess[] = [];
   let out = '';
   const startEdge = (env: Record<string, string>) => {

@@ -12,7 +12,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { NODE_FLAGS } from '../lib/node-flags.ts';
-import { deleteTopics, topicNames } from '../lib/topics.ts';
+import { deleteTopics, topicNames } from '../lib/kafka/topics.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { freePort, isolate, pool, postJson, startGateway, startProcess, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
 
@@ -79,7 +79,7 @@ function assertNoSecret(output: string, what: string): void {
 }
 
 test('topics, gateway and worker work over SASL PLAIN, TLS client certificates and SASL SCRAM, without printing a secret', async () => {
-  const migrate = spawnSync(process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'scripts/migrate.ts'], {
+  const migrate = spawnSync(process.execPath, [...NODE_FLAGS, '--import', 'tsx', 'cli/migrate.ts'], {
     cwd: new URL('../', import.meta.url).pathname,
     env: { ...process.env, ...iso.env, FERRY_TOPIC_PREFIX: prefix, LOG_LEVEL: 'debug', ...saslPlain() },
     encoding: 'utf8',
@@ -133,7 +133,7 @@ test('a wrong password or a missing client certificate stops the gateway with th
   const wrong = `wrong-${password.slice(0, 4)}-not-the-password`;
   const { KAFKA_SSL_CERT_FILE: _c, KAFKA_SSL_KEY_FILE: _k, ...noCertificate } = mutualTls();
   const refused = async (env: Record<string, string>) => {
-    const gateway = startProcess('gateway/node.ts', { ...iso.env, FERRY_TOPIC_PREFIX: prefix, GATEWAY_PROCESSES: '1', PORT: String(await freePort()), HOST: '127.0.0.1', ...env });
+    const gateway = startProcess('gateway/main.ts', { ...iso.env, FERRY_TOPIC_PREFIX: prefix, GATEWAY_PROCESSES: '1', PORT: String(await freePort()), HOST: '127.0.0.1', ...env });
     procs.push(gateway);
     let timer: NodeJS.Timeout | undefined;
     const code = await Promise.race([gateway.exited, new Promise<string>((r) => (timer = setTimeout(() => r('still running'), 90_000)))]);

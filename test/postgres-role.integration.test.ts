@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import postgres from 'postgres';
 import { quoteIdent } from '../lib/migrate.ts';
 import { isOutage } from '../workers/errors.ts';
-import type { ConsumedEvent } from '../workers/event.ts';
+import type { ConsumedEvent } from '../lib/event.ts';
 import { checkPostgresRole, UnsafePostgresRoleError } from '../workers/postgres-role.ts';
 import { PostgresSink } from '../workers/sinks/postgres-sink.ts';
 import { isolate, startWorker, type Isolated } from './helpers.ts';

@@ -12,7 +12,7 @@ import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { quoteIdent } from '../lib/migrate.ts';
-import { deleteTopics } from '../lib/topics.ts';
+import { deleteTopics } from '../lib/kafka/topics.ts';
 
 const require = createRequire(import.meta.url);
 const { AdminClient } = require('@confluentinc/kafka-javascript') as typeof RdKafka;

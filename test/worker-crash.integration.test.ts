@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import { DeadLetters } from '../workers/dead-letters.ts';
-import { KafkaProducer } from '../gateway/kafka-producer.ts';
-import { connectQueueRedis } from '../workers/queue-redis.ts';
+import { DeadLetters } from '../lib/queues/dead-letters.ts';
+import { KafkaProducer } from '../lib/kafka/producer.ts';
+import { connectQueueRedis } from '../lib/queues/redis.ts';
 import { freePort, isolate, liftFailures, orderEvent, planFailures, pool, postJson, startGateway, startWorker, waitFor, type Isolated } from './helpers.ts';
 
 const BATCH = 100;

@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { KafkaProducer } from '../gateway/kafka-producer.ts';
-import { DeadLetters } from '../workers/dead-letters.ts';
-import { connectQueueRedis } from '../workers/queue-redis.ts';
+import { KafkaProducer } from '../lib/kafka/producer.ts';
+import { DeadLetters } from '../lib/queues/dead-letters.ts';
+import { connectQueueRedis } from '../lib/queues/redis.ts';
 import {
   cuttableProxy, isolate, liftFailures, orderEvent, planFailures, plannedAttempts, pool, postJson, startGateway, startWorker, waitFor,
   type CuttableProxy, type Isolated, type Proc,
@@ -121,7 +121,7 @@ test('an event that always fails is dead-lettered after the configured attempts,
   // Fix the cause, then replay through the normal path with the command-line tool.
   await iso.sql`DELETE FROM test_fail_plan WHERE order_id = 'broken-1'`;
   const code = await new Promise<number | null>((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'workers/dlq.ts', 'replay', '--key', 'broken-1'], { cwd: root, env: { ...process.env, ...iso.env }, stdio: 'inherit' });
+    const p = spawn(process.execPath, ['--import', 'tsx', 'cli/dlq.ts', 'replay', '--key', 'broken-1'], { cwd: root, env: { ...process.env, ...iso.env }, stdio: 'inherit' });
     p.on('exit', resolve);
   });
   assert.equal(code, 0);

@@ -8,7 +8,7 @@
  */
 import type { OrderRow } from '../lib/order-cache.ts';
 import { EventFailures, isOutage } from './errors.ts';
-import type { ConsumedEvent } from './event.ts';
+import type { ConsumedEvent } from '../lib/event.ts';
 import type { ClickhouseSink } from './sinks/clickhouse-sink.ts';
 import type { PostgresSink } from './sinks/postgres-sink.ts';
 import type { RedisSink } from './sinks/redis-sink.ts';

@@ -17,8 +17,8 @@ import { DelayedError, Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { chunks } from '../lib/chunks.ts';
 import type { Logger } from '../lib/logger.ts';
-import type { RawMessage } from './consumer.ts';
-import type { DeadLetters, DeadLetter } from './dead-letters.ts';
+import type { RawMessage } from '../lib/kafka/consumer.ts';
+import type { DeadLetters, DeadLetter } from '../lib/queues/dead-letters.ts';
 import { describe, isOutage } from './errors.ts';
 
 /** A parked record: the raw Kafka record plus its attempt history. */

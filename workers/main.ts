@@ -4,71 +4,43 @@
  * Each member consumes, applies the sinks and commits (see consumer.ts).
  */
 import cluster from 'node:cluster';
+import { processIndex, supervise } from '../lib/supervisor.ts';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { orExit } from '../lib/config.ts';
 import { createClickhouse } from '../lib/clickhouse.ts';
-import { describeKafkaSecurity } from '../lib/kafka-security.ts';
+import { describeKafkaSecurity } from '../lib/kafka/security.ts';
 import { createLogger } from '../lib/logger.ts';
-import { topicNames } from '../lib/topics.ts';
+import { topicNames } from '../lib/kafka/topics.ts';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
-import { BatchConsumer, type RawMessage } from './consumer.ts';
-import { DeadLetters } from './dead-letters.ts';
+import { BatchConsumer, type RawMessage } from '../lib/kafka/consumer.ts';
+import { DeadLetters } from '../lib/queues/dead-letters.ts';
 import {
   batchFailures, batchSeconds, batchSize, batchWaitSeconds, deadLettered, eventsConsumed, inFlight, partitionLag, retriesScheduled, serveMetrics, sinkBatchSize,
   sinkOutage, sinkSeconds,
 } from './metrics.ts';
 import { createApply, type SinkStep } from './apply.ts';
-import type { ConsumedEvent } from './event.ts';
+import type { ConsumedEvent } from '../lib/event.ts';
 import { GroupCommit } from './group-commit.ts';
 import { fromParked, KeyRetries } from './key-retries.ts';
-import { deadLetterQueueName, retryQueueName } from './queue-names.ts';
-import { createBatchProcessor, decode } from './process-batch.ts';
+import { deadLetterQueueName, retryQueueName } from '../lib/queues/names.ts';
+import { createBatchProcessor } from './process-batch.ts';
+import { decodeRecord } from '../lib/event.ts';
 import { checkPostgresRole, UnsafePostgresRoleError } from './postgres-role.ts';
-import { checkQueueRedis, connectQueueRedis } from './queue-redis.ts';
+import { checkQueueRedis, connectQueueRedis } from '../lib/queues/redis.ts';
 import { ClickhouseSink } from './sinks/clickhouse-sink.ts';
 import { PostgresSink } from './sinks/postgres-sink.ts';
 import { RedisSink } from './sinks/redis-sink.ts';
 import { loadWorkerConfig, type WorkerGroup } from './worker-config.ts';
+import { ANALYTICS_APPLIED_CHANNEL, APPLIED_CHANNEL, encodeApplied } from '../lib/contract.ts';
 
 const config = orExit(() => loadWorkerConfig());
 
 if (cluster.isPrimary && config.processes > 1) {
-  supervise();
+  supervise({ processes: config.processes, logger: createLogger('ferry-supervisor', config.logLevel), name: 'worker', stopTimeoutMs: 60_000 });
 } else {
-  await runMember(Number(process.env.FERRY_WORKER_INDEX ?? 0));
-}
-
-function supervise(): void {
-  const logger = createLogger('ferry-supervisor', config.logLevel);
-  let stopping = false;
-  const restarts = new Map<number, number>();
-  const start = (index: number) => {
-    const child = cluster.fork({ FERRY_WORKER_INDEX: String(index) });
-    child.on('exit', (code, signal) => {
-      if (stopping) return;
-      const n = (restarts.get(index) ?? 0) + 1;
-      restarts.set(index, n);
-      const delay = Math.min(30_000, 500 * 2 ** Math.min(n, 6));
-      logger.error({ index, code, signal, restartInMs: delay }, 'worker exited; restarting');
-      setTimeout(() => start(index), delay);
-    });
-  };
-  for (let i = 0; i < config.processes; i++) start(i);
-  const stop = () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('stopping workers');
-    for (const w of Object.values(cluster.workers ?? {})) w?.process.kill('SIGTERM');
-    const timer = setTimeout(() => process.exit(1), 60_000);
-    timer.unref();
-    cluster.on('exit', () => {
-      if (Object.keys(cluster.workers ?? {}).length === 0) process.exit(0);
-    });
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  await runMember(processIndex());
 }
 
 async function runMember(index: number): Promise<void> {
@@ -116,7 +88,7 @@ async function runMember(index: number): Promise<void> {
   const groups: GroupSpec[] = ([
     {
       group: 'read-model', groupId: config.groupId, steps: new Set(['orders', 'page_views']),
-      deadLetterStep: 'apply', channel: 'applied', poison: 'dead-letter',
+      deadLetterStep: 'apply', channel: APPLIED_CHANNEL, poison: 'dead-letter',
       batchSize: config.batchSize, combinedBatchSize: config.combinedBatchSize,
     },
     {
@@ -125,7 +97,7 @@ async function runMember(index: number): Promise<void> {
       // once per event (each insert is a part for ClickHouse to write and merge). Under load its
       // larger batches make larger inserts for the same reason.
       group: 'analytics', groupId: config.analyticsGroupId, steps: new Set(['clickhouse']),
-      deadLetterStep: 'clickhouse', channel: 'applied:analytics', poison: 'skip',
+      deadLetterStep: 'clickhouse', channel: ANALYTICS_APPLIED_CHANNEL, poison: 'skip',
       fetch: config.analyticsLingerMs > 0 ? { minBytes: 1 << 20, maxWaitMs: config.analyticsLingerMs } : undefined,
       batchSize: config.analyticsBatchSize, combinedBatchSize: config.analyticsCombinedBatchSize,
     },
@@ -140,7 +112,7 @@ async function runMember(index: number): Promise<void> {
       // Gateways holding a "Prefer: wait" request listen on the read model's channel. Best
       // effort, and not waited for: a lost notification only means that client gets its 202
       // when the wait runs out, so the partition's next batch need not wait for the publish.
-      void redis.publish(channel, JSON.stringify({ event_ids: events.map((e) => String(e.value.event_id)) })).catch(() => {});
+      void redis.publish(channel, encodeApplied(events.map((e) => String(e.value.event_id)))).catch(() => {});
     };
     const retries = new KeyRetries({
       connection: queueRedis,
@@ -155,7 +127,7 @@ async function runMember(index: number): Promise<void> {
       },
     });
     retries.start(async (records) => {
-      const events = records.map((r) => decode(codec, config.topicPrefix, fromParked(r)));
+      const events = records.map((r) => decodeRecord(codec, config.topicPrefix, fromParked(r)));
       const good = events.filter((e): e is ConsumedEvent => !(e instanceof Error));
       await apply(good, spec.steps);
       onApplied(good);

@@ -21,10 +21,10 @@
 import type { Codec } from '../schemas/codec.ts';
 import type { Logger } from '../lib/logger.ts';
 import { ALL_STEPS, ApplyError, type Apply, type SinkStep } from './apply.ts';
-import type { BatchHandler, RawMessage } from './consumer.ts';
-import type { DeadLetters } from './dead-letters.ts';
+import type { BatchHandler, RawMessage } from '../lib/kafka/consumer.ts';
+import type { DeadLetters } from '../lib/queues/dead-letters.ts';
 import { describe, EventFailures, isOutage } from './errors.ts';
-import { DEFAULT_TENANT, type ConsumedEvent } from './event.ts';
+import { decodeRecord, type ConsumedEvent } from '../lib/event.ts';
 import type { KeyRetries } from './key-retries.ts';
 
 export interface ProcessBatchOptions {
@@ -58,7 +58,7 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
   async function decodeAll(messages: RawMessage[]): Promise<Map<RawMessage, ConsumedEvent>> {
     const out = new Map<RawMessage, ConsumedEvent>();
     for (const raw of messages) {
-      const decoded = decode(codec, topicPrefix, raw);
+      const decoded = decodeRecord(codec, topicPrefix, raw);
       if (decoded instanceof Error) {
         if (skipPoison) {
           logger.debug({ topic: raw.topic, partition: raw.partition, offset: raw.offset }, 'poison record skipped (dead-lettered by the read-model group)');
@@ -191,22 +191,3 @@ function namedFailures(err: unknown): ReadonlyMap<string, Error> | undefined {
   return only instanceof EventFailures ? only.failures : undefined;
 }
 
-export function decode(codec: Codec, topicPrefix: string, raw: RawMessage): ConsumedEvent | Error {
-  try {
-    if (!raw.value) throw new Error('record has no value');
-    const d = codec.decode(raw.value);
-    const logical = raw.topic.startsWith(topicPrefix) ? raw.topic.slice(topicPrefix.length) : raw.topic;
-    if (d.topic !== logical) throw new Error(`schema ${d.schemaId} belongs to topic ${d.topic}, not ${logical}`);
-    return {
-      topic: d.topic,
-      partition: raw.partition,
-      offset: raw.offset,
-      key: raw.key?.toString('utf8') ?? '',
-      tenant: raw.headers?.['ferry-tenant'] ?? DEFAULT_TENANT,
-      schemaId: d.schemaId,
-      value: d.value,
-    };
-  } catch (err) {
-    return err as Error;
-  }
-}

@@ -1,15 +1,13 @@
 import { availableParallelism } from 'node:os';
-import { ConfigError, loadCommonConfig, readInt, readUrl, type CommonConfig } from '../lib/config.ts';
+import { ConfigError, loadCommonConfig, readInt, type CommonConfig } from '../lib/config.ts';
 
-/** The consumer groups a worker can belong to (workers/main.ts). */
-export const WORKER_GROUPS = ['read-model', 'analytics'] as const;
-export type WorkerGroup = (typeof WORKER_GROUPS)[number];
+import { WORKER_GROUPS, type WorkerGroup } from '../lib/queues/names.ts';
+
+export { WORKER_GROUPS, type WorkerGroup };
 
 export interface WorkerConfig extends CommonConfig {
   /** Worker processes on this host, each a consumer-group member. @defaultValue available cores (WORKER_PROCESSES) */
   processes: number;
-  /** Persistent Redis for BullMQ (retries, dead letters). @defaultValue `redis://127.0.0.1:6380` (QUEUE_REDIS_URL) */
-  queueRedisUrl: string;
   /**
    * The consumer groups this worker's processes join: `read-model` (PostgreSQL, Redis) and
    * `analytics` (ClickHouse). Run a worker with `read-model` and another with `analytics` to
@@ -62,7 +60,6 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
   return {
     ...common,
     processes: readInt(env, 'WORKER_PROCESSES', availableParallelism(), 1, 256),
-    queueRedisUrl: readUrl(env, 'QUEUE_REDIS_URL', 'redis://127.0.0.1:6380', ['redis:', 'rediss:']),
     groups: readGroups(env),
     groupId,
     analyticsGroupId: env.WORKER_ANALYTICS_GROUP_ID || `${groupId}-analytics`,

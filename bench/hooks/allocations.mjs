@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 
-const entry = process.argv.find((a) => a.endsWith('workers/main.ts') || a.endsWith('gateway/node.ts'));
+const entry = process.argv.find((a) => a.endsWith('workers/main.ts') || a.endsWith('gateway/main.ts'));
 if (entry) {
   const role = entry.endsWith('workers/main.ts') ? 'worker' : 'gateway';
   const session = new Session();

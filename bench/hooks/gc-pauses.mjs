@@ -6,7 +6,7 @@
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { constants, PerformanceObserver } from 'node:perf_hooks';
 
-const entry = process.argv.find((a) => a.endsWith('workers/main.ts') || a.endsWith('gateway/node.ts'));
+const entry = process.argv.find((a) => a.endsWith('workers/main.ts') || a.endsWith('gateway/main.ts'));
 if (entry) {
   const role = entry.endsWith('workers/main.ts') ? 'worker' : 'gateway';
   const kinds = {

@@ -1,7 +1,7 @@
 /**
  * For ratio b: the producer limit. Produces pre-encoded records (the same events, codec, keys,
  * sizes and header as the gateway's batch leg) as fast as librdkafka takes them, with the
- * gateway's librdkafka settings (mirrored from gateway/kafka-producer.ts and the gateway's
+ * gateway's librdkafka settings (mirrored from lib/kafka/producer.ts and the gateway's
  * defaults: keep in step) and the same in-flight bound, for WARMUP_S + DURATION_S seconds.
  * Prints one JSON line: acknowledged records per second after the warm-up.
  *

@@ -2,12 +2,12 @@
  * The floor for ratio a: a bare Hono server on @hono/node-server, like the gateway's, that
  * reads the body, parses the JSON the same way and answers 202 with the same shape, without
  * validation, Avro, middleware or Kafka. PORT, HOST from the environment. BODY=node reads the
- * body the way the gateway does (gateway/node-body.ts) instead of Hono's `c.req.text()`: the
+ * body the way the gateway does (gateway/node/body.ts) instead of Hono's `c.req.text()`: the
  * informational floor with the same body path.
  */
 import { serve } from '@hono/node-server';
 import { Hono, type Context } from 'hono';
-import { readNodeBody } from '../../gateway/node-body.ts';
+import { readNodeBody } from '../../gateway/node/body.ts';
 
 const readText = process.env.BODY === 'node'
   ? async (c: Context) => {

@@ -12,8 +12,8 @@
  *   send, those are answered as accepted too; `lateFailures` counts every record answered as
  *   accepted whose delivery failed, and the benchmark treats a leg with late failures as invalid.
  */
-import type { KafkaProducer } from '../../gateway/kafka-producer.ts';
-import type { Delivery, EventProducer, OutgoingRecord } from '../../gateway/producer.ts';
+import type { KafkaProducer } from '../../lib/kafka/producer.ts';
+import type { Delivery, EventProducer, OutgoingRecord } from '../../lib/kafka/event-producer.ts';
 
 export class EnqueueOnlyProducer implements EventProducer {
   lateFailures = 0;

@@ -9,9 +9,9 @@
 import { serve } from '@hono/node-server';
 import { orExit } from '../../lib/config.ts';
 import { createApp } from '../../gateway/app.ts';
-import { readNodeBody } from '../../gateway/node-body.ts';
+import { readNodeBody } from '../../gateway/node/body.ts';
 import { loadGatewayConfig } from '../../gateway/gateway-config.ts';
-import { KafkaProducer } from '../../gateway/kafka-producer.ts';
+import { KafkaProducer } from '../../lib/kafka/producer.ts';
 import { Codec } from '../../schemas/codec.ts';
 import { loadRegistry } from '../../schemas/registry.ts';
 import { EnqueueOnlyProducer } from './enqueue-producer.ts';

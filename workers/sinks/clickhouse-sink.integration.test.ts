@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { isolate, type Isolated } from '../../test/helpers.ts';
-import type { ConsumedEvent } from '../event.ts';
+import type { ConsumedEvent } from '../../lib/event.ts';
 import { ClickhouseSink } from './clickhouse-sink.ts';
 
 let iso: Isolated;

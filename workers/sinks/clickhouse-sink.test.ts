@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { ConsumedEvent } from '../event.ts';
+import type { ConsumedEvent } from '../../lib/event.ts';
 import { ClickhouseSink } from './clickhouse-sink.ts';
 
 type Values = { event_id: string; written_at_ms: number }[];

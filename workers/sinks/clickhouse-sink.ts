@@ -4,7 +4,7 @@
  * (topic, event_id); see migrations/clickhouse/001_events.sql.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { ConsumedEvent } from '../event.ts';
+import type { ConsumedEvent } from '../../lib/event.ts';
 import { GroupCommit } from '../group-commit.ts';
 
 export interface EventRow {

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import postgres from 'postgres';
 import { isolate, liftFailures, planFailures, type Isolated } from '../../test/helpers.ts';
-import type { ConsumedEvent } from '../event.ts';
+import type { ConsumedEvent } from '../../lib/event.ts';
 import { selectOrders } from '../../lib/order-cache.ts';
 import { PostgresSink } from './postgres-sink.ts';
 

@@ -13,7 +13,7 @@
  */
 import type { Sql } from 'postgres';
 import type { OrderRow } from '../../lib/order-cache.ts';
-import type { ConsumedEvent, OrderEvent } from '../event.ts';
+import type { ConsumedEvent, OrderEvent } from '../../lib/event.ts';
 
 /** Why an event was not applied: its own SQLSTATE and message, or `blocked` behind an earlier failed event of its order. */
 export interface OrderFailure {

@@ -10,7 +10,7 @@
 import type { Redis } from 'ioredis';
 import { chunks } from '../../lib/chunks.ts';
 import { cacheOrders, type OrderRow } from '../../lib/order-cache.ts';
-import type { ConsumedEvent, PageViewEvent } from '../event.ts';
+import type { ConsumedEvent, PageViewEvent } from '../../lib/event.ts';
 
 /** Markers outlive Kafka's retention (7 days), after which no redelivery is possible. */
 const SEEN_TTL_S = 8 * 24 * 60 * 60;

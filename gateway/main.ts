@@ -1,0 +1,116 @@
+/**
+ * Node entry: the gateway app with an in-process librdkafka producer. The primary process
+ * forks GATEWAY_PROCESSES children that share the port, so every core serves requests.
+ * On SIGTERM each stops accepting, flushes what is in flight to Kafka, then exits.
+ *
+ * Node-specific pieces are made here and injected into the runtime-agnostic app: the librdkafka
+ * producer, prom-client metrics, and HTTPS when TLS_CERT_FILE and TLS_KEY_FILE are set; the
+ * Redis and PostgreSQL parts come from redis-stores.ts, shared with the Deno entry.
+ */
+import cluster from 'node:cluster';
+import { supervise } from '../lib/supervisor.ts';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
+import { serve } from '@hono/node-server';
+import { orExit } from '../lib/config.ts';
+import { describeKafkaSecurity } from '../lib/kafka/security.ts';
+import { createLogger } from '../lib/logger.ts';
+import { Codec } from '../schemas/codec.ts';
+import { loadRegistry } from '../schemas/registry.ts';
+import { createApp } from './app.ts';
+import { readNodeBody } from './node/body.ts';
+import { createAuthenticator } from './auth.ts';
+import { loadGatewayConfig, requireAuthentication } from './gateway-config.ts';
+import { KafkaProducer } from '../lib/kafka/producer.ts';
+import { GatewayMetrics, serveClusterMetrics } from './node/metrics.ts';
+import { withRedisStores } from './stores/redis-stores.ts';
+
+const config = orExit(() => {
+  const c = loadGatewayConfig();
+  requireAuthentication(c);
+  return c;
+});
+const logger = createLogger('ferry-gateway', config.logLevel);
+
+if (!cluster.isWorker) {
+  if (config.apiKeys.length === 0 && !config.jwt) {
+    logger.warn(
+      'AUTHENTICATION IS OFF: neither FERRY_API_KEYS nor FERRY_JWT_SECRET is set, so every caller may write every topic and read every order. ' +
+        'Development only: with NODE_ENV=production the gateway refuses to start like this.',
+    );
+  }
+  if (config.rateLimitPerSecond === 0) logger.info('rate limits are off (RATE_LIMIT_PER_SECOND=0)');
+}
+
+if (cluster.isPrimary && config.processes > 1) {
+  serveClusterMetrics();
+  supervise({ processes: config.processes, logger, name: 'gateway process' });
+  logger.info({ port: config.port, processes: config.processes, tls: Boolean(config.tls) }, 'gateway starting');
+} else {
+  await runServer();
+}
+
+async function runServer(): Promise<void> {
+  const registry = loadRegistry();
+  const kafka = new KafkaProducer({
+    brokers: config.kafkaBrokers,
+    security: config.kafkaSecurity,
+    lingerMs: config.lingerMs,
+    compression: config.compression,
+    queueMaxMessages: config.queueMaxMessages,
+    maxInFlight: config.maxInFlight,
+    onClientLog: (severity, facility, message) => logger[severity <= 3 ? 'error' : 'warn']({ facility, kafka: message }, 'kafka client'),
+  });
+  try {
+    await kafka.connect();
+  } catch (err) {
+    // One line with librdkafka's reason (a refused certificate or password says so), not a stack.
+    logger.fatal({ err: (err as Error).message, brokers: config.kafkaBrokers, kafka: describeKafkaSecurity(config.kafkaSecurity) }, 'gateway cannot start: Kafka refused or did not answer');
+    process.exit(1);
+  }
+  const stores = await withRedisStores(config, logger);
+
+  const metrics = new GatewayMetrics({ inFlight: () => kafka.inFlight, maxInFlight: kafka.maxInFlight, waiting: () => stores.applied.watching, token: config.metricsToken });
+  const app = createApp({
+    producer: metrics.instrument(kafka),
+    registry,
+    codec: new Codec(registry),
+    topicName: (t) => config.topicPrefix + t,
+    maxBodyBytes: config.maxBodyBytes,
+    readBody: readNodeBody,
+    maxBatchEvents: config.maxBatchEvents,
+    authenticator: createAuthenticator({ apiKeys: config.apiKeys, jwt: config.jwt }),
+    ...stores.options,
+    corsOrigins: config.corsOrigins,
+    observe: { middleware: metrics.middleware(), metrics: metrics.handler() },
+  });
+
+  const listening = (info: { port: number }) =>
+    logger.info({ port: info.port, pid: process.pid, tls: Boolean(config.tls), kafka: describeKafkaSecurity(config.kafkaSecurity) }, 'gateway listening');
+  const server = config.tls
+    ? serve(
+        {
+          fetch: app.fetch,
+          port: config.port,
+          hostname: config.host,
+          createServer: createHttpsServer,
+          serverOptions: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) },
+        },
+        listening,
+      )
+    : serve({ fetch: app.fetch, port: config.port, hostname: config.host }, listening);
+
+  let closing = false;
+  const shutdown = async () => {
+    if (closing) return;
+    closing = true;
+    setTimeout(() => process.exit(1), 25_000).unref();
+    // Stop accepting; requests already in flight still get their Kafka acknowledgement.
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await kafka.close();
+    await stores.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown());
+  process.on('SIGINT', () => void shutdown());
+}

@@ -1,0 +1,181 @@
+/**
+ * Prometheus metrics for the Node gateway (prom-client), injected into the runtime-agnostic
+ * app as a middleware and the GET /metrics handler.
+ *
+ * The gateway runs GATEWAY_PROCESSES processes behind one port, so a scrape lands on one of
+ * them at random. The process that gets it asks the primary, which gathers every process's
+ * registry over cluster IPC (prom-client's AggregatorRegistry) and answers with the sum: one
+ * scrape sees the whole host.
+ */
+import cluster from 'node:cluster';
+import { timingSafeEqual } from 'node:crypto';
+import type { Handler, MiddlewareHandler } from 'hono';
+import { matchedRoutes } from 'hono/route';
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { problem } from '../../lib/problem.ts';
+import type { Delivery, EventProducer, OutgoingRecord } from '../../lib/kafka/event-producer.ts';
+
+const ASK = 'ferry:gateway-metrics';
+const ANSWER = 'ferry:gateway-metrics-answer';
+
+export interface GatewayMetricsOptions {
+  /** Reads the producer's records awaiting Kafka's ack. */
+  inFlight?: () => number;
+  /** The producer's in-flight bound. */
+  maxInFlight?: number;
+  /** Requests waiting for applied events (`Prefer: wait`). */
+  waiting?: () => number;
+  /** When set, /metrics needs `Authorization: Bearer <token>`. */
+  token?: string;
+}
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly #requests: Counter<'method' | 'route' | 'status'>;
+  readonly #duration: Histogram<'method' | 'route'>;
+  readonly #produce: Histogram<'outcome'>;
+  readonly #records: Counter<'outcome' | 'code'>;
+  #asks = 0;
+  readonly #pending = new Map<number, (text: string) => void>();
+
+  constructor(readonly options: GatewayMetricsOptions = {}) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'ferry_gateway_' });
+    this.#requests = new Counter({ name: 'ferry_gateway_http_requests_total', help: 'HTTP requests by route and status.', labelNames: ['method', 'route', 'status'], registers });
+    this.#duration = new Histogram({
+      name: 'ferry_gateway_http_request_duration_seconds',
+      help: 'Time to answer, by route.',
+      labelNames: ['method', 'route'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.#produce = new Histogram({
+      name: 'ferry_gateway_produce_duration_seconds',
+      help: "Time from handing a request's records to the producer until Kafka acknowledged or failed every one (acks=all).",
+      labelNames: ['outcome'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.#records = new Counter({ name: 'ferry_gateway_produced_records_total', help: 'Records by outcome (accepted, failed) and failure code.', labelNames: ['outcome', 'code'], registers });
+    const { inFlight, maxInFlight, waiting } = options;
+    new Gauge({
+      name: 'ferry_gateway_producer_in_flight',
+      help: 'Records handed to librdkafka and not yet acknowledged (its queue depth as the gateway sees it).',
+      registers,
+      collect() {
+        this.set(inFlight?.() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'ferry_gateway_producer_max_in_flight',
+      help: 'The in-flight bound; at it the gateway answers 503.',
+      registers,
+      collect() {
+        this.set(maxInFlight ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'ferry_gateway_applied_waiters',
+      help: 'Event ids that requests with Prefer: wait are waiting on.',
+      registers,
+      collect() {
+        this.set(waiting?.() ?? 0);
+      },
+    });
+
+    if (cluster.isWorker) {
+      // Answers the primary's gathering (prom-client's own IPC protocol) with this registry...
+      new AggregatorRegistry();
+      AggregatorRegistry.setRegistries([this.registry]);
+      // ...and receives the host-wide text this process asked the primary for.
+      process.on('message', (m: { type?: string; id?: number; text?: string }) => {
+        if (m?.type !== ANSWER || typeof m.id !== 'number') return;
+        this.#pending.get(m.id)?.(m.text ?? '');
+        this.#pending.delete(m.id);
+      });
+    }
+  }
+
+  /** Counts and times every request; the route label is the matched pattern, never the raw path. */
+  middleware(): MiddlewareHandler {
+    const requests = this.#requests;
+    const duration = this.#duration;
+    return async function metrics(c, next) {
+      const end = duration.startTimer();
+      await next();
+      const route = [...matchedRoutes(c)].reverse().find((r) => r.method !== 'ALL')?.path ?? 'unmatched';
+      const method = c.req.method;
+      end({ method, route });
+      requests.inc({ method, route, status: String(c.res.status) });
+    };
+  }
+
+  /** Wraps a producer to time every send and count records by outcome. */
+  instrument(producer: EventProducer): EventProducer {
+    const histogram = this.#produce;
+    const records = this.#records;
+    return {
+      async send(batch: OutgoingRecord[]): Promise<Delivery[]> {
+        const end = histogram.startTimer();
+        let deliveries: Delivery[];
+        try {
+          deliveries = await producer.send(batch);
+        } catch (err) {
+          end({ outcome: 'error' });
+          throw err;
+        }
+        const failed = deliveries.filter((d) => !d.ok);
+        end({ outcome: failed.length === 0 ? 'ok' : failed.length === deliveries.length ? 'failed' : 'partial' });
+        if (deliveries.length > failed.length) records.inc({ outcome: 'accepted', code: '' }, deliveries.length - failed.length);
+        for (const d of failed) records.inc({ outcome: 'failed', code: d.error.code ?? 'unknown' });
+        return deliveries;
+      },
+      ready: () => producer.ready(),
+      close: () => producer.close(),
+    };
+  }
+
+  /** GET /metrics: the whole host's metrics when clustered, this process's otherwise. */
+  handler(): Handler {
+    const expected = this.options.token ? new TextEncoder().encode(`Bearer ${this.options.token}`) : undefined;
+    return async (c) => {
+      if (expected) {
+        const given = new TextEncoder().encode(c.req.header('authorization') ?? '');
+        if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+          return problem(c, 401, 'Unauthorized', 'send Authorization: Bearer <METRICS_TOKEN>', {}, { 'www-authenticate': 'Bearer realm="ferry-metrics"' });
+        }
+      }
+      const text = cluster.isWorker && process.send ? await this.#fromPrimary() : await this.registry.metrics();
+      return c.body(text, 200, { 'content-type': this.registry.contentType });
+    };
+  }
+
+  #fromPrimary(): Promise<string> {
+    const id = ++this.#asks;
+    return new Promise<string>((resolve) => {
+      const timer = setTimeout(() => {
+        // The primary did not answer: this process's own metrics beat none.
+        this.#pending.delete(id);
+        void this.registry.metrics().then(resolve);
+      }, 5000);
+      this.#pending.set(id, (text) => {
+        clearTimeout(timer);
+        if (text) resolve(text);
+        else void this.registry.metrics().then(resolve);
+      });
+      process.send!({ type: ASK, id });
+    });
+  }
+}
+
+/** In the cluster primary: answers a process's request for the host-wide metrics. */
+export function serveClusterMetrics(): void {
+  const aggregator = new AggregatorRegistry();
+  cluster.on('message', (worker, m: { type?: string; id?: number }) => {
+    if (m?.type !== ASK) return;
+    aggregator.clusterMetrics().then(
+      (text) => worker.send({ type: ANSWER, id: m.id, text }),
+      () => worker.send({ type: ANSWER, id: m.id, text: '' }),
+    );
+  });
+}

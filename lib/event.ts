@@ -1,0 +1,62 @@
+import type { Codec } from '../schemas/codec.ts';
+import type { RawMessage } from './kafka/consumer.ts';
+import { DEFAULT_TENANT, TENANT_HEADER } from './contract.ts';
+
+export { DEFAULT_TENANT };
+
+/** An event as the worker sees it: decoded, with where it came from in Kafka. */
+export interface ConsumedEvent {
+  /** Logical topic (`orders`), without the deployment prefix. */
+  topic: string;
+  partition: number;
+  /** Kafka offset, as a decimal string (offsets exceed 2^53 in principle). */
+  offset: string;
+  key: string;
+  /** Who sent it: the record's `ferry-tenant` header, set by the gateway from the credential. */
+  tenant: string;
+  schemaId: number;
+  value: Record<string, unknown>;
+}
+
+
+export interface OrderEvent {
+  event_id: string;
+  received_at: number;
+  order_id: string;
+  customer_id: string;
+  status: string;
+  amount_cents: number;
+  currency: string;
+  items: { sku: string; quantity: number; price_cents: number }[];
+  occurred_at: number;
+}
+
+export interface PageViewEvent {
+  event_id: string;
+  received_at: number;
+  user_id: string;
+  url: string;
+  referrer: string | null;
+  occurred_at: number;
+}
+
+/** Decodes a consumed record against the registry, checking its schema belongs to its topic. */
+export function decodeRecord(codec: Codec, topicPrefix: string, raw: RawMessage): ConsumedEvent | Error {
+  try {
+    if (!raw.value) throw new Error('record has no value');
+    const d = codec.decode(raw.value);
+    const logical = raw.topic.startsWith(topicPrefix) ? raw.topic.slice(topicPrefix.length) : raw.topic;
+    if (d.topic !== logical) throw new Error(`schema ${d.schemaId} belongs to topic ${d.topic}, not ${logical}`);
+    return {
+      topic: d.topic,
+      partition: raw.partition,
+      offset: raw.offset,
+      key: raw.key?.toString('utf8') ?? '',
+      tenant: raw.headers?.[TENANT_HEADER] ?? DEFAULT_TENANT,
+      schemaId: d.schemaId,
+      value: d.value,
+    };
+  } catch (err) {
+    return err as Error;
+  }
+}
