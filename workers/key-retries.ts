@@ -18,18 +18,11 @@ import type { Redis } from 'ioredis';
 import { chunks } from '../lib/chunks.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { RawMessage } from '../lib/kafka/consumer.ts';
-import type { DeadLetters, DeadLetter } from '../lib/queues/dead-letters.ts';
+import type { DeadLetters, DeadLetter, StoredRecord } from '../lib/queues/dead-letters.ts';
 import { describe, isOutage } from './errors.ts';
 
 /** A parked record: the raw Kafka record plus its attempt history. */
-export interface ParkedRecord {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: string | null;
-  value_base64: string | null;
-  headers?: Record<string, string>;
-}
+export type ParkedRecord = StoredRecord;
 
 export interface KeyRetriesOptions {
   connection: Redis;

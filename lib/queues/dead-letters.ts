@@ -8,7 +8,8 @@ import type { EventProducer } from '../kafka/event-producer.ts';
 import type { Redis } from 'ioredis';
 import type { RawMessage } from '../kafka/consumer.ts';
 
-export interface DeadLetter {
+/** A Kafka record as BullMQ keeps it: where it was, and its bytes as JSON-safe text. */
+export interface StoredRecord {
   topic: string;
   partition: number;
   offset: string;
@@ -17,6 +18,9 @@ export interface DeadLetter {
   value_base64: string | null;
   /** The record's headers (`ferry-tenant`), produced again on replay. */
   headers?: Record<string, string>;
+}
+
+export interface DeadLetter extends StoredRecord {
   /** The pipeline step that gave up: `decode`, `apply`, ... */
   step: string;
   error: string;
