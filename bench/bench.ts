@@ -1,5 +1,5 @@
 /**
- * `npm run bench` (about 8 minutes) and `npm run bench:quick` (under a minute): Ferry against
+ * `npm run bench` (about 5 minutes) and `npm run bench:quick` (under a minute): Ferry against
  * its own floors, in one run, on isolated stack pieces (topics, databases and key prefixes of
  * their own; see test/helpers.ts isolate()), with one gateway process and one worker process.
  *

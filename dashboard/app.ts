@@ -1,14 +1,14 @@
 /**
  * The retry dashboard: bull-board over Ferry's queues, as a plain Hono app. The runtime's
- * static-file handler is passed in (dashboard-node.ts passes @hono/node-server's), the way the
+ * static-file handler is passed in (dashboard/main.ts passes @hono/node-server's), the way the
  * gateway's app receives its producer.
  *
- * - The dead-letter queue can be repaired: Retry replays a letter (dead-letter-replayer.ts),
+ * - The dead-letter queue can be repaired: Retry replays a letter (lib/queues/replayer.ts),
  *   Clean discards it. Adding jobs, editing a letter's data, emptying, pausing or obliterating
  *   the queue are refused: a letter is what the worker gave up on, and only its own record may
  *   go back to Kafka.
  * - The per-key retry queues are shown read-only: removing or promoting a retry by hand would
- *   leave its key's parked events without the job that drains them (key-retries.ts).
+ *   leave its key's parked events without the job that drains them (workers/key-retries.ts).
  * - Job data is shown without the record's bytes (their size instead): a dashboard is no place
  *   for payloads.
  */
@@ -34,7 +34,7 @@ export interface DashboardOptions {
   credentials?: { username: string; password: string };
   /** Shown in the title bar, e.g. the deployment's topic prefix. @defaultValue `Ferry` */
   title?: string;
-  /** GET /metrics: Prometheus text (dashboard-metrics.ts); counts only, so outside the credentials like /healthz. @defaultValue none */
+  /** GET /metrics: Prometheus text (dashboard/metrics.ts); counts only, so outside the credentials like /healthz. @defaultValue none */
   metrics?: () => Promise<{ contentType: string; body: string }>;
 }
 
@@ -58,7 +58,7 @@ export const allowRepairsOnly: BeforeHook = ({ method, route }) => {
 /**
  * Job data as the dashboard shows it: everything but the record's bytes (their size instead).
  * Dead letters carry them as `value_base64`; per-key retry jobs carry the parked record as a
- * JSON string in `head` (key-retries.ts), shown parsed.
+ * JSON string in `head` (workers/key-retries.ts), shown parsed.
  */
 export function withoutPayload(data: unknown): unknown {
   if (!data || typeof data !== 'object') return data;

@@ -1,7 +1,7 @@
 /**
- * Node entry of the retry dashboard (dashboard.ts): bull-board over the dead-letter queue and
- * the per-key retry queues, their gauges at /metrics (dashboard-metrics.ts), and the replayer that holds new dead letters for a person and
- * produces the ones they retry (dead-letter-replayer.ts). Stateless: run it on any host that
+ * Node entry of the retry dashboard (dashboard/app.ts): bull-board over the dead-letter queue and
+ * the per-key retry queues, their gauges at /metrics (dashboard/metrics.ts), and the replayer that holds new dead letters for a person and
+ * produces the ones they retry (lib/queues/replayer.ts). Stateless: run it on any host that
  * reaches the queue Redis and Kafka, as many as you like (BullMQ shares the letters out).
  */
 import { serve } from '@hono/node-server';

@@ -1,6 +1,6 @@
 /**
  * The gateway core: a runtime-agnostic Hono app built from its dependencies. It knows only
- * web standards; runtime entries (node.ts, deno.ts) pass in a producer, read model and the
+ * web standards; runtime entries (main.ts, main.deno.ts) pass in a producer, read model and the
  * optional stores (idempotency, rate limits, applied-event notifications, metrics).
  */
 import { Hono, type Context, type Handler, type MiddlewareHandler } from 'hono';

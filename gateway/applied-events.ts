@@ -1,6 +1,6 @@
 /**
  * Who is waiting for which events to be applied (for `Prefer: wait`). The workers announce
- * applied event ids (on Node: Redis pub/sub, see redis-applied-subscriber.ts); this registry
+ * applied event ids (on Node: Redis pub/sub, see stores/redis-applied-subscriber.ts); this registry
  * resolves only the waiters this process holds and ignores every other id.
  *
  * Register before producing: a worker can apply an event before the producer's delivery

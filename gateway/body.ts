@@ -1,7 +1,7 @@
 /**
  * Reading a request body under a size limit, chunked or not. The gateway core calls a
  * `BodyReader`; the default reads the web-standard Request (any runtime), and a runtime entry
- * may pass a cheaper one (node-body.ts reads Node's IncomingMessage directly).
+ * may pass a cheaper one (node/body.ts reads Node's IncomingMessage directly).
  */
 import type { Context } from 'hono';
 

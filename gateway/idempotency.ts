@@ -1,7 +1,7 @@
 /**
  * Idempotency-Key (draft-ietf-httpapi-idempotency-key-header) for POST /v1/events/{topic}.
  * The app sees only IdempotencyStore; the Node entry injects the Redis one
- * (redis-idempotency-store.ts) so a retry that lands on another gateway host still finds the
+ * (stores/redis-idempotency-store.ts) so a retry that lands on another gateway host still finds the
  * first answer.
  *
  * A key is scoped by tenant. The first request takes a lease on it; a request with the same key

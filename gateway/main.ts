@@ -5,7 +5,7 @@
  *
  * Node-specific pieces are made here and injected into the runtime-agnostic app: the librdkafka
  * producer, prom-client metrics, and HTTPS when TLS_CERT_FILE and TLS_KEY_FILE are set; the
- * Redis and PostgreSQL parts come from redis-stores.ts, shared with the Deno entry.
+ * Redis and PostgreSQL parts come from stores/redis-stores.ts, shared with the Deno entry.
  */
 import cluster from 'node:cluster';
 import { supervise } from '../lib/supervisor.ts';

@@ -1,6 +1,6 @@
 /**
  * Per-credential rate limits. The app sees only this interface; the Node entry injects a Redis
- * token bucket (redis-rate-limiter.ts) so every gateway host shares one budget per credential.
+ * token bucket (stores/redis-rate-limiter.ts) so every gateway host shares one budget per credential.
  */
 import type { MiddlewareHandler } from 'hono';
 import type { Credential } from './auth.ts';

@@ -7,6 +7,6 @@
  * live for the tens of milliseconds their sink writes take, long enough with the default young
  * generation to be promoted and then collected again by mark-compact. Fewer, longer scavenges;
  * costs up to ~190 MB more memory per process under load. The measurements (worker CPU per
- * event, gateway batch rate, end-to-end p99, GC pauses) are in docs/benchmarks.md, "Seventh session".
+ * event, gateway batch rate, end-to-end p99, GC pauses) are in docs/benchmarks.md, "Findings behind the defaults".
  */
 export const NODE_FLAGS: readonly string[] = ['--max-semi-space-size=64'];

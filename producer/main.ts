@@ -1,5 +1,5 @@
 /**
- * Node entry of the producer service (see producer-service.ts), used by edge gateways.
+ * Node entry of the producer service (see producer/service.ts), used by edge gateways.
  * Settings in config.ts: PRODUCER_HOST (loopback by default), PRODUCER_PORT, PRODUCER_TOKEN(_FILE).
  */
 import { serve } from '@hono/node-server';

@@ -145,7 +145,7 @@ test('a letter that would only come back is not replayed: a topic that is not Fe
 });
 
 test('retries in progress are counted per group and shown without their record\'s bytes', async () => {
-  // A retry due in an hour, shaped like key-retries.ts's, stands for one in progress; removed before it is due.
+  // A retry due in an hour, shaped like workers/key-retries.ts's, stands for one in progress; removed before it is due.
   const name = `${iso.env.FERRY_TOPIC_PREFIX}ferry-retries-analytics`;
   const retries = new Queue(name, { connection: queueRedis });
   const payload = Buffer.from('{"secret":"do-not-show"}').toString('base64');

@@ -1,7 +1,7 @@
 /**
  * Worker entry. The primary process is a supervisor: it starts WORKER_PROCESSES members of the
  * consumer group, restarts a crashed one with backoff, and on SIGTERM/SIGINT asks each to stop.
- * Each member consumes, applies the sinks and commits (see consumer.ts).
+ * Each member consumes, applies the sinks and commits (see lib/kafka/consumer.ts).
  */
 import cluster from 'node:cluster';
 import { processIndex, supervise } from '../lib/supervisor.ts';
@@ -229,7 +229,7 @@ interface GroupSpec {
   /** Redis channel (after REDIS_PREFIX) announcing applied events. */
   channel: string;
   poison: 'dead-letter' | 'skip';
-  /** Fetch batching (consumer.ts); the defaults answer at once. */
+  /** Fetch batching (lib/kafka/consumer.ts); the defaults answer at once. */
   fetch?: { minBytes: number; maxWaitMs: number };
   /** Records per partition batch, and per combined call (0: each partition batch alone). */
   batchSize: number;

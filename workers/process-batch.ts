@@ -9,7 +9,7 @@
  *    - an outage (a sink unreachable): wait and try the same batch again, without spending
  *      attempts or dead-lettering anything; after `outageRetryMs` give the batch back to the
  *      consumer (which seeks back and redelivers it) so the member keeps polling.
- *    - the sink named the events that failed (PostgreSQL does, see postgres-sink.ts): each
+ *    - the sink named the events that failed (PostgreSQL does, see sinks/postgres-sink.ts): each
  *      failed event blocks its key and is retried by BullMQ, the later events of its key park
  *      behind it, everything else is already applied.
  *    - otherwise the failure belongs to some unnamed event: halve the batch along key lines to

@@ -39,7 +39,7 @@ export interface WorkerConfig extends CommonConfig {
    * The analytics group's records per partition batch and per combined call, so per ClickHouse
    * insert. Larger than the read model's: every insert is a part for ClickHouse to write and
    * merge, and nothing waits on analytics. Over a drain, inserts of ~5 000 rows cost ClickHouse
-   * 35-60 % of the CPU per row that inserts of ~800 did (docs/benchmarks.md, eleventh session).
+   * 35-60 % of the CPU per row that inserts of ~800 did (docs/benchmarks.md, "Findings behind the defaults").
    * @defaultValue 2000 (WORKER_ANALYTICS_BATCH_SIZE), 10000 (WORKER_ANALYTICS_COMBINED_BATCH_SIZE; 0: each partition batch alone)
    */
   analyticsBatchSize: number;

@@ -18,7 +18,7 @@ if (entry) {
   const write = () => {
     if (written) return;
     written = true;
-    // A session on this thread answers synchronously, so this works inside an 'exit' handler.
+    // The inspector, connected on this thread, answers synchronously, so this works inside an 'exit' handler.
     session.post('HeapProfiler.stopSampling', (err, result) => {
       if (err) return;
       const bytes = new Map();

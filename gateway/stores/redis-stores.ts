@@ -1,6 +1,6 @@
 /**
  * The gateway's Redis- and PostgreSQL-backed parts, made the same way for every runtime that
- * can open TCP connections (node.ts, deno.ts): the order read model, rate limits,
+ * can open TCP connections (gateway/main.ts, gateway/main.deno.ts): the order read model, rate limits,
  * Idempotency-Key storage and the applied-event subscription behind `Prefer: wait`.
  */
 import { Redis } from 'ioredis';

@@ -143,8 +143,8 @@ export class BatchConsumer {
         partitionAssigners: [KafkaJS.PartitionAssigners.cooperativeSticky],
       },
       'js.consumer.max.batch.size': options.maxBatchSize ?? 500,
-      // A member learns of a rebalance at its next heartbeat; librdkafka's 3 s default made a
-      // cooperative rebalance (two rounds) hold the moved partitions for several seconds.
+      // A member learns of a rebalance at its next heartbeat; with librdkafka's 3 s default a
+      // cooperative rebalance (two rounds) holds the moved partitions for several seconds.
       'heartbeat.interval.ms': options.heartbeatIntervalMs ?? 500,
       'fetch.min.bytes': options.fetchMinBytes ?? 1,
       'fetch.wait.max.ms': options.fetchMaxWaitMs ?? 500,

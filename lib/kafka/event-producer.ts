@@ -1,6 +1,6 @@
 /**
  * What the gateway needs from a producer. The Node gateway uses librdkafka in-process
- * (kafka-producer.ts); the edge gateway forwards to the producer service (http-producer.ts).
+ * (lib/kafka/producer.ts); the edge gateway forwards to the producer service (gateway/http-producer.ts).
  */
 
 export interface OutgoingRecord {
@@ -13,9 +13,9 @@ export interface OutgoingRecord {
 }
 
 /**
- * How long a producer may take to settle a record (Kafka's delivery timeout in kafka-producer.ts,
- * the request timeout to the producer service in http-producer.ts). The Idempotency-Key lease
- * (redis-stores.ts) must outlast it.
+ * How long a producer may take to settle a record (Kafka's delivery timeout in lib/kafka/producer.ts,
+ * the request timeout to the producer service in gateway/http-producer.ts). The Idempotency-Key lease
+ * (gateway/stores/redis-stores.ts) must outlast it.
  */
 export const DELIVERY_TIMEOUT_MS = 30_000;
 

@@ -155,7 +155,7 @@ export class KafkaProducer implements EventProducer {
       });
     }).then(() => {
       // Delivery reports are polled on librdkafka's background thread and handed to the event
-      // loop as they arrive: a JS poll timer (10 ms, later 2 ms) added its interval to every ack wait.
+      // loop as they arrive: a JS poll timer would add up to its interval to every ack wait.
       this.#producer.setPollInBackground(true);
     });
     // A failed first connect is forgotten, so a producer started while Kafka was away (the

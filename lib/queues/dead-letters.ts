@@ -77,7 +77,7 @@ export class DeadLetters {
     // job no worker has seen yet stays waiting) until someone replays or removes it.
     await this.queue.add('dead-letter', letter, {
       jobId: `${raw.topic}:${raw.partition}:${raw.offset}`,
-      // A replayed letter completes (dead-letter-replayer.ts) and stays a week as a record of
+      // A replayed letter completes (replayer.ts) and stays a week as a record of
       // the replay; one that waits for a person is never removed by BullMQ.
       removeOnComplete: { age: REPLAYED_KEPT_SECONDS, count: REPLAYED_KEPT_COUNT },
       removeOnFail: false,

@@ -1,5 +1,5 @@
 /**
- * The dead-letter queue's only BullMQ worker, run by the dashboard process (dashboard-node.ts).
+ * The dead-letter queue's only BullMQ worker, run by the dashboard process (dashboard/main.ts).
  *
  * Read slowly: one processor does two things, told apart by BullMQ's attempt count.
  * - A letter it has never finished (attemptsMade 0) is *held*: the processor fails it at once,

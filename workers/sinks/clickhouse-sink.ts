@@ -31,7 +31,7 @@ export interface ClickhouseSinkOptions {
 }
 
 /**
- * Inserts are group-committed (group-commit.ts): batches from partitions handled at the same
+ * Inserts are group-committed (workers/group-commit.ts): batches from partitions handled at the same
  * time join one insert, so ClickHouse sees fewer, larger inserts (each insert is a part to
  * merge). `insert` resolves only after the insert holding its rows succeeded, so the consumer
  * still stores offsets only after ClickHouse has the rows.

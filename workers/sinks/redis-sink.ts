@@ -3,7 +3,7 @@
  * page-view counter per URL. A counter is not idempotent by itself, so each increment is
  * guarded, in the same script, by a marker per user (the topic's key): the Kafka position of
  * the last page view of that user that was counted. A user's page views are applied in offset
- * order (per-key order holds through retries, see key-retries.ts), so a redelivered one is at or
+ * order (per-key order holds through retries, see workers/key-retries.ts), so a redelivered one is at or
  * before the marker and counts no more. One marker per user, not per event: Redis holds as
  * many markers as there are active users, whatever the event rate.
  */
