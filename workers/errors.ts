@@ -2,6 +2,7 @@
  * Which failures are an outage of a dependency (retry the same work later, never dead-letter
  * it) and which belong to one event (retry that event, then dead-letter it).
  */
+import { isTransientSqlState } from '../lib/sqlstates.ts';
 
 /** Node socket errors that mean "the other side is not there right now". */
 const NETWORK_CODES = new Set([
@@ -11,23 +12,11 @@ const NETWORK_CODES = new Set([
   'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
 ]);
 
-/**
- * PostgreSQL SQLSTATEs that are not an event's fault. Those that pass with time: connection,
- * resources, shutdown, conflicts. And a deployment gone wrong, which an operator puts right:
- * credentials (28), a missing database (3D000), a privilege (42501), a missing table or function
- * (42P01, 42883). Ferry's statements are fixed text with typed parameters, so no event can cause
- * these; dead-lettering every event of every batch while they last would be the worse failure.
- * Kept in step with ferry_transient_sqlstate (migrations/postgres/007_not_the_events_fault.sql).
- */
-function transientSqlState(code: string): boolean {
-  return /^(08|28|53|57|58)/.test(code) || ['40001', '40P01', '55P03', '3D000', '42501', '42P01', '42883'].includes(code);
-}
-
 export function isOutage(err: unknown): boolean {
   for (let e: unknown = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
     const x = e as { code?: unknown; name?: unknown; message?: unknown; retriable?: unknown };
     if (x.retriable === true) return true;
-    if (typeof x.code === 'string' && (NETWORK_CODES.has(x.code) || (/^[0-9A-Z]{5}$/.test(x.code) && transientSqlState(x.code)))) return true;
+    if (typeof x.code === 'string' && (NETWORK_CODES.has(x.code) || (/^[0-9A-Z]{5}$/.test(x.code) && isTransientSqlState(x.code)))) return true;
     if (x.name === 'MaxRetriesPerRequestError') return true;
     const message = typeof x.message === 'string' ? x.message : '';
     if (/Connection is closed|connect ECONNREFUSED|socket hang up|fetch failed|Timeout error|other side closed/i.test(message)) return true;

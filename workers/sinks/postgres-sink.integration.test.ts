@@ -240,7 +240,7 @@ test('a session whose first call was rolled back (the search\'s counter with it)
 
 // Errors no event can cause fail the whole call, so the worker holds the batch instead of
 // pinning them on events and dead-lettering event after event: 40P01 (a deadlock) passes with
-// time; 42501 (a privilege) is a deployment an operator puts right (migration 007).
+// time; 42501 (a privilege) is a deployment an operator puts right (lib/sqlstates.ts).
 for (const [code, what] of [['40P01', 'a deadlock'], ['42501', 'a revoked privilege']] as const) {
   test(`${what} (${code}) raised for one row mid-batch fails the whole call instead of being pinned on an event`, async () => {
     const bad = `pg-raise-${code}`;

@@ -5,11 +5,10 @@
  * history row is new in this statement may touch `orders` (a redelivered or replayed event
  * changes nothing); among those, `orders` moves only to a greater (occurred_at, source_offset)
  * version, so an older event arriving late never moves a row back. The statement lives in
- * migrations/postgres/004_apply_orders_functions.sql and 006_apply_orders_failure_hint.sql: when
- * the batch fails for a reason of one of its events, the same call searches for it (going on from
- * the row that stopped the failed statement, the rest in ranges: migration 009), applies
- * everything else and names the events it could not apply, so finding a bad event costs no extra
- * round trips.
+ * migrations/postgres/repeatable/ (ferry_apply_orders_set.sql, ferry_apply_orders.sql): when the
+ * batch fails for a reason of one of its events, the same call searches for it (going on from the
+ * row that stopped the failed statement, the rest in ranges), applies everything else and names
+ * the events it could not apply, so finding a bad event costs no extra round trips.
  */
 import type { Sql } from 'postgres';
 import type { OrderRow } from '../../lib/order-cache.ts';
@@ -27,7 +26,7 @@ export class PostgresSink {
   /**
    * Applies `events` (in offset order) and returns the ones not applied, by event id (empty
    * when all were), and the rows of their orders as PostgreSQL holds them afterwards, read in
-   * the same round trip (migration 005). Throws only when the whole call failed (connection
+   * the same round trip (ferry_apply_orders_current). Throws only when the whole call failed (connection
    * lost, deadlock, ...).
    */
   async applyOrders(events: ConsumedEvent[]): Promise<{ failures: Map<string, OrderFailure>; current: OrderRow[] }> {
