@@ -1,7 +1,7 @@
 /**
  * `npm run bench` (about 8 minutes) and `npm run bench:quick` (under a minute): Ferry against
  * its own floors, in one run, on isolated stack pieces (topics, databases and key prefixes of
- * their own; see test/helpers.ts isolate()), with one gateway process and one worker process.
+ * their own; see support/isolation.ts isolate()), with one gateway process and one worker process.
  *
  *   a  gateway single-event POST req/s / bare Hono handler (same JSON parse, 202, no Kafka)
  *   b  gateway batch events/s / bare librdkafka producer of the same records (producer limit)
@@ -26,8 +26,10 @@ import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { ensureTopics } from '../lib/kafka/topics.ts';
 import { sha256Hex } from '../lib/api-keys.ts';
-import { freePort, isolate, waitFor, type Isolated } from '../test/helpers.ts';
-import { sweepStaleIsolations } from '../test/stale-isolations.ts';
+import { isolate, type Isolated } from '../support/isolation.ts';
+import { freePort } from '../support/processes.ts';
+import { waitFor } from '../support/wait-for.ts';
+import { sweepStaleIsolations } from '../support/stale-isolations.ts';
 import type { BenchResult, LegResult, Machine, Point, Ratio } from './bench-result.ts';
 import { checkSink, outcomeOf } from './checker.ts';
 import { drainCeiling } from './drain-ceiling.ts';
