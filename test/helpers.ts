@@ -162,12 +162,19 @@ export async function plannedAttempts(sql: postgres.Sql, orderId: string): Promi
   return row!.is_called ? Number(row!.last_value) : 0;
 }
 
+/** A valid order event as a client posts it; `extra` overrides any field. */
 export function orderEvent(orderId: string, status: string, occurredAt: string, extra: Record<string, unknown> = {}) {
   return { order_id: orderId, customer_id: 'c-1', status, amount_cents: 500, currency: 'EUR', items: [], occurred_at: occurredAt, ...extra };
 }
 
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown> }> {
+/** 2026-11-23T10:<minute>:00Z, for events whose order in time matters. */
+export function onMinute(minute: number): string {
+  return `2026-11-23T10:${String(minute).padStart(2, '0')}:00Z`;
+}
+
+/** POSTs `body` as JSON; the answer's status, headers, text and parsed JSON (`{}` when empty). */
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; text: string; json: Record<string, unknown> }> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  return { status: res.status, headers: res.headers, text, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }
