@@ -8,7 +8,9 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { after, before, test } from 'node:test';
-import { isolate, startGateway, startWorker, waitFor, type Isolated, type Proc } from '../test/helpers.ts';
+import { isolate, type Isolated } from '../support/isolation.ts';
+import { startGateway, startWorker, type Proc } from '../support/processes.ts';
+import { waitFor } from '../support/wait-for.ts';
 import { runLoadtest, toJson } from './run-loadtest.ts';
 
 let iso: Isolated;

@@ -1,9 +1,10 @@
 /**
- * Child processes for the benchmark: test/helpers.ts's startProcess with a name and the pid,
+ * Child processes for the benchmark: support/processes.ts's startProcess with a name and the pid,
  * so their CPU can be sampled.
  */
 import type { ChildProcess } from 'node:child_process';
-import { freePort, startProcess, waitFor } from '../test/helpers.ts';
+import { freePort, startProcess } from '../support/processes.ts';
+import { waitFor } from '../support/wait-for.ts';
 
 export interface Child {
   name: string;

@@ -13,7 +13,7 @@ import postgres from 'postgres';
 import type { ConsumedEvent } from './event.ts';
 import { migratePostgres, quoteIdent } from './migrate.ts';
 import { isTransientSqlState } from './sqlstates.ts';
-import { newIsolationId } from '../test/stale-isolations.ts';
+import { newIsolationId } from '../support/stale-isolations.ts';
 import { PostgresSink } from '../workers/sinks/postgres-sink.ts';
 
 const server = 'postgres://postgres@127.0.0.1:5432';

@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { KafkaJS as KafkaJSTypes } from '@confluentinc/kafka-javascript';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { freePort, isolate, startProcess, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { freePort, isolate, orderEvent, startProcess, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
 
 const require = createRequire(import.meta.url);
 const { KafkaJS } = require('@confluentinc/kafka-javascript') as { KafkaJS: typeof KafkaJSTypes };
@@ -177,22 +177,16 @@ async function produced(): Promise<number> {
   return n;
 }
 
-const order = (id: string, status: string) => ({
-  order_id: id,
-  customer_id: 'c-browser',
-  status,
-  amount_cents: 4200,
-  currency: 'EUR',
-  items: [{ sku: 'SKU-B', quantity: 2, price_cents: 2100 }],
-  occurred_at: '2026-12-04T10:00:00Z',
-});
+/** The shop's order: its amount is asserted in PostgreSQL. */
+const SHOP_ORDER = { customer_id: 'c-browser', amount_cents: 4200, items: [{ sku: 'SKU-B', quantity: 2, price_cents: 2100 }] };
+const SHOP_TIME = '2026-12-04T10:00:00Z';
 
 test('a shop page posts an order over HTTPS (preflighted: JSON, API key, Idempotency-Key, Prefer) and gets 200 once the worker applied it', async () => {
   const page = await openPage(shop.origin);
   const init = {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-api-key': KEY, 'idempotency-key': 'checkout-b-1', prefer: 'wait=30' },
-    body: JSON.stringify(order('b-1', 'paid')),
+    body: JSON.stringify(orderEvent('b-1', 'paid', SHOP_TIME, SHOP_ORDER)),
   };
   const first = await pageFetch(page, `${gatewayUrl}/v1/events/orders`, init, ['preference-applied', 'idempotent-replayed']);
   assert.equal(first.status, 200, JSON.stringify(first));
@@ -222,7 +216,7 @@ test('the page reads the order back with its ETag, and a conditional read answer
   const posted = await pageFetch(page, `${gatewayUrl}/v1/events/orders`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
-    body: JSON.stringify(order('b-2', 'created')),
+    body: JSON.stringify(orderEvent('b-2', 'created', SHOP_TIME, SHOP_ORDER)),
   });
   assert.equal(posted.status, 202, JSON.stringify(posted));
   const eventId = (posted.body as { event_id: string }).event_id;
@@ -258,7 +252,7 @@ test('an invalid event: the page reads 422 with the field and reason, and nothin
   const answer = await pageFetch(page, `${gatewayUrl}/v1/events/orders`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-api-key': KEY },
-    body: JSON.stringify({ ...order('b-3', 'created'), amount_cents: -1 }),
+    body: JSON.stringify(orderEvent('b-3', 'created', SHOP_TIME, { ...SHOP_ORDER, amount_cents: -1 })),
   }, ['content-type']);
   assert.equal(answer.status, 422);
   assert.equal(answer.headers['content-type'], 'application/problem+json');

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { isolate, startEdgeStack, startWorker, waitFor, type EdgeStack, type Isolated, type Proc } from './helpers.ts';
+import { isolate, onMinute, orderEvent, postJson, startEdgeStack, startWorker, waitFor, type EdgeStack, type Isolated, type Proc } from './helpers.ts';
 
 let iso: Isolated;
 let worker: Proc;
@@ -19,7 +19,7 @@ before(async () => {
   stack = await startEdgeStack(iso, { RATE_LIMIT_PER_SECOND: '20', RATE_LIMIT_BURST: '40' });
   edgeUrl = stack.url;
   // The worker has joined its groups once an event posted without waiting is applied.
-  const warm = await post('/v1/events/orders', order('warm-up', 'created', 0));
+  const warm = await postJson(`${edgeUrl}/v1/events/orders`, orderEvent('warm-up', 'created', onMinute(0)));
   assert.equal(warm.status, 202, JSON.stringify(warm.json));
   await waitFor(async () => (await iso.sql`SELECT 1 FROM orders WHERE order_id = 'warm-up'`).length === 1, { what: 'worker applying', timeoutMs: 90_000 });
 });
@@ -29,17 +29,8 @@ after(async () => {
   await iso?.cleanup();
 });
 
-function order(id: string, status: string, minute: number) {
-  return { order_id: id, customer_id: 'c-1', status, amount_cents: 4200, currency: 'EUR', items: [], occurred_at: `2026-11-23T10:${String(minute).padStart(2, '0')}:00Z` };
-}
-
-async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${edgeUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-  return { status: res.status, headers: res.headers, json: (await res.json()) as Record<string, unknown> };
-}
-
 test('Prefer: wait on the edge answers 200 with the order once the worker applied it, and GET reads it back', async () => {
-  const created = await post('/v1/events/orders', order('e-1', 'created', 1), { prefer: 'wait=20' });
+  const created = await postJson(`${edgeUrl}/v1/events/orders`, orderEvent('e-1', 'created', onMinute(1)), { prefer: 'wait=20' });
   assert.equal(created.status, 200, `${JSON.stringify(created.json)}\n${stack.output()}`);
   assert.equal(created.headers.get('preference-applied'), 'wait=20');
   assert.equal((created.json.order as Record<string, unknown>).status, 'created');
@@ -53,8 +44,8 @@ test('Prefer: wait on the edge answers 200 with the order once the worker applie
 });
 
 test('an Idempotency-Key retry on the edge is replayed, and the event is applied once', async () => {
-  const first = await post('/v1/events/orders', order('e-2', 'created', 2), { 'idempotency-key': 'edge-key-1' });
-  const again = await post('/v1/events/orders', order('e-2', 'created', 2), { 'idempotency-key': 'edge-key-1' });
+  const first = await postJson(`${edgeUrl}/v1/events/orders`, orderEvent('e-2', 'created', onMinute(2)), { 'idempotency-key': 'edge-key-1' });
+  const again = await postJson(`${edgeUrl}/v1/events/orders`, orderEvent('e-2', 'created', onMinute(2)), { 'idempotency-key': 'edge-key-1' });
   assert.equal(first.status, 202, JSON.stringify(first.json));
   assert.equal(again.status, 202);
   assert.equal(again.headers.get('idempotent-replayed'), 'true');

@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
-import { freePort, isolate, startEdgeStack, type EdgeStack, type Isolated } from './helpers.ts';
+import { freePort, isolate, orderEvent, postJson, startEdgeStack, type EdgeStack, type Isolated } from './helpers.ts';
 import { readTopic } from './kafka-reader.ts';
 
 const TOKEN = `edge-auth-${randomBytes(12).toString('hex')}`;
@@ -42,19 +42,17 @@ async function firstRecord(logical: string): Promise<{ id: string; tenant: strin
   return { id: String(codec.decode(record.value).value.event_id), tenant: record.headers['ferry-tenant'] };
 }
 
-const order = { order_id: 'edge-auth-1', customer_id: 'c', status: 'created', amount_cents: 5, currency: 'EUR', items: [], occurred_at: '2026-11-23T10:00:00Z' };
-const post = (path: string, headers: Record<string, string> = {}) =>
-  fetch(`${edgeUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(order) });
+const order = orderEvent('edge-auth-1', 'created', '2026-11-23T10:00:00Z');
 
 test('the edge gateway answers 401 and 403 like the Node gateway, and its records carry the tenant into Kafka', async () => {
-  const none = await post('/v1/events/orders');
+  const none = await postJson(`${edgeUrl}/v1/events/orders`, order);
   assert.equal(none.status, 401);
   assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="ferry"');
-  assert.equal((await post('/v1/events/page_views', { 'x-api-key': KEY })).status, 403);
+  assert.equal((await postJson(`${edgeUrl}/v1/events/page_views`, order, { 'x-api-key': KEY })).status, 403);
 
-  const ok = await post('/v1/events/orders', { 'x-api-key': KEY });
-  assert.equal(ok.status, 202, await ok.clone().text());
-  const { event_id } = (await ok.json()) as { event_id: string };
+  const ok = await postJson(`${edgeUrl}/v1/events/orders`, order, { 'x-api-key': KEY });
+  assert.equal(ok.status, 202, ok.text);
+  const event_id = ok.json.event_id as string;
 
   assert.deepEqual(await firstRecord('orders'), { id: event_id, tenant: 'acme' });
 });

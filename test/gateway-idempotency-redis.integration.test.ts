@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { isolate, orderEvent, startGateway, type Isolated, type Proc } from './helpers.ts';
+import { isolate, orderEvent, postJson, startGateway, type Isolated, type Proc } from './helpers.ts';
 
 let iso: Isolated;
 let gateway: { proc: Proc; url: string };
@@ -27,15 +27,10 @@ after(async () => {
 });
 
 test('an Idempotency-Key answer is stored in the IDEMPOTENCY_REDIS_URL Redis and replayed from it', async () => {
-  const post = () =>
-    fetch(`${gateway.url}/v1/events/orders`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'idempotency-key': 'idem-redis-1' },
-      body: JSON.stringify(orderEvent('idem-redis-1', 'created', '2026-11-25T10:00:00Z')),
-    });
+  const post = () => postJson(`${gateway.url}/v1/events/orders`, orderEvent('idem-redis-1', 'created', '2026-11-25T10:00:00Z'), { 'idempotency-key': 'idem-redis-1' });
   const first = await post();
   assert.equal(first.status, 202);
-  const body = await first.text();
+  const body = first.text;
 
   const pattern = `${iso.env.REDIS_PREFIX}idempotency:*`;
   assert.equal((await durable.keys(pattern)).length, 1, 'the answer is in the queue Redis');
@@ -44,5 +39,5 @@ test('an Idempotency-Key answer is stored in the IDEMPOTENCY_REDIS_URL Redis and
   const again = await post();
   assert.equal(again.status, 202);
   assert.equal(again.headers.get('idempotent-replayed'), 'true');
-  assert.equal(await again.text(), body, 'the same answer, with the same event id');
+  assert.equal(again.text, body, 'the same answer, with the same event id');
 });

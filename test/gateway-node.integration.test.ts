@@ -16,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import type { KafkaJS as KafkaJSTypes } from '@confluentinc/kafka-javascript';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
-import { freePort, isolate, startGateway, startProcess, waitFor, type Isolated } from './helpers.ts';
+import { freePort, isolate, orderEvent, postJson, startGateway, startProcess, waitFor, type Isolated } from './helpers.ts';
 import { readTopic } from './kafka-reader.ts';
 
 const require = createRequire(import.meta.url);
@@ -51,13 +51,7 @@ async function count(logical: string): Promise<number> {
 }
 
 const view = (user: string) => ({ user_id: user, url: 'https://shop.example/', occurred_at: '2026-11-23T10:00:00Z' });
-const order = (id: string) => ({ order_id: id, customer_id: 'c', status: 'created', amount_cents: 1, currency: 'EUR', items: [], occurred_at: '2026-11-23T10:00:00Z' });
 
-async function postJson(url: string, path: string, body: unknown) {
-  const res = await fetch(`${url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const text = await res.text();
-  return { status: res.status, headers: res.headers, json: JSON.parse(text) as Record<string, unknown> };
-}
 
 describe('HTTPS', () => {
   test('serves HTTPS when TLS_CERT_FILE and TLS_KEY_FILE are set, and not plain HTTP on that port', async () => {
@@ -202,16 +196,16 @@ describe('backpressure', () => {
     const inFlight = async () => Number(/^ferry_gateway_producer_in_flight (\d+)/m.exec(await (await fetch(`${g.url}/metrics`)).text())?.[1]);
     const before = await count('page_views');
 
-    const batch = postJson(g.url, '/v1/events/page_views', Array.from({ length: 8 }, (_, i) => view(`bp-a-${i}`)));
+    const batch = postJson(`${g.url}/v1/events/page_views`, Array.from({ length: 8 }, (_, i) => view(`bp-a-${i}`)));
     await waitFor(async () => (await inFlight()) === 5, { what: 'five records held by librdkafka', timeoutMs: 10_000, intervalMs: 50 });
 
-    const overBound = await postJson(g.url, '/v1/events/page_views', Array.from({ length: 8 }, (_, i) => view(`bp-b-${i}`)));
+    const overBound = await postJson(`${g.url}/v1/events/page_views`, Array.from({ length: 8 }, (_, i) => view(`bp-b-${i}`)));
     assert.equal(overBound.status, 503);
     assert.equal(overBound.headers.get('retry-after'), '1');
     assert.equal(overBound.headers.get('content-type'), 'application/problem+json');
     assert.match(String(overBound.json.detail), /too many records waiting for Kafka/);
 
-    const queueFull = await postJson(g.url, '/v1/events/page_views', view('bp-c'));
+    const queueFull = await postJson(`${g.url}/v1/events/page_views`, view('bp-c'));
     assert.equal(queueFull.status, 503);
     assert.equal(queueFull.headers.get('retry-after'), '1');
     assert.equal(queueFull.json.detail, 'producer queue is full');
@@ -299,7 +293,7 @@ describe('key -> partition', () => {
     const before = await count('orders');
     for (let i = 0; i < keys.length; i += 250) {
       const slice = keys.slice(i, i + 250);
-      const res = await postJson(g.url, '/v1/events/orders', slice.map(order));
+      const res = await postJson(`${g.url}/v1/events/orders`, slice.map((id) => orderEvent(id, 'created', '2026-11-23T10:00:00Z')));
       assert.equal(res.status, 202, JSON.stringify(res.json));
       (res.json.results as { partition: number }[]).forEach((r, j) => answered.set(slice[j]!, r.partition));
     }

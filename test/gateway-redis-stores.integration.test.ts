@@ -11,7 +11,7 @@ import { RedisAppliedSubscriber } from '../gateway/stores/redis-applied-subscrib
 import { RedisIdempotencyStore } from '../gateway/stores/redis-idempotency-store.ts';
 import { RedisRateLimiter } from '../gateway/stores/redis-rate-limiter.ts';
 import { waitFor } from './helpers.ts';
-import { newIsolationId } from './stale-isolations.ts';
+import { newIsolationId } from '../support/stale-isolations.ts';
 
 const URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 const prefix = `ferry:${newIsolationId()}:`;

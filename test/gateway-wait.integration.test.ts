@@ -5,7 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { isolate, startGateway, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { isolate, onMinute, orderEvent, postJson, startGateway, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+
+/** The answer's order is asserted field by field: an amount and items of its own. */
+const WAIT_ORDER = { amount_cents: 4200, items: [{ sku: 'S', quantity: 2, price_cents: 2100 }] };
 
 let iso: Isolated;
 let gateway: { proc: Proc; url: string };
@@ -16,7 +19,7 @@ before(async () => {
   gateway = await startGateway(iso.env);
   worker = startWorker(iso.env);
   // The worker has joined its group once an event posted without waiting is applied.
-  const warm = await post('/v1/events/orders', order('warm-up', 'created', 0));
+  const warm = await postJson(`${gateway.url}/v1/events/orders`, orderEvent('warm-up', 'created', onMinute(0), WAIT_ORDER));
   assert.equal(warm.status, 202);
   await waitFor(async () => (await iso.sql`SELECT 1 FROM orders WHERE order_id = 'warm-up'`).length === 1, { what: 'worker applying', timeoutMs: 90_000 });
 });
@@ -27,17 +30,8 @@ after(async () => {
   assert.deepEqual(codes, [0, 0], `${gateway?.proc.output()}\n${worker?.output()}`);
 });
 
-function order(id: string, status: string, minute: number) {
-  return { order_id: id, customer_id: 'c-1', status, amount_cents: 4200, currency: 'EUR', items: [{ sku: 'S', quantity: 2, price_cents: 2100 }], occurred_at: `2026-11-23T10:${String(minute).padStart(2, '0')}:00Z` };
-}
-
-async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(`${gateway.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
-  return { status: res.status, headers: res.headers, json: (await res.json()) as Record<string, unknown> };
-}
-
 test('an order posted with Prefer: wait is answered 200 with the order as the read model holds it after the worker applied it', async () => {
-  const created = await post('/v1/events/orders', order('w-1', 'created', 0), { prefer: 'wait=20' });
+  const created = await postJson(`${gateway.url}/v1/events/orders`, orderEvent('w-1', 'created', onMinute(0), WAIT_ORDER), { prefer: 'wait=20' });
   assert.equal(created.status, 200, JSON.stringify(created.json));
   assert.equal(created.headers.get('preference-applied'), 'wait=20');
   const view = created.json.order as Record<string, unknown>;
@@ -47,7 +41,7 @@ test('an order posted with Prefer: wait is answered 200 with the order as the re
   assert.equal(view.event_id, created.json.event_id);
 
   // The next change: the answer already shows it, and so does PostgreSQL.
-  const paid = await post('/v1/events/orders', order('w-1', 'paid', 1), { prefer: 'wait=20' });
+  const paid = await postJson(`${gateway.url}/v1/events/orders`, orderEvent('w-1', 'paid', onMinute(1), WAIT_ORDER), { prefer: 'wait=20' });
   assert.equal(paid.status, 200, JSON.stringify(paid.json));
   assert.equal((paid.json.order as Record<string, unknown>).status, 'paid');
   const [row] = await iso.sql<{ status: string; event_id: string }[]>`SELECT status, event_id FROM orders WHERE order_id = 'w-1'`;
@@ -62,7 +56,7 @@ test('an order posted with Prefer: wait is answered 200 with the order as the re
 
 test('a batch of page views with Prefer: wait is answered 200 with every applied id, counted once in Redis', async () => {
   const views = Array.from({ length: 25 }, (_, i) => ({ user_id: `u-${i % 4}`, url: 'https://shop.example/wait', occurred_at: '2026-11-23T10:00:00Z' }));
-  const res = await post('/v1/events/page_views', views, { prefer: 'wait=20' });
+  const res = await postJson(`${gateway.url}/v1/events/page_views`, views, { prefer: 'wait=20' });
   assert.equal(res.status, 200, JSON.stringify(res.json));
   assert.equal(res.json.accepted, 25);
   const ids = (res.json.results as { event_id: string }[]).map((r) => r.event_id);

@@ -1,150 +1,16 @@
-/** Shared helpers for integration tests: isolation, child processes, polling. */
+/** Shared helpers for integration tests; isolation, processes and polling live in support/. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
-import { Redis } from 'ioredis';
 import postgres from 'postgres';
-import { createClickhouse } from '../lib/clickhouse.ts';
-import { migrateClickhouse, migratePostgres } from '../lib/migrate.ts';
-import { NODE_FLAGS } from '../lib/node-flags.ts';
-import { ensureTopics, topicNames } from '../lib/kafka/topics.ts';
-import { loadRegistry } from '../schemas/registry.ts';
-import { dropIsolation, newIsolationId } from './stale-isolations.ts';
+import { freePort, startProcess } from '../support/processes.ts';
+import { waitFor } from '../support/wait-for.ts';
+import type { Isolated } from '../support/isolation.ts';
+
+export { isolate, type Isolated } from '../support/isolation.ts';
+export { freePort, startGateway, startProcess, startWorker, type Proc } from '../support/processes.ts';
+export { waitFor } from '../support/wait-for.ts';
 
 const root = new URL('../', import.meta.url).pathname;
-
-/** Polls `check` until it returns a truthy value or the deadline passes; never a fixed sleep. */
-export async function waitFor<T>(check: () => Promise<T | undefined | false | null>, options: { timeoutMs?: number; intervalMs?: number; what: string }): Promise<T> {
-  const deadline = Date.now() + (options.timeoutMs ?? 60_000);
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await check();
-      if (v) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, options.intervalMs ?? 200));
-  }
-  throw new Error(`timed out waiting for ${options.what}${last ? `: ${(last as Error).message}` : ''}`);
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-/** A deployment of its own for one test: topics, database, ClickHouse database, key prefix. */
-export interface Isolated {
-  id: string;
-  env: Record<string, string>;
-  sql: postgres.Sql;
-  redis: Redis;
-  clickhouse: ReturnType<typeof createClickhouse>;
-  topic: (logical: string) => string;
-  cleanup: () => Promise<void>;
-}
-
-export async function isolate(extraEnv: Record<string, string> = {}): Promise<Isolated> {
-  // Names this process, so a later run can drop what it leaves if it dies (stale-isolations.ts).
-  const id = newIsolationId();
-  const databaseUrl = `postgres://postgres@127.0.0.1:5432/ferry_${id}`;
-  const clickhouseUrl = `http://127.0.0.1:8123/ferry_${id}`;
-  const env: Record<string, string> = {
-    KAFKA_BROKERS: process.env.KAFKA_BROKERS ?? '127.0.0.1:9092',
-    FERRY_TOPIC_PREFIX: `${id}.`,
-    DATABASE_URL: databaseUrl,
-    CLICKHOUSE_URL: clickhouseUrl,
-    REDIS_URL: 'redis://127.0.0.1:6379/0',
-    REDIS_PREFIX: `ferry:${id}:`,
-    QUEUE_REDIS_URL: 'redis://127.0.0.1:6380',
-    WORKER_METRICS_PORT: '0',
-    LOG_LEVEL: 'warn',
-    ...extraEnv,
-  };
-  await migratePostgres(databaseUrl);
-  await migrateClickhouse(clickhouseUrl);
-  await ensureTopics({ brokers: env.KAFKA_BROKERS!.split(','), topics: topicNames(env.FERRY_TOPIC_PREFIX!, loadRegistry().topics.keys()), partitions: 6 });
-  const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
-  const redis = new Redis(env.REDIS_URL!);
-  const clickhouse = createClickhouse(clickhouseUrl);
-  return {
-    id,
-    env,
-    sql,
-    redis,
-    clickhouse,
-    topic: (logical) => `${id}.${logical}`,
-    cleanup: async () => {
-      await sql.end();
-      await clickhouse.close();
-      redis.disconnect();
-      // Topics too, or every test run leaves its partitions on the shared broker.
-      await dropIsolation(id, topicNames(env.FERRY_TOPIC_PREFIX!, loadRegistry().topics.keys()), {
-        brokers: env.KAFKA_BROKERS!.split(','),
-        redisUrls: [env.REDIS_URL!, env.QUEUE_REDIS_URL!],
-      });
-    },
-  };
-}
-
-export interface Proc {
-  child: ChildProcess;
-  output: () => string;
-  /** Resolves with the exit code once the process ended. */
-  exited: Promise<number | null>;
-  /** Sends SIGTERM (or `signal`) and resolves with the exit code. */
-  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
-}
-
-/**
- * Runs a TypeScript entry under Node with Ferry's V8 flags (lib/node-flags.ts, as the Procfile
- * does) and any extra node flags after them (e.g. --cpu-prof; later flags win), keeping the tail of
- * its output. The child stops by itself if this process dies first (test/exit-with-parent.cjs).
- */
-export function startProcess(entry: string, env: Record<string, string>, nodeArgs: string[] = []): Proc {
-  const child = spawn(process.execPath, [...NODE_FLAGS, ...nodeArgs, '--require', `${root}test/exit-with-parent.cjs`, '--import', 'tsx', entry], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const keep = (b: Buffer) => {
-    out = (out + b.toString()).slice(-20_000);
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return {
-    child,
-    output: () => out,
-    exited,
-    stop: async (signal = 'SIGTERM') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
-    },
-  };
-}
-
-export async function startGateway(env: Record<string, string>): Promise<{ proc: Proc; url: string }> {
-  const port = await freePort();
-  const proc = startProcess('gateway/main.ts', { GATEWAY_PROCESSES: '1', PORT: String(port), HOST: '127.0.0.1', ...env });
-  const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => (await fetch(`${url}/readyz`)).ok, { timeoutMs: 60_000, what: `gateway ready\n${proc.output()}` }).catch((err) => {
-    throw new Error(`${(err as Error).message}\n${proc.output()}`);
-  });
-  return { proc, url };
-}
-
-export function startWorker(env: Record<string, string>): Proc {
-  return startProcess('workers/main.ts', { WORKER_PROCESSES: '1', ...env });
-}
 
 /** The Deno edge gateway in front of a Node producer service, both on free ports. */
 export interface EdgeStack {
@@ -296,12 +162,19 @@ export async function plannedAttempts(sql: postgres.Sql, orderId: string): Promi
   return row!.is_called ? Number(row!.last_value) : 0;
 }
 
+/** A valid order event as a client posts it; `extra` overrides any field. */
 export function orderEvent(orderId: string, status: string, occurredAt: string, extra: Record<string, unknown> = {}) {
   return { order_id: orderId, customer_id: 'c-1', status, amount_cents: 500, currency: 'EUR', items: [], occurred_at: occurredAt, ...extra };
 }
 
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; json: Record<string, unknown> }> {
+/** 2026-11-23T10:<minute>:00Z, for events whose order in time matters. */
+export function onMinute(minute: number): string {
+  return `2026-11-23T10:${String(minute).padStart(2, '0')}:00Z`;
+}
+
+/** POSTs `body` as JSON; the answer's status, headers, text and parsed JSON (`{}` when empty). */
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; text: string; json: Record<string, unknown> }> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
+  return { status: res.status, headers: res.headers, text, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
 }

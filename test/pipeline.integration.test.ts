@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { isolate, pool, startGateway, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { isolate, onMinute, orderEvent, pool, postJson, startGateway, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
 import { orderKey } from '../lib/order-cache.ts';
 
 const ORDERS = 100;
@@ -28,21 +28,9 @@ after(async () => {
   assert.deepEqual(codes, [0, 0], `gateway and worker exit 0 on SIGTERM\n${gateway?.proc.output()}\n${worker?.output()}`);
 });
 
-function order(i: number, status: string, minute: number) {
-  return {
-    order_id: `o-${i}`,
-    customer_id: `c-${i % 7}`,
-    status,
-    amount_cents: 1000 + i,
-    currency: 'EUR',
-    items: [{ sku: `SKU-${i % 5}`, quantity: 1 + (i % 3), price_cents: 1000 + i }],
-    occurred_at: `2026-11-23T10:${String(minute).padStart(2, '0')}:00Z`,
-  };
-}
-
-async function post(path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const res = await fetch(`${gateway.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+/** What varies between orders besides the id: customer, amount and items. */
+function orderDetails(i: number) {
+  return { customer_id: `c-${i % 7}`, amount_cents: 1000 + i, items: [{ sku: `SKU-${i % 5}`, quantity: 1 + (i % 3), price_cents: 1000 + i }] };
 }
 
 test('events posted over HTTP land exactly once in PostgreSQL, Redis and ClickHouse, and read back through GET', async () => {
@@ -50,8 +38,8 @@ test('events posted over HTTP land exactly once in PostgreSQL, Redis and ClickHo
   // for odd orders: the worker must still end on "paid" (newer occurred_at wins).
   const events: { path: string; body: unknown }[] = [];
   for (let i = 0; i < ORDERS; i++) {
-    const created = { path: '/v1/events/orders', body: order(i, 'created', 0) };
-    const paid = { path: '/v1/events/orders', body: order(i, 'paid', 1) };
+    const created = { path: '/v1/events/orders', body: orderEvent(`o-${i}`, 'created', onMinute(0), orderDetails(i)) };
+    const paid = { path: '/v1/events/orders', body: orderEvent(`o-${i}`, 'paid', onMinute(1), orderDetails(i)) };
     events.push(...(i % 2 ? [paid, created] : [created, paid]));
   }
   const expectedViews = new Map<string, number>();
@@ -61,7 +49,7 @@ test('events posted over HTTP land exactly once in PostgreSQL, Redis and ClickHo
     events.push({ path: '/v1/events/page_views', body: { user_id: `u-${i % 9}`, url, referrer: null, occurred_at: '2026-11-23T10:00:00Z' } });
   }
 
-  const answers = await pool(events, 16, (e) => post(e.path, e.body));
+  const answers = await pool(events, 16, (e) => postJson(`${gateway.url}${e.path}`, e.body));
   for (const a of answers) {
     assert.equal(a.status, 202, JSON.stringify(a.json));
     assert.match(String(a.json.event_id), /^[0-9a-f-]{36}$/);
@@ -123,13 +111,13 @@ test('events posted over HTTP land exactly once in PostgreSQL, Redis and ClickHo
 });
 
 test('an invalid event is refused with the field and reason, and nothing reaches the sinks', async () => {
-  const bad = await post('/v1/events/orders', { ...order(999, 'lost', 0), currency: 'eur' });
+  const bad = await postJson(`${gateway.url}/v1/events/orders`, orderEvent('o-999', 'lost', onMinute(0), { ...orderDetails(999), currency: 'eur' }));
   assert.equal(bad.status, 422);
   const fields = (bad.json.errors as { field: string }[]).map((e) => e.field).sort();
   assert.deepEqual(fields, ['currency', 'status']);
 
   // A valid marker event posted after the bad one: once it is applied, the bad one would have been too.
-  const marker = await post('/v1/events/orders', order(998, 'created', 0));
+  const marker = await postJson(`${gateway.url}/v1/events/orders`, orderEvent('o-998', 'created', onMinute(0), orderDetails(998)));
   assert.equal(marker.status, 202);
   await waitFor(async () => (await iso.sql`SELECT 1 FROM orders WHERE order_id = 'o-998'`).length === 1, { what: 'marker order applied' });
   assert.equal((await iso.sql`SELECT 1 FROM orders WHERE order_id = 'o-999'`).length, 0);

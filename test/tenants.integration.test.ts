@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
-import { isolate, orderEvent, startGateway, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { isolate, orderEvent, postJson, startGateway, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
 
 const newKey = () => `fry_${randomBytes(24).toString('base64url')}`;
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -32,10 +32,6 @@ after(async () => {
   await iso?.cleanup();
 });
 
-async function post(key: string, body: unknown) {
-  const res = await fetch(`${gateway.url}/v1/events/orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify(body) });
-  return res.status;
-}
 
 async function get(key: string, orderId: string) {
   const res = await fetch(`${gateway.url}/v1/orders/${orderId}`, { headers: { 'x-api-key': key } });
@@ -43,9 +39,9 @@ async function get(key: string, orderId: string) {
 }
 
 test('two tenants with the same order id each keep and read their own order', async () => {
-  assert.equal(await post(ACME, orderEvent('t-1', 'created', '2026-11-23T10:00:00Z', { customer_id: 'acme-c' })), 202);
-  assert.equal(await post(GLOBEX, orderEvent('t-1', 'paid', '2026-11-23T10:05:00Z', { customer_id: 'globex-c' })), 202);
-  assert.equal(await post(GLOBEX, orderEvent('t-only-globex', 'created', '2026-11-23T10:00:00Z')), 202);
+  assert.equal((await postJson(`${gateway.url}/v1/events/orders`, orderEvent('t-1', 'created', '2026-11-23T10:00:00Z', { customer_id: 'acme-c' }), { 'x-api-key': ACME })).status, 202);
+  assert.equal((await postJson(`${gateway.url}/v1/events/orders`, orderEvent('t-1', 'paid', '2026-11-23T10:05:00Z', { customer_id: 'globex-c' }), { 'x-api-key': GLOBEX })).status, 202);
+  assert.equal((await postJson(`${gateway.url}/v1/events/orders`, orderEvent('t-only-globex', 'created', '2026-11-23T10:00:00Z'), { 'x-api-key': GLOBEX })).status, 202);
 
   await waitFor(async () => (await iso.sql`SELECT 1 FROM order_history WHERE order_id IN ('t-1', 't-only-globex')`).length === 3, { what: 'all three applied', timeoutMs: 60_000 });
   const rows = await iso.sql<{ tenant: string; status: string; customer_id: string }[]>`SELECT tenant, status, customer_id FROM orders WHERE order_id = 't-1' ORDER BY tenant`;

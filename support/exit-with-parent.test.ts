@@ -4,7 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { startProcess, waitFor } from './helpers.ts';
+import { startProcess } from './processes.ts';
+import { waitFor } from './wait-for.ts';
 
 const alive = (pid: number) => {
   try {
@@ -16,7 +17,7 @@ const alive = (pid: number) => {
 };
 
 test('the child of a SIGKILLed parent stops within seconds', async () => {
-  const parent = startProcess('test/fixtures/start-idle-child.ts', {});
+  const parent = startProcess('support/fixtures/start-idle-child.ts', {});
   const pid = await waitFor(async () => Number(/child (\d+)/.exec(parent.output())?.[1]) || undefined, { what: 'the child pid', timeoutMs: 20_000 });
   await waitFor(async () => alive(pid), { what: 'the child running', timeoutMs: 10_000 });
   assert.equal(await parent.stop('SIGKILL'), null);

@@ -9,7 +9,8 @@ import type * as RdKafka from '@confluentinc/kafka-javascript';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { createClickhouse } from '../lib/clickhouse.ts';
-import { isolate, startProcess } from './helpers.ts';
+import { isolate } from './isolation.ts';
+import { startProcess } from './processes.ts';
 import { sweepStaleIsolations } from './stale-isolations.ts';
 
 const require = createRequire(import.meta.url);
@@ -46,7 +47,7 @@ async function traces(id: string) {
 }
 
 test('what a dead process isolated is dropped everywhere; a live isolation stays', async () => {
-  const dying = startProcess('test/fixtures/isolate-and-die.ts', {});
+  const dying = startProcess('support/fixtures/isolate-and-die.ts', {});
   await dying.exited;
   const id = dying.output().trim().split('\n').pop()!;
   assert.match(id, /^t[0-9a-z]{20}$/, dying.output());

@@ -1,10 +1,10 @@
 /**
- * Isolations (test/helpers.ts `isolate`) left behind by a test or benchmark process that died
+ * Isolations (support/isolation.ts `isolate`) left behind by a test or benchmark process that died
  * before its cleanup: a PostgreSQL and a ClickHouse database, two Kafka topics and Redis keys
  * each. An isolation's id names the process that made it (`t<ms36><pid36><hex>`), so one whose
  * process is gone can be dropped without touching the isolations of runs still going.
  *
- * Command line (scripts/test.sh and the benchmark run it first): node --import tsx test/stale-isolations.ts
+ * Command line (scripts/test.sh and the benchmark run it first): node --import tsx support/stale-isolations.ts
  */
 import { createRequire } from 'node:module';
 import type * as RdKafka from '@confluentinc/kafka-javascript';
@@ -22,7 +22,7 @@ const { AdminClient } = require('@confluentinc/kafka-javascript') as typeof RdKa
 const CURRENT = /^t([0-9a-z]{9})([0-9a-z]{5})[0-9a-f]{6}$/;
 const OLD = /^t([0-9a-z]{8})[0-9a-f]{6}$/;
 const ID = 't(?:[0-9a-z]{14}|[0-9a-z]{8})[0-9a-f]{6}';
-/** Where isolations put their id (helpers.ts): databases, topics, cache keys, BullMQ and parked-list keys. */
+/** Where isolations put their id (isolation.ts): databases, topics, cache keys, BullMQ and parked-list keys. */
 const NAMES = [
   new RegExp(`^ferry_(${ID})$`), // PostgreSQL and ClickHouse databases, a PostgreSQL role a test made
   new RegExp(`^(${ID})\\.`), // topics, parked lists, dead letters

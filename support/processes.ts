@@ -1,0 +1,70 @@
+/** Child processes of tests and the benchmark: Ferry entries under Node, on free ports. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { NODE_FLAGS } from '../lib/node-flags.ts';
+import { waitFor } from './wait-for.ts';
+
+const root = new URL('../', import.meta.url).pathname;
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export interface Proc {
+  child: ChildProcess;
+  output: () => string;
+  /** Resolves with the exit code once the process ended. */
+  exited: Promise<number | null>;
+  /** Sends SIGTERM (or `signal`) and resolves with the exit code. */
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>;
+}
+
+/**
+ * Runs a TypeScript entry under Node with Ferry's V8 flags (lib/node-flags.ts, as the Procfile
+ * does) and any extra node flags after them (e.g. --cpu-prof; later flags win), keeping the tail of
+ * its output. The child stops by itself if this process dies first (support/exit-with-parent.cjs).
+ */
+export function startProcess(entry: string, env: Record<string, string>, nodeArgs: string[] = []): Proc {
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...nodeArgs, '--require', `${root}support/exit-with-parent.cjs`, '--import', 'tsx', entry], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const keep = (b: Buffer) => {
+    out = (out + b.toString()).slice(-20_000);
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    output: () => out,
+    exited,
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+export async function startGateway(env: Record<string, string>): Promise<{ proc: Proc; url: string }> {
+  const port = await freePort();
+  const proc = startProcess('gateway/main.ts', { GATEWAY_PROCESSES: '1', PORT: String(port), HOST: '127.0.0.1', ...env });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${url}/readyz`)).ok, { timeoutMs: 60_000, what: `gateway ready\n${proc.output()}` }).catch((err) => {
+    throw new Error(`${(err as Error).message}\n${proc.output()}`);
+  });
+  return { proc, url };
+}
+
+export function startWorker(env: Record<string, string>): Proc {
+  return startProcess('workers/main.ts', { WORKER_PROCESSES: '1', ...env });
+}
