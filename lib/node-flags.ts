@@ -1,6 +1,6 @@
 /**
  * V8 flags every Ferry Node process runs with: the Procfile, the npm scripts, and the processes
- * tests and benchmarks start (test/helpers.ts), so what is measured is what runs.
+ * tests and benchmarks start (support/processes.ts), so what is measured is what runs.
  * lib/node-flags.test.ts keeps the Procfile and package.json in step with this list.
  *
  * --max-semi-space-size=64 (MB; Node 20 defaults to 16): a batch's events, rows and statements
