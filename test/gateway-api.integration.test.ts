@@ -12,7 +12,7 @@ import { sign } from 'hono/jwt';
 import { orderKey } from '../lib/order-cache.ts';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
-import { isolate, startGateway, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { isolate, onMinute, orderEvent, startGateway, waitFor, type Isolated, type Proc } from './helpers.ts';
 import { readTopic } from './kafka-reader.ts';
 
 const require = createRequire(import.meta.url);
@@ -64,9 +64,9 @@ async function counts(): Promise<{ orders: number; page_views: number }> {
   return { orders: await count('orders'), page_views: await count('page_views') };
 }
 
-function order(id: string, extra: Record<string, unknown> = {}) {
-  return { order_id: id, customer_id: 'c-1', status: 'created', amount_cents: 1999, currency: 'EUR', items: [{ sku: 'SKU-1', quantity: 1, price_cents: 1999 }], occurred_at: '2026-11-23T10:00:00Z', ...extra };
-}
+/** A created order of one item (the amounts some assertions read back). */
+const order = (id: string, extra: Record<string, unknown> = {}) =>
+  orderEvent(id, 'created', onMinute(0), { amount_cents: 1999, items: [{ sku: 'SKU-1', quantity: 1, price_cents: 1999 }], ...extra });
 
 const view = (i: number) => ({ user_id: `u-${i}`, url: 'https://shop.example/', occurred_at: '2026-11-23T10:00:00Z' });
 
