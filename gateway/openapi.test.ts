@@ -70,7 +70,7 @@ describe('GET /openapi.json', () => {
     assert.deepEqual(props.event_id!.format, 'uuid');
     assert.deepEqual(props.status, { type: 'string', enum: ['created', 'paid', 'shipped', 'cancelled'] });
     assert.deepEqual(props.currency!.pattern, '^[A-Z]{3}$');
-    assert.deepEqual(props.amount_cents, { type: 'integer', format: 'int64', minimum: 0, maximum: 2 ** 53 - 2 });
+    assert.deepEqual(props.amount_cents, { type: 'integer', format: 'int64', minimum: 0, maximum: 2 ** 53 - 2, description: '0 to 2^53 - 2.' });
     assert.equal(props.order_id!.minLength, 1);
     assert.equal(props.order_id!.maxLength, 128);
     assert.match(String(props.order_id!.description), /U\+0000/);
@@ -79,7 +79,7 @@ describe('GET /openapi.json', () => {
     assert.equal(props.occurred_at!.format, 'date-time');
     const items = props.items as { maxItems: number; items: JsonSchema };
     assert.equal(items.maxItems, 1000);
-    assert.deepEqual((items.items.properties as Record<string, JsonSchema>).quantity, { type: 'integer', format: 'int32', minimum: 1, maximum: 2 ** 31 - 1 });
+    assert.deepEqual((items.items.properties as Record<string, JsonSchema>).quantity, { type: 'integer', format: 'int32', minimum: 1, maximum: 2 ** 31 - 1, description: '1 to 2^31 - 1.' });
     const views = avroToJsonSchema(registry.topics.get('page_views')!.latest.schema);
     const referrer = (views.properties as Record<string, JsonSchema>).referrer as { anyOf: JsonSchema[] };
     assert.equal(referrer.anyOf[0]!.maxLength, 2048);
