@@ -8,6 +8,7 @@ import { cors } from 'hono/cors';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Codec } from '../schemas/codec.ts';
 import type { Registry } from '../schemas/registry.ts';
+import { isStorableString } from '../schemas/limits.ts';
 import { toAvro, type FieldProblem } from '../schemas/validate.ts';
 import type { AppliedEventsSource } from './applied-events.ts';
 import { authenticate, forbidden, hasScope, type Authenticator, type Credential } from './auth.ts';
@@ -314,6 +315,8 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     if (!hasScope(c.get('credential'), 'read:orders')) return forbidden(c, 'read:orders');
     if (!readModel) return problem(c, 501, 'Not Implemented', 'this gateway has no read model');
     const id = c.req.param('order_id');
+    // No order can have such an id (the gateway refuses it on write); the stores would refuse the query.
+    if (!isStorableString(id)) return problem(c, 404, 'Order not found', 'an order id holds no U+0000 and no unpaired surrogate');
     let found;
     try {
       found = await readModel.getOrder(c.get('credential').tenant, id);

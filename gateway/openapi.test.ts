@@ -70,13 +70,33 @@ describe('GET /openapi.json', () => {
     assert.deepEqual(props.event_id!.format, 'uuid');
     assert.deepEqual(props.status, { type: 'string', enum: ['created', 'paid', 'shipped', 'cancelled'] });
     assert.deepEqual(props.currency!.pattern, '^[A-Z]{3}$');
-    assert.deepEqual(props.amount_cents, { type: 'integer', format: 'int64', minimum: 0 });
+    assert.deepEqual(props.amount_cents, { type: 'integer', format: 'int64', minimum: 0, maximum: 2 ** 53 - 2, description: '0 to 2^53 - 2.' });
+    assert.equal(props.order_id!.minLength, 1);
+    assert.equal(props.order_id!.maxLength, 128);
+    assert.match(String(props.order_id!.description), /U\+0000/);
+    assert.equal(props.occurred_at!.formatMinimum, '1970-01-01T00:00:00.000Z');
+    assert.equal(props.occurred_at!.formatMaximum, '2106-02-06T23:59:59.999Z');
     assert.equal(props.occurred_at!.format, 'date-time');
     const items = props.items as { maxItems: number; items: JsonSchema };
     assert.equal(items.maxItems, 1000);
-    assert.deepEqual((items.items.properties as Record<string, JsonSchema>).quantity, { type: 'integer', format: 'int32', minimum: 1 });
+    assert.deepEqual((items.items.properties as Record<string, JsonSchema>).quantity, { type: 'integer', format: 'int32', minimum: 1, maximum: 2 ** 31 - 1, description: '1 to 2^31 - 1.' });
     const views = avroToJsonSchema(registry.topics.get('page_views')!.latest.schema);
-    assert.deepEqual((views.properties as Record<string, JsonSchema>).referrer, { anyOf: [{ type: 'string', maxLength: 2048 }, { type: 'null' }] });
+    const referrer = (views.properties as Record<string, JsonSchema>).referrer as { anyOf: JsonSchema[] };
+    assert.equal(referrer.anyOf[0]!.maxLength, 2048);
+    assert.deepEqual(referrer.anyOf[1], { type: 'null' });
+  });
+
+  it('derives the Order answer and the order id parameter from the orders schema', async () => {
+    const spec = (await (await app.request('/openapi.json')).json()) as OpenApiDocument;
+    const order = spec.components.schemas.Order as { required: string[]; properties: Record<string, JsonSchema> };
+    assert.deepEqual(order.required, ['event_id', 'order_id', 'customer_id', 'status', 'amount_cents', 'currency', 'items', 'occurred_at', 'updated_at']);
+    assert.equal(order.properties.received_at, undefined);
+    assert.equal(order.properties.order_id!.maxLength, 128);
+    assert.deepEqual(order.properties.status!.enum, ['created', 'paid', 'shipped', 'cancelled']);
+    assert.equal(order.properties.occurred_at!.format, 'date-time');
+    const orderId = spec.components.parameters.OrderId as { schema: JsonSchema };
+    assert.equal(orderId.schema.minLength, 1);
+    assert.equal(orderId.schema.maxLength, 128);
   });
 });
 

@@ -3,10 +3,11 @@
  * bodies it documents are exactly the ones the gateway validates. Served at /openapi.json and
  * rendered for people at /docs (docs-page.ts).
  */
+import { fieldJsonSchema, recordJsonSchema, type JsonSchema } from '../schemas/json-schema.ts';
 import type { Registry } from '../schemas/registry.ts';
-import type { Schema, SchemaObject } from '../schemas/validate.ts';
+import type { SchemaObject } from '../schemas/validate.ts';
 
-export type JsonSchema = Record<string, unknown>;
+export type { JsonSchema };
 export type OpenApiDocument = {
   openapi: string;
   info: { title: string; version: string; description: string };
@@ -317,21 +318,7 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
             },
           ],
         },
-        Order: {
-          type: 'object',
-          required: ['order_id', 'customer_id', 'status', 'amount_cents', 'currency', 'items', 'occurred_at', 'updated_at', 'event_id'],
-          properties: {
-            order_id: { type: 'string' },
-            customer_id: { type: 'string' },
-            status: { type: 'string', enum: ['created', 'paid', 'shipped', 'cancelled'] },
-            amount_cents: { type: 'integer' },
-            currency: { type: 'string' },
-            items: { type: 'array', items: { type: 'object', properties: { sku: { type: 'string' }, quantity: { type: 'integer' }, price_cents: { type: 'integer' } } } },
-            occurred_at: { type: 'string', format: 'date-time' },
-            updated_at: { type: 'string', format: 'date-time' },
-            event_id: { type: 'string', format: 'uuid', description: 'The event that produced this version.' },
-          },
-        },
+        Order: orderSchema(registry),
         Readiness: {
           type: 'object',
           properties: { status: { type: 'string', enum: ['ready', 'unavailable'] }, checks: { type: 'object', additionalProperties: { type: 'boolean' } } },
@@ -370,7 +357,7 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
       },
       parameters: {
         Topic: { name: 'topic', in: 'path', required: true, schema: { type: 'string', enum: topics } },
-        OrderId: { name: 'order_id', in: 'path', required: true, schema: { type: 'string', minLength: 1, maxLength: 128 } },
+        OrderId: { name: 'order_id', in: 'path', required: true, schema: orderIdSchema(registry) },
         IdempotencyKey: {
           name: 'Idempotency-Key',
           in: 'header',
@@ -433,75 +420,26 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
 
 /** The JSON a client sends for an Avro record: server-set fields left out, defaults optional. */
 export function avroToJsonSchema(schema: SchemaObject): JsonSchema {
-  return convertRecord(schema, true);
+  return recordJsonSchema(schema, 'request');
 }
 
-function convertRecord(schema: SchemaObject, topLevel: boolean): JsonSchema {
-  const properties: Record<string, JsonSchema> = {};
-  const required: string[] = [];
-  for (const f of schema.fields ?? []) {
-    if (topLevel && f['ferry.server'] === true) continue;
-    const s = convert(f.type, f as unknown as Record<string, unknown>);
-    if (typeof f.doc === 'string') s.description = f.doc;
-    if (f['ferry.optional'] === true) s.description = `${s.description ? `${s.description} ` : ''}Optional: the gateway assigns one when absent.`;
-    properties[f.name] = s;
-    if (!Object.hasOwn(f, 'default') && f['ferry.optional'] !== true) required.push(f.name);
-  }
-  return { type: 'object', properties, required, additionalProperties: false };
+/**
+ * The order as GET answers it: the order event's fields (received_at aside), plus when the
+ * read model last changed it.
+ */
+function orderSchema(registry: Registry): JsonSchema {
+  const orders = registry.topics.get('orders')?.latest.schema;
+  if (!orders) return { type: 'object' };
+  const base = recordJsonSchema(orders, 'response');
+  const { received_at: _received, ...properties } = base.properties as Record<string, JsonSchema>;
+  properties.updated_at = { type: 'string', format: 'date-time', description: 'When the read model last changed this order.' };
+  properties.event_id = { ...properties.event_id, description: 'The event that produced this version.' };
+  return { ...base, required: Object.keys(properties), properties };
 }
 
-function convert(type: Schema, field: Record<string, unknown> = {}): JsonSchema {
-  if (Array.isArray(type)) {
-    const others = type.filter((t) => t !== 'null');
-    const inner = others.length === 1 ? convert(others[0]!, field) : { oneOf: others.map((t) => convert(t)) };
-    return type.includes('null') ? { anyOf: [inner, { type: 'null' }] } : inner;
-  }
-  if (typeof type === 'string') return primitive(type, undefined, field);
-  switch (type.type) {
-    case 'record':
-      return convertRecord(type, false);
-    case 'enum':
-      return { type: 'string', enum: type.symbols ?? [] };
-    case 'array': {
-      const s: JsonSchema = { type: 'array', items: convert(type.items as Schema) };
-      if (typeof type['ferry.maxItems'] === 'number') s.maxItems = type['ferry.maxItems'];
-      return s;
-    }
-    case 'map':
-      return { type: 'object', additionalProperties: convert(type.values as Schema) };
-    default:
-      return typeof type.type === 'string' ? primitive(type.type, type.logicalType, field) : convert(type.type, field);
-  }
-}
-
-function primitive(type: string, logicalType: string | undefined, field: Record<string, unknown>): JsonSchema {
-  const s: JsonSchema = {};
-  switch (type) {
-    case 'null':
-      return { type: 'null' };
-    case 'boolean':
-      return { type: 'boolean' };
-    case 'string':
-      s.type = 'string';
-      if (logicalType === 'uuid') s.format = 'uuid';
-      if (typeof field['ferry.minLength'] === 'number') s.minLength = field['ferry.minLength'];
-      if (typeof field['ferry.maxLength'] === 'number') s.maxLength = field['ferry.maxLength'];
-      if (typeof field['ferry.pattern'] === 'string') s.pattern = field['ferry.pattern'];
-      return s;
-    case 'int':
-    case 'long':
-      if (logicalType === 'timestamp-millis') return { type: 'string', format: 'date-time', description: 'RFC 3339, like 2026-11-23T10:00:00Z.' };
-      s.type = 'integer';
-      s.format = type === 'int' ? 'int32' : 'int64';
-      break;
-    case 'float':
-    case 'double':
-      s.type = 'number';
-      break;
-    default:
-      return {};
-  }
-  if (typeof field['ferry.minimum'] === 'number') s.minimum = field['ferry.minimum'];
-  if (typeof field['ferry.maximum'] === 'number') s.maximum = field['ferry.maximum'];
-  return s;
+/** The order id as the orders schema allows it (percent-encoded in the path). */
+function orderIdSchema(registry: Registry): JsonSchema {
+  const orders = registry.topics.get('orders');
+  const s = orders ? fieldJsonSchema(orders.latest.schema, orders.key) : undefined;
+  return s ?? { type: 'string' };
 }

@@ -18,27 +18,8 @@ export interface ConsumedEvent {
   value: Record<string, unknown>;
 }
 
-
-export interface OrderEvent {
-  event_id: string;
-  received_at: number;
-  order_id: string;
-  customer_id: string;
-  status: string;
-  amount_cents: number;
-  currency: string;
-  items: { sku: string; quantity: number; price_cents: number }[];
-  occurred_at: number;
-}
-
-export interface PageViewEvent {
-  event_id: string;
-  received_at: number;
-  user_id: string;
-  url: string;
-  referrer: string | null;
-  occurred_at: number;
-}
+// Generated from the .avsc files (schemas/generate-types.ts).
+export type { OrderEvent, OrderItem, OrderStatus, PageViewEvent, TopicEvents } from '../schemas/types.generated.ts';
 
 /** Decodes a consumed record against the registry, checking its schema belongs to its topic. */
 export function decodeRecord(codec: Codec, topicPrefix: string, raw: RawMessage): ConsumedEvent | Error {

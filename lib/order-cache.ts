@@ -6,6 +6,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Sql } from 'postgres';
+import type { OrderEvent } from '../schemas/types.generated.ts';
 import { chunks } from './chunks.ts';
 
 /** Cached orders expire so the cache holds hot orders only; PostgreSQL is the record. @defaultValue 24 h */
@@ -68,20 +69,20 @@ export async function cacheOrders(redis: Redis, prefix: string, rows: OrderRow[]
   }));
 }
 
-/** An `orders` row as both the gateway read model and the worker select it. */
-export interface OrderRow {
+/**
+ * An `orders` row as both the gateway read model and the worker select it: the order event's
+ * fields as PostgreSQL returns them (bigint as text, timestamptz as Date), with the tenant and
+ * the version.
+ */
+export type OrderRow = Omit<OrderEvent, 'received_at' | 'occurred_at' | 'amount_cents' | 'status'> & {
   tenant: string;
-  order_id: string;
-  customer_id: string;
+  /** An OrderStatus (the column's CHECK), read as text. */
   status: string;
   amount_cents: string;
-  currency: string;
-  items: { sku: string; quantity: number; price_cents: number }[];
   occurred_at: Date;
   updated_at: Date;
-  event_id: string;
   source_offset: string;
-}
+};
 
 /** The cached and served shape of an order. */
 export function orderDoc(row: OrderRow) {

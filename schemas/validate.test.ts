@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { Codec } from './codec.ts';
+import { TIMESTAMP_MAX_MS } from './limits.ts';
+import { loadRegistry } from './registry.ts';
 import { toAvro, type FieldProblem, type SchemaObject } from './validate.ts';
+import { eventArbitrary, nearMissArbitrary } from '../test/event-arbitraries.ts';
 
 const load = (file: string) => JSON.parse(readFileSync(new URL(file, import.meta.url), 'utf8')) as SchemaObject;
 const orders = load('./orders.v1.avsc');
@@ -167,7 +172,7 @@ describe('toAvro: problems name the path and a reason', () => {
     for (const t of [
       '2026-11-23T10:00:00Z', '2026-11-23t10:00:00z', '2026-11-23 10:00:00Z', '2028-02-29T23:59:59Z', '2000-02-29T00:00:00Z',
       '2026-11-23T10:00:00.5Z', '2026-11-23T10:00:00.123456789Z', '2026-11-23T10:00:00+05:30', '2026-11-23T01:00:00-08:00',
-      '1970-01-01T00:00:00Z', '0050-06-15T12:00:00Z', '9999-12-31T23:59:59.999Z',
+      '1970-01-01T00:00:00Z', '1970-01-01T01:00:00+01:00', '2106-02-06T23:59:59.999Z', '2106-02-07T00:59:59+01:00',
     ]) {
       const r = toAvro(orders, order({ occurred_at: t }), server);
       assert.ok(r.ok, t);
@@ -184,7 +189,7 @@ describe('toAvro: problems name the path and a reason', () => {
     for (let i = 0; i < 3000; i++) {
       const digits = rand(10);
       const fraction = digits === 0 ? '' : `.${Array.from({ length: digits }, () => rand(10)).join('')}`;
-      const t = `${pad(1 + rand(9999), 4)}-${pad(1 + rand(12), 2)}-${pad(1 + rand(28), 2)}T${pad(rand(24), 2)}:${pad(rand(60), 2)}:${pad(rand(60), 2)}${fraction}Z`;
+      const t = `${pad(1970 + rand(136), 4)}-${pad(1 + rand(12), 2)}-${pad(1 + rand(28), 2)}T${pad(rand(24), 2)}:${pad(rand(60), 2)}:${pad(rand(60), 2)}${fraction}Z`;
       const r = toAvro(orders, order({ occurred_at: t }), server);
       assert.ok(r.ok, t);
       assert.equal(r.value.occurred_at, Date.parse(t), t);
@@ -287,4 +292,91 @@ describe('toAvro: page_views', () => {
   it('rejects a non-http url', () => {
     assertOneProblem(pageViews, view({ url: 'ftp://x' }), 'url', /must match/);
   });
+});
+
+describe('toAvro: what every sink can store', () => {
+  const view = { user_id: 'u-1', url: 'https://shop.example/', occurred_at: '2026-11-23T10:00:00Z' };
+
+  it('refuses NUL in any string, nested and in unions too', () => {
+    assertOneProblem(orders, order({ customer_id: 'c\u0000' }), 'customer_id', /U\+0000/);
+    assertOneProblem(orders, order({ order_id: '\u0000' }), 'order_id', /U\+0000/);
+    assertOneProblem(orders, order({ items: [{ sku: 'A\u0000B', quantity: 1, price_cents: 1 }] }), 'items[0].sku', /U\+0000/);
+    assertOneProblem(pageViews, { ...view, referrer: 'https://a.example/\u0000' }, 'referrer', /U\+0000/);
+    assertOneProblem(pageViews, { ...view, url: 'https://a.example/\u0000' }, 'url', /U\+0000/);
+  });
+
+  it('refuses unpaired surrogates, keeps paired ones', () => {
+    for (const bad of ['\ud800', 'a\udfff', '\ud83d', '\ude00\ud83d', 'x\ud800y']) {
+      assertOneProblem(orders, order({ order_id: bad }), 'order_id', /unpaired surrogate/);
+    }
+    const r = toAvro(orders, order({ order_id: '\ud83d\ude00\u{10ffff}\ufffe' }), server);
+    assert.ok(r.ok);
+    assert.equal(r.value.order_id, '😀\u{10ffff}\ufffe');
+  });
+
+  it('counts lengths in code points, as JSON Schema does', () => {
+    assert.ok(toAvro(orders, order({ order_id: '😀'.repeat(128) }), server).ok, '128 astral characters fit');
+    assertOneProblem(orders, order({ order_id: '😀'.repeat(129) }), 'order_id', /at most 128/);
+    assertOneProblem(orders, order({ order_id: 'x'.repeat(127) + '😀😀' }), 'order_id', /at most 128/);
+  });
+
+  it('takes timestamps from 1970-01-01T00:00:00Z to 2106-02-06T23:59:59.999Z, what ClickHouse DateTime files', () => {
+    for (const ok of ['1970-01-01T00:00:00Z', '2106-02-06T23:59:59.999Z', '1970-01-01T02:00:00+02:00']) {
+      const r = toAvro(orders, order({ occurred_at: ok }), server);
+      assert.ok(r.ok, ok);
+    }
+    assert.equal(TIMESTAMP_MAX_MS, Date.parse('2106-02-06T23:59:59.999Z'));
+    for (const bad of ['0000-01-01T00:00:00Z', '1969-12-31T23:59:59.999Z', '1970-01-01T00:00:00+00:01', '2106-02-07T00:00:00Z', '2106-02-06T23:59:59.999-00:01', '9999-12-31T23:59:59Z']) {
+      assertOneProblem(orders, order({ occurred_at: bad }), 'occurred_at', /between 1970-01-01T00:00:00.000Z and 2106-02-06T23:59:59.999Z/);
+    }
+  });
+
+  it('holds integers to their Avro type and JS safe integers', () => {
+    // avsc refuses to encode a long beyond ±(2^53 - 2).
+    assert.ok(toAvro(orders, order({ amount_cents: 2 ** 53 - 2 }), server).ok);
+    assertOneProblem(orders, order({ amount_cents: 2 ** 53 - 1 }), 'amount_cents', /at most 9007199254740990/);
+    assertOneProblem(orders, order({ amount_cents: 2 ** 53 }), 'amount_cents', /too large/);
+    assert.ok(toAvro(orders, order({ items: [{ sku: 'A', quantity: 2 ** 31 - 1, price_cents: 0 }] }), server).ok);
+    assertOneProblem(orders, order({ items: [{ sku: 'A', quantity: 1, price_cents: -1 }] }), 'items[0].price_cents', /at least 0/);
+    assertOneProblem(orders, order({ items: [{ sku: 'A', quantity: -(2 ** 31) - 1, price_cents: 0 }] }), 'items[0].quantity', /32-bit/);
+  });
+
+  it('bounds arrays and strings that name no limit of their own', () => {
+    const items = Array.from({ length: 1001 }, () => ({ sku: 'A', quantity: 1, price_cents: 1 }));
+    assertOneProblem(orders, order({ items }), 'items', /at most 1000 items/);
+    assert.ok(toAvro(orders, order({ items: items.slice(1) }), server).ok);
+  });
+});
+
+describe('toAvro: properties', () => {
+  const registry = loadRegistry();
+  const codec = new Codec(registry);
+  const plain = (v: unknown): unknown => JSON.parse(JSON.stringify(v));
+
+  for (const [topic, schema] of [['orders', orders], ['page_views', pageViews]] as const) {
+    it(`every ${topic} event within the limits validates and survives the codec unchanged`, () => {
+      fc.assert(
+        fc.property(eventArbitrary(schema), (event) => {
+          const r = toAvro(schema, event, server);
+          assert.ok(r.ok, JSON.stringify(r));
+          for (const [k, v] of Object.entries(event)) if (typeof v === 'string' && !k.endsWith('_at')) assert.equal(r.value[k], v, k);
+          assert.deepEqual(plain(codec.decode(codec.encode(topic, r.value)).value), plain(r.value));
+        }),
+        { numRuns: 300 },
+      );
+    });
+
+    it(`every ${topic} near-miss is refused, naming the field`, () => {
+      fc.assert(
+        fc.property(nearMissArbitrary(schema), (miss) => {
+          const r = toAvro(schema, miss.event, server);
+          assert.equal(r.ok, false, `${miss.what} at ${miss.field} was accepted`);
+          if (r.ok) return;
+          assert.deepEqual(r.problems.map((p) => p.path), [miss.field], `${miss.what}: ${JSON.stringify(r.problems)}`);
+          assert.match(r.problems[0]!.reason, miss.reason, miss.what);
+        }),
+        { numRuns: 300 },
+      );
+    });
+  }
 });

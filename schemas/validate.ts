@@ -10,7 +10,10 @@
  * - `ferry.server: true`: set by the gateway, a client may not send it,
  * - `ferry.optional: true`: the client may leave it out and the gateway fills it in.
  * `timestamp-millis` fields take RFC 3339 strings; `uuid` fields take RFC 4122 strings.
+ * Every value is also held to what every sink can store (limits.ts): strings without NUL or
+ * unpaired surrogates, timestamps ClickHouse can file, integers JS holds exactly.
  */
+import { arrayLimits, codePointLength, numberLimits, stringLimits, timestampLimits, timestampText, unstorableReason } from './limits.ts';
 
 export interface FieldProblem {
   /** JSON path of the offending value, like `items[2].quantity`; empty for the whole event. */
@@ -42,8 +45,6 @@ const MAX_PROBLEMS = 20;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:[Zz]|([+-])(\d{2}):(\d{2}))$/;
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-const INT_MIN = -(2 ** 31);
-const INT_MAX = 2 ** 31 - 1;
 
 /**
  * @param serverValues values for `ferry.server` fields (always used) and `ferry.optional`
@@ -158,12 +159,13 @@ function compileType(type: Schema, field?: FieldSchema): Converter {
     }
     case 'array': {
       const items = compileType(type.items as Schema);
-      const maxItems = type['ferry.maxItems'];
-      const limit = typeof maxItems === 'number' ? maxItems : Infinity;
-      const tooMany = `must have at most ${String(maxItems)} items`;
+      const { minItems, maxItems } = arrayLimits(type);
+      const tooMany = `must have at most ${maxItems} items`;
+      const tooFew = `must have at least ${minItems} items`;
       return (value, path, problems) => {
         if (!Array.isArray(value)) return fail(problems, path, 'must be an array');
-        if (value.length > limit) return fail(problems, path, tooMany);
+        if (value.length > maxItems) return fail(problems, path, tooMany);
+        if (value.length < minItems) return fail(problems, path, tooFew);
         const out = new Array<unknown>(value.length);
         for (let i = 0; i < value.length; i++) {
           if (problems.length >= MAX_PROBLEMS) break;
@@ -182,7 +184,8 @@ function compileType(type: Schema, field?: FieldSchema): Converter {
         for (const [k, v] of Object.entries(value)) {
           if (problems.length >= MAX_PROBLEMS) break;
           path.push(k);
-          out[k] = values(v, path, problems);
+          const bad = unstorableReason(k);
+          out[k] = bad ? fail(problems, path, `key ${bad}`) : values(v, path, problems);
           path.pop();
         }
         return out;
@@ -212,29 +215,30 @@ function compilePrimitive(type: string, logicalType: string | undefined, field?:
     case 'boolean':
       return (value, path, problems) => (typeof value === 'boolean' ? value : fail(problems, path, 'must be true or false'));
     case 'string': {
-      const check = compileStringChecks(field);
       const uuid = logicalType === 'uuid';
+      const check = compileStringChecks(field, logicalType);
       return (value, path, problems) => {
         if (typeof value !== 'string') return fail(problems, path, 'must be a string');
-        if (uuid && !UUID.test(value)) return fail(problems, path, 'must be a UUID');
+        if (uuid) return UUID.test(value) ? value : fail(problems, path, 'must be a UUID');
         return check(value, path, problems);
       };
     }
     case 'int':
     case 'long': {
-      if (logicalType === 'timestamp-millis') return convertTimestamp;
-      const check = compileNumberChecks(field);
+      if (logicalType === 'timestamp-millis') return compileTimestamp();
+      const check = compileNumberChecks(type, field);
       const int = type === 'int';
+      const { minimum, maximum } = numberLimits(type, undefined);
       return (value, path, problems) => {
         if (typeof value !== 'number' || !Number.isInteger(value)) return fail(problems, path, 'must be a whole number');
-        if (int && (value < INT_MIN || value > INT_MAX)) return fail(problems, path, 'is out of range for a 32-bit integer');
-        if (!Number.isSafeInteger(value)) return fail(problems, path, 'is too large');
+        if (int && (value < minimum || value > maximum)) return fail(problems, path, 'is out of range for a 32-bit integer');
+        if (!Number.isSafeInteger(value)) return fail(problems, path, `is too large (beyond ±${maximum})`);
         return check(value, path, problems);
       };
     }
     case 'float':
     case 'double': {
-      const check = compileNumberChecks(field);
+      const check = compileNumberChecks(type, field);
       return (value, path, problems) => {
         if (typeof value !== 'number' || !Number.isFinite(value)) return fail(problems, path, 'must be a number');
         return check(value, path, problems);
@@ -298,7 +302,17 @@ function utcTimestamp(s: string): number | undefined {
   return utcMillis(y1 * 100 + y2, mo, d, h, mi, sec, frac);
 }
 
-function convertTimestamp(value: unknown, path: Path, problems: FieldProblem[]): unknown {
+function compileTimestamp(): Converter {
+  const { minimum, maximum } = timestampLimits();
+  const outside = `must be between ${timestampText(minimum)} and ${timestampText(maximum)}`;
+  return (value, path, problems) => {
+    const ms = convertTimestamp(value, path, problems);
+    if (ms === undefined) return undefined;
+    return ms < minimum || ms > maximum ? fail(problems, path, outside) : ms;
+  };
+}
+
+function convertTimestamp(value: unknown, path: Path, problems: FieldProblem[]): number | undefined {
   if (typeof value === 'string') {
     const fast = utcTimestamp(value);
     if (fast !== undefined) return Number.isNaN(fast) ? fail(problems, path, 'is not a valid date-time') : fast;
@@ -315,31 +329,28 @@ function convertTimestamp(value: unknown, path: Path, problems: FieldProblem[]):
   return m[8] ? ms - (m[8] === '-' ? -1 : 1) * (offH * 60 + offM) * 60_000 : ms;
 }
 
-function compileStringChecks(field?: FieldSchema): (value: string, path: Path, problems: FieldProblem[]) => unknown {
-  const min = field?.['ferry.minLength'];
-  const max = field?.['ferry.maxLength'];
-  const pattern = field?.['ferry.pattern'];
-  const lo = typeof min === 'number' ? min : 0;
-  const hi = typeof max === 'number' ? max : Infinity;
-  const re = typeof pattern === 'string' ? new RegExp(pattern) : undefined;
-  const short = min === 1 ? 'may not be empty' : `must be at least ${String(min)} characters`;
-  const long = `must be at most ${String(max)} characters`;
+function compileStringChecks(field: FieldSchema | undefined, logicalType: string | undefined): (value: string, path: Path, problems: FieldProblem[]) => unknown {
+  const { minLength: lo, maxLength: hi, pattern } = stringLimits(field, logicalType);
+  const re = pattern !== undefined ? new RegExp(pattern) : undefined;
+  const short = lo === 1 ? 'may not be empty' : `must be at least ${lo} characters`;
+  const long = `must be at most ${hi} characters`;
   const mismatch = `must match ${String(pattern)}`;
   return (value, path, problems) => {
-    if (value.length < lo) return fail(problems, path, short);
-    if (value.length > hi) return fail(problems, path, long);
+    // UTF-16 length bounds the code points from above: count them only when it matters.
+    const n = value.length;
+    if (n < lo || (lo > 1 && n < 2 * lo && codePointLength(value) < lo)) return fail(problems, path, short);
+    if (n > hi && codePointLength(value) > hi) return fail(problems, path, long);
+    const bad = unstorableReason(value);
+    if (bad !== undefined) return fail(problems, path, bad);
     if (re !== undefined && !re.test(value)) return fail(problems, path, mismatch);
     return value;
   };
 }
 
-function compileNumberChecks(field?: FieldSchema): (value: number, path: Path, problems: FieldProblem[]) => unknown {
-  const min = field?.['ferry.minimum'];
-  const max = field?.['ferry.maximum'];
-  const lo = typeof min === 'number' ? min : -Infinity;
-  const hi = typeof max === 'number' ? max : Infinity;
-  const below = `must be at least ${String(min)}`;
-  const above = `must be at most ${String(max)}`;
+function compileNumberChecks(type: string, field?: FieldSchema): (value: number, path: Path, problems: FieldProblem[]) => unknown {
+  const { minimum: lo, maximum: hi } = numberLimits(type, field);
+  const below = `must be at least ${lo}`;
+  const above = `must be at most ${hi}`;
   return (value, path, problems) => {
     if (value < lo) return fail(problems, path, below);
     if (value > hi) return fail(problems, path, above);
