@@ -350,11 +350,13 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     if (!(await watch.wait(wait! * 1000, c.req.raw.signal))) return res;
 
     const body = (await res.json()) as Record<string, unknown>;
+    const credential = c.get('credential') as Credential;
     try {
-      if (topic === 'orders' && readModel) {
+      // Only a credential that may read the topic gets the read model back: a write-only or
+      // beacon key would otherwise read any order of its tenant by posting an event for it.
+      if (topic === 'orders' && readModel && hasScope(credential, 'read:orders')) {
         const orderIds = [...new Set(records.map((r) => r.key))];
-        const tenant = (c.get('credential') as Credential).tenant;
-        const found = await Promise.all(orderIds.map((id) => readModel.getOrder(tenant, id)));
+        const found = await Promise.all(orderIds.map((id) => readModel.getOrder(credential.tenant, id)));
         const orders = found.map((f): OrderView | null => f?.order ?? null);
         if (single) body.order = orders[0];
         else body.orders = orders;
