@@ -19,6 +19,7 @@ import {
   fingerprint,
   readIdempotencyKey,
   REPLAYED_HEADERS,
+  type IdempotencyOwner,
   type IdempotencyStore,
   type StoredResponse,
 } from './idempotency.ts';
@@ -235,8 +236,9 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
       return problem(c, 413, 'Batch Too Large', `a batch may hold at most ${maxBatchEvents} events`);
     }
 
+    const owner: IdempotencyOwner = { tenant: credential.tenant, credential: credential.id };
     const requestFingerprint = idempotencyKey ? await fingerprint(topic, type, text) : undefined;
-    const derivedIds = idempotencyKey ? await derivedEventIds(credential.tenant, idempotencyKey, requestFingerprint!, events.length) : undefined;
+    const derivedIds = idempotencyKey ? await derivedEventIds(owner, idempotencyKey, requestFingerprint!, events.length) : undefined;
 
     // Validation is all-or-nothing: one invalid event rejects the batch and nothing is produced.
     const receivedAt = now();
@@ -268,7 +270,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
 
     let begun;
     try {
-      begun = await idempotency.begin(credential.tenant, idempotencyKey, requestFingerprint!, idempotencyLeaseMs);
+      begun = await idempotency.begin(owner, idempotencyKey, requestFingerprint!, idempotencyLeaseMs);
     } catch {
       return problem(c, 503, 'Idempotency store unavailable', 'the request was not processed; retry with the same Idempotency-Key', {}, { 'retry-after': '1' });
     }
@@ -285,7 +287,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     try {
       res = await produce(c, topic, records, ids, single, wait);
     } catch (err) {
-      await idempotency.release(credential.tenant, idempotencyKey, lease).catch(() => {});
+      await idempotency.release(owner, idempotencyKey, lease).catch(() => {});
       throw err;
     }
     try {
@@ -295,10 +297,10 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
           const v = res.headers.get(name);
           if (v !== null) headers[name] = v;
         }
-        await idempotency.complete(credential.tenant, idempotencyKey, lease, { status: res.status, body: await res.clone().text(), headers }, idempotencyTtlMs);
+        await idempotency.complete(owner, idempotencyKey, lease, { status: res.status, body: await res.clone().text(), headers }, idempotencyTtlMs);
       } else {
         // Nothing was produced (503): a retry with the same key should run again.
-        await idempotency.release(credential.tenant, idempotencyKey, lease);
+        await idempotency.release(owner, idempotencyKey, lease);
       }
     } catch (err) {
       // The answer stands; a retry after the lease expires would produce again, with the same event ids.
