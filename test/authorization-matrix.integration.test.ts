@@ -60,7 +60,6 @@ const order = orderEvent('m-2', 'created', '2026-11-23T08:00:00Z');
 const view = { user_id: 'u-1', url: 'https://shop.example/m', occurred_at: '2026-11-23T10:00:00Z' };
 const WAIT = { prefer: 'wait=20' };
 
-// prettier-ignore
 const ROUTES: Route[] = [
   //                                                                     none wrong write read beacon other  expired none-alg HS512 JWT  metrics
   { name: 'POST /v1/events/orders', method: 'POST', path: '/v1/events/orders', body: order,
