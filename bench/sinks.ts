@@ -115,9 +115,9 @@ export async function readClickhouse(clickhouse: ClickHouseClient, tag: string, 
   return { final, raw, topicOf, trace, endToEndMs, receivedMs, firstWrittenMs: first, lastWrittenMs: last };
 }
 
-/** Page-view counters of the run's URLs (`<prefix>page_views:by_url`). */
-export async function readPageViewCounters(redis: Redis, prefix: string, runId: string): Promise<Map<string, number>> {
-  const all = await redis.hgetall(`${prefix}page_views:by_url`);
+/** Page-view counters of the run's URLs (`<prefix>page_views:<tenant>:by_url`). */
+export async function readPageViewCounters(redis: Redis, prefix: string, runId: string, tenant = 'default'): Promise<Map<string, number>> {
+  const all = await redis.hgetall(`${prefix}page_views:${tenant}:by_url`);
   const mine = `https://shop.example/${runId}/`;
   return new Map(Object.entries(all).filter(([url]) => url.startsWith(mine)).map(([url, n]) => [url, Number(n)]));
 }

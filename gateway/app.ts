@@ -20,6 +20,7 @@ import {
   fingerprint,
   readIdempotencyKey,
   REPLAYED_HEADERS,
+  type IdempotencyOwner,
   type IdempotencyStore,
   type StoredResponse,
 } from './idempotency.ts';
@@ -236,8 +237,9 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
       return problem(c, 413, 'Batch Too Large', `a batch may hold at most ${maxBatchEvents} events`);
     }
 
+    const owner: IdempotencyOwner = { tenant: credential.tenant, credential: credential.id };
     const requestFingerprint = idempotencyKey ? await fingerprint(topic, type, text) : undefined;
-    const derivedIds = idempotencyKey ? await derivedEventIds(credential.tenant, idempotencyKey, requestFingerprint!, events.length) : undefined;
+    const derivedIds = idempotencyKey ? await derivedEventIds(owner, idempotencyKey, requestFingerprint!, events.length) : undefined;
 
     // Validation is all-or-nothing: one invalid event rejects the batch and nothing is produced.
     const receivedAt = now();
@@ -269,7 +271,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
 
     let begun;
     try {
-      begun = await idempotency.begin(credential.tenant, idempotencyKey, requestFingerprint!, idempotencyLeaseMs);
+      begun = await idempotency.begin(owner, idempotencyKey, requestFingerprint!, idempotencyLeaseMs);
     } catch {
       return problem(c, 503, 'Idempotency store unavailable', 'the request was not processed; retry with the same Idempotency-Key', {}, { 'retry-after': '1' });
     }
@@ -286,7 +288,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     try {
       res = await produce(c, topic, records, ids, single, wait);
     } catch (err) {
-      await idempotency.release(credential.tenant, idempotencyKey, lease).catch(() => {});
+      await idempotency.release(owner, idempotencyKey, lease).catch(() => {});
       throw err;
     }
     try {
@@ -296,10 +298,10 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
           const v = res.headers.get(name);
           if (v !== null) headers[name] = v;
         }
-        await idempotency.complete(credential.tenant, idempotencyKey, lease, { status: res.status, body: await res.clone().text(), headers }, idempotencyTtlMs);
+        await idempotency.complete(owner, idempotencyKey, lease, { status: res.status, body: await res.clone().text(), headers }, idempotencyTtlMs);
       } else {
         // Nothing was produced (503): a retry with the same key should run again.
-        await idempotency.release(credential.tenant, idempotencyKey, lease);
+        await idempotency.release(owner, idempotencyKey, lease);
       }
     } catch (err) {
       // The answer stands; a retry after the lease expires would produce again, with the same event ids.
@@ -353,11 +355,13 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     if (!(await watch.wait(wait! * 1000, c.req.raw.signal))) return res;
 
     const body = (await res.json()) as Record<string, unknown>;
+    const credential = c.get('credential') as Credential;
     try {
-      if (topic === 'orders' && readModel) {
+      // Only a credential that may read the topic gets the read model back: a write-only or
+      // beacon key would otherwise read any order of its tenant by posting an event for it.
+      if (topic === 'orders' && readModel && hasScope(credential, 'read:orders')) {
         const orderIds = [...new Set(records.map((r) => r.key))];
-        const tenant = (c.get('credential') as Credential).tenant;
-        const found = await Promise.all(orderIds.map((id) => readModel.getOrder(tenant, id)));
+        const found = await Promise.all(orderIds.map((id) => readModel.getOrder(credential.tenant, id)));
         const orders = found.map((f): OrderView | null => f?.order ?? null);
         if (single) body.order = orders[0];
         else body.orders = orders;

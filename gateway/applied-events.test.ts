@@ -4,6 +4,8 @@ import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { createApp } from './app.ts';
 import { AppliedEvents } from './applied-events.ts';
+import { createAuthenticator } from './auth.ts';
+import { sha256Hex } from '../lib/api-keys.ts';
 import { preferredWait } from './prefer.ts';
 import type { Delivery, OutgoingRecord } from '../lib/kafka/event-producer.ts';
 import { FakeProducer, FakeReadModel, order, post } from '../test/fakes.ts';
@@ -157,6 +159,31 @@ describe('POST with Prefer: wait', () => {
     const down = setup({ delayMs: 60_000, fails: () => true });
     assert.equal((await down.app.request('/v1/events/orders', post(order(), { prefer: 'wait=20' }))).status, 503);
     assert.equal(partial.applied.watching + down.applied.watching, 0);
+  });
+
+  it('gives the order back only to a credential holding read:orders', async () => {
+    const applied = new AppliedEvents();
+    const readModel = new FakeReadModel();
+    readModel.orders.set('acme/o-1', stored('o-1'));
+    const apiKeys = [
+      { id: 'writer', tenant: 'acme', sha256: await sha256Hex('fry_writer'), scopes: ['write:orders'] },
+      { id: 'beacon', tenant: 'acme', sha256: await sha256Hex('fry_beacon'), scopes: ['write:orders'], beacon: true },
+      { id: 'reader', tenant: 'acme', sha256: await sha256Hex('fry_reader'), scopes: ['write:orders', 'read:orders'] },
+    ];
+    const app = createApp({ registry, codec, producer: new ApplyingProducer(applied), readModel, applied, authenticator: createAuthenticator({ apiKeys }), corsOrigins: ['*'] });
+    const send = async (path: string, key?: string) => {
+      const res = await app.request(path, post(order(), { prefer: 'wait=5', ...(key ? { 'x-api-key': key } : {}) }));
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    for (const [path, key] of [['/v1/events/orders', 'fry_writer'], ['/v1/beacon/orders?key=fry_beacon', undefined]] as const) {
+      const { status, body } = await send(path, key);
+      assert.equal(status, 200, path);
+      assert.deepEqual(body.applied, [body.event_id]);
+      assert.equal('order' in body, false, `${path}: no order without read:orders`);
+    }
+    const reader = await send('/v1/events/orders', 'fry_reader');
+    assert.equal(reader.status, 200);
+    assert.deepEqual(reader.body.order, stored('o-1'));
   });
 
   it('ignores the preference without an applied-events source', async () => {

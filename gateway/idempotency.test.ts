@@ -34,12 +34,19 @@ describe('readIdempotencyKey', () => {
 });
 
 describe('derivedEventIds', () => {
-  it('are stable per (tenant, key, request) and distinct otherwise, and valid UUIDs', async () => {
-    const a = await derivedEventIds('acme', 'k', 'fp', 3);
-    assert.deepEqual(await derivedEventIds('acme', 'k', 'fp', 3), a);
+  it('are stable per (tenant, credential, key, request) and distinct otherwise, and valid UUIDs', async () => {
+    const acme = { tenant: 'acme', credential: 'key:a' };
+    const a = await derivedEventIds(acme, 'k', 'fp', 3);
+    assert.deepEqual(await derivedEventIds(acme, 'k', 'fp', 3), a);
     assert.equal(new Set(a).size, 3);
     for (const id of a) assert.match(id, UUID);
-    for (const other of [await derivedEventIds('other', 'k', 'fp', 1), await derivedEventIds('acme', 'k2', 'fp', 1), await derivedEventIds('acme', 'k', 'fp2', 1)]) {
+    const others = [
+      await derivedEventIds({ tenant: 'other', credential: 'key:a' }, 'k', 'fp', 1),
+      await derivedEventIds({ tenant: 'acme', credential: 'key:b' }, 'k', 'fp', 1),
+      await derivedEventIds(acme, 'k2', 'fp', 1),
+      await derivedEventIds(acme, 'k', 'fp2', 1),
+    ];
+    for (const other of others) {
       assert.notEqual(other[0], a[0]);
     }
   });
@@ -120,6 +127,27 @@ describe('Idempotency-Key on POST /v1/events/:topic', () => {
     assert.equal(b.headers.get('idempotent-replayed'), null);
     assert.equal(producer.records.length, 2);
     assert.deepEqual(producer.records.map((r) => r.headers?.['ferry-tenant']), ['acme', 'globex']);
+  });
+
+  it('scopes keys by credential within a tenant: same key and body from two credentials give two requests, two event ids', async () => {
+    const key = (n: string) => `fry_${n}_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa`;
+    const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+    const authenticator = createAuthenticator({
+      apiKeys: [
+        { id: 'a1', tenant: 'acme', sha256: sha(key('a1')), scopes: ['write:orders'] },
+        { id: 'a2', tenant: 'acme', sha256: sha(key('a2')), scopes: ['write:orders'] },
+      ],
+    });
+    const { app, producer } = setup({ authenticator });
+    const one = await send(app, order(), 'shared', { 'x-api-key': key('a1') });
+    const two = await send(app, order(), 'shared', { 'x-api-key': key('a2') });
+    const other = await send(app, order('o-2'), 'shared', { 'x-api-key': key('a2') });
+    assert.deepEqual([one.status, two.status], [202, 202]);
+    assert.equal(two.headers.get('idempotent-replayed'), null);
+    assert.equal(other.status, 422, 'the second credential reusing its own key for another body');
+    const ids = [await one.json(), await two.json()].map((b) => (b as { event_id: string }).event_id);
+    assert.notEqual(ids[0], ids[1]);
+    assert.equal(producer.records.length, 2);
   });
 
   it('keeps a 207 (some produced) but releases the key after a 503 (nothing produced)', async () => {

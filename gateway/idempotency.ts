@@ -4,7 +4,8 @@
  * (stores/redis-idempotency-store.ts) so a retry that lands on another gateway host still finds the
  * first answer.
  *
- * A key is scoped by tenant. The first request takes a lease on it; a request with the same key
+ * A key is scoped by tenant and credential: two callers that happen to choose the same key never
+ * see each other's answer, lease or 422. The first request takes a lease on it; a request with the same key
  * meanwhile gets 409, one with a different body 422. When the first request ends with a 2xx its
  * response (status and body) is kept for the TTL and replayed; otherwise the lease is released
  * and a retry runs afresh, which is safe because nothing was produced.
@@ -23,16 +24,22 @@ export type BeginResult =
   | { state: 'mismatch' }
   | { state: 'done'; response: StoredResponse };
 
+/** Whose key it is: the tenant and the credential's id (Credential.id). */
+export interface IdempotencyOwner {
+  tenant: string;
+  credential: string;
+}
+
 export interface IdempotencyStore {
   /**
-   * Takes the lease for (tenant, key) when nobody holds it, else says why not. The lease
+   * Takes the lease for (owner, key) when nobody holds it, else says why not. The lease
    * expires after `leaseMs` (a gateway that died mid-request does not block the key forever).
    */
-  begin(tenant: string, key: string, fingerprint: string, leaseMs: number): Promise<BeginResult>;
+  begin(owner: IdempotencyOwner, key: string, fingerprint: string, leaseMs: number): Promise<BeginResult>;
   /** Keeps the response for `ttlMs` if `lease` still holds the key. */
-  complete(tenant: string, key: string, lease: string, response: StoredResponse, ttlMs: number): Promise<void>;
+  complete(owner: IdempotencyOwner, key: string, lease: string, response: StoredResponse, ttlMs: number): Promise<void>;
   /** Gives the key up (nothing was produced) if `lease` still holds it. */
-  release(tenant: string, key: string, lease: string): Promise<void>;
+  release(owner: IdempotencyOwner, key: string, lease: string): Promise<void>;
 }
 
 /** Response headers replayed with a stored response. */
@@ -56,15 +63,16 @@ export function fingerprint(topic: string, mediaType: string, body: string): Pro
 }
 
 /**
- * Event ids for a request with an Idempotency-Key: derived from tenant, key, request
- * fingerprint and position, so that if a retry ever produces again (a gateway died between
+ * Event ids for a request with an Idempotency-Key: derived from tenant, credential, key, request
+ * fingerprint and position (the credential too, or a second caller of the tenant sending the same
+ * key and body would get the same ids, and the sinks would drop its events as duplicates), so that if a retry ever produces again (a gateway died between
  * Kafka's ack and storing the answer, and the lease ran out) the duplicates carry the same
  * event ids and every sink, which deduplicates by event id, applies them once. The fingerprint
  * is part of it so a key reused for a different body after the TTL never collides with old
  * events. UUIDv8 (RFC 9562 "custom") from SHA-256.
  */
-export async function derivedEventIds(tenant: string, key: string, requestFingerprint: string, count: number): Promise<string[]> {
-  const seed = await sha256Hex(`${tenant}\n${key}\n${requestFingerprint}`);
+export async function derivedEventIds(owner: IdempotencyOwner, key: string, requestFingerprint: string, count: number): Promise<string[]> {
+  const seed = await sha256Hex(`${owner.tenant}\n${owner.credential}\n${key}\n${requestFingerprint}`);
   return Promise.all(Array.from({ length: count }, async (_, i) => uuidV8(await sha256Hex(`${seed}\n${i}`))));
 }
 

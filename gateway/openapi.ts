@@ -93,7 +93,7 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
         },
         responses: {
           '200': {
-            description: '`Prefer: wait` was honoured: every event was applied by the workers. Orders carry the order as the read model now holds it.',
+            description: '`Prefer: wait` was honoured: every event was applied by the workers. Orders carry the order as the read model now holds it when the credential holds `read:orders`; otherwise the answer only says the events were applied.',
             headers: { 'Preference-Applied': ref('headers', 'PreferenceApplied'), 'Idempotent-Replayed': ref('headers', 'IdempotentReplayed') },
             content: { 'application/json': { schema: { oneOf: [ref('schemas', 'AppliedEvent'), ref('schemas', 'AppliedBatch')] } } },
           },
@@ -300,7 +300,7 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
               required: ['applied'],
               properties: {
                 applied: { type: 'array', items: { type: 'string', format: 'uuid' }, description: 'The event ids the workers applied.' },
-                order: { oneOf: [ref('schemas', 'Order'), { type: 'null' }], description: 'Orders only: the order as the read model now holds it (possibly a newer version).' },
+                order: { oneOf: [ref('schemas', 'Order'), { type: 'null' }], description: 'Orders, to a credential holding `read:orders` only: the order as the read model now holds it (possibly a newer version).' },
               },
             },
           ],
@@ -313,7 +313,7 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
               required: ['applied'],
               properties: {
                 applied: { type: 'array', items: { type: 'string', format: 'uuid' } },
-                orders: { type: 'array', items: { oneOf: [ref('schemas', 'Order'), { type: 'null' }] }, description: 'Orders only: each distinct order of the batch, in first-seen order.' },
+                orders: { type: 'array', items: { oneOf: [ref('schemas', 'Order'), { type: 'null' }] }, description: 'Orders, to a credential holding `read:orders` only: each distinct order of the batch, in first-seen order.' },
               },
             },
           ],

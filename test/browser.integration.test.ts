@@ -242,7 +242,7 @@ test('page views as a JSON array: one result per event, and the URL counter coun
   assert.equal(answer.status, 202, JSON.stringify(answer));
   const results = (answer.body as { results: { status: string }[] }).results;
   assert.deepEqual(results.map((r) => r.status), ['accepted', 'accepted', 'accepted']);
-  await waitFor(async () => Number(await iso.redis.hget(`ferry:${iso.id}:page_views:by_url`, url)) === 3, { what: 'three views of the page counted' });
+  await waitFor(async () => Number(await iso.redis.hget(`ferry:${iso.id}:page_views:${TENANT}:by_url`, url)) === 3, { what: 'three views of the page counted' });
   await page.context().close();
 });
 
@@ -298,7 +298,7 @@ test('a page view sent with fetch keepalive from pagehide arrives after the page
   );
   // Leaving for another page of the shop, as a visitor does.
   await page.goto(`${shop.origin}/next`);
-  await waitFor(async () => Number(await iso.redis.hget(`ferry:${iso.id}:page_views:by_url`, url)) === 1, { what: 'the view sent while leaving counted' }).catch(async (err: Error) => {
+  await waitFor(async () => Number(await iso.redis.hget(`ferry:${iso.id}:page_views:${TENANT}:by_url`, url)) === 1, { what: 'the view sent while leaving counted' }).catch(async (err: Error) => {
     throw new Error(`${err.message}\nbrowser: ${seen.join('; ') || 'no request'}\ngateway: ${await gatewaySaw('/v1/events')}`);
   });
   await context.close();
@@ -318,7 +318,7 @@ test('a page view sent with navigator.sendBeacon from pagehide arrives, with no 
   );
   assert.equal(accepted, true);
   await page.goto(`${shop.origin}/next`);
-  await waitFor(async () => Number(await iso.redis.hget(`ferry:${iso.id}:page_views:by_url`, url)) === 1, { what: 'the beacon counted' }).catch(async (err: Error) => {
+  await waitFor(async () => Number(await iso.redis.hget(`ferry:${iso.id}:page_views:${TENANT}:by_url`, url)) === 1, { what: 'the beacon counted' }).catch(async (err: Error) => {
     throw new Error(`${err.message}\ngateway: ${await gatewaySaw('/v1/beacon')}`);
   });
   await page.context().close();

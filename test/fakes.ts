@@ -3,7 +3,7 @@
  * The Redis implementations are tested against a real Redis in test/gateway-*.integration.test.ts.
  */
 import { ProduceError, type Delivery, type EventProducer, type OutgoingRecord } from '../lib/kafka/event-producer.ts';
-import type { BeginResult, IdempotencyStore, StoredResponse } from '../gateway/idempotency.ts';
+import type { BeginResult, IdempotencyOwner, IdempotencyStore, StoredResponse } from '../gateway/idempotency.ts';
 import type { RateDecision, RateLimiter } from '../gateway/rate-limit.ts';
 import type { OrderView, ReadModel } from '../gateway/read-model.ts';
 
@@ -40,20 +40,20 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
   readonly entries = new Map<string, Entry>();
   constructor(readonly now: () => number = Date.now) {}
 
-  #get(tenant: string, key: string): Entry | undefined {
-    const e = this.entries.get(`${tenant}\n${key}`);
+  #get(owner: IdempotencyOwner, key: string): Entry | undefined {
+    const e = this.entries.get(entryKey(owner, key));
     if (e && e.expiresAt <= this.now()) {
-      this.entries.delete(`${tenant}\n${key}`);
+      this.entries.delete(entryKey(owner, key));
       return undefined;
     }
     return e;
   }
 
-  async begin(tenant: string, key: string, fingerprint: string, leaseMs: number): Promise<BeginResult> {
-    const e = this.#get(tenant, key);
+  async begin(owner: IdempotencyOwner, key: string, fingerprint: string, leaseMs: number): Promise<BeginResult> {
+    const e = this.#get(owner, key);
     if (!e) {
       const lease = crypto.randomUUID();
-      this.entries.set(`${tenant}\n${key}`, { fingerprint, lease, expiresAt: this.now() + leaseMs });
+      this.entries.set(entryKey(owner, key), { fingerprint, lease, expiresAt: this.now() + leaseMs });
       return { state: 'acquired', lease };
     }
     if (e.fingerprint !== fingerprint) return { state: 'mismatch' };
@@ -61,18 +61,20 @@ export class MemoryIdempotencyStore implements IdempotencyStore {
     return { state: 'done', response: e.response };
   }
 
-  async complete(tenant: string, key: string, lease: string, response: StoredResponse, ttlMs: number): Promise<void> {
-    const e = this.#get(tenant, key);
+  async complete(owner: IdempotencyOwner, key: string, lease: string, response: StoredResponse, ttlMs: number): Promise<void> {
+    const e = this.#get(owner, key);
     if (e?.lease !== lease) return;
     e.response = response;
     delete e.lease;
     e.expiresAt = this.now() + ttlMs;
   }
 
-  async release(tenant: string, key: string, lease: string): Promise<void> {
-    if (this.#get(tenant, key)?.lease === lease) this.entries.delete(`${tenant}\n${key}`);
+  async release(owner: IdempotencyOwner, key: string, lease: string): Promise<void> {
+    if (this.#get(owner, key)?.lease === lease) this.entries.delete(entryKey(owner, key));
   }
 }
+
+const entryKey = (owner: IdempotencyOwner, key: string) => `${owner.tenant}\n${owner.credential}\n${key}`;
 
 /** Allows `budget` requests per subject, then refuses with `retryAfterMs`. */
 export class FakeRateLimiter implements RateLimiter {

@@ -26,36 +26,39 @@ after(async () => {
 
 describe('RedisIdempotencyStore', () => {
   const stores = hosts.map((h) => new RedisIdempotencyStore(h, prefix));
+  const acme = { tenant: 'acme', credential: 'key:acme-1' };
+  const globex = { tenant: 'globex', credential: 'key:globex-1' };
 
   test('of many hosts racing on one key exactly one takes the lease; the rest see it in flight, then the stored answer', async () => {
-    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => stores[i % 3]!.begin('acme', 'race', 'fp', 60_000)));
+    const results = await Promise.all(Array.from({ length: 60 }, (_, i) => stores[i % 3]!.begin(acme, 'race', 'fp', 60_000)));
     const acquired = results.filter((r) => r.state === 'acquired');
     assert.equal(acquired.length, 1);
     assert.ok(results.filter((r) => r.state !== 'acquired').every((r) => r.state === 'in-flight'));
-    await stores[1]!.complete('acme', 'race', (acquired[0] as { lease: string }).lease, response, 60_000);
-    for (const s of stores) assert.deepEqual(await s.begin('acme', 'race', 'fp', 60_000), { state: 'done', response });
-    assert.deepEqual(await stores[2]!.begin('acme', 'race', 'other-fp', 60_000), { state: 'mismatch' });
-    assert.equal((await stores[0]!.begin('globex', 'race', 'fp', 60_000)).state, 'acquired', 'keys are per tenant');
+    await stores[1]!.complete(acme, 'race', (acquired[0] as { lease: string }).lease, response, 60_000);
+    for (const s of stores) assert.deepEqual(await s.begin(acme, 'race', 'fp', 60_000), { state: 'done', response });
+    assert.deepEqual(await stores[2]!.begin(acme, 'race', 'other-fp', 60_000), { state: 'mismatch' });
+    assert.equal((await stores[0]!.begin(globex, 'race', 'fp', 60_000)).state, 'acquired', 'keys are per tenant');
+    assert.equal((await stores[0]!.begin({ tenant: 'acme', credential: 'key:acme-2' }, 'race', 'other-fp', 60_000)).state, 'acquired', 'and per credential');
     const ttl = await hosts[0]!.pttl((await hosts[0]!.keys(`${prefix}idempotency:acme:*`))[0]!);
     assert.ok(ttl > 50_000 && ttl <= 60_000, `the answer is kept for the TTL, ${ttl}`);
   });
 
   test('only the lease holder completes or releases; an expired lease lets the next request run', async () => {
-    const first = await stores[0]!.begin('acme', 'lease', 'fp', 300);
+    const first = await stores[0]!.begin(acme, 'lease', 'fp', 300);
     assert.equal(first.state, 'acquired');
-    await stores[1]!.release('acme', 'lease', 'not-the-lease');
-    assert.equal((await stores[1]!.begin('acme', 'lease', 'fp', 300)).state, 'in-flight');
+    await stores[1]!.release(acme, 'lease', 'not-the-lease');
+    assert.equal((await stores[1]!.begin(acme, 'lease', 'fp', 300)).state, 'in-flight');
 
-    await waitFor(async () => (await stores[1]!.begin('acme', 'lease', 'fp', 60_000)).state === 'acquired', { what: 'the lease expired', timeoutMs: 5000, intervalMs: 100 });
+    await waitFor(async () => (await stores[1]!.begin(acme, 'lease', 'fp', 60_000)).state === 'acquired', { what: 'the lease expired', timeoutMs: 5000, intervalMs: 100 });
     // The first holder comes back late: its answer must not overwrite the new holder's key.
-    await stores[0]!.complete('acme', 'lease', (first as { lease: string }).lease, response, 60_000);
-    assert.equal((await stores[2]!.begin('acme', 'lease', 'fp', 60_000)).state, 'in-flight');
+    await stores[0]!.complete(acme, 'lease', (first as { lease: string }).lease, response, 60_000);
+    assert.equal((await stores[2]!.begin(acme, 'lease', 'fp', 60_000)).state, 'in-flight');
   });
 
   test('release frees the key for a retry', async () => {
-    const r = await stores[0]!.begin('acme', 'free', 'fp', 60_000);
-    await stores[0]!.release('acme', 'free', (r as { lease: string }).lease);
-    assert.equal((await stores[1]!.begin('acme', 'free', 'fp', 60_000)).state, 'acquired');
+    const r = await stores[0]!.begin(acme, 'free', 'fp', 60_000);
+    await stores[0]!.release(acme, 'free', (r as { lease: string }).lease);
+    assert.equal((await stores[1]!.begin(acme, 'free', 'fp', 60_000)).state, 'acquired');
   });
 });
 

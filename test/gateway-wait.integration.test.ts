@@ -61,5 +61,5 @@ test('a batch of page views with Prefer: wait is answered 200 with every applied
   assert.equal(res.json.accepted, 25);
   const ids = (res.json.results as { event_id: string }[]).map((r) => r.event_id);
   assert.deepEqual(res.json.applied, ids);
-  assert.equal(Number(await iso.redis.hget(`${iso.env.REDIS_PREFIX}page_views:by_url`, 'https://shop.example/wait')), 25);
+  assert.equal(Number(await iso.redis.hget(`${iso.env.REDIS_PREFIX}page_views:default:by_url`, 'https://shop.example/wait')), 25);
 });

@@ -83,7 +83,7 @@ test('events posted over HTTP land exactly once in PostgreSQL, Redis and ClickHo
 
   // Redis: page-view counters exact, and the cached orders at their newest version.
   await waitFor(async () => {
-    const counts = await iso.redis.hgetall(`ferry:${iso.id}:page_views:by_url`);
+    const counts = await iso.redis.hgetall(`ferry:${iso.id}:page_views:default:by_url`);
     return URLS.every((u) => Number(counts[u]) === expectedViews.get(u));
   }, { what: 'page-view counters in Redis' });
   const cached = await iso.redis.hget(orderKey(`ferry:${iso.id}:`, 'default', 'o-3'), 'doc');

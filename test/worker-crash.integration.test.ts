@@ -56,7 +56,7 @@ async function assertExactlyOnce(iso: Isolated, tag: string, ids: string[], view
   assert.deepEqual(new Set(rows.map((r) => r.event_id)), new Set(ids));
 
   await waitFor(async () => {
-    const counts = await iso.redis.hgetall(`ferry:${iso.id}:page_views:by_url`);
+    const counts = await iso.redis.hgetall(`ferry:${iso.id}:page_views:default:by_url`);
     const total = Object.entries(counts).filter(([u]) => u.includes(`/${tag}/`)).reduce((a, [, n]) => a + Number(n), 0);
     return total === views;
   }, { what: 'page-view counters exact', timeoutMs: 60_000 });

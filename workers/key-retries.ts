@@ -20,6 +20,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { RawMessage } from '../lib/kafka/consumer.ts';
 import type { DeadLetters, DeadLetter, StoredRecord } from '../lib/queues/dead-letters.ts';
 import { describe, isOutage } from './errors.ts';
+import { DEFAULT_TENANT, TENANT_HEADER } from '../lib/contract.ts';
 
 /** A parked record: the raw Kafka record plus its attempt history. */
 export type ParkedRecord = StoredRecord;
@@ -126,8 +127,14 @@ export class KeyRetries {
     this.#backoffMs = options.backoffMs ?? 1000;
   }
 
-  listKey(topic: string, key: string | null): string {
-    return `${this.options.name}:parked:${topic}:${key ?? ''}`;
+  /**
+   * The list a record parks in: per topic, tenant and key, so one tenant's failing event never
+   * holds back another tenant's events that happen to share its key. The tenant is encoded: it
+   * comes from a record header, and a `:` in it must not reach into the key's part.
+   */
+  listKey(record: RawMessage): string {
+    const tenant = record.headers?.[TENANT_HEADER] ?? DEFAULT_TENANT;
+    return `${this.options.name}:parked:${record.topic}:${encodeURIComponent(tenant)}:${record.key?.toString('utf8') ?? ''}`;
   }
 
   /**
@@ -140,7 +147,7 @@ export class KeyRetries {
     // the atomic park script just for records of those keys. Only this partition's processing
     // blocks its keys, so a key cannot become blocked between the two steps; it can become
     // free, which the script sees.
-    const lists = records.map((r) => this.listKey(r.topic, r.key?.toString('utf8') ?? null));
+    const lists = records.map((r) => this.listKey(r));
     const distinct = [...new Set(lists)];
     const found = await Promise.all(chunks(distinct, KEYS_PER_CALL).map(async (chunk) => (await this.#redis.ferryWhichExist(chunk.length, ...chunk)).map((i) => chunk[i - 1]!)));
     const blocked = new Set(found.flat());
@@ -160,7 +167,7 @@ export class KeyRetries {
   /** Parks a failed record at (or behind) the head of its key and schedules the head's retry. */
   async block(record: RawMessage, error: unknown): Promise<void> {
     const parked = JSON.stringify(toParked(record));
-    const list = this.listKey(record.topic, record.key?.toString('utf8') ?? null);
+    const list = this.listKey(record);
     const head = await this.#redis.ferryBlock(list, parked);
     if (head === parked) await this.#schedule(list, head, [{ at: new Date().toISOString(), error: describe(error) }], this.#delay(1));
   }

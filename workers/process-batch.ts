@@ -26,6 +26,7 @@ import type { DeadLetters } from '../lib/queues/dead-letters.ts';
 import { describe, EventFailures, isOutage } from './errors.ts';
 import { decodeRecord, type ConsumedEvent } from '../lib/event.ts';
 import type { KeyRetries } from './key-retries.ts';
+import { DEFAULT_TENANT, TENANT_HEADER } from '../lib/contract.ts';
 
 export interface ProcessBatchOptions {
   codec: Codec;
@@ -172,11 +173,14 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
   };
 }
 
-/** Records grouped by topic and key, each group in the records' (offset) order. */
+/**
+ * Records grouped by topic, tenant and key (as key-retries.ts parks them), each group in the
+ * records' (offset) order.
+ */
 function byKey(records: RawMessage[]): Map<string, RawMessage[]> {
   const groups = new Map<string, RawMessage[]>();
   for (const m of records) {
-    const k = `${m.topic}\u0000${m.key?.toString('utf8') ?? ''}`;
+    const k = `${m.topic}\u0000${m.headers?.[TENANT_HEADER] ?? DEFAULT_TENANT}\u0000${m.key?.toString('utf8') ?? ''}`;
     const group = groups.get(k);
     if (group) group.push(m);
     else groups.set(k, [m]);

@@ -1,7 +1,7 @@
 /**
- * Idempotency keys in the cache Redis: one hash per (tenant, key) with the request fingerprint,
- * the lease token of the request holding it, and, once answered, the stored response. Every
- * step is one script, so two gateways racing on the same key cannot both take it.
+ * Idempotency keys in the cache Redis: one hash per (tenant, credential, key) with the request
+ * fingerprint, the lease token of the request holding it, and, once answered, the stored
+ * response. Every step is one script, so two gateways racing on the same key cannot both take it.
  *
  * The cache Redis may evict: with an `allkeys-*` policy an entry can vanish before its TTL and
  * a late retry would run again (then the derived event ids keep the effect single). Prefer a
@@ -9,7 +9,7 @@
  */
 import type { Redis } from 'ioredis';
 import { sha256Hex } from '../../lib/api-keys.ts';
-import type { BeginResult, IdempotencyStore, StoredResponse } from '../idempotency.ts';
+import type { BeginResult, IdempotencyOwner, IdempotencyStore, StoredResponse } from '../idempotency.ts';
 
 // KEYS[1] entry; ARGV fingerprint, lease ms, lease token.
 const BEGIN = `
@@ -55,14 +55,14 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     this.#redis = r;
   }
 
-  /** The key is hashed: clients choose it, and it should not shape Redis key names. */
-  async #entry(tenant: string, key: string): Promise<string> {
-    return `${this.prefix}idempotency:${tenant}:${await sha256Hex(key)}`;
+  /** The key is hashed with the credential: clients choose it, and it should not shape Redis key names. */
+  async #entry(owner: IdempotencyOwner, key: string): Promise<string> {
+    return `${this.prefix}idempotency:${owner.tenant}:${await sha256Hex(`${owner.credential}\n${key}`)}`;
   }
 
-  async begin(tenant: string, key: string, fingerprint: string, leaseMs: number): Promise<BeginResult> {
+  async begin(owner: IdempotencyOwner, key: string, fingerprint: string, leaseMs: number): Promise<BeginResult> {
     const lease = crypto.randomUUID();
-    const [state, response] = await this.#redis.ferryIdemBegin(await this.#entry(tenant, key), fingerprint, leaseMs, lease);
+    const [state, response] = await this.#redis.ferryIdemBegin(await this.#entry(owner, key), fingerprint, leaseMs, lease);
     switch (state) {
       case 'acquired':
         return { state, lease };
@@ -76,11 +76,11 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     }
   }
 
-  async complete(tenant: string, key: string, lease: string, response: StoredResponse, ttlMs: number): Promise<void> {
-    await this.#redis.ferryIdemComplete(await this.#entry(tenant, key), lease, JSON.stringify(response), ttlMs);
+  async complete(owner: IdempotencyOwner, key: string, lease: string, response: StoredResponse, ttlMs: number): Promise<void> {
+    await this.#redis.ferryIdemComplete(await this.#entry(owner, key), lease, JSON.stringify(response), ttlMs);
   }
 
-  async release(tenant: string, key: string, lease: string): Promise<void> {
-    await this.#redis.ferryIdemRelease(await this.#entry(tenant, key), lease);
+  async release(owner: IdempotencyOwner, key: string, lease: string): Promise<void> {
+    await this.#redis.ferryIdemRelease(await this.#entry(owner, key), lease);
   }
 }

@@ -21,13 +21,13 @@ after(async () => {
 
 const AWKWARD = ['tab\there', 'new\nline', 'carriage\rreturn', 'back\\slash', 'back\\tslash-t', 'quote " and \' apostrophe', 'nul \u0000 byte', 'ünïcödé 🚢', '\\N', ''];
 
-function view(i: number, text: string): ConsumedEvent {
+function view(i: number, text: string, tenant = 'default'): ConsumedEvent {
   return {
     topic: 'page_views',
     partition: i % 6,
     offset: String(9_007_199_254_740_993n + BigInt(i)),
     key: `user-${text}`,
-    tenant: 'default',
+    tenant,
     schemaId: 2,
     value: { event_id: randomUUID(), received_at: 1_764_000_000_123 + i, user_id: `user-${text}`, url: `https://shop.example/${text}`, referrer: text === '' ? null : text, occurred_at: 1_764_000_000_456 + i },
   };
@@ -46,6 +46,7 @@ test('rows read back column for column, awkward characters and 64-bit offsets in
     const r = byId.get(e.value.event_id as string);
     assert.ok(r, `row of ${JSON.stringify(e.key)} is missing`);
     assert.equal(r.topic, 'page_views');
+    assert.equal(r.tenant, 'default');
     assert.equal(r.key, e.key);
     assert.equal(r.partition, e.partition);
     assert.equal(String(r.offset), e.offset);
@@ -55,4 +56,15 @@ test('rows read back column for column, awkward characters and 64-bit offsets in
     assert.equal(Number(r.occurred_s), Math.floor((e.value.occurred_at as number) / 1000));
     assert.deepEqual(JSON.parse(r.payload as string), e.value);
   }
+});
+
+test('the same event id from two tenants keeps both rows; a redelivered copy still folds', async () => {
+  const sink = new ClickhouseSink(iso.clickhouse);
+  const acme = view(100, 'same-id', 'acme');
+  const globex = { ...view(101, 'same-id', 'globex'), value: { ...acme.value, user_id: 'globex-user' } };
+  await sink.insert([acme, globex]);
+  await sink.insert([acme]);
+  await iso.clickhouse.command({ query: 'OPTIMIZE TABLE events FINAL' });
+  const rs = await iso.clickhouse.query({ query: `SELECT tenant, key FROM events FINAL WHERE event_id = '${String(acme.value.event_id)}' ORDER BY tenant`, format: 'JSONEachRow' });
+  assert.deepEqual(await rs.json(), [{ tenant: 'acme', key: 'user-same-id' }, { tenant: 'globex', key: 'user-same-id' }]);
 });

@@ -1,7 +1,7 @@
 /**
  * ClickHouse: one row per event in `events`. Rows go in as JSONEachRow inserts (values never
  * enter SQL text). Duplicates from redelivery are folded by ReplacingMergeTree on
- * (topic, event_id); see migrations/clickhouse/001_events.sql.
+ * (topic, event_id, tenant); see migrations/clickhouse/001_events.sql and 002_events_tenant.sql.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { ConsumedEvent } from '../../lib/event.ts';
@@ -10,6 +10,7 @@ import { GroupCommit } from '../group-commit.ts';
 export interface EventRow {
   event_id: string;
   topic: string;
+  tenant: string;
   key: string;
   occurred_at: number;
   occurred_at_ms: number;
@@ -53,6 +54,7 @@ export class ClickhouseSink {
     return {
       event_id: String(e.value.event_id),
       topic: e.topic,
+      tenant: e.tenant,
       key: e.key,
       // DateTime takes seconds since the epoch in JSONEachRow.
       occurred_at: Math.floor(occurred / 1000),

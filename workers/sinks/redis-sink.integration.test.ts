@@ -8,7 +8,7 @@ import { after, before, test } from 'node:test';
 import { isolate, type Isolated } from '../../test/helpers.ts';
 import type { ConsumedEvent } from '../../lib/event.ts';
 import { orderKey, type OrderRow } from '../../lib/order-cache.ts';
-import { RedisSink } from './redis-sink.ts';
+import { OTHER_URLS, RedisSink } from './redis-sink.ts';
 
 let iso: Isolated;
 let sink: RedisSink;
@@ -22,19 +22,19 @@ after(async () => {
   await iso?.cleanup();
 });
 
-function view(user: string, url: string, partition: number, offset: string): ConsumedEvent {
+function view(user: string, url: string, partition: number, offset: string, tenant = 'default'): ConsumedEvent {
   return {
     topic: 'page_views',
     partition,
     offset,
     key: user,
-    tenant: 'default',
+    tenant,
     schemaId: 2,
     value: { event_id: randomUUID(), received_at: Date.now(), user_id: user, url, referrer: null, occurred_at: Date.now() },
   };
 }
 
-const counts = async () => iso.redis.hgetall(sink.pageViewsKey);
+const counts = async (tenant = 'default') => iso.redis.hgetall(sink.pageViewsKey(tenant));
 
 test('a batch delivered again, whole or in part, counts each page view once', async () => {
   const batch = [view('u1', 'https://shop.example/a', 0, '10'), view('u2', 'https://shop.example/a', 0, '11'), view('u1', 'https://shop.example/b', 0, '12')];
@@ -60,7 +60,7 @@ test('Redis holds one marker per user, not one per page view', async () => {
   const many = Array.from({ length: 500 }, (_, i) => view(`m${i % 5}`, 'https://shop.example/d', 2, String(100 + i)));
   await sink.applyPageViews(many);
   assert.equal((await counts())['https://shop.example/d'], '500');
-  const markers = await iso.redis.keys(`${iso.env.REDIS_PREFIX}seen:pv:m*`);
+  const markers = await iso.redis.keys(`${iso.env.REDIS_PREFIX}seen:pv:default:m*`);
   assert.equal(markers.length, 5);
 });
 
@@ -71,6 +71,21 @@ test('a batch larger than one script call counts each page view once, delivered 
   const c = await counts();
   assert.equal(Number(c['https://shop.example/big0']) + Number(c['https://shop.example/big1']) + Number(c['https://shop.example/big2']), 1234);
   assert.equal(c['https://shop.example/big0'], String(many.filter((_, i) => i % 3 === 0).length));
+});
+
+test('two tenants with the same user and URL count apart: neither adds to nor suppresses the other', async () => {
+  // Same user, partition and offset: with one marker for both, the second would count as a redelivery.
+  await sink.applyPageViews([view('twin', 'https://shop.example/t', 4, '7', 'acme'), view('twin', 'https://shop.example/t', 4, '7', 'globex')]);
+  await sink.applyPageViews([view('twin', 'https://shop.example/t', 4, '8', 'acme')]);
+  assert.deepEqual(await counts('acme'), { 'https://shop.example/t': '2' });
+  assert.deepEqual(await counts('globex'), { 'https://shop.example/t': '1' });
+  assert.equal((await counts())['https://shop.example/t'], undefined);
+});
+
+test('a tenant counts at most maxUrls distinct URLs; page views of further URLs count under (other)', async () => {
+  const capped = new RedisSink(iso.redis, iso.env.REDIS_PREFIX!, 3);
+  await capped.applyPageViews(Array.from({ length: 6 }, (_, i) => view(`cap${i}`, `https://shop.example/cap${i % 5}`, 5, String(i), 'capped')));
+  assert.deepEqual(await counts('capped'), { 'https://shop.example/cap0': '2', 'https://shop.example/cap1': '1', 'https://shop.example/cap2': '1', [OTHER_URLS]: '2' });
 });
 
 function orderRow(orderId: string, status: string, offset: number): OrderRow {

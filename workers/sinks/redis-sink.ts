@@ -1,11 +1,16 @@
 /**
  * The Redis cache: the order read model (version-guarded, see lib/order-cache.ts) and a
- * page-view counter per URL. A counter is not idempotent by itself, so each increment is
- * guarded, in the same script, by a marker per user (the topic's key): the Kafka position of
- * the last page view of that user that was counted. A user's page views are applied in offset
- * order (per-key order holds through retries, see workers/key-retries.ts), so a redelivered one is at or
- * before the marker and counts no more. One marker per user, not per event: Redis holds as
- * many markers as there are active users, whatever the event rate.
+ * page-view counter per URL, one hash per tenant. A counter is not idempotent by itself, so
+ * each increment is guarded, in the same script, by a marker per tenant and user (the topic's
+ * key): the Kafka position of the last page view of that user that was counted. A user's page
+ * views are applied in offset order (per-key order holds through retries, see workers/key-retries.ts),
+ * so a redelivered one is at or before the marker and counts no more. One marker per user, not
+ * per event: Redis holds as many markers as there are active users, whatever the event rate.
+ *
+ * A tenant's hash is bounded, not expired: URLs are the client's choice, so only a cap on
+ * distinct URLs keeps a tenant (or a script posting random URLs) from growing it without end,
+ * while a TTL would either never fire on an active tenant or silently reset running totals.
+ * Page views of new URLs past the cap count under OTHER_URLS.
  */
 import type { Redis } from 'ioredis';
 import { chunks } from '../../lib/chunks.ts';
@@ -15,19 +20,27 @@ import type { ConsumedEvent, PageViewEvent } from '../../lib/event.ts';
 /** Markers outlive Kafka's retention (7 days), after which no redelivery is possible. */
 const SEEN_TTL_S = 8 * 24 * 60 * 60;
 
-// KEYS: the counts hash, then one marker per page view. ARGV: ttl, then url, partition and
-// offset (decimal string) per page view, in offset order. The page views of a batch go in one
-// call (one command instead of one per event); a user seen twice in the batch meets the marker
-// its earlier page view just set, as it would in separate calls.
+/** The field counting page views of URLs past a tenant's cap (not a URL: those start with http). */
+export const OTHER_URLS = '(other)';
+
+/** Distinct URLs counted per tenant: each field is at most 2 KiB, so a tenant's hash stays under ~20 MiB. */
+const MAX_URLS = 10_000;
+
+// KEYS: per page view, its tenant's counts hash and its marker. ARGV: ttl, the cap on a hash's
+// fields, then url, partition and offset (decimal string) per page view, in offset order. The
+// page views of a batch go in one call (one command instead of one per event); a user seen twice
+// in the batch meets the marker its earlier page view just set, as it would in separate calls.
 // Offsets are compared as decimal strings (length, then digits): exact beyond 2^53. A marker
 // from another partition (the topic was repartitioned) is replaced, not compared.
 const COUNT_ONCE = `
 local n = 0
-for i = 2, #KEYS do
-  local j = 3 * (i - 2) + 2
-  local partition, offset = ARGV[j + 1], ARGV[j + 2]
+local cap = tonumber(ARGV[2])
+for i = 1, #KEYS / 2 do
+  local counts, marker = KEYS[2 * i - 1], KEYS[2 * i]
+  local j = 3 * (i - 1) + 3
+  local url, partition, offset = ARGV[j], ARGV[j + 1], ARGV[j + 2]
   local counted = false
-  local last = redis.call('GET', KEYS[i])
+  local last = redis.call('GET', marker)
   if last then
     local sep = string.find(last, ':', 1, true)
     if sep and string.sub(last, 1, sep - 1) == partition then
@@ -36,8 +49,9 @@ for i = 2, #KEYS do
     end
   end
   if not counted then
-    redis.call('SET', KEYS[i], partition .. ':' .. offset, 'EX', ARGV[1])
-    redis.call('HINCRBY', KEYS[1], ARGV[j], 1)
+    redis.call('SET', marker, partition .. ':' .. offset, 'EX', ARGV[1])
+    if redis.call('HEXISTS', counts, url) == 0 and redis.call('HLEN', counts) >= cap then url = '${OTHER_URLS}' end
+    redis.call('HINCRBY', counts, url, 1)
     n = n + 1
   end
 end
@@ -50,17 +64,23 @@ type CounterCommands = { ferryCountOnce(numKeys: number, ...keysThenArgs: (strin
 
 export class RedisSink {
   readonly #redis;
+  readonly #maxUrls: number;
 
-  constructor(redis: Redis, readonly prefix: string) {
+  /** @param maxUrls distinct URLs counted per tenant. @defaultValue 10 000 */
+  constructor(redis: Redis, readonly prefix: string, maxUrls = MAX_URLS) {
     if (typeof (redis as unknown as Partial<CounterCommands>).ferryCountOnce !== 'function') {
       redis.defineCommand('ferryCountOnce', { lua: COUNT_ONCE });
     }
     this.#redis = redis as Redis & CounterCommands;
+    this.#maxUrls = maxUrls;
   }
 
-  /** Key of the hash `url -> views`. */
-  get pageViewsKey(): string {
-    return `${this.prefix}page_views:by_url`;
+  /**
+   * Key of the tenant's hash `url -> views`. The tenant comes from a record header, so it is
+   * encoded: a `:` in it must not make two tenants' keys meet.
+   */
+  pageViewsKey(tenant: string): string {
+    return `${this.prefix}page_views:${encodeURIComponent(tenant)}:by_url`;
   }
 
   /**
@@ -75,10 +95,10 @@ export class RedisSink {
     // One connection runs the calls in order: a user's later page view meets the marker an
     // earlier chunk set.
     await Promise.all(chunks(events, PER_CALL).map((chunk) => {
-      const keys: string[] = [this.pageViewsKey];
-      const args: (string | number)[] = [SEEN_TTL_S];
+      const keys: string[] = [];
+      const args: (string | number)[] = [SEEN_TTL_S, this.#maxUrls];
       for (const e of chunk) {
-        keys.push(`${this.prefix}seen:pv:${e.key}`);
+        keys.push(this.pageViewsKey(e.tenant), `${this.prefix}seen:pv:${encodeURIComponent(e.tenant)}:${e.key}`);
         args.push((e.value as unknown as PageViewEvent).url, e.partition, e.offset);
       }
       return this.#redis.ferryCountOnce(keys.length, ...keys, ...args);
