@@ -87,7 +87,7 @@ test("one tenant's event that keeps failing does not hold back another tenant's 
 });
 
 // Needs the PostgreSQL function change (order_history keyed by (tenant, event_id)); see migration 010.
-test('the same event id from two tenants: both land in order_history and orders', { todo: 'ferry_apply_orders_set must conflict on (tenant, event_id)' }, async () => {
+test('the same event id from two tenants: both land in order_history and orders', async () => {
   const eventId = randomUUID();
   assert.equal(await post(ACME, orderEvent('t-same-id-a', 'created', '2026-11-23T10:00:00Z', { event_id: eventId })), 202);
   assert.equal(await post(GLOBEX, orderEvent('t-same-id-g', 'created', '2026-11-23T10:00:00Z', { event_id: eventId })), 202);

@@ -30,14 +30,14 @@ BEGIN
            CASE WHEN nextval('pg_temp.ferry_apply_progress') > 0 THEN source_partition END, source_offset, received_at
     FROM input
     ORDER BY ord
-    ON CONFLICT (event_id) DO NOTHING
-    RETURNING event_id
+    ON CONFLICT (tenant, event_id) DO NOTHING
+    RETURNING tenant, event_id
   )
   INSERT INTO orders AS o (tenant, order_id, customer_id, status, amount_cents, currency, items, occurred_at, event_id,
                            source_partition, source_offset, received_at, updated_at)
   SELECT DISTINCT ON (tenant, order_id) tenant, order_id, customer_id, status, amount_cents, currency, items::jsonb, occurred_at, input.event_id,
          source_partition, source_offset, received_at, clock_timestamp()
-  FROM input JOIN history USING (event_id)
+  FROM input JOIN history USING (tenant, event_id)
   ORDER BY tenant, order_id, occurred_at DESC, source_offset DESC
   ON CONFLICT (tenant, order_id) DO UPDATE SET
     customer_id = excluded.customer_id, status = excluded.status, amount_cents = excluded.amount_cents,
