@@ -15,6 +15,7 @@ import { loadRegistry } from '../schemas/registry.ts';
 import { createDashboardApp } from './app.ts';
 import { queueMetrics } from './metrics.ts';
 import { loadDashboardConfig } from './config.ts';
+import { capConnections, readHttpLimits, serverOptions } from '../lib/http-limits.ts';
 import { DeadLetterReplayer } from '../lib/queues/replayer.ts';
 import { DeadLetters } from '../lib/queues/dead-letters.ts';
 import { deadLetterQueueName, retryQueueName } from '../lib/queues/names.ts';
@@ -22,6 +23,7 @@ import { connectQueueRedis } from '../lib/queues/redis.ts';
 import { WORKER_GROUPS } from '../lib/queues/names.ts';
 
 const config = orExit(() => loadDashboardConfig());
+const limits = orExit(() => readHttpLimits(process.env));
 const logger = createLogger('ferry-dashboard', config.logLevel);
 const connection = connectQueueRedis(config.queueRedisUrl);
 // Queue-Redis trouble shows in the pages; it must not end the process.
@@ -53,8 +55,11 @@ const app = createDashboardApp({
   title: config.topicPrefix ? `Ferry ${config.topicPrefix}` : 'Ferry',
 });
 if (!config.credentials) logger.warn('the dashboard has no password (DASHBOARD_PASSWORD): it listens on loopback only');
-const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) =>
-  logger.info({ host: config.host, port: info.port, path: config.basePath }, 'dashboard listening'),
+const server = capConnections(
+  serve({ fetch: app.fetch, port: config.port, hostname: config.host, serverOptions: serverOptions(limits) }, (info) =>
+    logger.info({ host: config.host, port: info.port, path: config.basePath }, 'dashboard listening'),
+  ),
+  limits,
 );
 
 let closing = false;

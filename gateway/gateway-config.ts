@@ -4,6 +4,7 @@ import { loadCommonConfig, readInt, readString, readUrl, ConfigError, type Commo
 import { readProducerTuning, type ProducerTuning } from '../lib/kafka/producer-config.ts';
 import { parseApiKeys, type ApiKeyEntry } from '../lib/api-keys.ts';
 import type { JwtOptions } from './auth.ts';
+import { readHttpLimits, type HttpLimits } from '../lib/http-limits.ts';
 
 export interface GatewayConfig extends CommonConfig, ProducerTuning {
   /** HTTP port. @defaultValue 8080 (PORT) */
@@ -47,6 +48,8 @@ export interface GatewayConfig extends CommonConfig, ProducerTuning {
   idempotencyRedisUrl: string;
   /** When set, GET /metrics needs `Authorization: Bearer <token>`. @defaultValue none (METRICS_TOKEN) */
   metricsToken: string | undefined;
+  /** Slow-sender timeouts and the connection cap (lib/http-limits.ts: HTTP_HEADERS_TIMEOUT_MS 10000, HTTP_REQUEST_TIMEOUT_MS 30000, HTTP_KEEP_ALIVE_TIMEOUT_MS 5000, HTTP_MAX_CONNECTIONS 10000). */
+  http: HttpLimits;
 }
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
@@ -108,6 +111,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     idempotencyTtlSeconds: readInt(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 60, 30 * 86_400),
     idempotencyRedisUrl: readUrl(env, 'IDEMPOTENCY_REDIS_URL', common.redisUrl, ['redis:', 'rediss:']),
     metricsToken: metricsToken || undefined,
+    http: readHttpLimits(env),
   };
 }
 

@@ -24,6 +24,7 @@ import { loadGatewayConfig, requireAuthentication } from './gateway-config.ts';
 import { KafkaProducer } from '../lib/kafka/producer.ts';
 import { GatewayMetrics, serveClusterMetrics } from './node/metrics.ts';
 import { withRedisStores } from './stores/redis-stores.ts';
+import { capConnections, serverOptions } from '../lib/http-limits.ts';
 
 const config = orExit(() => {
   const c = loadGatewayConfig();
@@ -87,18 +88,19 @@ async function runServer(): Promise<void> {
 
   const listening = (info: { port: number }) =>
     logger.info({ port: info.port, pid: process.pid, tls: Boolean(config.tls), kafka: describeKafkaSecurity(config.kafkaSecurity) }, 'gateway listening');
-  const server = config.tls
+  const limits = serverOptions(config.http);
+  const server = capConnections(config.tls
     ? serve(
         {
           fetch: app.fetch,
           port: config.port,
           hostname: config.host,
           createServer: createHttpsServer,
-          serverOptions: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) },
+          serverOptions: { ...limits, cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) },
         },
         listening,
       )
-    : serve({ fetch: app.fetch, port: config.port, hostname: config.host }, listening);
+    : serve({ fetch: app.fetch, port: config.port, hostname: config.host, serverOptions: limits }, listening), config.http);
 
   let closing = false;
   const shutdown = async () => {
