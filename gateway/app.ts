@@ -12,6 +12,7 @@ import { toAvro, type FieldProblem } from '../schemas/validate.ts';
 import type { AppliedEventsSource } from './applied-events.ts';
 import { authenticate, forbidden, hasScope, type Authenticator, type Credential } from './auth.ts';
 import { readWebBody, type BodyReader } from './body.ts';
+import { countArrayElements, countNdjsonLines } from './batch-count.ts';
 import { renderDocsPage } from './docs-page.ts';
 import { etagMatches } from './etag.ts';
 import {
@@ -216,6 +217,10 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
         : problem(c, 400, 'Bad Request', body.detail);
     }
     const text = body.text;
+    // Counted before parsing, so a body of tiny events is refused before it becomes objects.
+    if ((ndjson ? countNdjsonLines(text, maxBatchEvents) : countArrayElements(text, maxBatchEvents) ?? 1) > maxBatchEvents) {
+      return problem(c, 413, 'Batch Too Large', `a batch may hold at most ${maxBatchEvents} events (MAX_BATCH_EVENTS)`);
+    }
 
     let events: unknown[];
     let single = false;
@@ -314,6 +319,8 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     if (!hasScope(c.get('credential'), 'read:orders')) return forbidden(c, 'read:orders');
     if (!readModel) return problem(c, 501, 'Not Implemented', 'this gateway has no read model');
     const id = c.req.param('order_id');
+    // PostgreSQL cannot hold NUL or lone surrogates: no order has such an id.
+    if (/\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(id)) return problem(c, 404, 'Order not found', 'no order has this id');
     let found;
     try {
       found = await readModel.getOrder(c.get('credential').tenant, id);
