@@ -62,6 +62,10 @@ export interface GatewayOptions {
   applied?: AppliedEventsSource;
   /** Cap on `Prefer: wait=N`. @defaultValue 30 */
   maxWaitSeconds?: number;
+  /** Largest `Prefer: wait` answer; a larger one is sent without the orders it would embed. @defaultValue 1 MiB */
+  maxWaitAnswerBytes?: number;
+  /** Largest answer kept for an Idempotency-Key; a larger one is kept without embedded orders or per-event results. @defaultValue 1 MiB */
+  maxStoredAnswerBytes?: number;
   /** Browser origins allowed by CORS; `['*']` for any. @defaultValue none: no CORS headers */
   corsOrigins?: string[];
   /**
@@ -99,6 +103,8 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     idempotencyLeaseMs = 120_000,
     applied,
     maxWaitSeconds = 30,
+    maxWaitAnswerBytes = 1024 * 1024,
+    maxStoredAnswerBytes = 1024 * 1024,
     corsOrigins,
     observe,
   } = options;
@@ -300,7 +306,8 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
           const v = res.headers.get(name);
           if (v !== null) headers[name] = v;
         }
-        await idempotency.complete(credential.tenant, idempotencyKey, lease, { status: res.status, body: await res.clone().text(), headers }, idempotencyTtlMs);
+        const stored = storable(await res.clone().text(), maxStoredAnswerBytes);
+        await idempotency.complete(credential.tenant, idempotencyKey, lease, { status: res.status, body: stored, headers }, idempotencyTtlMs);
       } else {
         // Nothing was produced (503): a retry with the same key should run again.
         await idempotency.release(credential.tenant, idempotencyKey, lease);
@@ -371,7 +378,15 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
       return c.json(body, 202);
     }
     body.applied = ids;
-    return c.json(body, 200, { 'preference-applied': `wait=${wait}` });
+    let text = JSON.stringify(body);
+    if (utf8Length(text) > maxWaitAnswerBytes) {
+      // Orders can be large and a batch names many: past the bound the answer says what was
+      // applied, and the orders are one GET away.
+      delete body.order;
+      delete body.orders;
+      text = JSON.stringify(body);
+    }
+    return c.body(text, 200, { 'content-type': 'application/json', 'preference-applied': `wait=${wait}` });
   }
 
   function replay(c: Context, stored: StoredResponse): Response {
@@ -408,6 +423,42 @@ function beaconOrigin(c: Context, allowed: string[]): Response | undefined {
   if (origin !== undefined && allowed.includes(origin)) return undefined;
   if (allowed.length === 0) return problem(c, 403, 'Forbidden', 'beacons are taken only from origins listed in CORS_ORIGINS, and none are listed');
   return problem(c, 403, 'Forbidden', origin === undefined ? 'a beacon must carry the Origin of a page listed in CORS_ORIGINS' : `the origin ${origin} is not listed in CORS_ORIGINS`);
+}
+
+/** UTF-8 size of `text` without encoding it. */
+export function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/**
+ * An answer as it is kept for replay, within `maxBytes`: first without the orders a
+ * `Prefer: wait` answer embeds, then without per-event results (the counts stay).
+ */
+export function storable(body: string, maxBytes: number): string {
+  if (utf8Length(body) <= maxBytes) return body;
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(body) as Record<string, unknown>;
+  } catch {
+    return JSON.stringify({ detail: 'the original answer was too large to keep (IDEMPOTENCY_MAX_ANSWER_BYTES)' });
+  }
+  delete parsed.order;
+  delete parsed.orders;
+  let text = JSON.stringify(parsed);
+  if (utf8Length(text) <= maxBytes) return text;
+  const { topic, accepted, failed, event_id, partition, offset } = parsed;
+  text = JSON.stringify({ topic, accepted, failed, event_id, partition, offset, detail: 'per-event results were too large to keep for replay (IDEMPOTENCY_MAX_ANSWER_BYTES)' });
+  return text;
 }
 
 function mediaTypeOf(c: Context): string {

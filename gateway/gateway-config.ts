@@ -37,6 +37,10 @@ export interface GatewayConfig extends CommonConfig, ProducerTuning {
   tls: { certFile: string; keyFile: string } | undefined;
   /** Cap on `Prefer: wait=N`. @defaultValue 30 (PREFER_WAIT_MAX_SECONDS) */
   maxWaitSeconds: number;
+  /** Largest `Prefer: wait` answer; a larger one leaves out the orders it would embed. @defaultValue 1048576 (WAIT_ANSWER_MAX_BYTES) */
+  maxWaitAnswerBytes: number;
+  /** Largest answer kept for an Idempotency-Key replay; a larger one is kept shortened. @defaultValue 1048576 (IDEMPOTENCY_MAX_ANSWER_BYTES) */
+  idempotencyMaxAnswerBytes: number;
   /** How long an answered Idempotency-Key is replayed. @defaultValue 86400 (IDEMPOTENCY_TTL_SECONDS) */
   idempotencyTtlSeconds: number;
   /**
@@ -108,6 +112,8 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     corsOrigins,
     tls: certFile ? { certFile, keyFile } : undefined,
     maxWaitSeconds: readInt(env, 'PREFER_WAIT_MAX_SECONDS', 30, 1, 300),
+    maxWaitAnswerBytes: readInt(env, 'WAIT_ANSWER_MAX_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    idempotencyMaxAnswerBytes: readInt(env, 'IDEMPOTENCY_MAX_ANSWER_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     idempotencyTtlSeconds: readInt(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 60, 30 * 86_400),
     idempotencyRedisUrl: readUrl(env, 'IDEMPOTENCY_REDIS_URL', common.redisUrl, ['redis:', 'rediss:']),
     metricsToken: metricsToken || undefined,

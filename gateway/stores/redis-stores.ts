@@ -16,7 +16,7 @@ import { RedisIdempotencyStore } from './redis-idempotency-store.ts';
 import { RedisRateLimiter } from './redis-rate-limiter.ts';
 
 export interface RedisStores {
-  options: Pick<GatewayOptions, 'readModel' | 'rateLimiter' | 'idempotency' | 'idempotencyTtlMs' | 'idempotencyLeaseMs' | 'applied' | 'maxWaitSeconds'>;
+  options: Pick<GatewayOptions, 'readModel' | 'rateLimiter' | 'idempotency' | 'idempotencyTtlMs' | 'idempotencyLeaseMs' | 'applied' | 'maxWaitSeconds' | 'maxWaitAnswerBytes' | 'maxStoredAnswerBytes'>;
   applied: AppliedEvents;
   /** Drops the connections (call after the server stopped). */
   close: () => Promise<void>;
@@ -52,6 +52,8 @@ export async function withRedisStores(config: GatewayConfig, logger: LogSink): P
       idempotencyLeaseMs: DELIVERY_TIMEOUT_MS + config.maxWaitSeconds * 1000 + 30_000,
       applied,
       maxWaitSeconds: config.maxWaitSeconds,
+      maxWaitAnswerBytes: config.maxWaitAnswerBytes,
+      maxStoredAnswerBytes: config.idempotencyMaxAnswerBytes,
     },
     close: async () => {
       await subscriber.close();
