@@ -27,7 +27,7 @@ import { buildOpenApi } from './openapi.ts';
 import { preferredWait } from './prefer.ts';
 import { problem } from '../lib/problem.ts';
 import type { Delivery, EventProducer, OutgoingRecord } from '../lib/kafka/event-producer.ts';
-import { rateLimit, type RateLimiter } from './rate-limit.ts';
+import { rateLimit, takeForAddress, type ClientAddress, type RateLimiter } from './rate-limit.ts';
 import type { OrderView, ReadModel } from './read-model.ts';
 import { TENANT_HEADER } from '../lib/contract.ts';
 
@@ -52,6 +52,12 @@ export interface GatewayOptions {
   authenticator?: Authenticator;
   /** Per-credential request budget. @defaultValue none: no limit */
   rateLimiter?: RateLimiter;
+  /** Per-address budget for what is reached without a credential (rate-limit.ts). @defaultValue none: no limit */
+  addressLimiter?: RateLimiter;
+  /** The client's address, for `addressLimiter` (runtime-specific). @defaultValue none: every caller is `unknown` */
+  clientAddress?: ClientAddress;
+  /** How long a /readyz answer is reused, so probes cannot load Kafka and PostgreSQL. @defaultValue 1000 */
+  readyCacheMs?: number;
   /** Where Idempotency-Key leases and answers live. @defaultValue none: the header is ignored */
   idempotency?: IdempotencyStore;
   /** How long an answered Idempotency-Key is replayed. @defaultValue 24 h */
@@ -98,6 +104,9 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     newId = () => crypto.randomUUID(),
     authenticator,
     rateLimiter,
+    addressLimiter,
+    clientAddress,
+    readyCacheMs = 1000,
     idempotency,
     idempotencyTtlMs = DAY_MS,
     idempotencyLeaseMs = 120_000,
@@ -147,9 +156,24 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
+  // Everything but /healthz and authenticated /v1 calls is charged to the client's address.
+  if (addressLimiter) {
+    app.use('*', async function limitByAddress(c, next) {
+      if (c.req.path === '/healthz' || c.req.path.startsWith('/v1/')) return next();
+      return (await takeForAddress(c, addressLimiter, clientAddress)) ?? next();
+    });
+  }
+
+  // One check at a time, its answer reused for readyCacheMs: probes cost Kafka and PostgreSQL nothing more.
+  let readiness: { at: number; checks: Promise<Record<string, boolean>> } | undefined;
+  const checkReady = async () => {
+    const checks: Record<string, boolean> = { kafka: await producer.ready().catch(() => false) };
+    if (readModel) checks.read_model = await readModel.ready().catch(() => false);
+    return checks;
+  };
   app.get('/readyz', async (c) => {
-    const checks: Record<string, boolean> = { kafka: await producer.ready() };
-    if (readModel) checks.read_model = await readModel.ready();
+    if (!readiness || Date.now() - readiness.at >= readyCacheMs) readiness = { at: Date.now(), checks: checkReady() };
+    const checks = await readiness.checks;
     const ok = Object.values(checks).every(Boolean);
     return c.json({ status: ok ? 'ready' : 'unavailable', checks }, ok ? 200 : 503);
   });
@@ -166,10 +190,10 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
   app.use(
     '/v1/*',
     async function credential(c, next) {
-      if (!c.req.path.startsWith('/v1/beacon/')) return fromHeaders(c, next);
-      const refused = beaconOrigin(c, beaconOrigins);
-      if (refused) return refused;
-      return fromBeaconUrl(c, next);
+      const answer = c.req.path.startsWith('/v1/beacon/') ? (beaconOrigin(c, beaconOrigins) ?? (await fromBeaconUrl(c, next))) : await fromHeaders(c, next);
+      // A refused credential is charged to the address, so keys cannot be guessed at full speed.
+      if (addressLimiter && !c.get('credential')) return (await takeForAddress(c, addressLimiter, clientAddress)) ?? answer;
+      return answer;
     },
     rateLimit(rateLimiter),
   );

@@ -12,6 +12,7 @@ import { supervise } from '../lib/supervisor.ts';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { orExit } from '../lib/config.ts';
 import { describeKafkaSecurity } from '../lib/kafka/security.ts';
 import { createLogger } from '../lib/logger.ts';
@@ -41,6 +42,7 @@ if (!cluster.isWorker) {
     );
   }
   if (config.rateLimitPerSecond === 0) logger.info('rate limits are off (RATE_LIMIT_PER_SECOND=0)');
+  if (config.production && !config.metricsToken) logger.warn('/metrics is off: set METRICS_TOKEN to serve it in production');
 }
 
 if (cluster.isPrimary && config.processes > 1) {
@@ -83,7 +85,9 @@ async function runServer(): Promise<void> {
     authenticator: createAuthenticator({ apiKeys: config.apiKeys, jwt: config.jwt }),
     ...stores.options,
     corsOrigins: config.corsOrigins,
-    observe: { middleware: metrics.middleware(), metrics: metrics.handler() },
+    clientAddress: (c) => getConnInfo(c).remote.address,
+    // In production the host-wide scrape (IPC to every process) is served to the token holder only.
+    observe: { middleware: metrics.middleware(), ...(config.production && !config.metricsToken ? {} : { metrics: metrics.handler() }) },
   });
 
   const listening = (info: { port: number }) =>
