@@ -17,7 +17,7 @@ import { queueMetrics } from './metrics.ts';
 import { loadDashboardConfig } from './config.ts';
 import { capConnections, readHttpLimits, serverOptions } from '../lib/http-limits.ts';
 import { DeadLetterReplayer } from '../lib/queues/replayer.ts';
-import { DeadLetters } from '../lib/queues/dead-letters.ts';
+import { DeadLetters, readDeadLetterBounds } from '../lib/queues/dead-letters.ts';
 import { deadLetterQueueName, retryQueueName } from '../lib/queues/names.ts';
 import { connectQueueRedis } from '../lib/queues/redis.ts';
 import { WORKER_GROUPS } from '../lib/queues/names.ts';
@@ -29,9 +29,9 @@ const connection = connectQueueRedis(config.queueRedisUrl);
 // Queue-Redis trouble shows in the pages; it must not end the process.
 connection.on('error', (err) => logger.warn({ err: err.message }, 'queue Redis error'));
 
-const deadLetters = new DeadLetters(connection, deadLetterQueueName(config.topicPrefix));
+const deadLetters = new DeadLetters(connection, deadLetterQueueName(config.topicPrefix), undefined, { bounds: orExit(() => readDeadLetterBounds(process.env)), logger });
 const retries = WORKER_GROUPS.map((group) => ({ group, queue: new Queue(retryQueueName(config.topicPrefix, group), { connection }) }));
-const metrics = queueMetrics(deadLetters, retries);
+const metrics = queueMetrics(deadLetters, retries, connection);
 // Connects on the first replay: the pages work while Kafka is down, and a replay made then fails
 // and waits to be retried.
 const producer = new KafkaProducer({ brokers: config.kafkaBrokers, security: config.kafkaSecurity });
