@@ -129,9 +129,12 @@ export class DeadLetters {
     }
     await this.queue.clean(maxAgeDays * 86_400_000, 1000, 'wait');
     if (count <= maxCount) return;
-    // Held letters are older than the one just added: they go first.
-    const removed = await this.queue.clean(0, count - maxCount, 'failed');
-    if (count - removed.length > maxCount) await this.queue.clean(0, count - removed.length - maxCount, 'wait');
+    // Held letters are older than the one just added: they go first. Counted again just before,
+    // as the replayer may have held (and BullMQ trimmed) meanwhile.
+    const held = (await this.count()) - maxCount;
+    const removed = held > 0 ? (await this.queue.clean(0, held, 'failed')).length : 0;
+    const waiting = (await this.count()) - maxCount;
+    if (waiting > 0 && removed < held) await this.queue.clean(0, waiting, 'wait');
   }
 
   /** Dead letters matching the filter, oldest first. */
