@@ -58,7 +58,8 @@ test('letters no replayer has seen are trimmed to the bound, oldest first, with 
 
 test('held (failed) letters are kept within the bound by BullMQ', async () => {
   const { d } = letters(3);
-  const worker = new Worker(d.name, async () => { throw new UnrecoverableError('held'); }, { connection: redis.duplicate() });
+  const connection = redis.duplicate();
+  const worker = new Worker(d.name, async () => { throw new UnrecoverableError('held'); }, { connection });
   try {
     for (let i = 0; i < 6; i++) {
       await add(d, i);
@@ -69,6 +70,7 @@ test('held (failed) letters are kept within the bound by BullMQ', async () => {
     assert.deepEqual(kept.slice(-2), [4, 5], 'the newest are kept');
   } finally {
     await worker.close();
+    connection.disconnect();
   }
 });
 
