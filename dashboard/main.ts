@@ -53,6 +53,7 @@ const app = createDashboardApp({
   basePath: config.basePath,
   ...(config.credentials ? { credentials: config.credentials } : {}),
   title: config.topicPrefix ? `Ferry ${config.topicPrefix}` : 'Ferry',
+  allowedHosts: config.allowedHosts,
 });
 if (!config.credentials) logger.warn('the dashboard has no password (DASHBOARD_PASSWORD): it listens on loopback only');
 const server = capConnections(
