@@ -17,6 +17,7 @@ import { DeadLetters, letterWithoutPayload, type DeadLetterFilter } from '../lib
 import { deadLetterQueueName } from '../lib/queues/names.ts';
 import { whyNotReplayable } from '../lib/queues/replay-check.ts';
 import { connectQueueRedis } from '../lib/queues/redis.ts';
+import { printable, printableJson } from '../lib/printable.ts';
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -38,16 +39,16 @@ try {
   if (command === 'list') {
     for (const job of await deadLetters.list(filter)) {
       const d = job.data;
-      // Never print the payload: ids, places and errors only.
-      console.log([job.id, d.step, d.topic, d.partition, d.offset, d.key ?? '', d.error.slice(0, 120)].join('\t'));
+      // Never print the payload: ids, places and errors only, escaped (keys and errors come from outside).
+      console.log([job.id, d.step, d.topic, d.partition, d.offset, d.key ?? '', d.error.slice(0, 120)].map((f) => printable(String(f ?? ''))).join('\t'));
     }
   } else if (command === 'show' && arg) {
     const [job] = await deadLetters.list({ id: arg });
     if (!job) {
-      console.error(`no dead letter ${arg}`);
+      console.error(`no dead letter ${printable(arg)}`);
       code = 1;
     } else {
-      console.log(JSON.stringify({ id: job.id, ...letterWithoutPayload(job.data) }, null, 2));
+      console.log(printableJson({ id: job.id, ...letterWithoutPayload(job.data) }));
     }
   } else if (command === 'replay' && (values.all || Object.keys(filter).length > 0)) {
     const producer = new KafkaProducer({ brokers: config.kafkaBrokers, security: config.kafkaSecurity });
@@ -55,8 +56,8 @@ try {
     const codec = new Codec(loadRegistry());
     const result = await deadLetters.replay(producer, values.all ? {} : filter, (d) => whyNotReplayable(codec, config.topicPrefix, d));
     await producer.close();
-    for (const r of result.refused) console.log(`not replayed ${r.id}: ${r.reason}`);
-    for (const f of result.failed) console.log(`failed ${f.id}: ${f.reason}`);
+    for (const r of result.refused) console.log(`not replayed ${printable(r.id)}: ${printable(r.reason)}`);
+    for (const f of result.failed) console.log(`failed ${printable(f.id)}: ${printable(f.reason)}`);
     console.log(`replayed ${result.replayed}, failed ${result.failed.length}, refused ${result.refused.length}`);
     if (result.failed.length > 0 || result.refused.length > 0) code = 1;
   } else if (command === 'discard' && (values.all || Object.keys(filter).length > 0)) {

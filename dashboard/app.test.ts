@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { allowRepairsOnly, withoutPayload } from './app.ts';
+import { allowRepairsOnly, hostName, withoutPayload } from './app.ts';
 
 const value = Buffer.from('{"card":"4111 1111 1111 1111"}').toString('base64');
 
@@ -57,5 +57,14 @@ describe('allowRepairsOnly', () => {
       assert.equal(answer.allow, false, `${m} ${r}`);
       assert.equal(answer.status, 403);
     }
+  });
+});
+
+describe('hostName', () => {
+  it('drops the port and lower-cases, brackets kept for IPv6', () => {
+    assert.equal(hostName('LocalHost:9400'), 'localhost');
+    assert.equal(hostName('127.0.0.1'), '127.0.0.1');
+    assert.equal(hostName('[::1]:9400'), '[::1]');
+    assert.equal(hostName('ops.example'), 'ops.example');
   });
 });

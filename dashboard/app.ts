@@ -17,8 +17,10 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import type { BeforeHook } from '@bull-board/api/typings/app';
 import { HonoAdapter } from '@bull-board/hono';
 import type { Queue } from 'bullmq';
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { basicAuth } from 'hono/basic-auth';
+import { getCookie, setCookie } from 'hono/cookie';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { letterWithoutPayload } from '../lib/queues/dead-letters.ts';
 
 export interface DashboardOptions {
@@ -36,6 +38,68 @@ export interface DashboardOptions {
   title?: string;
   /** GET /metrics: Prometheus text (dashboard/metrics.ts); counts only, so outside the credentials like /healthz. @defaultValue none */
   metrics?: () => Promise<{ contentType: string; body: string }>;
+  /**
+   * Host names the dashboard answers to besides localhost, 127.0.0.1 and [::1] (the address it
+   * listens on, DASHBOARD_ALLOWED_HOSTS). Any other Host gets 421: a page whose name was rebound
+   * to this address would otherwise be same-origin with the dashboard. @defaultValue none
+   */
+  allowedHosts?: string[];
+}
+
+/** The double-submit cookie and header: the names bull-board's bundled axios reads and sends by itself. */
+export const CSRF_COOKIE = 'XSRF-TOKEN';
+export const CSRF_HEADER = 'x-xsrf-token';
+
+const LOOPBACK_NAMES = ['localhost', '127.0.0.1', '[::1]'];
+
+/** The host name of a Host header or origin authority, lower-cased, without the port. */
+export function hostName(authority: string): string {
+  const a = authority.trim().toLowerCase();
+  if (a.startsWith('[')) return a.slice(0, a.indexOf(']') + 1);
+  const colon = a.indexOf(':');
+  return colon < 0 ? a : a.slice(0, colon);
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+/**
+ * Host, Origin and CSRF checks. DNS rebinding and cross-site requests are the threat: the
+ * dashboard may run without a password on loopback, inside an operator's browser reach.
+ * - Host must be a name the dashboard is known by (421 otherwise).
+ * - A change (any method but GET/HEAD/OPTIONS) with an Origin must come from the same host, and
+ *   every change must carry the XSRF-TOKEN cookie's value in X-XSRF-TOKEN (403 otherwise). The
+ *   cookie is SameSite=Strict and readable by the page only; bull-board's UI (axios) echoes it on
+ *   same-origin requests with no change to the UI, and a page of another origin can neither read
+ *   it nor send that header without a CORS preflight, which the dashboard never grants.
+ */
+export function requestGuard(allowedHosts: string[], cookiePath: string): MiddlewareHandler {
+  const allowed = new Set([...LOOPBACK_NAMES, ...allowedHosts.map(hostName)]);
+  return async function requestGuard(c, next) {
+    const host = c.req.header('host');
+    if (!host || !allowed.has(hostName(host))) {
+      return c.json({ error: 'this dashboard does not answer to that Host; add it to DASHBOARD_ALLOWED_HOSTS' }, 421);
+    }
+    const token = getCookie(c, CSRF_COOKIE);
+    if (!SAFE_METHODS.has(c.req.method)) {
+      const origin = c.req.header('origin');
+      if (origin !== undefined && (origin === 'null' || hostName(URL.canParse(origin) ? new URL(origin).host : origin) !== hostName(host))) {
+        return c.json({ error: 'changes are taken from the dashboard\'s own pages only' }, 403);
+      }
+      const sent = c.req.header(CSRF_HEADER) ?? '';
+      if (!token || !sameText(sent, token)) {
+        return c.json({ error: `a change needs the ${CSRF_COOKIE} cookie's value in ${CSRF_HEADER}; reload the page` }, 403);
+      }
+      return next();
+    }
+    await next();
+    if (!token) setCookie(c, CSRF_COOKIE, randomBytes(24).toString('base64url'), { path: cookiePath, sameSite: 'Strict' });
+  };
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /**
@@ -104,6 +168,7 @@ export function createDashboardApp(options: DashboardOptions): Hono {
       return c.body(body, 200, { 'content-type': contentType });
     });
   }
+  app.use('*', requestGuard(options.allowedHosts ?? [], basePath));
   if (options.credentials) {
     const { username, password } = options.credentials;
     app.use('*', basicAuth({ username, password, realm: 'Ferry dashboard' }));

@@ -14,6 +14,12 @@ describe('loadDashboardConfig', () => {
     assert.equal(c.basePath, '/');
     assert.equal(c.credentials, undefined);
     assert.equal(c.queueRedisUrl, 'redis://127.0.0.1:6380');
+    assert.deepEqual(c.allowedHosts, ['127.0.0.1']);
+  });
+
+  it('answers to DASHBOARD_HOST and DASHBOARD_ALLOWED_HOSTS', () => {
+    assert.deepEqual(loadDashboardConfig({ DASHBOARD_HOST: '::1', DASHBOARD_ALLOWED_HOSTS: 'ops.example, proxy.internal:8443' }).allowedHosts, ['[::1]', 'ops.example', 'proxy.internal:8443']);
+    assert.deepEqual(loadDashboardConfig({ DASHBOARD_HOST: '0.0.0.0', DASHBOARD_PASSWORD: 'correct horse battery' }).allowedHosts, []);
   });
 
   it('asks for a password before it listens beyond loopback', () => {

@@ -16,6 +16,12 @@ export interface DashboardConfig extends Pick<CommonConfig, 'kafkaBrokers' | 'ka
    * @defaultValue none (open on loopback)
    */
   credentials?: { username: string; password: string };
+  /**
+   * Host names the dashboard answers to besides localhost, 127.0.0.1 and [::1]: DASHBOARD_HOST
+   * when it is a name or address, and DASHBOARD_ALLOWED_HOSTS (comma-separated), e.g. the name
+   * a reverse proxy forwards. @defaultValue DASHBOARD_HOST only
+   */
+  allowedHosts: string[];
 }
 
 /** At least this many characters in DASHBOARD_PASSWORD. */
@@ -45,5 +51,9 @@ export function loadDashboardConfig(env: Record<string, string | undefined> = pr
     port: readInt(env, 'DASHBOARD_PORT', 9400, 1, 65535),
     basePath,
     ...(password ? { credentials: { username, password } } : {}),
+    allowedHosts: [
+      ...(host === '0.0.0.0' || host === '::' ? [] : [host.includes(':') ? `[${host}]` : host]),
+      ...readString(env, 'DASHBOARD_ALLOWED_HOSTS', '').split(',').map((h) => h.trim()).filter(Boolean),
+    ],
   };
 }

@@ -15,21 +15,23 @@ import { loadRegistry } from '../schemas/registry.ts';
 import { createDashboardApp } from './app.ts';
 import { queueMetrics } from './metrics.ts';
 import { loadDashboardConfig } from './config.ts';
+import { capConnections, readHttpLimits, serverOptions } from '../lib/http-limits.ts';
 import { DeadLetterReplayer } from '../lib/queues/replayer.ts';
-import { DeadLetters } from '../lib/queues/dead-letters.ts';
+import { DeadLetters, readDeadLetterBounds } from '../lib/queues/dead-letters.ts';
 import { deadLetterQueueName, retryQueueName } from '../lib/queues/names.ts';
 import { connectQueueRedis } from '../lib/queues/redis.ts';
 import { WORKER_GROUPS } from '../lib/queues/names.ts';
 
 const config = orExit(() => loadDashboardConfig());
+const limits = orExit(() => readHttpLimits(process.env));
 const logger = createLogger('ferry-dashboard', config.logLevel);
 const connection = connectQueueRedis(config.queueRedisUrl);
 // Queue-Redis trouble shows in the pages; it must not end the process.
 connection.on('error', (err) => logger.warn({ err: err.message }, 'queue Redis error'));
 
-const deadLetters = new DeadLetters(connection, deadLetterQueueName(config.topicPrefix));
+const deadLetters = new DeadLetters(connection, deadLetterQueueName(config.topicPrefix), undefined, { bounds: orExit(() => readDeadLetterBounds(process.env)), logger });
 const retries = WORKER_GROUPS.map((group) => ({ group, queue: new Queue(retryQueueName(config.topicPrefix, group), { connection }) }));
-const metrics = queueMetrics(deadLetters, retries);
+const metrics = queueMetrics(deadLetters, retries, connection);
 // Connects on the first replay: the pages work while Kafka is down, and a replay made then fails
 // and waits to be retried.
 const producer = new KafkaProducer({ brokers: config.kafkaBrokers, security: config.kafkaSecurity });
@@ -51,10 +53,14 @@ const app = createDashboardApp({
   basePath: config.basePath,
   ...(config.credentials ? { credentials: config.credentials } : {}),
   title: config.topicPrefix ? `Ferry ${config.topicPrefix}` : 'Ferry',
+  allowedHosts: config.allowedHosts,
 });
 if (!config.credentials) logger.warn('the dashboard has no password (DASHBOARD_PASSWORD): it listens on loopback only');
-const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) =>
-  logger.info({ host: config.host, port: info.port, path: config.basePath }, 'dashboard listening'),
+const server = capConnections(
+  serve({ fetch: app.fetch, port: config.port, hostname: config.host, serverOptions: serverOptions(limits) }, (info) =>
+    logger.info({ host: config.host, port: info.port, path: config.basePath }, 'dashboard listening'),
+  ),
+  limits,
 );
 
 let closing = false;

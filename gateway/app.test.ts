@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { createApp, type GatewayOptions } from './app.ts';
-import { FakeProducer, order, post } from '../test/fakes.ts';
+import { FakeProducer, FakeReadModel, order, post } from '../test/fakes.ts';
 
 const registry = loadRegistry();
 const codec = new Codec(registry);
@@ -174,6 +174,42 @@ describe('POST /v1/events/:topic rejected', () => {
     await problemOf(await app.request('/v1/events/orders', post([order('a'), order('b'), order('c')])), 413);
     assert.equal(producer.sent.length, 0);
     assert.equal((await app.request('/v1/events/orders', post([order('a'), order('b')]))).status, 202);
+  });
+
+  it('counts a batch before parsing it: an array or NDJSON past maxBatchEvents is never parsed', async () => {
+    const { app, producer } = setup(new FakeProducer(), { maxBatchEvents: 500 });
+    const parse = JSON.parse;
+    let parsed = 0;
+    JSON.parse = ((text: string, reviver?: (k: string, v: unknown) => unknown) => {
+      if (text.length > 100_000) parsed++;
+      return parse(text, reviver);
+    }) as typeof JSON.parse;
+    try {
+      const array = await problemOf(await app.request('/v1/events/orders', post(`[${'{},'.repeat(200_000)}{}]`)), 413);
+      assert.match(String(array.detail), /at most 500 events \(MAX_BATCH_EVENTS\)/);
+      await problemOf(await app.request('/v1/events/orders', post('{}\n'.repeat(200_000), { 'content-type': 'application/x-ndjson' })), 413);
+      assert.equal(parsed, 0, 'JSON.parse never ran on either body');
+    } finally {
+      JSON.parse = parse;
+    }
+    assert.equal(producer.sent.length, 0);
+  });
+});
+
+describe('GET /v1/orders/:order_id with ids no store can hold', () => {
+  it('answers 404, not 503, for NUL or a lone surrogate', async () => {
+    const readModel = new FakeReadModel();
+    readModel.getOrder = async (_tenant, id) => {
+      if (id.includes('\0')) throw new Error('invalid byte sequence for encoding "UTF8": 0x00');
+      return null;
+    };
+    const { app } = setup(new FakeProducer(), { readModel });
+    for (const path of ['/v1/orders/a%00b', '/v1/orders/%00', '/v1/orders/a%ED%A0%80b']) {
+      const res = await app.request(path);
+      assert.equal(res.status, 404, path);
+      assert.equal(res.headers.get('retry-after'), null);
+    }
+    await problemOf(await app.request('/v1/orders/%F0%9F%98%80'), 404);
   });
 });
 

@@ -13,6 +13,7 @@ import { toAvro, type FieldProblem } from '../schemas/validate.ts';
 import type { AppliedEventsSource } from './applied-events.ts';
 import { authenticate, forbidden, hasScope, type Authenticator, type Credential } from './auth.ts';
 import { readWebBody, type BodyReader } from './body.ts';
+import { countArrayElements, countNdjsonLines } from './batch-count.ts';
 import { renderDocsPage } from './docs-page.ts';
 import { etagMatches } from './etag.ts';
 import {
@@ -28,7 +29,7 @@ import { buildOpenApi } from './openapi.ts';
 import { preferredWait } from './prefer.ts';
 import { problem } from '../lib/problem.ts';
 import type { Delivery, EventProducer, OutgoingRecord } from '../lib/kafka/event-producer.ts';
-import { rateLimit, type RateLimiter } from './rate-limit.ts';
+import { rateLimit, takeForAddress, type ClientAddress, type RateLimiter } from './rate-limit.ts';
 import type { OrderView, ReadModel } from './read-model.ts';
 import { TENANT_HEADER } from '../lib/contract.ts';
 
@@ -53,6 +54,12 @@ export interface GatewayOptions {
   authenticator?: Authenticator;
   /** Per-credential request budget. @defaultValue none: no limit */
   rateLimiter?: RateLimiter;
+  /** Per-address budget for what is reached without a credential (rate-limit.ts). @defaultValue none: no limit */
+  addressLimiter?: RateLimiter;
+  /** The client's address, for `addressLimiter` (runtime-specific). @defaultValue none: every caller is `unknown` */
+  clientAddress?: ClientAddress;
+  /** How long a /readyz answer is reused, so probes cannot load Kafka and PostgreSQL. @defaultValue 1000 */
+  readyCacheMs?: number;
   /** Where Idempotency-Key leases and answers live. @defaultValue none: the header is ignored */
   idempotency?: IdempotencyStore;
   /** How long an answered Idempotency-Key is replayed. @defaultValue 24 h */
@@ -63,6 +70,10 @@ export interface GatewayOptions {
   applied?: AppliedEventsSource;
   /** Cap on `Prefer: wait=N`. @defaultValue 30 */
   maxWaitSeconds?: number;
+  /** Largest `Prefer: wait` answer; a larger one is sent without the orders it would embed. @defaultValue 1 MiB */
+  maxWaitAnswerBytes?: number;
+  /** Largest answer kept for an Idempotency-Key; a larger one is kept without embedded orders or per-event results. @defaultValue 1 MiB */
+  maxStoredAnswerBytes?: number;
   /** Browser origins allowed by CORS; `['*']` for any. @defaultValue none: no CORS headers */
   corsOrigins?: string[];
   /**
@@ -95,11 +106,16 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     newId = () => crypto.randomUUID(),
     authenticator,
     rateLimiter,
+    addressLimiter,
+    clientAddress,
+    readyCacheMs = 1000,
     idempotency,
     idempotencyTtlMs = DAY_MS,
     idempotencyLeaseMs = 120_000,
     applied,
     maxWaitSeconds = 30,
+    maxWaitAnswerBytes = 1024 * 1024,
+    maxStoredAnswerBytes = 1024 * 1024,
     corsOrigins,
     observe,
   } = options;
@@ -142,9 +158,24 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
 
   app.get('/healthz', (c) => c.json({ status: 'ok' }));
 
+  // Everything but /healthz and authenticated /v1 calls is charged to the client's address.
+  if (addressLimiter) {
+    app.use('*', async function limitByAddress(c, next) {
+      if (c.req.path === '/healthz' || c.req.path.startsWith('/v1/')) return next();
+      return (await takeForAddress(c, addressLimiter, clientAddress)) ?? next();
+    });
+  }
+
+  // One check at a time, its answer reused for readyCacheMs: probes cost Kafka and PostgreSQL nothing more.
+  let readiness: { at: number; checks: Promise<Record<string, boolean>> } | undefined;
+  const checkReady = async () => {
+    const checks: Record<string, boolean> = { kafka: await producer.ready().catch(() => false) };
+    if (readModel) checks.read_model = await readModel.ready().catch(() => false);
+    return checks;
+  };
   app.get('/readyz', async (c) => {
-    const checks: Record<string, boolean> = { kafka: await producer.ready() };
-    if (readModel) checks.read_model = await readModel.ready();
+    if (!readiness || Date.now() - readiness.at >= readyCacheMs) readiness = { at: Date.now(), checks: checkReady() };
+    const checks = await readiness.checks;
     const ok = Object.values(checks).every(Boolean);
     return c.json({ status: ok ? 'ready' : 'unavailable', checks }, ok ? 200 : 503);
   });
@@ -161,10 +192,10 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
   app.use(
     '/v1/*',
     async function credential(c, next) {
-      if (!c.req.path.startsWith('/v1/beacon/')) return fromHeaders(c, next);
-      const refused = beaconOrigin(c, beaconOrigins);
-      if (refused) return refused;
-      return fromBeaconUrl(c, next);
+      const answer = c.req.path.startsWith('/v1/beacon/') ? (beaconOrigin(c, beaconOrigins) ?? (await fromBeaconUrl(c, next))) : await fromHeaders(c, next);
+      // A refused credential is charged to the address, so keys cannot be guessed at full speed.
+      if (addressLimiter && !c.get('credential')) return (await takeForAddress(c, addressLimiter, clientAddress)) ?? answer;
+      return answer;
     },
     rateLimit(rateLimiter),
   );
@@ -218,6 +249,10 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
         : problem(c, 400, 'Bad Request', body.detail);
     }
     const text = body.text;
+    // Counted before parsing, so a body of tiny events is refused before it becomes objects.
+    if ((ndjson ? countNdjsonLines(text, maxBatchEvents) : countArrayElements(text, maxBatchEvents) ?? 1) > maxBatchEvents) {
+      return problem(c, 413, 'Batch Too Large', `a batch may hold at most ${maxBatchEvents} events (MAX_BATCH_EVENTS)`);
+    }
 
     let events: unknown[];
     let single = false;
@@ -298,7 +333,8 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
           const v = res.headers.get(name);
           if (v !== null) headers[name] = v;
         }
-        await idempotency.complete(owner, idempotencyKey, lease, { status: res.status, body: await res.clone().text(), headers }, idempotencyTtlMs);
+        const stored = storable(await res.clone().text(), maxStoredAnswerBytes);
+        await idempotency.complete(owner, idempotencyKey, lease, { status: res.status, body: stored, headers }, idempotencyTtlMs);
       } else {
         // Nothing was produced (503): a retry with the same key should run again.
         await idempotency.release(owner, idempotencyKey, lease);
@@ -371,7 +407,15 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
       return c.json(body, 202);
     }
     body.applied = ids;
-    return c.json(body, 200, { 'preference-applied': `wait=${wait}` });
+    let text = JSON.stringify(body);
+    if (utf8Length(text) > maxWaitAnswerBytes) {
+      // Orders can be large and a batch names many: past the bound the answer says what was
+      // applied, and the orders are one GET away.
+      delete body.order;
+      delete body.orders;
+      text = JSON.stringify(body);
+    }
+    return c.body(text, 200, { 'content-type': 'application/json', 'preference-applied': `wait=${wait}` });
   }
 
   function replay(c: Context, stored: StoredResponse): Response {
@@ -408,6 +452,42 @@ function beaconOrigin(c: Context, allowed: string[]): Response | undefined {
   if (origin !== undefined && allowed.includes(origin)) return undefined;
   if (allowed.length === 0) return problem(c, 403, 'Forbidden', 'beacons are taken only from origins listed in CORS_ORIGINS, and none are listed');
   return problem(c, 403, 'Forbidden', origin === undefined ? 'a beacon must carry the Origin of a page listed in CORS_ORIGINS' : `the origin ${origin} is not listed in CORS_ORIGINS`);
+}
+
+/** UTF-8 size of `text` without encoding it. */
+export function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < text.length) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/**
+ * An answer as it is kept for replay, within `maxBytes`: first without the orders a
+ * `Prefer: wait` answer embeds, then without per-event results (the counts stay).
+ */
+export function storable(body: string, maxBytes: number): string {
+  if (utf8Length(body) <= maxBytes) return body;
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(body) as Record<string, unknown>;
+  } catch {
+    return JSON.stringify({ detail: 'the original answer was too large to keep (IDEMPOTENCY_MAX_ANSWER_BYTES)' });
+  }
+  delete parsed.order;
+  delete parsed.orders;
+  let text = JSON.stringify(parsed);
+  if (utf8Length(text) <= maxBytes) return text;
+  const { topic, accepted, failed, event_id, partition, offset } = parsed;
+  text = JSON.stringify({ topic, accepted, failed, event_id, partition, offset, detail: 'per-event results were too large to keep for replay (IDEMPOTENCY_MAX_ANSWER_BYTES)' });
+  return text;
 }
 
 function mediaTypeOf(c: Context): string {

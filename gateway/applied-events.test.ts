@@ -100,11 +100,11 @@ const stored = (id: string, status = 'paid') => ({
 });
 
 describe('POST with Prefer: wait', () => {
-  function setup(options: { delayMs?: number; fails?: (i: number) => boolean; maxWaitSeconds?: number } = {}) {
+  function setup(options: { delayMs?: number; fails?: (i: number) => boolean; maxWaitSeconds?: number; maxWaitAnswerBytes?: number } = {}) {
     const applied = new AppliedEvents();
     const producer = new ApplyingProducer(applied, options.delayMs, options.fails);
     const readModel = new FakeReadModel();
-    const app = createApp({ registry, codec, producer, readModel, applied, maxWaitSeconds: options.maxWaitSeconds ?? 30 });
+    const app = createApp({ registry, codec, producer, readModel, applied, maxWaitSeconds: options.maxWaitSeconds ?? 30, ...(options.maxWaitAnswerBytes ? { maxWaitAnswerBytes: options.maxWaitAnswerBytes } : {}) });
     return { app, producer, readModel, applied };
   }
 
@@ -130,6 +130,25 @@ describe('POST with Prefer: wait', () => {
     assert.equal(body.accepted, 3);
     assert.deepEqual(body.applied, body.results.map((r) => r.event_id));
     assert.deepEqual(body.orders, [stored('a'), null]);
+  });
+
+  it('leaves out the orders when the answer would pass maxWaitAnswerBytes, and still says what was applied', async () => {
+    const { app, readModel } = setup({ maxWaitAnswerBytes: 2048 });
+    const big = { ...stored('a'), items: Array.from({ length: 50 }, (_, i) => ({ sku: `sku-${i}`, quantity: 1, price_cents: 100 })) };
+    readModel.orders.set('default/a', big);
+    readModel.orders.set('default/b', big);
+    const res = await app.request('/v1/events/orders', post([order('a'), order('b')], { prefer: 'wait=5' }));
+    assert.equal(res.status, 200);
+    const text = await res.text();
+    assert.ok(text.length <= 2048, `${text.length} bytes`);
+    const body = JSON.parse(text) as { applied: string[]; orders?: unknown; accepted: number };
+    assert.equal(body.orders, undefined);
+    assert.equal(body.applied.length, 2);
+    assert.equal(body.accepted, 2);
+
+    readModel.orders.set('default/s', stored('s'));
+    const small = (await (await app.request('/v1/events/orders', post(order('s'), { prefer: 'wait=5' }))).json()) as { order: unknown };
+    assert.deepEqual(small.order, stored('s'), 'an answer under the bound keeps its order');
   });
 
   it('answers page views with the applied ids', async () => {

@@ -16,6 +16,18 @@ function fails(env: Record<string, string>, variable: string, message: RegExp): 
 }
 
 describe('loadGatewayConfig', () => {
+  it('in production: rate limits on per credential and per address, closed when their Redis is down', () => {
+    const c = loadGatewayConfig({ NODE_ENV: 'production', FERRY_API_KEYS: KEYS });
+    assert.equal(c.rateLimitPerSecond, 100);
+    assert.equal(c.rateLimitAddressPerSecond, 20);
+    assert.equal(c.rateLimitOnRedisDown, 'closed');
+    const dev = loadGatewayConfig({});
+    assert.equal(dev.rateLimitAddressPerSecond, 0);
+    assert.equal(dev.rateLimitOnRedisDown, 'open');
+    assert.equal(loadGatewayConfig({ NODE_ENV: 'production', FERRY_API_KEYS: KEYS, RATE_LIMIT_PER_SECOND: '0', RATE_LIMIT_ON_REDIS_DOWN: 'open' }).rateLimitOnRedisDown, 'open');
+    assert.throws(() => loadGatewayConfig({ RATE_LIMIT_ON_REDIS_DOWN: 'maybe' }), (err: unknown) => err instanceof ConfigError && err.variable === 'RATE_LIMIT_ON_REDIS_DOWN');
+  });
+
   it('defaults: auth off, rate limits off, CORS * in development, HTTP, wait cap 30 s, bounded in-flight', () => {
     const c = loadGatewayConfig({});
     assert.deepEqual(c.apiKeys, []);

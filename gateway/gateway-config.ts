@@ -4,6 +4,7 @@ import { loadCommonConfig, readInt, readString, readUrl, ConfigError, type Commo
 import { readProducerTuning, type ProducerTuning } from '../lib/kafka/producer-config.ts';
 import { parseApiKeys, type ApiKeyEntry } from '../lib/api-keys.ts';
 import type { JwtOptions } from './auth.ts';
+import { readHttpLimits, type HttpLimits } from '../lib/http-limits.ts';
 
 export interface GatewayConfig extends CommonConfig, ProducerTuning {
   /** HTTP port. @defaultValue 8080 (PORT) */
@@ -26,16 +27,31 @@ export interface GatewayConfig extends CommonConfig, ProducerTuning {
   apiKeys: ApiKeyEntry[];
   /** HS256 JWT verification (FERRY_JWT_SECRET, FERRY_JWT_ISSUER, FERRY_JWT_AUDIENCE). @defaultValue none */
   jwt: JwtOptions | undefined;
-  /** Sustained requests per second per credential; 0 turns rate limits off. @defaultValue 0 (RATE_LIMIT_PER_SECOND) */
+  /** Sustained requests per second per credential; 0 turns this limit off. @defaultValue 0, 100 in production (RATE_LIMIT_PER_SECOND) */
   rateLimitPerSecond: number;
   /** Requests a credential may send at once. @defaultValue RATE_LIMIT_PER_SECOND (RATE_LIMIT_BURST) */
   rateLimitBurst: number;
+  /**
+   * Requests per second per client address to what needs no credential (/readyz, /metrics, /docs,
+   * unknown routes, refused credentials); 0 turns it off. @defaultValue 0, 20 in production (RATE_LIMIT_ADDRESS_PER_SECOND)
+   */
+  rateLimitAddressPerSecond: number;
+  /**
+   * When the limiter's Redis is down: `open` lets requests through unlimited, `closed` answers
+   * 503 with Retry-After (what clients retry), so an outage of the cache is never a window
+   * without limits. @defaultValue `open`, `closed` in production (RATE_LIMIT_ON_REDIS_DOWN)
+   */
+  rateLimitOnRedisDown: 'open' | 'closed';
   /** Browser origins allowed by CORS, comma-separated, or `*`. @defaultValue `*`, none in production (CORS_ORIGINS) */
   corsOrigins: string[];
   /** PEM files; HTTPS when both are set. @defaultValue none: HTTP (TLS_CERT_FILE, TLS_KEY_FILE) */
   tls: { certFile: string; keyFile: string } | undefined;
   /** Cap on `Prefer: wait=N`. @defaultValue 30 (PREFER_WAIT_MAX_SECONDS) */
   maxWaitSeconds: number;
+  /** Largest `Prefer: wait` answer; a larger one leaves out the orders it would embed. @defaultValue 1048576 (WAIT_ANSWER_MAX_BYTES) */
+  maxWaitAnswerBytes: number;
+  /** Largest answer kept for an Idempotency-Key replay; a larger one is kept shortened. @defaultValue 1048576 (IDEMPOTENCY_MAX_ANSWER_BYTES) */
+  idempotencyMaxAnswerBytes: number;
   /** How long an answered Idempotency-Key is replayed. @defaultValue 86400 (IDEMPOTENCY_TTL_SECONDS) */
   idempotencyTtlSeconds: number;
   /**
@@ -45,8 +61,10 @@ export interface GatewayConfig extends CommonConfig, ProducerTuning {
    * out. @defaultValue REDIS_URL (IDEMPOTENCY_REDIS_URL)
    */
   idempotencyRedisUrl: string;
-  /** When set, GET /metrics needs `Authorization: Bearer <token>`. @defaultValue none (METRICS_TOKEN) */
+  /** When set, GET /metrics needs `Authorization: Bearer <token>`; in production /metrics is off without it. @defaultValue none (METRICS_TOKEN) */
   metricsToken: string | undefined;
+  /** Slow-sender timeouts and the connection cap (lib/http-limits.ts: HTTP_HEADERS_TIMEOUT_MS 10000, HTTP_REQUEST_TIMEOUT_MS 30000, HTTP_KEEP_ALIVE_TIMEOUT_MS 5000, HTTP_MAX_CONNECTIONS 10000). */
+  http: HttpLimits;
 }
 
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
@@ -68,7 +86,10 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     ...(env.FERRY_JWT_AUDIENCE ? { audience: env.FERRY_JWT_AUDIENCE } : {}),
   };
 
-  const rateLimitPerSecond = readInt(env, 'RATE_LIMIT_PER_SECOND', 0, 0, 1_000_000);
+  const rateLimitPerSecond = readInt(env, 'RATE_LIMIT_PER_SECOND', production ? 100 : 0, 0, 1_000_000);
+  const rateLimitAddressPerSecond = readInt(env, 'RATE_LIMIT_ADDRESS_PER_SECOND', production ? 20 : 0, 0, 1_000_000);
+  const rateLimitOnRedisDown = readString(env, 'RATE_LIMIT_ON_REDIS_DOWN', production ? 'closed' : 'open');
+  if (rateLimitOnRedisDown !== 'open' && rateLimitOnRedisDown !== 'closed') throw new ConfigError('RATE_LIMIT_ON_REDIS_DOWN', 'must be open or closed');
   const rateLimitBurst = readInt(env, 'RATE_LIMIT_BURST', Math.max(1, rateLimitPerSecond), 1, 10_000_000);
 
   const cors = readString(env, 'CORS_ORIGINS', production ? '' : '*');
@@ -102,12 +123,17 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     jwt,
     rateLimitPerSecond,
     rateLimitBurst,
+    rateLimitAddressPerSecond,
+    rateLimitOnRedisDown,
     corsOrigins,
     tls: certFile ? { certFile, keyFile } : undefined,
     maxWaitSeconds: readInt(env, 'PREFER_WAIT_MAX_SECONDS', 30, 1, 300),
+    maxWaitAnswerBytes: readInt(env, 'WAIT_ANSWER_MAX_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
+    idempotencyMaxAnswerBytes: readInt(env, 'IDEMPOTENCY_MAX_ANSWER_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     idempotencyTtlSeconds: readInt(env, 'IDEMPOTENCY_TTL_SECONDS', 86_400, 60, 30 * 86_400),
     idempotencyRedisUrl: readUrl(env, 'IDEMPOTENCY_REDIS_URL', common.redisUrl, ['redis:', 'rediss:']),
     metricsToken: metricsToken || undefined,
+    http: readHttpLimits(env),
   };
 }
 

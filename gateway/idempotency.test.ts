@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
-import { createApp, type GatewayOptions } from './app.ts';
+import { createApp, storable, utf8Length, type GatewayOptions } from './app.ts';
 import { createAuthenticator } from './auth.ts';
 import { derivedEventIds, readIdempotencyKey } from './idempotency.ts';
 import { FakeProducer, MemoryIdempotencyStore, order, post } from '../test/fakes.ts';
@@ -196,6 +196,30 @@ describe('Idempotency-Key on POST /v1/events/:topic', () => {
     };
     assert.equal((await send(app, order(), 'k-2')).status, 503);
     assert.equal(store.entries.size, 0, 'the lease was released');
+  });
+
+  it('keeps an answer past maxStoredAnswerBytes shortened: counts and ids stay, per-event results go', async () => {
+    const { app, store, producer } = setup({ maxStoredAnswerBytes: 1024 });
+    const batch = Array.from({ length: 40 }, (_, i) => order(`big-${i}`));
+    const first = await send(app, batch, 'big-key');
+    assert.equal(first.status, 202);
+    assert.equal(((await first.json()) as { results: unknown[] }).results.length, 40, 'the caller gets the whole answer');
+    const [entry] = [...store.entries.values()];
+    assert.ok(entry!.response!.body.length <= 1024, `${entry!.response!.body.length} bytes kept`);
+    const again = await send(app, batch, 'big-key');
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    const replayed = (await again.json()) as Record<string, unknown>;
+    assert.equal(replayed.accepted, 40);
+    assert.equal(replayed.results, undefined);
+    assert.match(String(replayed.detail), /IDEMPOTENCY_MAX_ANSWER_BYTES/);
+    assert.equal(producer.records.length, 40, 'the replay produced nothing');
+  });
+
+  it('storable: first drops embedded orders, then results; counts bytes as UTF-8', () => {
+    assert.equal(storable('{"a":1}', 10), '{"a":1}');
+    const withOrders = JSON.stringify({ topic: 'orders', accepted: 1, applied: ['x'], orders: ['é'.repeat(100)] });
+    assert.equal(storable(withOrders, 100), JSON.stringify({ topic: 'orders', accepted: 1, applied: ['x'] }));
+    assert.equal(utf8Length('é😀a'), 7);
   });
 
   it('ignores the header when no store is configured', async () => {

@@ -45,6 +45,8 @@ const options: GatewayOptions = {
   maxBatchEvents: config.maxBatchEvents,
   authenticator: createAuthenticator({ apiKeys: config.apiKeys, jwt: config.jwt }),
   corsOrigins: config.corsOrigins,
+  // Deno.serve passes the connection's info as the app's env.
+  clientAddress: (c) => (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname,
 };
 const closers: (() => Promise<unknown> | void)[] = [];
 if (env.REDIS_URL) {

@@ -12,6 +12,7 @@ import { supervise } from '../lib/supervisor.ts';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpsServer } from 'node:https';
 import { serve } from '@hono/node-server';
+import { getConnInfo } from '@hono/node-server/conninfo';
 import { orExit } from '../lib/config.ts';
 import { describeKafkaSecurity } from '../lib/kafka/security.ts';
 import { createLogger } from '../lib/logger.ts';
@@ -24,6 +25,7 @@ import { loadGatewayConfig, requireAuthentication } from './gateway-config.ts';
 import { KafkaProducer } from '../lib/kafka/producer.ts';
 import { GatewayMetrics, serveClusterMetrics } from './node/metrics.ts';
 import { withRedisStores } from './stores/redis-stores.ts';
+import { capConnections, serverOptions } from '../lib/http-limits.ts';
 
 const config = orExit(() => {
   const c = loadGatewayConfig();
@@ -40,6 +42,7 @@ if (!cluster.isWorker) {
     );
   }
   if (config.rateLimitPerSecond === 0) logger.info('rate limits are off (RATE_LIMIT_PER_SECOND=0)');
+  if (config.production && !config.metricsToken) logger.warn('/metrics is off: set METRICS_TOKEN to serve it in production');
 }
 
 if (cluster.isPrimary && config.processes > 1) {
@@ -82,23 +85,26 @@ async function runServer(): Promise<void> {
     authenticator: createAuthenticator({ apiKeys: config.apiKeys, jwt: config.jwt }),
     ...stores.options,
     corsOrigins: config.corsOrigins,
-    observe: { middleware: metrics.middleware(), metrics: metrics.handler() },
+    clientAddress: (c) => getConnInfo(c).remote.address,
+    // In production the host-wide scrape (IPC to every process) is served to the token holder only.
+    observe: { middleware: metrics.middleware(), ...(config.production && !config.metricsToken ? {} : { metrics: metrics.handler() }) },
   });
 
   const listening = (info: { port: number }) =>
     logger.info({ port: info.port, pid: process.pid, tls: Boolean(config.tls), kafka: describeKafkaSecurity(config.kafkaSecurity) }, 'gateway listening');
-  const server = config.tls
+  const limits = serverOptions(config.http);
+  const server = capConnections(config.tls
     ? serve(
         {
           fetch: app.fetch,
           port: config.port,
           hostname: config.host,
           createServer: createHttpsServer,
-          serverOptions: { cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) },
+          serverOptions: { ...limits, cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) },
         },
         listening,
       )
-    : serve({ fetch: app.fetch, port: config.port, hostname: config.host }, listening);
+    : serve({ fetch: app.fetch, port: config.port, hostname: config.host, serverOptions: limits }, listening), config.http);
 
   let closing = false;
   const shutdown = async () => {

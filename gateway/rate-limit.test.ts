@@ -6,6 +6,8 @@ import { loadRegistry } from '../schemas/registry.ts';
 import { createApp } from './app.ts';
 import { createAuthenticator } from './auth.ts';
 import { FakeProducer, FakeRateLimiter, FakeReadModel, order, post } from '../test/fakes.ts';
+import { RedisRateLimiter } from './stores/redis-rate-limiter.ts';
+import type { Redis } from 'ioredis';
 
 const registry = loadRegistry();
 const codec = new Codec(registry);
@@ -60,5 +62,78 @@ describe('rate limits through the app', () => {
     assert.equal((await app.request('/v1/events/orders', post(order()))).status, 202);
     assert.equal((await app.request('/v1/events/orders', post(order()))).status, 429);
     assert.deepEqual([...limiter.taken.keys()], ['anonymous']);
+  });
+});
+
+describe('per-address limits on what needs no credential', () => {
+  const authenticator = createAuthenticator({ apiKeys: [{ id: 'a', tenant: 't', sha256: sha(A), scopes: ['write:orders'] }] });
+  function setup(budget: number) {
+    const addressLimiter = new FakeRateLimiter(budget);
+    const rateLimiter = new FakeRateLimiter(1000);
+    const app = createApp({
+      registry, codec, producer: new FakeProducer(), authenticator, rateLimiter, addressLimiter,
+      clientAddress: (c) => c.req.header('x-test-address'),
+      observe: { metrics: (c) => c.text('m 1') },
+    });
+    return { app, addressLimiter, rateLimiter };
+  }
+  const from = (address: string, headers: Record<string, string> = {}) => ({ headers: { 'x-test-address': address, ...headers } });
+
+  it('charges /readyz, /metrics, /docs, /openapi.json and unknown routes to the address, never /healthz', async () => {
+    const { app, addressLimiter } = setup(4);
+    for (const path of ['/readyz', '/metrics', '/docs', '/openapi.json']) assert.notEqual((await app.request(path, from('10.0.0.1'))).status, 429, path);
+    const limited = await app.request('/nothing-here', from('10.0.0.1'));
+    assert.equal(limited.status, 429);
+    assert.match(limited.headers.get('retry-after') ?? '', /^\d+$/);
+    assert.equal((await app.request('/readyz', from('10.0.0.2'))).status, 200, 'another address has its own budget');
+    for (let i = 0; i < 5; i++) assert.equal((await app.request('/healthz', from('10.0.0.1'))).status, 200);
+    assert.deepEqual([...addressLimiter.taken.keys()].sort(), ['addr:10.0.0.1', 'addr:10.0.0.2']);
+  });
+
+  it('charges refused credentials to the address (429 once spent), and authenticated calls to the credential only', async () => {
+    const { app, addressLimiter, rateLimiter } = setup(2);
+    for (let i = 0; i < 2; i++) assert.equal((await app.request('/v1/events/orders', { ...post(order(), { 'x-api-key': 'fry_wrong_guess_0000000000000000000', 'x-test-address': '10.0.0.3' }) })).status, 401);
+    assert.equal((await app.request('/v1/events/orders', post(order(), { 'x-api-key': 'fry_wrong_guess_0000000000000000000', 'x-test-address': '10.0.0.3' }))).status, 429);
+    for (let i = 0; i < 3; i++) assert.equal((await app.request('/v1/events/orders', post(order(), { 'x-api-key': A, 'x-test-address': '10.0.0.3' }))).status, 202);
+    assert.equal(addressLimiter.taken.get('addr:10.0.0.3'), 3);
+    assert.equal(rateLimiter.taken.get('key:a'), 3);
+  });
+
+  it('answers 503 with Retry-After when a limiter that fails closed is down', async () => {
+    const down = { async take() { return { allowed: false as const, unavailable: true as const }; } };
+    const app = createApp({ registry, codec, producer: new FakeProducer(), rateLimiter: down, addressLimiter: down });
+    for (const path of ['/readyz', '/v1/orders/o-1']) {
+      const res = await app.request(path);
+      assert.equal(res.status, 503, path);
+      assert.equal(res.headers.get('retry-after'), '1');
+    }
+    assert.equal((await app.request('/healthz')).status, 200);
+  });
+});
+
+describe('RedisRateLimiter when Redis is down', () => {
+  const broken = { ferryRateTake: async () => { throw new Error('connect ECONNREFUSED'); } } as unknown as Redis;
+  it('allows when it fails open, refuses as unavailable when it fails closed', async () => {
+    assert.deepEqual(await new RedisRateLimiter(broken, { perSecond: 1, prefix: 'p:' }).take('s'), { allowed: true });
+    assert.deepEqual(await new RedisRateLimiter(broken, { perSecond: 1, prefix: 'p:', onRedisDown: 'closed' }).take('s'), { allowed: false, unavailable: true });
+  });
+});
+
+describe('GET /readyz', () => {
+  it('checks Kafka and the read model at most once per readyCacheMs, however many probes come', async () => {
+    const producer = new FakeProducer();
+    let checks = 0;
+    producer.ready = async () => {
+      checks++;
+      await new Promise((r) => setTimeout(r, 20));
+      return true;
+    };
+    const app = createApp({ registry, codec, producer, readModel: new FakeReadModel(), readyCacheMs: 200 });
+    const answers = await Promise.all(Array.from({ length: 50 }, () => app.request('/readyz')));
+    assert.ok(answers.every((r) => r.status === 200));
+    assert.equal(checks, 1);
+    await new Promise((r) => setTimeout(r, 250));
+    await app.request('/readyz');
+    assert.equal(checks, 2);
   });
 });

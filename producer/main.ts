@@ -10,8 +10,10 @@ import { loadRegistry } from '../schemas/registry.ts';
 import { loadProducerServiceConfig } from './config.ts';
 import { KafkaProducer } from '../lib/kafka/producer.ts';
 import { createProducerServiceApp } from './service.ts';
+import { capConnections, readHttpLimits, serverOptions } from '../lib/http-limits.ts';
 
 const config = orExit(() => loadProducerServiceConfig());
+const limits = orExit(() => readHttpLimits(process.env));
 const { port, token } = config;
 const logger = createLogger('ferry-producer', config.logLevel);
 if (config.devToken) logger.warn('PRODUCER_TOKEN is not set: using the development token, accepted on loopback only');
@@ -20,7 +22,10 @@ const registry = loadRegistry();
 const producer = new KafkaProducer({ brokers: config.kafkaBrokers, security: config.kafkaSecurity, lingerMs: config.lingerMs, compression: config.compression });
 await producer.connect();
 const app = createProducerServiceApp({ producer, registry, codec: new Codec(registry), token, topicPrefix: config.topicPrefix });
-const server = serve({ fetch: app.fetch, port, hostname: config.host }, (info) => logger.info({ port: info.port }, 'producer service listening'));
+const server = capConnections(
+  serve({ fetch: app.fetch, port, hostname: config.host, serverOptions: serverOptions(limits) }, (info) => logger.info({ port: info.port }, 'producer service listening')),
+  limits,
+);
 
 let closing = false;
 const shutdown = async () => {

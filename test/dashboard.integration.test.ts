@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { after, before, test } from 'node:test';
 import { Queue, type Job } from 'bullmq';
 import type { DeadLetter } from '../lib/queues/dead-letters.ts';
@@ -60,8 +61,25 @@ interface BoardJob {
   returnValue?: { partition: number; offset: string; replayed_at: string } | null;
 }
 
+// The double-submit pair the dashboard's own pages send (bull-board's axios echoes the cookie).
+const csrf = { cookie: 'XSRF-TOKEN=test-token-1', 'x-xsrf-token': 'test-token-1' };
+
 async function api(path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`${dashboardUrl}${path}`, { ...init, headers: { ...auth, ...(init.headers ?? {}) } });
+  return fetch(`${dashboardUrl}${path}`, { ...init, headers: { ...auth, ...csrf, ...(init.headers ?? {}) } });
+}
+
+/** A raw request, so the Host header can be anything. */
+function raw(method: string, path: string, headers: Record<string, string>): Promise<{ status: number; headers: import('node:http').IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(dashboardUrl);
+    const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers }, (res) => {
+      let body = '';
+      res.on('data', (b: Buffer) => (body += b.toString()));
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** The jobs of one queue in one state, as the dashboard lists them. */
@@ -238,4 +256,45 @@ test('the dashboard asks for credentials and refuses everything that is not a re
   const asset = /(?:src|href)="([^"]*static\/[^"]+\.js)"/.exec(html)?.[1];
   assert.ok(asset, 'the page names its script');
   assert.equal((await api(asset!.startsWith('/') ? asset! : `/${asset}`)).status, 200);
+});
+
+test('the dashboard answers only to its own names, and takes changes only with the CSRF token from its own origin', async () => {
+  await deadLetters.add({ topic: iso.topic('orders'), partition: 4, offset: '1', key: Buffer.from('dash-csrf'), value: Buffer.from([1]), timestamp: Date.now() }, 'decode', new Error('kept'));
+  const id = `${iso.topic('orders')}:4:1`;
+  await waitFor(async () => (await boardJobs(dlqName, 'failed')).jobs.find((j) => j.id === id), { what: `${id} held` });
+  const clean = `/api/queues/${encodeURIComponent(dlqName)}/${encodeURIComponent(id)}/clean`;
+
+  // DNS rebinding: a page at attacker.example whose name now points at 127.0.0.1.
+  for (const host of ['attacker.example', 'attacker.example:9400', '127.0.0.1.attacker.example']) {
+    assert.equal((await raw('GET', '/api/queues', { ...auth, host })).status, 421, host);
+    assert.equal((await raw('PUT', clean, { ...auth, ...csrf, host })).status, 421, host);
+  }
+  for (const host of ['localhost', `127.0.0.1:${new URL(dashboardUrl).port}`, '[::1]:9400']) assert.equal((await raw('GET', '/api/queues', { ...auth, host })).status, 200, host);
+  assert.equal((await raw('GET', '/healthz', { host: 'probe.internal' })).status, 200, '/healthz answers any Host');
+
+  // The page sets the token cookie: SameSite=Strict, readable by the page (bull-board echoes it).
+  const page = await fetch(`${dashboardUrl}/`, { headers: auth });
+  const cookie = page.headers.get('set-cookie') ?? '';
+  assert.match(cookie, /^XSRF-TOKEN=[A-Za-z0-9_-]{32}; Path=\/; SameSite=Strict$/);
+
+  // Changes without the token, with a wrong one, or from another origin: 403, and nothing changes.
+  const refused: Record<string, string>[] = [
+    {},
+    { cookie: 'XSRF-TOKEN=a' },
+    { 'x-xsrf-token': 'a' },
+    { cookie: 'XSRF-TOKEN=a', 'x-xsrf-token': 'b' },
+    { ...csrf, origin: 'http://attacker.example' },
+    { ...csrf, origin: 'null' },
+  ];
+  for (const headers of refused) {
+    const res = await fetch(`${dashboardUrl}${clean}`, { method: 'PUT', headers: { ...auth, ...headers } });
+    assert.equal(res.status, 403, JSON.stringify(headers));
+  }
+  assert.ok(await deadLetters.queue.getJob(id), 'the letter is still there');
+
+  // With the token from the page's cookie and the dashboard's own origin: done.
+  const token = /XSRF-TOKEN=([^;]+)/.exec(cookie)![1]!;
+  const res = await fetch(`${dashboardUrl}${clean}`, { method: 'PUT', headers: { ...auth, cookie: `XSRF-TOKEN=${token}`, 'x-xsrf-token': token, origin: dashboardUrl } });
+  assert.equal(res.status, 204);
+  assert.equal(await deadLetters.queue.getJob(id), undefined);
 });

@@ -15,7 +15,7 @@ import { topicNames } from '../lib/kafka/topics.ts';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { BatchConsumer, type RawMessage } from '../lib/kafka/consumer.ts';
-import { DeadLetters } from '../lib/queues/dead-letters.ts';
+import { DeadLetters, readDeadLetterBounds } from '../lib/queues/dead-letters.ts';
 import {
   batchFailures, batchSeconds, batchSize, batchWaitSeconds, deadLettered, eventsConsumed, inFlight, partitionLag, retriesScheduled, serveMetrics, sinkBatchSize,
   sinkOutage, sinkSeconds,
@@ -36,6 +36,7 @@ import { loadWorkerConfig, type WorkerGroup } from './worker-config.ts';
 import { ANALYTICS_APPLIED_CHANNEL, APPLIED_CHANNEL, encodeApplied } from '../lib/contract.ts';
 
 const config = orExit(() => loadWorkerConfig());
+const deadLetterBounds = orExit(() => readDeadLetterBounds(process.env));
 
 if (cluster.isPrimary && config.processes > 1) {
   supervise({ processes: config.processes, logger: createLogger('ferry-supervisor', config.logLevel), name: 'worker', stopTimeoutMs: 60_000 });
@@ -67,7 +68,7 @@ async function runMember(index: number): Promise<void> {
   }
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
   const clickhouse = createClickhouse(config.clickhouseUrl);
-  const deadLetters = new DeadLetters(queueRedis, deadLetterQueueName(config.topicPrefix), (step) => deadLettered.inc({ step }));
+  const deadLetters = new DeadLetters(queueRedis, deadLetterQueueName(config.topicPrefix), (step) => deadLettered.inc({ step }), { bounds: deadLetterBounds, logger });
 
   const apply = createApply({
     postgres: new PostgresSink(sql),

@@ -14,8 +14,10 @@ export interface RedisRateLimiterOptions {
   burst?: number;
   /** Key prefix (REDIS_PREFIX). */
   prefix: string;
-  /** Warned when Redis fails (the limiter then allows the request). */
+  /** Warned when Redis fails. */
   logger?: LogSink;
+  /** When Redis fails: allow the request (`open`) or answer that the limiter is unavailable (`closed`). @defaultValue `open` */
+  onRedisDown?: 'open' | 'closed';
 }
 
 // KEYS[1] bucket; ARGV[1] emission interval in microseconds; ARGV[2] burst.
@@ -56,12 +58,13 @@ export class RedisRateLimiter implements RateLimiter {
       const [allowed, retryUs] = await this.#redis.ferryRateTake(`${this.options.prefix}ratelimit:${encodeURIComponent(subject)}`, this.#intervalUs, this.#burst);
       return allowed === 1 ? { allowed: true } : { allowed: false, retryAfterMs: Math.ceil(Number(retryUs) / 1000) };
     } catch (err) {
-      // Fail open: a cache outage must not stop ingestion. Warn at most once a minute.
+      const closed = this.options.onRedisDown === 'closed';
+      // Warn at most once a minute.
       if (Date.now() - this.#lastWarning > 60_000) {
         this.#lastWarning = Date.now();
-        this.options.logger?.warn({ err: (err as Error).message }, 'rate limiter unavailable; allowing requests');
+        this.options.logger?.warn({ err: (err as Error).message }, closed ? 'rate limiter unavailable; refusing requests with 503' : 'rate limiter unavailable; allowing requests');
       }
-      return { allowed: true };
+      return closed ? { allowed: false, unavailable: true } : { allowed: true };
     }
   }
 }

@@ -16,7 +16,7 @@ import { RedisIdempotencyStore } from './redis-idempotency-store.ts';
 import { RedisRateLimiter } from './redis-rate-limiter.ts';
 
 export interface RedisStores {
-  options: Pick<GatewayOptions, 'readModel' | 'rateLimiter' | 'idempotency' | 'idempotencyTtlMs' | 'idempotencyLeaseMs' | 'applied' | 'maxWaitSeconds'>;
+  options: Pick<GatewayOptions, 'readModel' | 'rateLimiter' | 'addressLimiter' | 'idempotency' | 'idempotencyTtlMs' | 'idempotencyLeaseMs' | 'applied' | 'maxWaitSeconds' | 'maxWaitAnswerBytes' | 'maxStoredAnswerBytes'>;
   applied: AppliedEvents;
   /** Drops the connections (call after the server stopped). */
   close: () => Promise<void>;
@@ -44,7 +44,10 @@ export async function withRedisStores(config: GatewayConfig, logger: LogSink): P
     options: {
       readModel: new OrderReadModel(redis, sql, config.redisPrefix),
       rateLimiter: config.rateLimitPerSecond > 0
-        ? new RedisRateLimiter(redis, { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst, prefix: config.redisPrefix, logger })
+        ? new RedisRateLimiter(redis, { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst, prefix: config.redisPrefix, logger, onRedisDown: config.rateLimitOnRedisDown })
+        : undefined,
+      addressLimiter: config.rateLimitAddressPerSecond > 0
+        ? new RedisRateLimiter(redis, { perSecond: config.rateLimitAddressPerSecond, prefix: config.redisPrefix, logger, onRedisDown: config.rateLimitOnRedisDown })
         : undefined,
       idempotency: new RedisIdempotencyStore(idempotencyRedis, config.redisPrefix),
       idempotencyTtlMs: config.idempotencyTtlSeconds * 1000,
@@ -52,6 +55,8 @@ export async function withRedisStores(config: GatewayConfig, logger: LogSink): P
       idempotencyLeaseMs: DELIVERY_TIMEOUT_MS + config.maxWaitSeconds * 1000 + 30_000,
       applied,
       maxWaitSeconds: config.maxWaitSeconds,
+      maxWaitAnswerBytes: config.maxWaitAnswerBytes,
+      maxStoredAnswerBytes: config.idempotencyMaxAnswerBytes,
     },
     close: async () => {
       await subscriber.close();

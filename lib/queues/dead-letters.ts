@@ -7,6 +7,28 @@ import { Queue, type Job } from 'bullmq';
 import type { EventProducer } from '../kafka/event-producer.ts';
 import type { Redis } from 'ioredis';
 import type { RawMessage } from '../kafka/consumer.ts';
+import { readInt } from '../config.ts';
+import type { LogSink } from '../log-sink.ts';
+
+/**
+ * The queue Redis never evicts, so dead letters must not grow without end: past the count the
+ * oldest go, and none stays longer than the age. @defaultValue 100000 letters, 30 days
+ * (DEAD_LETTER_MAX_COUNT, DEAD_LETTER_MAX_AGE_DAYS)
+ */
+export interface DeadLetterBounds {
+  maxCount: number;
+  maxAgeDays: number;
+}
+
+export function readDeadLetterBounds(env: Record<string, string | undefined>): DeadLetterBounds {
+  return {
+    maxCount: readInt(env, 'DEAD_LETTER_MAX_COUNT', 100_000, 1, 10_000_000),
+    maxAgeDays: readInt(env, 'DEAD_LETTER_MAX_AGE_DAYS', 30, 1, 3650),
+  };
+}
+
+/** The share of DEAD_LETTER_MAX_COUNT at which adding a letter warns that the oldest will soon go. */
+export const WARN_AT = 0.8;
 
 /** A Kafka record as BullMQ keeps it: where it was, and its bytes as JSON-safe text. */
 export interface StoredRecord {
@@ -54,9 +76,20 @@ function matches(d: DeadLetter, f: DeadLetterFilter): boolean {
 export class DeadLetters {
   readonly queue: Queue<DeadLetter>;
 
+  readonly bounds: DeadLetterBounds;
+  readonly #logger: LogSink | undefined;
+  #lastWarning = 0;
+
   /** @param onAdd called for every dead letter added, for metrics. */
-  constructor(connection: Redis, readonly name: string, readonly onAdd?: (step: string) => void) {
+  constructor(
+    connection: Redis,
+    readonly name: string,
+    readonly onAdd?: (step: string) => void,
+    options: { bounds?: DeadLetterBounds; logger?: LogSink } = {},
+  ) {
     this.queue = new Queue<DeadLetter>(name, { connection });
+    this.bounds = options.bounds ?? readDeadLetterBounds({});
+    this.#logger = options.logger;
   }
 
   async add(raw: RawMessage, step: string, error: Error, attempts: DeadLetter['attempts'] = []): Promise<void> {
@@ -78,11 +111,34 @@ export class DeadLetters {
     await this.queue.add('dead-letter', letter, {
       jobId: `${raw.topic}:${raw.partition}:${raw.offset}`,
       // A replayed letter completes (replayer.ts) and stays a week as a record of
-      // the replay; one that waits for a person is never removed by BullMQ.
+      // the replay; one held for a person (failed) is kept within the bounds.
       removeOnComplete: { age: REPLAYED_KEPT_SECONDS, count: REPLAYED_KEPT_COUNT },
-      removeOnFail: false,
+      removeOnFail: { age: this.bounds.maxAgeDays * 86_400, count: this.bounds.maxCount },
     });
     this.onAdd?.(step);
+    await this.#trim();
+  }
+
+  /**
+   * BullMQ trims held (failed) letters as the replayer holds new ones; here the total is kept
+   * to the bound too (held letters first, then ones no replayer has seen yet, when the dashboard
+   * is not running), oldest first, with a warning from WARN_AT of the bound on.
+   */
+  async #trim(): Promise<void> {
+    const { maxCount, maxAgeDays } = this.bounds;
+    const count = await this.count();
+    if (count >= WARN_AT * maxCount && Date.now() - this.#lastWarning > 60_000) {
+      this.#lastWarning = Date.now();
+      this.#logger?.warn({ count, max: maxCount }, 'dead letters are near DEAD_LETTER_MAX_COUNT: past it the oldest are removed; replay or discard them');
+    }
+    await this.queue.clean(maxAgeDays * 86_400_000, 1000, 'wait');
+    if (count <= maxCount) return;
+    // Held letters are older than the one just added: they go first. Counted again just before,
+    // as the replayer may have held (and BullMQ trimmed) meanwhile.
+    const held = (await this.count()) - maxCount;
+    const removed = held > 0 ? (await this.queue.clean(0, held, 'failed')).length : 0;
+    const waiting = (await this.count()) - maxCount;
+    if (waiting > 0 && removed < held) await this.queue.clean(0, waiting, 'wait');
   }
 
   /** Dead letters matching the filter, oldest first. */
