@@ -25,7 +25,8 @@ export function retryAfterMs(header: string | null | undefined, now: number, cap
   let ms: number;
   if (/^\d+$/.test(text)) ms = Number(text) * 1000;
   else {
-    const at = Date.parse(text);
+    // An HTTP-date names its day and month; Date.parse would also take '-1' or '1.5'.
+    const at = /[a-z]/i.test(text) ? Date.parse(text) : NaN;
     if (Number.isNaN(at)) return undefined;
     ms = at - now;
   }
