@@ -84,6 +84,8 @@ async function runServer(): Promise<void> {
     corsOrigins: config.corsOrigins,
     observe: { middleware: metrics.middleware(), metrics: metrics.handler() },
   });
+  // The demo shop and the SDK bundle it runs; never in production (esbuild is a dev dependency).
+  if (!config.production) await (await import('./node/demo.ts')).mountDemo(app);
 
   const listening = (info: { port: number }) =>
     logger.info({ port: info.port, pid: process.pid, tls: Boolean(config.tls), kafka: describeKafkaSecurity(config.kafkaSecurity) }, 'gateway listening');

@@ -14,8 +14,8 @@ describe('clients/browser build', () => {
     for (const name of ['createClient', 'ferry', 'default', 'uuid']) assert.ok(name in mod, name);
   });
 
-  it('declarations import each other as .js, beside ferry.js', () => {
-    const files = declarations();
+  it('declarations import each other as .js, beside ferry.js', async () => {
+    const files = await declarations();
     const names = [...files.keys()].map((f) => f.split('/').pop()).sort();
     assert.deepEqual(names, ['events.generated.d.ts', 'ferry.d.ts', 'queue.d.ts', 'retry.d.ts']);
     for (const text of files.values()) assert.doesNotMatch(text, /from '\.\/[^']+\.ts'/);

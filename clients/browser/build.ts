@@ -7,7 +7,6 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import * as esbuild from 'esbuild';
-import ts from 'typescript';
 
 const here = new URL('./', import.meta.url);
 export const ENTRY = fileURLToPath(new URL('src/ferry.ts', here));
@@ -38,7 +37,9 @@ export async function bundle(): Promise<Bundle> {
 }
 
 /** Declarations for dist/, with `.ts` imports renamed `.js` so they resolve beside ferry.js. */
-export function declarations(): Map<string, string> {
+export async function declarations(): Promise<Map<string, string>> {
+  // Loaded here, not at the top: the development gateway imports bundle() and needs no compiler.
+  const ts = (await import('typescript')).default;
   const files = new Map<string, string>();
   const program = ts.createProgram([ENTRY], {
     declaration: true,
@@ -63,6 +64,6 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const b = await bundle();
   mkdirSync(DIST, { recursive: true });
   writeFileSync(`${DIST}ferry.js`, b.code);
-  for (const [name, text] of declarations()) writeFileSync(name, text);
+  for (const [name, text] of await declarations()) writeFileSync(name, text);
   console.log(`dist/ferry.js: ${b.bytes} bytes, ${b.gzipBytes} gzipped (budget ${MAX_GZIP_BYTES})`);
 }
