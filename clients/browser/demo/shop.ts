@@ -83,8 +83,9 @@ async function navigate(): Promise<void> {
 
 /** Posts an order event through the SDK and waits until the workers applied it. */
 async function post(order: OrderEvent): Promise<string> {
-  const answer = (await ferry.send('orders', order, { wait: 10 })) as { order?: { status?: string } };
-  return answer.order?.status ?? 'accepted (not applied yet)';
+  // The SDK always sends an array, so the answer is a batch's: `orders`, one per order.
+  const answer = (await ferry.send('orders', order, { wait: 10 })) as { orders?: { status?: string }[] };
+  return answer.orders?.[0]?.status ?? 'accepted (not applied yet)';
 }
 
 document.addEventListener('click', async (e) => {

@@ -60,7 +60,8 @@ export interface FerryClient<E = TopicEvents> {
   flush(): Promise<void>;
   /**
    * Sends events as a batch of their own (still stored, retried and keyed like any other) and
-   * resolves with the gateway's answer body; rejects with a FerryError if refused for good.
+   * resolves with the gateway's answer body, a batch's even for one event (`results`, and with
+   * `wait` `applied` and for orders `orders`); rejects with a FerryError if refused for good.
    */
   send<T extends keyof E & string>(topic: T, events: E[T] | E[T][], options?: SendOptions): Promise<Record<string, unknown>>;
   /** `GET /v1/orders/{id}`: the order as the read model holds it, or undefined (404). */
