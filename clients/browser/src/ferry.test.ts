@@ -158,6 +158,30 @@ describe('createClient', () => {
     assert.equal(sent.at(-1)!.body, sent[0]!.body);
   });
 
+  it('pagehide: keepalive fetch under each batch\'s own key while 60 KB last; past that a beacon only for a batch never sent, which then leaves the outbox', () => {
+    const listeners: Record<string, () => void> = {};
+    g.addEventListener = (type: string, fn: () => void) => (listeners[type] = fn);
+    const beacons: { url: string; body: string }[] = [];
+    (globalThis.navigator as { onLine: boolean }).onLine = false;
+    (globalThis.navigator as unknown as { sendBeacon: (u: string, b: string) => boolean }).sendBeacon = (url, body) => beacons.push({ url, body }) > 0;
+    const keepalive: { key: string; keepalive: boolean }[] = [];
+    g.fetch = async (_url: string, init: { headers: Record<string, string>; keepalive?: boolean }) => {
+      keepalive.push({ key: init.headers['idempotency-key']!, keepalive: init.keepalive === true });
+      return Response.json({}, { status: 202 });
+    };
+    const batch = (id: string, tries: number, kb: number) => ({ id, topic: 'page_views', tries, events: [JSON.stringify({ pad: 'x'.repeat(kb * 1000 - 12) })] });
+    (g.sessionStorage as MemoryStorage).setItem('ferry.tab', 'tab');
+    const slot = 'ferry:http://gw.test:tab';
+    (g.localStorage as MemoryStorage).setItem(slot, JSON.stringify({ b: [batch('k-a', 1, 30), batch('k-b', 0, 25), batch('k-c', 2, 20), batch('k-d', 0, 10)], o: {}, d: 0, t: Date.now() }));
+    createClient({ url: 'http://gw.test', beaconKey: 'beacon key' });
+    listeners.pagehide!();
+    assert.deepEqual(keepalive, [{ key: 'k-a', keepalive: true }, { key: 'k-b', keepalive: true }]);
+    assert.deepEqual(beacons.map((b) => b.url), ['http://gw.test/v1/beacon/page_views?key=beacon%20key']);
+    const stored = JSON.parse((g.localStorage as MemoryStorage).getItem(slot)!) as { b: { id: string; tries: number }[]; r?: number };
+    assert.deepEqual(stored.b.map((b) => [b.id, b.tries]), [['k-a', 2], ['k-b', 1], ['k-c', 2]], 'kept until an answer is read; the beaconed batch is gone');
+    assert.equal(stored.r, 1, 'released for another tab to adopt');
+  });
+
   it('uuid() is a version 4 UUID the gateway takes', () => {
     const ids = new Set(Array.from({ length: 100 }, uuid));
     assert.equal(ids.size, 100);
