@@ -84,8 +84,15 @@ async function runServer(): Promise<void> {
     corsOrigins: config.corsOrigins,
     observe: { middleware: metrics.middleware(), metrics: metrics.handler() },
   });
-  // The demo shop and the SDK bundle it runs; never in production (esbuild is a dev dependency).
-  if (!config.production) await (await import('./node/demo.ts')).mountDemo(app);
+  // The demo shop and the SDK bundle it runs; never in production (esbuild is a dev dependency,
+  // so an install without it serves no demo rather than no gateway).
+  if (!config.production) {
+    try {
+      await (await import('./node/demo.ts')).mountDemo(app);
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'demo shop not served');
+    }
+  }
 
   const listening = (info: { port: number }) =>
     logger.info({ port: info.port, pid: process.pid, tls: Boolean(config.tls), kafka: describeKafkaSecurity(config.kafkaSecurity) }, 'gateway listening');
