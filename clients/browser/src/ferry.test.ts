@@ -182,6 +182,19 @@ describe('createClient', () => {
     assert.equal(stored.r, 1, 'released for another tab to adopt');
   });
 
+  it('flush() and send() settle when their batch is dropped to keep the outbox within its bounds', async () => {
+    (globalThis.navigator as { onLine: boolean }).onLine = false;
+    const ferry = createClient({ url: 'http://gw.test', maxEvents: 2 });
+    const sent = ferry.send('page_views', view(1)).then(() => 'sent', (e: FerryError) => `dropped ${e.events.length}`);
+    ferry.track('page_views', view(2));
+    const flushed = ferry.flush().then(() => 'flushed');
+    ferry.track('page_views', view(3));
+    ferry.track('page_views', view(4));
+    ferry.flush();
+    assert.deepEqual(await Promise.all([sent, flushed]), ['dropped 1', 'flushed']);
+    assert.deepEqual(ferry.stats(), { queued: 2, dropped: 2 });
+  });
+
   it('uuid() is a version 4 UUID the gateway takes', () => {
     const ids = new Set(Array.from({ length: 100 }, uuid));
     assert.equal(ids.size, 100);

@@ -113,6 +113,12 @@ export function createClient<E = TopicEvents>(options: FerryOptions): FerryClien
     batchBytes,
     maxEvents: options.maxEvents ?? 1000,
     maxBytes: options.maxBytes ?? 524_288,
+    // Dropped for room: whoever waits for the batch hears of it.
+    onDrop: (b) => {
+      settled(b);
+      answers.get(b.id)?.fail({ status: 0, topic: b.topic, events: b.events.map((e) => JSON.parse(e) as unknown) });
+      answers.delete(b.id);
+    },
   });
 
   // What an earlier page left open goes out now, not after the next track().
@@ -162,21 +168,21 @@ export function createClient<E = TopicEvents>(options: FerryOptions): FerryClien
         let status = 0;
         let text = '';
         let retryAfter: string | null = null;
-        // Offline: no request, the batch stays never-sent; the online event cuts the wait short.
-        if (navigator.onLine !== false) {
-          b.tries++;
-          q.busy = b;
-          q.save();
-          try {
-            const res = await fetch(`${url}/v1/events/${b.topic}`, { method: 'POST', headers: headers(b), body: bodyOf(b) });
-            status = res.status;
-            retryAfter = res.headers.get('retry-after');
-            text = await res.text();
-          } catch {
-            // No answer: the gateway may or may not have the batch; the same key makes a retry safe.
-          } finally {
-            q.busy = undefined;
-          }
+        // Offline (browsers say so only when they know): no request and no timer; the online
+        // event, or the next track or flush, starts again.
+        if (navigator.onLine === false) return;
+        b.tries++;
+        q.busy = b;
+        q.save();
+        try {
+          const res = await fetch(`${url}/v1/events/${b.topic}`, { method: 'POST', headers: headers(b), body: bodyOf(b) });
+          status = res.status;
+          retryAfter = res.headers.get('retry-after');
+          text = await res.text();
+        } catch {
+          // No answer: the gateway may or may not have the batch; the same key makes a retry safe.
+        } finally {
+          q.busy = undefined;
         }
         const v = verdict(status, b.events.length);
         if (v === 'retry') {

@@ -45,6 +45,8 @@ export interface QueueOptions {
   /** Bounds of the whole outbox; past them the oldest events are dropped (and counted). */
   maxEvents: number;
   maxBytes: number;
+  /** Told when a sealed batch is dropped whole to keep within the bounds. */
+  onDrop?: (b: Batch) => void;
   /** A slot untouched this long belonged to a tab that died: it is adopted. @defaultValue 1 day */
   staleMs?: number;
 }
@@ -206,6 +208,7 @@ export class Queue {
         } else {
           this.dropped += b.events.length;
           this.remove(b);
+          this.o.onDrop?.(b);
         }
         continue;
       }
