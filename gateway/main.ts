@@ -89,6 +89,15 @@ async function runServer(): Promise<void> {
     // In production the host-wide scrape (IPC to every process) is served to the token holder only.
     observe: { middleware: metrics.middleware(), ...(config.production && !config.metricsToken ? {} : { metrics: metrics.handler() }) },
   });
+  // The demo shop and the SDK bundle it runs; never in production (esbuild is a dev dependency,
+  // so an install without it serves no demo rather than no gateway).
+  if (!config.production) {
+    try {
+      await (await import('./node/demo.ts')).mountDemo(app);
+    } catch (err) {
+      logger.warn({ err: (err as Error).message }, 'demo shop not served');
+    }
+  }
 
   const listening = (info: { port: number }) =>
     logger.info({ port: info.port, pid: process.pid, tls: Boolean(config.tls), kafka: describeKafkaSecurity(config.kafkaSecurity) }, 'gateway listening');
