@@ -87,7 +87,7 @@ test('every event the schema allows is accepted and lands in PostgreSQL, Redis a
           const rs = await iso.clickhouse.query({ query: `SELECT event_id, topic, key, occurred_at_ms, payload FROM events FINAL WHERE event_id IN (${idList})`, format: 'JSONEachRow' });
           const ch = await rs.json<{ event_id: string; topic: string; key: string; occurred_at_ms: string; payload: string }>();
           if (ch.length < allIds.length) return undefined;
-          const counts = await iso.redis.hgetall(`${prefix}page_views:by_url`);
+          const counts = await iso.redis.hgetall(`${prefix}page_views:default:by_url`);
           if (![...viewCounts].every(([url, n]) => Number(counts[url]) === n)) return undefined;
           return { rows, docs: docs as string[], ch };
         }, { what: `run ${run}: every event in PostgreSQL, Redis and ClickHouse`, timeoutMs: 30_000, intervalMs: 100 });
