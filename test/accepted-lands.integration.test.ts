@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, test } from 'node:test';
 import fc from 'fast-check';
+import { chString } from '../lib/clickhouse.ts';
 import { orderKey } from '../lib/order-cache.ts';
 import { DeadLetters } from '../lib/queues/dead-letters.ts';
 import { deadLetterQueueName } from '../lib/queues/names.ts';
@@ -76,7 +77,7 @@ test('every event the schema allows is accepted and lands in PostgreSQL, Redis a
         for (const e of viewEvents) viewCounts.set(String(e.url), (viewCounts.get(String(e.url)) ?? 0) + 1);
 
         const keys = orders.map((e) => orderKey(prefix, 'default', String(e.order_id)));
-        const idList = allIds.map((id) => `'${id}'`).join(',');
+        const idList = allIds.map(chString).join(',');
         const landed = await waitFor(async () => {
           const rows = await iso.sql<{ order_id: string; customer_id: string; status: string; amount_cents: string; currency: string; items: unknown; occurred_ms: string; event_id: string }[]>`
             SELECT order_id, customer_id, status, amount_cents::text, currency, items, (extract(epoch FROM occurred_at) * 1000)::bigint::text AS occurred_ms, event_id::text
