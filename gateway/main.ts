@@ -57,6 +57,7 @@ async function runServer(): Promise<void> {
     security: config.kafkaSecurity,
     lingerMs: config.lingerMs,
     compression: config.compression,
+    deliveryTimeoutMs: config.deliveryTimeoutMs,
     queueMaxMessages: config.queueMaxMessages,
     maxInFlight: config.maxInFlight,
     onClientLog: (severity, facility, message) => logger[severity <= 3 ? 'error' : 'warn']({ facility, kafka: message }, 'kafka client'),
