@@ -195,7 +195,9 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestReport> {
     const loadEnd = load.endedAt;
 
     // Outcome per request: regenerate each request to know its events (keys, URLs, topic).
-    const outcome = (seq: number): Outcome | undefined => (seq < load.built ? outcomeOf(statuses.get(seq)) : undefined);
+    // A 207 names every id of its request: one it did not acknowledge is a failed entry, which
+    // Kafka may have written anyway (a delivery timeout), so at most once like a 5xx.
+    const outcome = (seq: number): Outcome | undefined => (seq < load.built ? (partial.has(seq) ? 'indeterminate' : outcomeOf(statuses.get(seq))) : undefined);
     const ackViews = new Map<string, number>();
     const maybeViews = new Map<string, number>();
     const ackOrderKeys = new Set<string>();
