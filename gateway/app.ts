@@ -27,7 +27,7 @@ import {
 import { buildOpenApi } from './openapi.ts';
 import { preferredWait } from './prefer.ts';
 import { problem } from '../lib/problem.ts';
-import type { Delivery, EventProducer, OutgoingRecord } from '../lib/kafka/event-producer.ts';
+import { DELIVERY_TIMEOUT_MS, type Delivery, type EventProducer, type OutgoingRecord } from '../lib/kafka/event-producer.ts';
 import { rateLimit, type RateLimiter } from './rate-limit.ts';
 import type { OrderView, ReadModel } from './read-model.ts';
 import { TENANT_HEADER } from '../lib/contract.ts';
@@ -63,6 +63,13 @@ export interface GatewayOptions {
   applied?: AppliedEventsSource;
   /** Cap on `Prefer: wait=N`. @defaultValue 30 */
   maxWaitSeconds?: number;
+  /**
+   * The longest a request waits for the producer before it is answered 503 anyway. The producer
+   * fails records after its delivery timeout, but librdkafka lets a produce request already on the
+   * wire run to the broker's ack timeout first; this bounds the answer whatever Kafka does.
+   * @defaultValue DELIVERY_TIMEOUT_MS + 2 s
+   */
+  sendTimeoutMs?: number;
   /** Browser origins allowed by CORS; `['*']` for any. @defaultValue none: no CORS headers */
   corsOrigins?: string[];
   /**
@@ -100,6 +107,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     idempotencyLeaseMs = 120_000,
     applied,
     maxWaitSeconds = 30,
+    sendTimeoutMs = DELIVERY_TIMEOUT_MS + 2000,
     corsOrigins,
     observe,
   } = options;
@@ -341,7 +349,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     const watch = wait !== undefined ? applied!.watch(ids) : undefined;
     let deliveries: Delivery[];
     try {
-      deliveries = await producer.send(records);
+      deliveries = await withDeadline(producer.send(records), sendTimeoutMs);
     } catch (err) {
       watch?.cancel();
       return problem(c, 503, 'Kafka unavailable', (err as Error).message, {}, { 'retry-after': '1' });
@@ -408,6 +416,19 @@ function beaconOrigin(c: Context, allowed: string[]): Response | undefined {
   if (origin !== undefined && allowed.includes(origin)) return undefined;
   if (allowed.length === 0) return problem(c, 403, 'Forbidden', 'beacons are taken only from origins listed in CORS_ORIGINS, and none are listed');
   return problem(c, 403, 'Forbidden', origin === undefined ? 'a beacon must carry the Origin of a page listed in CORS_ORIGINS' : `the origin ${origin} is not listed in CORS_ORIGINS`);
+}
+
+/**
+ * `work`'s result, or a rejection once `ms` passed. The work goes on: records still in flight may
+ * land, which a 503 allows (the client retries; event ids of an Idempotency-Key stay the same).
+ */
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Kafka did not acknowledge within ${Math.round(ms / 1000)} s; the events may or may not have been written`)), ms);
+  });
+  work.catch(() => {}).finally(() => clearTimeout(timer));
+  return Promise.race([work, deadline]);
 }
 
 function mediaTypeOf(c: Context): string {

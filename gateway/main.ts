@@ -80,6 +80,7 @@ async function runServer(): Promise<void> {
     maxBodyBytes: config.maxBodyBytes,
     readBody: readNodeBody,
     maxBatchEvents: config.maxBatchEvents,
+    sendTimeoutMs: config.deliveryTimeoutMs + 2000,
     authenticator: createAuthenticator({ apiKeys: config.apiKeys, jwt: config.jwt }),
     ...stores.options,
     corsOrigins: config.corsOrigins,
