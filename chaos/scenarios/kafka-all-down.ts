@@ -11,7 +11,7 @@ export function kafkaDown(): Scenario {
     fault: 'SIGKILL of all three brokers; restarted 30 s later',
     beforeS: 5,
     holdS: 30,
-    afterS: 15,
+    afterS: 20,
     recovery: 'writes',
     belowMinIsr: ['fault', 'lift'],
     kafkaDown: ['fault', 'lift'],
