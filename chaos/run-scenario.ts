@@ -189,7 +189,9 @@ export async function runScenario(s: Scenario, env: ChaosEnv): Promise<ChaosRow>
     if (!okAfter) problems.push('no 2xx after the fault was lifted: writes did not resume');
     const lastBad = answers.filter((a) => a.at > lift && (a.status < 200 || a.status >= 300)).reduce((m, a) => Math.max(m, a.at), lift);
     const drainDone = l.endedAt + report.drain.afterLoadS * 1000;
-    const recoverS = s.recovery === 'writes' ? (lastBad - lift) / 1000 : Math.max(0, drainDone - lift) / 1000;
+    // Writes: until the last failure after the lift, or the first success after it if later.
+    const firstOk = answers.find((a) => a.at > lift && a.status >= 200 && a.status < 300)?.at ?? lift;
+    const recoverS = s.recovery === 'writes' ? (Math.max(lastBad, firstOk) - lift) / 1000 : Math.max(0, drainDone - lift) / 1000;
 
     // Recovery without restarts: every Ferry process still running answers again.
     if (!alive(gateway.proc)) problems.push(`the gateway exited\n${gateway.proc.output().slice(-2000)}`);

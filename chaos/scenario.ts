@@ -43,8 +43,9 @@ export interface Scenario {
   inject: (ctx: ChaosContext) => Promise<void>;
   lift: (ctx: ChaosContext) => Promise<void>;
   /**
-   * How recovery is timed: `writes` from the lift to the last failed answer (faults on the write
-   * path), `drain` from the lift to every acknowledged event in the sinks (faults behind Kafka).
+   * How recovery is timed: `writes` from the lift to the last failed answer or the first 2xx,
+   * whichever is later (faults on the write path); `drain` from the lift to every acknowledged
+   * event in the sinks (faults behind Kafka).
    */
   recovery: 'writes' | 'drain';
   /** Marks between which fewer than min.insync.replicas brokers run: no 2xx may be answered then. */

@@ -5,7 +5,9 @@ import { belowMinIsr } from './kafka-below-min-isr.ts';
 import { kafkaDown } from './kafka-all-down.ts';
 import { leaderKill } from './kafka-leader-kill.ts';
 import { gatewayKill } from './gateway-kill.ts';
+import { storeOutages } from './store-outages.ts';
+import { workerKill } from './worker-kill.ts';
 
 export function allScenarios(): Scenario[] {
-  return [leaderKill(), brokerPause(), belowMinIsr(), kafkaDown(), gatewayKill()];
+  return [leaderKill(), brokerPause(), belowMinIsr(), kafkaDown(), gatewayKill(), workerKill(), ...storeOutages()];
 }
