@@ -44,7 +44,7 @@ export interface LoadOptions {
    */
   requests: FixedRequest[] | ((seq: number) => FixedRequest);
   /** Every answer of a built request, with the sequence number it was built with. */
-  onAnswer?: (seq: number, status: number, body: string) => void;
+  onAnswer?: (seq: number, status: number, body: string, headers: Record<string, string | string[]>) => void;
   /** Called about once a second while running. */
   onTick?: (progress: LoadProgress) => void;
 }
@@ -75,6 +75,8 @@ export interface LoadResult {
   timeouts: number;
   latency: Histogram;
   corrected: Histogram | undefined;
+  /** The slowest answer of any status, ms (timeouts are counted in `timeouts` instead). */
+  longestMs: number;
   /** Answers per whole second since the start. */
   perSecond: { t: number; answered: number; ok: number }[];
   /**
@@ -97,6 +99,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   let errors = 0;
   let timeouts = 0;
   let sent = 0;
+  let longestMs = 0;
   let nextSeq = 0;
   const startedAt = Date.now();
   // Answers per 100 ms since the start, for the steady window.
@@ -121,7 +124,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
               const r = (o.requests as (seq: number) => FixedRequest)(seq);
               return { ...req, path: r.path, body: r.body };
             },
-            onResponse: (status, body, context) => o.onAnswer?.(context.seq as number, status, body),
+            onResponse: (status, body, context, resHeaders) => o.onAnswer?.(context.seq as number, status, body, resHeaders),
           },
         ]
       : o.requests.map((r) => ({ method: 'POST', headers, path: r.path, body: r.body }));
@@ -161,6 +164,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         );
         instance.on('response', (_client, status, _bytes, ms) => {
           answered++;
+          if (ms > longestMs) longestMs = ms;
           bucket(answeredBuckets);
           statusCounts[status] = (statusCounts[status] ?? 0) + 1;
           if (status >= 200 && status < 300) {
@@ -204,6 +208,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     timeouts,
     latency,
     corrected,
+    longestMs,
     perSecond,
     steady,
     built: nextSeq,

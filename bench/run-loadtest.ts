@@ -33,6 +33,15 @@ export interface LoadtestOptions {
   drainTimeoutS?: number;
   /** Progress lines (about one a second). */
   log?: (line: string) => void;
+  /** Seconds before a request counts as timed out. @defaultValue 10 */
+  timeoutS?: number;
+  /** Every answer of the measured load, as it arrives (the fault runner times them). */
+  onAnswer?: (seq: number, status: number, headers: Record<string, string | string[]>) => void;
+  /**
+   * Runs beside the measured load from its start (the fault runner injects and lifts faults
+   * here); awaited after the load ends, before the drain.
+   */
+  alongside?: () => Promise<unknown>;
 }
 
 export interface TimelinePoint {
@@ -140,8 +149,9 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestReport> {
       if (accepted.has(id)) appliedOurs++;
     });
     const timeline: TimelinePoint[] = [];
-    const onAnswer = (seq: number, status: number, body: string) => {
+    const onAnswer = (seq: number, status: number, body: string, headers: Record<string, string | string[]>) => {
       statuses.set(seq, status);
+      o.onAnswer?.(seq, status, headers);
       let ids;
       try {
         ids = idsOfAnswer(status, body);
@@ -158,8 +168,12 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestReport> {
     };
 
     log(`run ${workload.runId}: ${o.rate} req/s offered over ${o.connections} connections for ${o.durationS} s, batch ${o.batch}, ${Math.round(o.ordersRatio * 100)}% orders, ${o.keys} keys`);
+    const beside = o.alongside?.();
+    // Its failure is reported after the load (the await below), not as an unhandled rejection.
+    beside?.catch(() => {});
     const load = await runLoad({
       url: o.url,
+      ...(o.timeoutS ? { timeoutS: o.timeoutS } : {}),
       connections: o.connections,
       rate: o.rate,
       durationS: o.durationS,
@@ -177,10 +191,13 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestReport> {
         log(`${String(p.elapsedS).padStart(4)}/${p.durationS} s  ${p.answeredLastS} answers/s  2xx ${p.ok}  non-2xx ${p.non2xx}  errors ${p.errors}  accepted events ${accepted.size}  not yet applied ${accepted.size - appliedOurs}`);
       },
     });
+    await beside;
     const loadEnd = load.endedAt;
 
     // Outcome per request: regenerate each request to know its events (keys, URLs, topic).
-    const outcome = (seq: number): Outcome | undefined => (seq < load.built ? outcomeOf(statuses.get(seq)) : undefined);
+    // A 207 names every id of its request: one it did not acknowledge is a failed entry, which
+    // Kafka may have written anyway (a delivery timeout), so at most once like a 5xx.
+    const outcome = (seq: number): Outcome | undefined => (seq < load.built ? (partial.has(seq) ? 'indeterminate' : outcomeOf(statuses.get(seq))) : undefined);
     const ackViews = new Map<string, number>();
     const maybeViews = new Map<string, number>();
     const ackOrderKeys = new Set<string>();

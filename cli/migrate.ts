@@ -4,12 +4,12 @@
  */
 import { loadCommonConfig, orExit, readInt } from '../lib/config.ts';
 import { migrateClickhouse, migratePostgres } from '../lib/migrate.ts';
-import { ensureTopics, topicNames } from '../lib/kafka/topics.ts';
+import { ensureTopics, readReplication, topicNames } from '../lib/kafka/topics.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 
 const config = orExit(() => loadCommonConfig());
 const partitions = orExit(() => readInt(process.env, 'KAFKA_PARTITIONS', 6, 1, 10_000));
-const replicationFactor = orExit(() => readInt(process.env, 'KAFKA_REPLICATION_FACTOR', 1, 1, 10));
+const replication = orExit(() => readReplication(process.env, config.kafkaBrokers));
 
 const pg = await migratePostgres(config.databaseUrl);
 const ch = await migrateClickhouse(config.clickhouseUrl);
@@ -18,7 +18,7 @@ const topics = await ensureTopics({
   security: config.kafkaSecurity,
   topics: topicNames(config.topicPrefix, loadRegistry().topics.keys()),
   partitions,
-  replicationFactor,
+  ...replication,
 });
 console.log(
   `ferry: migrations applied: postgres [${pg.join(', ') || 'none'}], clickhouse [${ch.join(', ') || 'none'}]; topics created: [${topics.join(', ') || 'none'}]`,

@@ -259,6 +259,18 @@ describe('POST /v1/events/:topic delivery failures', () => {
       console.error = origError;
     }
   });
+
+  it('answers 503 with retry-after once sendTimeoutMs passed, whatever the producer still waits for', async () => {
+    const producer = new FakeProducer();
+    producer.send = () => new Promise(() => {});
+    const { app } = setup(producer, { sendTimeoutMs: 50 });
+    const started = Date.now();
+    const res = await app.request('/v1/events/orders', post(order()));
+    const body = await problemOf(res, 503);
+    assert.equal(res.headers.get('retry-after'), '1');
+    assert.match(String(body.detail), /may or may not have been written/);
+    assert.ok(Date.now() - started < 2000);
+  });
 });
 
 describe('health', () => {

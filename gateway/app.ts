@@ -28,7 +28,7 @@ import {
 import { buildOpenApi } from './openapi.ts';
 import { preferredWait } from './prefer.ts';
 import { problem } from '../lib/problem.ts';
-import type { Delivery, EventProducer, OutgoingRecord } from '../lib/kafka/event-producer.ts';
+import { DELIVERY_TIMEOUT_MS, type Delivery, type EventProducer, type OutgoingRecord } from '../lib/kafka/event-producer.ts';
 import { rateLimit, takeForAddress, type ClientAddress, type RateLimiter } from './rate-limit.ts';
 import type { OrderView, ReadModel } from './read-model.ts';
 import { TENANT_HEADER } from '../lib/contract.ts';
@@ -74,6 +74,13 @@ export interface GatewayOptions {
   maxWaitAnswerBytes?: number;
   /** Largest answer kept for an Idempotency-Key; a larger one is kept without embedded orders or per-event results. @defaultValue 1 MiB */
   maxStoredAnswerBytes?: number;
+  /**
+   * The longest a request waits for the producer before it is answered 503 anyway. The producer
+   * fails records after its delivery timeout, but librdkafka lets a produce request already on the
+   * wire run to the broker's ack timeout first; this bounds the answer whatever Kafka does.
+   * @defaultValue DELIVERY_TIMEOUT_MS + 2 s
+   */
+  sendTimeoutMs?: number;
   /** Browser origins allowed by CORS; `['*']` for any. @defaultValue none: no CORS headers */
   corsOrigins?: string[];
   /**
@@ -116,6 +123,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     maxWaitSeconds = 30,
     maxWaitAnswerBytes = 1024 * 1024,
     maxStoredAnswerBytes = 1024 * 1024,
+    sendTimeoutMs = DELIVERY_TIMEOUT_MS + 2000,
     corsOrigins,
     observe,
   } = options;
@@ -377,7 +385,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     const watch = wait !== undefined ? applied!.watch(ids) : undefined;
     let deliveries: Delivery[];
     try {
-      deliveries = await producer.send(records);
+      deliveries = await withDeadline(producer.send(records), sendTimeoutMs);
     } catch (err) {
       watch?.cancel();
       return problem(c, 503, 'Kafka unavailable', (err as Error).message, {}, { 'retry-after': '1' });
@@ -488,6 +496,19 @@ export function storable(body: string, maxBytes: number): string {
   const { topic, accepted, failed, event_id, partition, offset } = parsed;
   text = JSON.stringify({ topic, accepted, failed, event_id, partition, offset, detail: 'per-event results were too large to keep for replay (IDEMPOTENCY_MAX_ANSWER_BYTES)' });
   return text;
+}
+
+/**
+ * `work`'s result, or a rejection once `ms` passed. The work goes on: records still in flight may
+ * land, which a 503 allows (the client retries; event ids of an Idempotency-Key stay the same).
+ */
+function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`Kafka did not acknowledge within ${Math.round(ms / 1000)} s; the events may or may not have been written`)), ms);
+  });
+  work.catch(() => {}).finally(() => clearTimeout(timer));
+  return Promise.race([work, deadline]);
 }
 
 function mediaTypeOf(c: Context): string {

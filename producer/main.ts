@@ -19,7 +19,7 @@ const logger = createLogger('ferry-producer', config.logLevel);
 if (config.devToken) logger.warn('PRODUCER_TOKEN is not set: using the development token, accepted on loopback only');
 
 const registry = loadRegistry();
-const producer = new KafkaProducer({ brokers: config.kafkaBrokers, security: config.kafkaSecurity, lingerMs: config.lingerMs, compression: config.compression });
+const producer = new KafkaProducer({ brokers: config.kafkaBrokers, security: config.kafkaSecurity, lingerMs: config.lingerMs, compression: config.compression, deliveryTimeoutMs: config.deliveryTimeoutMs });
 await producer.connect();
 const app = createProducerServiceApp({ producer, registry, codec: new Codec(registry), token, topicPrefix: config.topicPrefix });
 const server = capConnections(

@@ -16,7 +16,7 @@ echo "== stale isolations"
 # What earlier test or benchmark processes left when they died before their cleanup.
 node --import tsx support/stale-isolations.ts
 echo "== tests"
-mapfile -t tests < <(find clients gateway producer registry workers dashboard cli schemas lib support test bench -name '*.test.ts' 2>/dev/null | sort)
+mapfile -t tests < <(find clients gateway producer registry workers dashboard cli schemas lib support test bench chaos -name '*.test.ts' 2>/dev/null | sort)
 # Integration tests start their own gateways and workers: one file at a time keeps a
 # 2-core machine from timing them out.
 node --import tsx --test --test-concurrency=1 --test-timeout=600000 "${tests[@]}"

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { createClickhouse } from '../lib/clickhouse.ts';
 import { migrateClickhouse, migratePostgres } from '../lib/migrate.ts';
-import { ensureTopics, topicNames } from '../lib/kafka/topics.ts';
+import { ensureTopics, readReplication, topicNames } from '../lib/kafka/topics.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { dropIsolation, newIsolationId } from './stale-isolations.ts';
 
@@ -37,7 +37,9 @@ export async function isolate(extraEnv: Record<string, string> = {}): Promise<Is
   };
   await migratePostgres(databaseUrl);
   await migrateClickhouse(clickhouseUrl);
-  await ensureTopics({ brokers: env.KAFKA_BROKERS!.split(','), topics: topicNames(env.FERRY_TOPIC_PREFIX!, loadRegistry().topics.keys()), partitions: 6 });
+  // Replication follows the brokers (KAFKA_REPLICATION_FACTOR in extraEnv overrides): RF 3 on the cluster.
+  const brokers = env.KAFKA_BROKERS!.split(',');
+  await ensureTopics({ brokers, topics: topicNames(env.FERRY_TOPIC_PREFIX!, loadRegistry().topics.keys()), partitions: 6, ...readReplication(env, brokers) });
   const sql = postgres(databaseUrl, { max: 2, onnotice: () => {} });
   const redis = new Redis(env.REDIS_URL!);
   const clickhouse = createClickhouse(clickhouseUrl);

@@ -115,6 +115,10 @@ export class KafkaProducer implements EventProducer {
       'compression.codec': (options.compression ?? 'lz4') as 'lz4',
       'queue.buffering.max.messages': options.queueMaxMessages ?? 100_000,
       'delivery.timeout.ms': options.deliveryTimeoutMs ?? DELIVERY_TIMEOUT_MS,
+      // How long a broker may hold a produce request waiting for the in-sync replicas (default
+      // 30 s). librdkafka does not time out records of a request on the wire before it returns,
+      // so this, not the delivery timeout alone, bounds a request when replicas are missing.
+      'request.timeout.ms': Math.max(1000, Math.ceil((options.deliveryTimeoutMs ?? DELIVERY_TIMEOUT_MS) / 2)),
       dr_cb: true,
       // librdkafka's log lines reach 'event.log': a refused TLS handshake or SASL login is only
       // said there (connect itself fails with "broker transport failure").
