@@ -18,7 +18,7 @@ import type { Redis } from 'ioredis';
 import { chunks } from '../lib/chunks.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { RawMessage } from '../lib/kafka/consumer.ts';
-import type { DeadLetters, DeadLetter, StoredRecord } from '../lib/queues/dead-letters.ts';
+import { toStoredRecord, type DeadLetters, type DeadLetter, type StoredRecord } from '../lib/queues/dead-letters.ts';
 import { describe, isOutage } from './errors.ts';
 import { DEFAULT_TENANT, TENANT_HEADER } from '../lib/contract.ts';
 
@@ -84,16 +84,7 @@ interface RetryJob {
 
 export type ApplyRaw = (records: ParkedRecord[]) => Promise<void>;
 
-export function toParked(raw: RawMessage): ParkedRecord {
-  return {
-    topic: raw.topic,
-    partition: raw.partition,
-    offset: raw.offset,
-    key: raw.key?.toString('utf8') ?? null,
-    value_base64: raw.value?.toString('base64') ?? null,
-    ...(raw.headers ? { headers: raw.headers } : {}),
-  };
-}
+export const toParked: (raw: RawMessage) => ParkedRecord = toStoredRecord;
 
 export function fromParked(p: ParkedRecord): RawMessage {
   return {

@@ -42,6 +42,18 @@ export interface StoredRecord {
   headers?: Record<string, string>;
 }
 
+/** A consumed record as BullMQ keeps it. */
+export function toStoredRecord(raw: RawMessage): StoredRecord {
+  return {
+    topic: raw.topic,
+    partition: raw.partition,
+    offset: raw.offset,
+    key: raw.key?.toString('utf8') ?? null,
+    value_base64: raw.value?.toString('base64') ?? null,
+    ...(raw.headers ? { headers: raw.headers } : {}),
+  };
+}
+
 export interface DeadLetter extends StoredRecord {
   /** The pipeline step that gave up: `decode`, `apply`, ... */
   step: string;
@@ -94,12 +106,7 @@ export class DeadLetters {
 
   async add(raw: RawMessage, step: string, error: Error, attempts: DeadLetter['attempts'] = []): Promise<void> {
     const letter: DeadLetter = {
-      topic: raw.topic,
-      partition: raw.partition,
-      offset: raw.offset,
-      key: raw.key?.toString('utf8') ?? null,
-      value_base64: raw.value?.toString('base64') ?? null,
-      ...(raw.headers ? { headers: raw.headers } : {}),
+      ...toStoredRecord(raw),
       step,
       error: error.message,
       ...(error.stack ? { stack: error.stack } : {}),
