@@ -5,6 +5,7 @@ import postgres from 'postgres';
 import { freePort, startProcess } from '../support/processes.ts';
 import { waitFor } from '../support/wait-for.ts';
 import type { Isolated } from '../support/isolation.ts';
+import { faultProxy, type FaultProxy } from '../support/fault-proxy.ts';
 
 export { isolate, type Isolated } from '../support/isolation.ts';
 export { freePort, startGateway, startProcess, startWorker, type Proc } from '../support/processes.ts';
@@ -85,48 +86,9 @@ export async function pool<T, R>(items: T[], limit: number, fn: (item: T, index:
   return results;
 }
 
-/** A TCP proxy that a test can cut and restore, to make a real service unreachable. */
-export interface CuttableProxy {
-  port: number;
-  cut: () => Promise<void>;
-  restore: () => Promise<void>;
-  close: () => Promise<void>;
-}
-
-export async function cuttableProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<CuttableProxy> {
-  const { createServer: createTcpServer, connect } = await import('node:net');
-  const port = await freePort();
-  const sockets = new Set<import('node:net').Socket>();
-  let server: import('node:net').Server | undefined;
-  const listen = () =>
-    new Promise<void>((resolve, reject) => {
-      server = createTcpServer((client) => {
-        const upstream = connect(targetPort, targetHost);
-        sockets.add(client).add(upstream);
-        const drop = () => {
-          client.destroy();
-          upstream.destroy();
-          sockets.delete(client);
-          sockets.delete(upstream);
-        };
-        client.on('error', drop).on('close', drop);
-        upstream.on('error', drop).on('close', drop);
-        client.pipe(upstream).pipe(client);
-      });
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve());
-    });
-  const cut = async () => {
-    // close() waits for open connections, so destroy them first.
-    const closed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-    server = undefined;
-    for (const s of sockets) s.destroy();
-    sockets.clear();
-    await closed;
-  };
-  await listen();
-  return { port, cut, restore: listen, close: cut };
-}
+/** A TCP proxy that a test can cut and restore, to make a real service unreachable (support/fault-proxy.ts). */
+export type CuttableProxy = FaultProxy;
+export const cuttableProxy = faultProxy;
 
 /** A PostgreSQL trigger that makes the order_history insert of planned orders fail `times` times (a real failure, not a mock). */
 /** With `status`, only that order's events with that status fail. */
