@@ -37,9 +37,9 @@ api('me').then((m) => {
 
 // --- pipeline ---
 const BOXES = {
-  clients: [10, 130, 'clients'], gateway: [150, 130, 'gateway'], producer: [290, 130, 'producer'], kafka: [440, 100, 'Kafka'],
-  'read-model': [640, 60, 'read model group'], analytics: [640, 210, 'analytics group'],
-  postgres: [880, 20, 'PostgreSQL'], redis: [880, 115, 'Redis'], clickhouse: [880, 225, 'ClickHouse'], 'queue-redis': [440, 260, 'queue Redis'],
+  clients: [10, 130, 'clients'], gateway: [185, 130, 'gateway'], producer: [360, 130, 'producer'], kafka: [535, 100, 'Kafka'],
+  'read-model': [725, 60, 'read model group'], analytics: [725, 210, 'analytics group'],
+  postgres: [915, 20, 'PostgreSQL'], redis: [915, 115, 'Redis'], clickhouse: [915, 225, 'ClickHouse'], 'queue-redis': [535, 260, 'queue Redis'],
 };
 const W = 150;
 const H = (id) => (id === 'kafka' ? 110 : 56);
@@ -57,8 +57,9 @@ function drawPipeline(state) {
   $('pipeline-at').textContent = `as of ${new Date(state.at).toLocaleTimeString()}`;
   const boxes = $('boxes');
   boxes.replaceChildren();
-  const partitions = {};
-  for (const rows of Object.values(state.lag || {})) for (const p of rows) partitions[p.topic] = Math.max(partitions[p.topic] || 0, p.partition + 1);
+  const partitions = state.partitions || {};
+  const lagging = new Set();
+  for (const rows of Object.values(state.lag || {})) for (const p of rows) if (p.lag > 0) lagging.add(`${p.topic}:${p.partition}`);
   for (const b of state.boxes) {
     const [x, y, name] = BOXES[b.id] || [0, 0, b.id];
     const g = svg('g', { class: `box ${b.health}`, 'data-box': b.id, 'data-health': b.health });
@@ -72,7 +73,9 @@ function drawPipeline(state) {
       for (const [topic, n] of Object.entries(partitions)) {
         const ty = y + 60 + row * 22;
         g.append(svg('text', { x: x + 8, y: ty + 10, class: 'reason' }, clip(topic.split('.').pop(), 10)));
-        for (let i = 0; i < n && i < 12; i++) g.append(svg('rect', { x: x + 62 + i * 7, y: ty, width: 5, height: 12, class: 'partition' }));
+        for (let i = 0; i < n && i < 12; i++) {
+          g.append(svg('rect', { x: x + 62 + i * 7, y: ty, width: 5, height: 12, class: `partition${lagging.has(`${topic}:${i}`) ? ' lagging' : ''}` }));
+        }
         row++;
       }
     }
@@ -88,9 +91,9 @@ function drawPipeline(state) {
     let ly;
     if (a.from === 'redis' && a.to === 'gateway') {
       // The read model's way back to the gateway, over the top.
-      d = `M${fx},${fy + 10} C ${fx - 300},${fy - 110} ${tx + 60},${ty - 120} ${tx + W / 2},${ty}`;
+      d = `M${fx},${fy + 15} C ${fx - 120},${-40} ${tx + W / 2},${-40} ${tx + W / 2},${ty}`;
       lx = (fx + tx) / 2;
-      ly = 12;
+      ly = -22;
     } else {
       const x1 = fx + W;
       const y1 = fy + H(a.from) / 2;
@@ -101,7 +104,7 @@ function drawPipeline(state) {
       ly = (y1 + y2) / 2 - 6;
     }
     arrows.append(svg('path', { d, class: `arrow${a.errors > 0 ? ' erring' : ''}`, 'data-arrow': `${a.from}-${a.to}` }));
-    arrows.append(svg('text', { x: lx, y: ly, class: 'rate' }, `${a.rate}/s${a.errors > 0 ? ` · ${a.errors} err/s` : ''}`));
+    arrows.append(svg('text', { x: lx, y: ly, class: 'rate' }, `${a.from === 'redis' && a.to === 'gateway' ? 'read model: ' : ''}${a.rate}/s${a.errors > 0 ? ` · ${a.errors} err/s` : ''}`));
   }
   const lag = $('lag');
   lag.replaceChildren();

@@ -29,6 +29,8 @@ export interface PipelineState {
   arrows: Arrow[];
   /** Per group: partitions with their lag. */
   lag: LagReading['groups'];
+  /** Partitions per topic. */
+  partitions: LagReading['partitions'];
   /** Write latency p99 in ms over the last ~10 s, per sink; null when nothing was written. */
   sinkP99: Record<'postgres' | 'redis' | 'clickhouse', number | null>;
   deadLetters: number | null;
@@ -166,7 +168,7 @@ export class PipelineProbe {
     box('clients', 'up', `${requests.toFixed(1)} requests/s`);
     if (!cur) {
       for (const id of ['gateway', 'producer', 'kafka', 'read-model', 'analytics', 'postgres', 'redis', 'clickhouse', 'queue-redis']) box(id, 'down', 'no reading yet');
-      return { at: new Date(now).toISOString(), boxes, arrows: [], lag: {}, sinkP99, ...this.#counts };
+      return { at: new Date(now).toISOString(), boxes, arrows: [], lag: {}, partitions: {}, sinkP99, ...this.#counts };
     }
     if (!gw) box('gateway', 'down', `metrics unreachable: ${cur.gatewayError ?? 'no answer'}`);
     else if (requestErrors > 0) box('gateway', 'degraded', `${requestErrors.toFixed(1)} 5xx answers/s`);
@@ -217,6 +219,6 @@ export class PipelineProbe {
       { from: 'analytics', to: 'clickhouse', rate: written('clickhouse'), errors: failures('analytics') },
       { from: 'redis', to: 'gateway', rate: readRequests, errors: readErrors },
     ].map((a) => ({ ...a, rate: Math.round(a.rate * 10) / 10, errors: Math.round(a.errors * 10) / 10 }));
-    return { at: new Date(now).toISOString(), boxes, arrows, lag: lagFresh ? this.#lag.reading!.groups : {}, sinkP99, ...this.#counts };
+    return { at: new Date(now).toISOString(), boxes, arrows, lag: lagFresh ? this.#lag.reading!.groups : {}, partitions: lagFresh ? this.#lag.reading!.partitions : {}, sinkP99, ...this.#counts };
   }
 }
