@@ -1,5 +1,6 @@
 /**
- * The retry dashboard: bull-board over Ferry's queues, as a plain Hono app. The runtime's
+ * The dashboard: the operator's console at its base path (dashboard/console/) and bull-board over
+ * Ferry's queues under `<base>/queues`, as a plain Hono app. The runtime's
  * static-file handler is passed in (dashboard/main.ts passes @hono/node-server's), the way the
  * gateway's app receives its producer.
  *
@@ -18,10 +19,10 @@ import type { BeforeHook } from '@bull-board/api/typings/app';
 import { HonoAdapter } from '@bull-board/hono';
 import type { Queue } from 'bullmq';
 import { Hono, type MiddlewareHandler } from 'hono';
-import { basicAuth } from 'hono/basic-auth';
 import { getCookie, setCookie } from 'hono/cookie';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { letterWithoutPayload } from '../lib/queues/dead-letters.ts';
+import { dashboardAuth } from './auth.ts';
 
 export interface DashboardOptions {
   /** The dead-letter queue: letters can be replayed (Retry) and discarded (Clean). */
@@ -30,10 +31,14 @@ export interface DashboardOptions {
   watched?: Queue[];
   /** The runtime's static-file middleware for bull-board's UI assets. */
   serveStatic: ConstructorParameters<typeof HonoAdapter>[0];
-  /** Where the UI is mounted. @defaultValue `/` */
+  /** Where the console is mounted; bull-board is under `<basePath>/queues`. @defaultValue `/` */
   basePath?: string;
   /** HTTP Basic credentials asked for on every page and API call. @defaultValue none: open (bind to loopback only) */
   credentials?: { username: string; password: string };
+  /** The password of the read-only user `viewer` (with `credentials` only). @defaultValue none */
+  readonlyPassword?: string;
+  /** The operator's console (dashboard/console/routes.ts), mounted at the base path. @defaultValue none */
+  console?: Hono;
   /** Shown in the title bar, e.g. the deployment's topic prefix. @defaultValue `Ferry` */
   title?: string;
   /** GET /metrics: Prometheus text (dashboard/metrics.ts); counts only, so outside the credentials like /healthz. @defaultValue none */
@@ -142,7 +147,8 @@ export function withoutPayload(data: unknown): unknown {
 
 export function createDashboardApp(options: DashboardOptions): Hono {
   const basePath = (options.basePath ?? '/').replace(/\/+$/, '') || '/';
-  const serverAdapter = new HonoAdapter(options.serveStatic).setBasePath(basePath);
+  const boardPath = `${basePath === '/' ? '' : basePath}/queues`;
+  const serverAdapter = new HonoAdapter(options.serveStatic).setBasePath(boardPath);
   const letters = new BullMQAdapter(options.deadLetters, {
     displayName: 'dead letters',
     description: 'Events the worker gave up on. Retry produces the original record again; Clean discards it.',
@@ -169,10 +175,7 @@ export function createDashboardApp(options: DashboardOptions): Hono {
     });
   }
   app.use('*', requestGuard(options.allowedHosts ?? [], basePath));
-  if (options.credentials) {
-    const { username, password } = options.credentials;
-    app.use('*', basicAuth({ username, password, realm: 'Ferry dashboard' }));
-  }
+  app.use('*', dashboardAuth(options.credentials, options.readonlyPassword));
   // bull-board decodes query values itself and answers a malformed escape (`%E0%A4%A`) with a
   // 500; it is the caller's mistake, so say so.
   app.use('*', async (c, next) => {
@@ -183,6 +186,7 @@ export function createDashboardApp(options: DashboardOptions): Hono {
     }
     return next();
   });
-  app.route(basePath, serverAdapter.registerPlugin());
+  app.route(boardPath, serverAdapter.registerPlugin());
+  if (options.console) app.route(basePath, options.console);
   return app;
 }

@@ -34,6 +34,24 @@ describe('loadDashboardConfig', () => {
     assert.deepEqual(loadDashboardConfig({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'twelve chars' }).credentials, { username: 'ops', password: 'twelve chars' });
   });
 
+  it('takes a read-only password for the viewer, only beside the admin\'s', () => {
+    refuses({ DASHBOARD_READONLY_PASSWORD: 'twelve chars' }, 'DASHBOARD_READONLY_PASSWORD', /needs DASHBOARD_PASSWORD/);
+    refuses({ DASHBOARD_PASSWORD: 'twelve chars', DASHBOARD_READONLY_PASSWORD: 'short' }, 'DASHBOARD_READONLY_PASSWORD', /at least 12/);
+    assert.equal(loadDashboardConfig({ DASHBOARD_PASSWORD: 'twelve chars', DASHBOARD_READONLY_PASSWORD: 'look but touch not' }).readonlyPassword, 'look but touch not');
+  });
+
+  it('reads the console\'s redacted fields, metrics URLs and consumer groups', () => {
+    const c = loadDashboardConfig({ FERRY_TOPIC_PREFIX: 'p.' });
+    assert.deepEqual(c.redactFields, ['customer_id']);
+    assert.equal(c.gatewayMetricsUrl, 'http://127.0.0.1:8080/metrics');
+    assert.deepEqual(c.workerMetricsUrls, ['http://127.0.0.1:9464/metrics']);
+    assert.deepEqual(c.groupIds, { 'read-model': 'p.ferry-workers', analytics: 'p.ferry-workers-analytics' });
+    const d = loadDashboardConfig({ CONSOLE_REDACT_FIELDS: 'customer_id, user_id', CONSOLE_WORKER_METRICS_URLS: 'http://a:1/metrics,http://b:2/metrics' });
+    assert.deepEqual(d.redactFields, ['customer_id', 'user_id']);
+    assert.deepEqual(d.workerMetricsUrls, ['http://a:1/metrics', 'http://b:2/metrics']);
+    refuses({ CONSOLE_WORKER_METRICS_URLS: 'ftp://x' }, 'CONSOLE_WORKER_METRICS_URLS', /must use http/);
+  });
+
   it('checks the port and the base path', () => {
     refuses({ DASHBOARD_PORT: '70000' }, 'DASHBOARD_PORT', /between 1 and 65535/);
     refuses({ DASHBOARD_BASE_PATH: 'queues' }, 'DASHBOARD_BASE_PATH', /starting with "\/"/);

@@ -1,9 +1,10 @@
 import { isLoopback } from '../lib/net.ts';
-import { ConfigError, loadCommonConfig, readInt, readString, type CommonConfig } from '../lib/config.ts';
+import { ConfigError, loadCommonConfig, readInt, readString, readUrl, type CommonConfig } from '../lib/config.ts';
 
 export { isLoopback };
 
-export interface DashboardConfig extends Pick<CommonConfig, 'kafkaBrokers' | 'kafkaSecurity' | 'topicPrefix' | 'queueRedisUrl' | 'logLevel'> {
+export interface DashboardConfig
+  extends Pick<CommonConfig, 'kafkaBrokers' | 'kafkaSecurity' | 'topicPrefix' | 'queueRedisUrl' | 'logLevel' | 'databaseUrl' | 'redisUrl' | 'redisPrefix' | 'clickhouseUrl'> {
   /** Address the dashboard listens on. @defaultValue `127.0.0.1` (DASHBOARD_HOST) */
   host: string;
   /** @defaultValue 9400 (DASHBOARD_PORT) */
@@ -16,6 +17,18 @@ export interface DashboardConfig extends Pick<CommonConfig, 'kafkaBrokers' | 'ka
    * @defaultValue none (open on loopback)
    */
   credentials?: { username: string; password: string };
+  /** The read-only user `viewer`'s password (DASHBOARD_READONLY_PASSWORD; needs DASHBOARD_PASSWORD). @defaultValue none */
+  readonlyPassword?: string;
+  /** Record fields the console shows as "[redacted]". @defaultValue `customer_id` (CONSOLE_REDACT_FIELDS, comma-separated) */
+  redactFields: string[];
+  /** The gateway's Prometheus text. @defaultValue `http://127.0.0.1:8080/metrics` (CONSOLE_GATEWAY_METRICS_URL) */
+  gatewayMetricsUrl: string;
+  /** Each worker process's Prometheus text. @defaultValue `http://127.0.0.1:9464/metrics` (CONSOLE_WORKER_METRICS_URLS, comma-separated) */
+  workerMetricsUrls: string[];
+  /** Sent as a Bearer token to the gateway's /metrics. @defaultValue none (METRICS_TOKEN) */
+  metricsToken?: string;
+  /** The workers' consumer groups, for lag. @defaultValue as the worker names them (WORKER_GROUP_ID, WORKER_ANALYTICS_GROUP_ID) */
+  groupIds: { 'read-model': string; analytics: string };
   /**
    * Host names the dashboard answers to besides localhost, 127.0.0.1 and [::1]: DASHBOARD_HOST
    * when it is a name or address, and DASHBOARD_ALLOWED_HOSTS (comma-separated), e.g. the name
@@ -29,7 +42,7 @@ export const MIN_PASSWORD_LENGTH = 12;
 
 
 export function loadDashboardConfig(env: Record<string, string | undefined> = process.env): DashboardConfig {
-  const { kafkaBrokers, kafkaSecurity, topicPrefix, queueRedisUrl, logLevel } = loadCommonConfig(env);
+  const { kafkaBrokers, kafkaSecurity, topicPrefix, queueRedisUrl, logLevel, databaseUrl, redisUrl, redisPrefix, clickhouseUrl } = loadCommonConfig(env);
   const host = readString(env, 'DASHBOARD_HOST', '127.0.0.1');
   const basePath = readString(env, 'DASHBOARD_BASE_PATH', '/');
   if (!/^\/[A-Za-z0-9._/-]*$/.test(basePath)) throw new ConfigError('DASHBOARD_BASE_PATH', 'must be a path starting with "/"');
@@ -38,15 +51,34 @@ export function loadDashboardConfig(env: Record<string, string | undefined> = pr
   if (password !== '' && password.length < MIN_PASSWORD_LENGTH) {
     throw new ConfigError('DASHBOARD_PASSWORD', `must have at least ${MIN_PASSWORD_LENGTH} characters`);
   }
+  const readonlyPassword = env.DASHBOARD_READONLY_PASSWORD ?? '';
+  if (readonlyPassword !== '' && password === '') throw new ConfigError('DASHBOARD_READONLY_PASSWORD', 'needs DASHBOARD_PASSWORD: without it everyone may change things');
+  if (readonlyPassword !== '' && readonlyPassword.length < MIN_PASSWORD_LENGTH) {
+    throw new ConfigError('DASHBOARD_READONLY_PASSWORD', `must have at least ${MIN_PASSWORD_LENGTH} characters`);
+  }
   if (password === '' && !isLoopback(host)) {
     throw new ConfigError('DASHBOARD_PASSWORD', `must be set when DASHBOARD_HOST (${host}) is not a loopback address: the dashboard can replay records into Kafka`);
   }
+  const groupId = env.WORKER_GROUP_ID || `${topicPrefix}ferry-workers`;
+  const list = (name: string, fallback: string) => readString(env, name, fallback).split(',').map((v) => v.trim()).filter(Boolean);
+  const workerMetricsUrls = list('CONSOLE_WORKER_METRICS_URLS', 'http://127.0.0.1:9464/metrics');
+  workerMetricsUrls.forEach((u) => readUrl({ CONSOLE_WORKER_METRICS_URLS: u }, 'CONSOLE_WORKER_METRICS_URLS', u, ['http:', 'https:']));
   return {
     kafkaBrokers,
     kafkaSecurity,
     topicPrefix,
     queueRedisUrl,
     logLevel,
+    databaseUrl,
+    redisUrl,
+    redisPrefix,
+    clickhouseUrl,
+    ...(readonlyPassword ? { readonlyPassword } : {}),
+    redactFields: list('CONSOLE_REDACT_FIELDS', 'customer_id'),
+    gatewayMetricsUrl: readUrl(env, 'CONSOLE_GATEWAY_METRICS_URL', 'http://127.0.0.1:8080/metrics', ['http:', 'https:']),
+    workerMetricsUrls,
+    ...(env.METRICS_TOKEN ? { metricsToken: env.METRICS_TOKEN } : {}),
+    groupIds: { 'read-model': groupId, analytics: env.WORKER_ANALYTICS_GROUP_ID || `${groupId}-analytics` },
     host,
     port: readInt(env, 'DASHBOARD_PORT', 9400, 1, 65535),
     basePath,

@@ -1,6 +1,6 @@
 /**
- * Node entry of the retry dashboard (dashboard/app.ts): bull-board over the dead-letter queue and
- * the per-key retry queues, their gauges at /metrics (dashboard/metrics.ts), and the replayer that holds new dead letters for a person and
+ * Node entry of the dashboard (dashboard/app.ts): the operator's console (dashboard/console/),
+ * bull-board over the dead-letter queue and the per-key retry queues, their gauges at /metrics (dashboard/metrics.ts), and the replayer that holds new dead letters for a person and
  * produces the ones they retry (lib/queues/replayer.ts). Stateless: run it on any host that
  * reaches the queue Redis and Kafka, as many as you like (BullMQ shares the letters out).
  */
@@ -21,6 +21,7 @@ import { DeadLetters, readDeadLetterBounds } from '../lib/queues/dead-letters.ts
 import { deadLetterQueueName, retryQueueName } from '../lib/queues/names.ts';
 import { connectQueueRedis } from '../lib/queues/redis.ts';
 import { WORKER_GROUPS } from '../lib/queues/names.ts';
+import { buildConsole } from './console/build.ts';
 
 const config = orExit(() => loadDashboardConfig());
 const limits = orExit(() => readHttpLimits(process.env));
@@ -35,15 +36,19 @@ const metrics = queueMetrics(deadLetters, retries, connection);
 // Connects on the first replay: the pages work while Kafka is down, and a replay made then fails
 // and waits to be retried.
 const producer = new KafkaProducer({ brokers: config.kafkaBrokers, security: config.kafkaSecurity });
+const codec = new Codec(loadRegistry());
 const replayer = new DeadLetterReplayer({
   connection,
   queueName: deadLetters.name,
   producer,
-  codec: new Codec(loadRegistry()),
+  codec,
   topicPrefix: config.topicPrefix,
   logger,
 });
 replayer.start();
+
+const title = config.topicPrefix ? `Ferry ${config.topicPrefix}` : 'Ferry';
+const consoleParts = buildConsole({ config, connection, deadLetters, retries, codec, title });
 
 const app = createDashboardApp({
   deadLetters: deadLetters.queue,
@@ -52,7 +57,9 @@ const app = createDashboardApp({
   serveStatic,
   basePath: config.basePath,
   ...(config.credentials ? { credentials: config.credentials } : {}),
-  title: config.topicPrefix ? `Ferry ${config.topicPrefix}` : 'Ferry',
+  ...(config.readonlyPassword ? { readonlyPassword: config.readonlyPassword } : {}),
+  console: consoleParts.app,
+  title,
   allowedHosts: config.allowedHosts,
 });
 if (!config.credentials) logger.warn('the dashboard has no password (DASHBOARD_PASSWORD): it listens on loopback only');
@@ -70,7 +77,7 @@ async function shutdown(signal: string): Promise<void> {
   logger.info({ signal }, 'stopping');
   setTimeout(() => process.exit(1), 15_000).unref();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  for (const step of [() => replayer.close(), () => producer.close(), () => Promise.all([deadLetters.queue, ...retries.map((r) => r.queue)].map((q) => q.close()))]) {
+  for (const step of [() => consoleParts.close(), () => replayer.close(), () => producer.close(), () => Promise.all([deadLetters.queue, ...retries.map((r) => r.queue)].map((q) => q.close()))]) {
     await step().catch((err: Error) => logger.warn({ err: err.message }, 'error while stopping'));
   }
   connection.disconnect();

@@ -29,13 +29,15 @@ let queueRedis: ReturnType<typeof connectQueueRedis>;
 let dlqName: string;
 const password = `dash-${Math.random().toString(36).slice(2)}-secret`;
 const auth = { authorization: `Basic ${Buffer.from(`ferry:${password}`).toString('base64')}` };
+const viewerPassword = `view-${Math.random().toString(36).slice(2)}-only`;
+const viewer = { authorization: `Basic ${Buffer.from(`viewer:${viewerPassword}`).toString('base64')}` };
 
 before(async () => {
   iso = await isolate();
   gateway = await startGateway(iso.env);
   worker = startWorker({ ...iso.env, WORKER_RETRY_ATTEMPTS: '2', WORKER_RETRY_BACKOFF_MS: '200' });
   const port = await freePort();
-  dashboard = startProcess('dashboard/main.ts', { ...iso.env, DASHBOARD_PORT: String(port), DASHBOARD_PASSWORD: password });
+  dashboard = startProcess('dashboard/main.ts', { ...iso.env, DASHBOARD_PORT: String(port), DASHBOARD_PASSWORD: password, DASHBOARD_READONLY_PASSWORD: viewerPassword });
   dashboardUrl = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${dashboardUrl}/healthz`).catch(() => undefined))?.ok, { what: 'dashboard up', timeoutMs: 30_000 });
   queueRedis = connectQueueRedis(iso.env.QUEUE_REDIS_URL!);
@@ -84,7 +86,7 @@ function raw(method: string, path: string, headers: Record<string, string>): Pro
 
 /** The jobs of one queue in one state, as the dashboard lists them. */
 async function boardJobs(queue: string, status: string): Promise<{ jobs: BoardJob[]; text: string }> {
-  const res = await api(`/api/queues?activeQueue=${encodeURIComponent(queue)}&status=${status}&page=1&jobsPerPage=50`);
+  const res = await api(`/queues/api/queues?activeQueue=${encodeURIComponent(queue)}&status=${status}&page=1&jobsPerPage=50`);
   assert.equal(res.status, 200);
   const text = await res.text();
   const body = JSON.parse(text) as { queues: { name: string; jobs: BoardJob[] }[] };
@@ -125,7 +127,7 @@ test('a dead letter is held as failed, shown without its bytes, and replayed fro
 
   // Fix the cause, then Retry in the dashboard: the record goes back through Kafka to PostgreSQL.
   await liftFailures(iso.sql, 'dash-1');
-  const retried = await api(`/api/queues/${encodeURIComponent(dlqName)}/${encodeURIComponent(held.id)}/retry`, { method: 'PUT' });
+  const retried = await api(`/queues/api/queues/${encodeURIComponent(dlqName)}/${encodeURIComponent(held.id)}/retry`, { method: 'PUT' });
   assert.equal(retried.status, 204);
   await waitFor(async () => (await history('dash-1')).length === 1, { what: 'replayed dash-1 applied', timeoutMs: 30_000 });
   const replayed = await waitFor(async () => (await boardJobs(dlqName, 'completed')).jobs.find((j) => j.id === held.id), { what: 'replay completed' });
@@ -151,13 +153,13 @@ test('a letter that would only come back is not replayed: a topic that is not Fe
     await deadLetters.add({ topic: c.topic, partition: 0, offset: c.offset, key: Buffer.from('dash-x'), value: Buffer.from('not avro'), timestamp: Date.now() }, 'decode', new Error('made by the test'));
     const id = `${c.topic}:0:${c.offset}`;
     await waitFor(async () => (await boardJobs(dlqName, 'failed')).jobs.find((j) => j.id === id), { what: `${id} held` });
-    assert.equal((await api(`/api/queues/${q}/${encodeURIComponent(id)}/retry`, { method: 'PUT' })).status, 204);
+    assert.equal((await api(`/queues/api/queues/${q}/${encodeURIComponent(id)}/retry`, { method: 'PUT' })).status, 204);
     const again = await waitFor(async () => (await boardJobs(dlqName, 'failed')).jobs.find((j) => j.id === id && j.attempts >= 2), { what: `${id} refused` });
     assert.match(again.failedReason ?? '', c.reason);
     assert.match(again.stacktrace[0] ?? '', c.reason);
     assert.doesNotMatch(again.stacktrace[0] ?? '', /queues\/replayer|node_modules/, 'the reason alone, not the replayer\'s stack');
     // Clean (discard) is a repair the dashboard allows.
-    assert.equal((await api(`/api/queues/${q}/${encodeURIComponent(id)}/clean`, { method: 'PUT' })).status, 204);
+    assert.equal((await api(`/queues/api/queues/${q}/${encodeURIComponent(id)}/clean`, { method: 'PUT' })).status, 204);
     assert.equal(await deadLetters.queue.getJob(id), undefined);
   }
 });
@@ -215,19 +217,20 @@ test('a replay Kafka does not take leaves the letter in the queue and reports Ka
 });
 
 test('the dashboard asks for credentials and refuses everything that is not a repair', async () => {
-  assert.equal((await fetch(`${dashboardUrl}/api/queues`)).status, 401);
-  assert.equal((await fetch(`${dashboardUrl}/api/queues`, { headers: { authorization: `Basic ${Buffer.from('ferry:wrong').toString('base64')}` } })).status, 401);
+  assert.equal((await fetch(`${dashboardUrl}/queues/api/queues`)).status, 401);
+  assert.equal((await fetch(`${dashboardUrl}/api/console/dead-letters`)).status, 401);
+  assert.equal((await fetch(`${dashboardUrl}/queues/api/queues`, { headers: { authorization: `Basic ${Buffer.from('ferry:wrong').toString('base64')}` } })).status, 401);
   assert.equal((await fetch(`${dashboardUrl}/healthz`)).status, 200);
 
   await deadLetters.add({ topic: iso.topic('orders'), partition: 1, offset: '9', key: Buffer.from('dash-keep'), value: Buffer.from([0]), timestamp: Date.now() }, 'decode', new Error('kept'));
   const q = encodeURIComponent(dlqName);
   const id = encodeURIComponent(`${iso.topic('orders')}:1:9`);
   const refused: [string, string, unknown?][] = [
-    ['POST', `/api/queues/${q}/add`, { name: 'dead-letter', data: { topic: iso.topic('orders'), value_base64: 'AA==' }, options: {} }],
-    ['PATCH', `/api/queues/${q}/${id}/update-data`, { jobData: { topic: iso.topic('page_views') } }],
-    ['PUT', `/api/queues/${q}/empty`],
-    ['PUT', `/api/queues/${q}/obliterate`],
-    ['PUT', `/api/queues/${q}/pause`],
+    ['POST', `/queues/api/queues/${q}/add`, { name: 'dead-letter', data: { topic: iso.topic('orders'), value_base64: 'AA==' }, options: {} }],
+    ['PATCH', `/queues/api/queues/${q}/${id}/update-data`, { jobData: { topic: iso.topic('page_views') } }],
+    ['PUT', `/queues/api/queues/${q}/empty`],
+    ['PUT', `/queues/api/queues/${q}/obliterate`],
+    ['PUT', `/queues/api/queues/${q}/pause`],
   ];
   for (const [method, path, body] of refused) {
     const res = await api(path, { method, ...(body ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}) });
@@ -242,34 +245,37 @@ test('the dashboard asks for credentials and refuses everything that is not a re
 
   // The per-key retry queues are read-only: a retry removed by hand would strand its key.
   const retries = encodeURIComponent(`${iso.env.FERRY_TOPIC_PREFIX}ferry-retries`);
-  assert.equal((await api(`/api/queues/${retries}/clean/delayed`, { method: 'PUT' })).status, 405);
+  assert.equal((await api(`/queues/api/queues/${retries}/clean/delayed`, { method: 'PUT' })).status, 405);
 
   // A malformed escape is the caller's mistake, not the dashboard's.
-  const bad = await api('/api/queues?activeQueue=%E0%A4%A&status=failed');
+  const bad = await api('/queues/api/queues?activeQueue=%E0%A4%A&status=failed');
   assert.equal(bad.status, 400);
   assert.match(await bad.text(), /malformed percent-escape/);
 
-  // The pages and their assets are served.
-  const page = await api('/');
+  // The pages and their assets are served: bull-board under /queues, the console at /.
+  const page = await api('/queues');
   assert.equal(page.status, 200);
   const html = await page.text();
   const asset = /(?:src|href)="([^"]*static\/[^"]+\.js)"/.exec(html)?.[1];
   assert.ok(asset, 'the page names its script');
-  assert.equal((await api(asset!.startsWith('/') ? asset! : `/${asset}`)).status, 200);
+  assert.equal((await api(asset!.startsWith('/') ? asset! : `/queues/${asset}`)).status, 200);
+  const front = await api('/');
+  assert.equal(front.status, 200);
+  assert.match(await front.text(), /operator's console/);
 });
 
 test('the dashboard answers only to its own names, and takes changes only with the CSRF token from its own origin', async () => {
   await deadLetters.add({ topic: iso.topic('orders'), partition: 4, offset: '1', key: Buffer.from('dash-csrf'), value: Buffer.from([1]), timestamp: Date.now() }, 'decode', new Error('kept'));
   const id = `${iso.topic('orders')}:4:1`;
   await waitFor(async () => (await boardJobs(dlqName, 'failed')).jobs.find((j) => j.id === id), { what: `${id} held` });
-  const clean = `/api/queues/${encodeURIComponent(dlqName)}/${encodeURIComponent(id)}/clean`;
+  const clean = `/queues/api/queues/${encodeURIComponent(dlqName)}/${encodeURIComponent(id)}/clean`;
 
   // DNS rebinding: a page at attacker.example whose name now points at 127.0.0.1.
   for (const host of ['attacker.example', 'attacker.example:9400', '127.0.0.1.attacker.example']) {
-    assert.equal((await raw('GET', '/api/queues', { ...auth, host })).status, 421, host);
+    assert.equal((await raw('GET', '/queues/api/queues', { ...auth, host })).status, 421, host);
     assert.equal((await raw('PUT', clean, { ...auth, ...csrf, host })).status, 421, host);
   }
-  for (const host of ['localhost', `127.0.0.1:${new URL(dashboardUrl).port}`, '[::1]:9400']) assert.equal((await raw('GET', '/api/queues', { ...auth, host })).status, 200, host);
+  for (const host of ['localhost', `127.0.0.1:${new URL(dashboardUrl).port}`, '[::1]:9400']) assert.equal((await raw('GET', '/queues/api/queues', { ...auth, host })).status, 200, host);
   assert.equal((await raw('GET', '/healthz', { host: 'probe.internal' })).status, 200, '/healthz answers any Host');
 
   // The page sets the token cookie: SameSite=Strict, readable by the page (bull-board echoes it).
@@ -297,4 +303,37 @@ test('the dashboard answers only to its own names, and takes changes only with t
   const res = await fetch(`${dashboardUrl}${clean}`, { method: 'PUT', headers: { ...auth, cookie: `XSRF-TOKEN=${token}`, 'x-xsrf-token': token, origin: dashboardUrl } });
   assert.equal(res.status, 204);
   assert.equal(await deadLetters.queue.getJob(id), undefined);
+});
+
+test('the viewer looks but may not change anything; the admin discards by filter after a dry run, and the audit log says who', async () => {
+  await deadLetters.add({ topic: iso.topic('orders'), partition: 5, offset: '1', key: Buffer.from('dash-view'), value: Buffer.from('not avro'), timestamp: Date.now() }, 'decode', new Error('made by the test'));
+  const id = `${iso.topic('orders')}:5:1`;
+  await waitFor(async () => (await boardJobs(dlqName, 'failed')).jobs.find((j) => j.id === id), { what: `${id} held` });
+  const as = (who: Record<string, string>, path: string, body?: unknown) =>
+    fetch(`${dashboardUrl}${path}`, { method: body ? 'POST' : 'GET', headers: { ...who, ...csrf, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+
+  const listed = await as(viewer, '/api/console/dead-letters?key=dash-view');
+  assert.equal(listed.status, 200);
+  const { letters } = (await listed.json()) as { letters: { id: string; decode_error?: string }[] };
+  assert.deepEqual(letters.map((l) => l.id), [id]);
+  assert.match(letters[0]!.decode_error ?? '', /magic byte/);
+  assert.deepEqual(await (await as(viewer, '/api/console/me')).json(), { name: 'viewer', role: 'viewer' });
+  assert.equal((await as(viewer, '/queues/api/queues')).status, 200);
+  for (const path of ['/api/console/dead-letters/dry-run', '/api/console/dead-letters/discard', '/api/console/dead-letters/redrive']) {
+    assert.equal((await as(viewer, path, { action: 'discard', filter: { key: 'dash-view' } })).status, 403, path);
+  }
+  const put = await fetch(`${dashboardUrl}/queues/api/queues/${encodeURIComponent(dlqName)}/${encodeURIComponent(id)}/retry`, { method: 'PUT', headers: { ...viewer, ...csrf } });
+  assert.equal(put.status, 403);
+  assert.ok(await deadLetters.queue.getJob(id), 'the letter is still there');
+
+  // The admin: a dry run counts, the action needs its token and count back.
+  const dry = (await (await as(auth, '/api/console/dead-letters/dry-run', { action: 'discard', filter: { key: 'dash-view' } })).json()) as { count: number; token: string };
+  assert.equal(dry.count, 1);
+  assert.equal((await as(auth, '/api/console/dead-letters/discard', { filter: { key: 'dash-view' }, token: dry.token, count: 2 })).status, 409, 'a count the dry run did not give');
+  const again = (await (await as(auth, '/api/console/dead-letters/dry-run', { action: 'discard', filter: { key: 'dash-view' } })).json()) as { count: number; token: string };
+  const done = await as(auth, '/api/console/dead-letters/discard', { filter: { key: 'dash-view' }, token: again.token, count: again.count });
+  assert.deepEqual(await done.json(), { action: 'discard', count: 1, done: 1, skipped: 0 });
+  assert.equal(await deadLetters.queue.getJob(id), undefined);
+  const { entries } = (await (await as(viewer, '/api/console/audit')).json()) as { entries: { who: string; action: string; filter: unknown; done: number }[] };
+  assert.deepEqual(entries[0] && { who: entries[0].who, action: entries[0].action, filter: entries[0].filter, done: entries[0].done }, { who: 'ferry', action: 'discard', filter: { key: 'dash-view' }, done: 1 });
 });
