@@ -37,7 +37,10 @@ function answered(res: Response) {
 describe('traceparent on event requests', () => {
   it('continues the client’s trace with a new span id, in the answer and on every record of the batch', async () => {
     const { app, producer, lines } = setup();
-    const res = await app.request('/v1/events/orders', post([order('a'), order('b'), order('c')], { traceparent: CLIENT, tracestate: 'rojo=00f067aa0ba902b7' }));
+    const res = await app.request(
+      '/v1/events/orders',
+      post([order('a'), order('b'), order('c')], { traceparent: CLIENT, tracestate: 'rojo=00f067aa0ba902b7' }),
+    );
     assert.equal(res.status, 202);
     const { value, context } = answered(res);
     assert.equal(context.traceId, TRACE);
@@ -53,14 +56,22 @@ describe('traceparent on event requests', () => {
   it('starts a new trace when none or an invalid one was sent', async () => {
     const { app, producer } = setup();
     const seen = new Set<string>();
-    for (const headers of [{}, { traceparent: 'garbage' }, { traceparent: `00-${'0'.repeat(32)}-${SPAN}-01` }, { traceparent: CLIENT.toUpperCase() }, { tracestate: 'a=b' }] as Record<string, string>[]) {
+    for (
+      const headers of [{}, { traceparent: 'garbage' }, { traceparent: `00-${'0'.repeat(32)}-${SPAN}-01` }, { traceparent: CLIENT.toUpperCase() }, {
+        tracestate: 'a=b',
+      }] as Record<string, string>[]
+    ) {
       const res = await app.request('/v1/events/orders', post(order(), headers));
       assert.equal(res.status, 202);
       const { value, context } = answered(res);
       assert.notEqual(context.traceId, TRACE);
       assert.equal(context.traceFlags, 1, 'a trace started here is sampled');
       seen.add(context.traceId);
-      assert.deepEqual(producer.records.at(-1)!.headers, { 'ferry-tenant': 'default', traceparent: value }, 'a tracestate without a valid traceparent is dropped');
+      assert.deepEqual(
+        producer.records.at(-1)!.headers,
+        { 'ferry-tenant': 'default', traceparent: value },
+        'a tracestate without a valid traceparent is dropped',
+      );
     }
     assert.equal(seen.size, 5, 'each request its own trace');
   });
@@ -74,7 +85,11 @@ describe('traceparent on event requests', () => {
     assert.equal(refused.status, 401);
     assert.equal(answered(refused).context.traceId, TRACE);
     const view = { user_id: 'u', url: 'https://shop.example/', occurred_at: '2026-12-04T10:00:00Z' };
-    const beacon = await app.request(`/v1/beacon/page_views?key=${key}`, { method: 'POST', headers: { 'content-type': 'text/plain', traceparent: CLIENT }, body: JSON.stringify(view) });
+    const beacon = await app.request(`/v1/beacon/page_views?key=${key}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', traceparent: CLIENT },
+      body: JSON.stringify(view),
+    });
     assert.equal(beacon.status, 202);
     assert.equal(answered(beacon).context.traceId, TRACE);
 
@@ -89,7 +104,11 @@ describe('traceparent on event requests', () => {
     const { app } = setup({ corsOrigins: ['https://shop.example'] });
     const preflight = await app.request('/v1/events/orders', {
       method: 'OPTIONS',
-      headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, traceparent, tracestate' },
+      headers: {
+        origin: 'https://shop.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type, traceparent, tracestate',
+      },
     });
     assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /traceparent/i);
     assert.match(preflight.headers.get('access-control-allow-headers') ?? '', /tracestate/i);

@@ -29,11 +29,12 @@ export interface Tracing {
 export async function startTracing(serviceName: string, logger: LogSink, env: Record<string, string | undefined> = process.env): Promise<Tracing | undefined> {
   if (!tracingConfigured(env)) return undefined;
   // Loaded only here, so an untraced process never loads the SDK.
-  const [{ BasicTracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { defaultResource, detectResources, envDetector, resourceFromAttributes }] = await Promise.all([
-    import('@opentelemetry/sdk-trace-base'),
-    import('@opentelemetry/exporter-trace-otlp-http'),
-    import('@opentelemetry/resources'),
-  ]);
+  const [{ BasicTracerProvider, BatchSpanProcessor }, { OTLPTraceExporter }, { defaultResource, detectResources, envDetector, resourceFromAttributes }] =
+    await Promise.all([
+      import('@opentelemetry/sdk-trace-base'),
+      import('@opentelemetry/exporter-trace-otlp-http'),
+      import('@opentelemetry/resources'),
+    ]);
   diag.setLogger(
     {
       error: (message) => logger.warn({ otel: message }, 'tracing'),

@@ -22,22 +22,24 @@ test('a valid traceparent parses into its parts', () => {
 });
 
 test('invalid traceparents are refused', () => {
-  for (const bad of [
-    undefined,
-    null,
-    '',
-    'garbage',
-    `00-${TRACE}-${SPAN}-1`, // short flags
-    `00-${TRACE.toUpperCase()}-${SPAN}-01`, // upper-case hex
-    `00-${'0'.repeat(32)}-${SPAN}-01`, // zero trace id
-    `00-${TRACE}-${'0'.repeat(16)}-01`, // zero span id
-    `ff-${TRACE}-${SPAN}-01`, // forbidden version
-    `00-${TRACE}-${SPAN}-01-extra`, // version 00 has four fields
-    `01-${TRACE}-${SPAN}-01extra`, // later fields need a dash
-    `00_${TRACE}_${SPAN}_01`,
-    `00-${TRACE}-${SPAN}-0g`,
-    `00-${TRACE}-${SPAN}-01` + 'x'.repeat(600),
-  ]) {
+  for (
+    const bad of [
+      undefined,
+      null,
+      '',
+      'garbage',
+      `00-${TRACE}-${SPAN}-1`, // short flags
+      `00-${TRACE.toUpperCase()}-${SPAN}-01`, // upper-case hex
+      `00-${'0'.repeat(32)}-${SPAN}-01`, // zero trace id
+      `00-${TRACE}-${'0'.repeat(16)}-01`, // zero span id
+      `ff-${TRACE}-${SPAN}-01`, // forbidden version
+      `00-${TRACE}-${SPAN}-01-extra`, // version 00 has four fields
+      `01-${TRACE}-${SPAN}-01extra`, // later fields need a dash
+      `00_${TRACE}_${SPAN}_01`,
+      `00-${TRACE}-${SPAN}-0g`,
+      `00-${TRACE}-${SPAN}-01` + 'x'.repeat(600),
+    ]
+  ) {
     assert.equal(parseTraceparent(bad), undefined, String(bad));
   }
 });
@@ -49,10 +51,14 @@ test('a later version is read by its first four fields', () => {
 
 test('random strings never throw, and what parses formats to a valid traceparent', () => {
   fc.assert(
-    fc.property(fc.oneof(fc.string(), fc.string({ unit: 'binary' }), validTraceparent.map((v) => v + '-x'), fc.constant(VALID)), fc.option(fc.string()), (s, state) => {
-      const parsed = parseTraceparent(s, state);
-      if (parsed) assert.ok(parseTraceparent(formatTraceparent(parsed)));
-    }),
+    fc.property(
+      fc.oneof(fc.string(), fc.string({ unit: 'binary' }), validTraceparent.map((v) => v + '-x'), fc.constant(VALID)),
+      fc.option(fc.string()),
+      (s, state) => {
+        const parsed = parseTraceparent(s, state);
+        if (parsed) assert.ok(parseTraceparent(formatTraceparent(parsed)));
+      },
+    ),
     { numRuns: 2000 },
   );
 });
@@ -122,7 +128,9 @@ test('with a tracer, a sink span is the child of one shared context, else linked
     await inSinkSpan('postgres', [{ traceparent: produced }, { traceparent: produced }], { 'db.system.name': 'postgresql' }, async () => {});
     const other = `00-${'1'.repeat(32)}-${SPAN}-01`;
     await inSinkSpan('clickhouse', [{ traceparent: produced }, { traceparent: other }, { traceparent: 'bad' }, {}], {}, async () => {});
-    await assert.rejects(inSinkSpan('redis', [{ traceparent: produced }], {}, async () => Promise.reject(Object.assign(new Error('value 123 refused'), { code: 'E1' }))));
+    await assert.rejects(
+      inSinkSpan('redis', [{ traceparent: produced }], {}, async () => Promise.reject(Object.assign(new Error('value 123 refused'), { code: 'E1' }))),
+    );
     const [req, pg, ch, redis] = exporter.getFinishedSpans();
     assert.equal(req!.parentSpanContext?.spanId, SPAN);
     assert.equal(pg!.spanContext().traceId, TRACE);

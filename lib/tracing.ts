@@ -8,7 +8,19 @@
  * per request, so every event of a batch carries the same one); a worker makes one span per
  * sink call, the child of the events' context when they share one, else linked to each.
  */
-import { createTraceState, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Link, type Span, type SpanContext, type Tracer } from '@opentelemetry/api';
+import {
+  type Attributes,
+  createTraceState,
+  type Link,
+  ROOT_CONTEXT,
+  type Span,
+  type SpanContext,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type Tracer,
+} from '@opentelemetry/api';
 import { TRACEPARENT_HEADER } from './contract.ts';
 
 export { TRACEPARENT_HEADER };
@@ -136,8 +148,7 @@ export function errorType(err: unknown): string {
 
 function randomHex(bytes: number): string {
   const buf = new Uint8Array(bytes);
-  do crypto.getRandomValues(buf);
-  while (buf.every((b) => b === 0));
+  do crypto.getRandomValues(buf); while (buf.every((b) => b === 0));
   let out = '';
   for (const b of buf) out += b.toString(16).padStart(2, '0');
   return out;

@@ -12,7 +12,7 @@ import { KafkaProducer } from '../lib/kafka/producer.ts';
 import { DeadLetters } from '../lib/queues/dead-letters.ts';
 import { connectQueueRedis } from '../lib/queues/redis.ts';
 import { parseTraceparent } from '../lib/tracing.ts';
-import { isolate, onMinute, orderEvent, postJson, startGateway, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { isolate, type Isolated, onMinute, orderEvent, postJson, type Proc, startGateway, startWorker, waitFor } from './helpers.ts';
 
 interface OtlpSpan {
   traceId: string;
@@ -70,7 +70,9 @@ test('the worker’s sink spans continue the client’s trace, through the gatew
   running.push(gateway.proc, worker);
 
   const client = newTrace();
-  const order = await postJson(`${gateway.url}/v1/events/orders`, orderEvent('traced-1', 'created', onMinute(0)), { traceparent: `00-${client.traceId}-${client.spanId}-01` });
+  const order = await postJson(`${gateway.url}/v1/events/orders`, orderEvent('traced-1', 'created', onMinute(0)), {
+    traceparent: `00-${client.traceId}-${client.spanId}-01`,
+  });
   assert.equal(order.status, 202, order.text);
   const answered = parseTraceparent(order.headers.get('traceparent'));
   assert.equal(answered?.traceId, client.traceId);
@@ -128,7 +130,12 @@ test('without OTEL variables nothing is exported or logged about tracing, and th
   const poison = newTrace();
   const producer = new KafkaProducer({ brokers: [iso.env.KAFKA_BROKERS!] });
   await producer.connect();
-  const [d] = await producer.send([{ topic: iso.topic('orders'), key: 'traced-poison', value: Buffer.from('not avro'), headers: { traceparent: `00-${poison.traceId}-${poison.spanId}-01` } }]);
+  const [d] = await producer.send([{
+    topic: iso.topic('orders'),
+    key: 'traced-poison',
+    value: Buffer.from('not avro'),
+    headers: { traceparent: `00-${poison.traceId}-${poison.spanId}-01` },
+  }]);
   await producer.close();
   assert.ok(d?.ok);
   const queueRedis = connectQueueRedis(iso.env.QUEUE_REDIS_URL!);
