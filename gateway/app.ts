@@ -32,6 +32,9 @@ import { DELIVERY_TIMEOUT_MS, type Delivery, type EventProducer, type OutgoingRe
 import { rateLimit, takeForAddress, type ClientAddress, type RateLimiter } from './rate-limit.ts';
 import type { OrderView, ReadModel } from './read-model.ts';
 import { TENANT_HEADER } from '../lib/contract.ts';
+import type { LogSink } from '../lib/log-sink.ts';
+import { formatTraceparent, startRequestSpan, traceHeaders, TRACEPARENT_HEADER, TRACESTATE_HEADER } from '../lib/tracing.ts';
+import { SpanStatusCode, type SpanContext } from '@opentelemetry/api';
 
 export interface GatewayOptions {
   producer: EventProducer;
@@ -88,9 +91,12 @@ export interface GatewayOptions {
    * every request first, and the handler mounted at GET /metrics.
    */
   observe?: { middleware?: MiddlewareHandler; metrics?: Handler };
+  /** Where event requests are logged with their trace id (debug; warn for a 5xx). @defaultValue none */
+  logger?: LogSink;
 }
 
-export type GatewayEnv = { Variables: { credential: Credential } };
+/** `trace`: the request span's context on the event and beacon routes (lib/tracing.ts). */
+export type GatewayEnv = { Variables: { credential: Credential; trace?: SpanContext } };
 
 interface RejectedEvent {
   index: number;
@@ -126,13 +132,14 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     sendTimeoutMs = DELIVERY_TIMEOUT_MS + 2000,
     corsOrigins,
     observe,
+    logger,
   } = options;
 
   const app = new Hono<GatewayEnv>();
 
   app.onError((err, c) => {
     // Anything unexpected is a plain 500 without internals; the message stays in the server log.
-    console.error(JSON.stringify({ level: 'error', msg: 'unhandled gateway error', error: err.message }));
+    console.error(JSON.stringify({ level: 'error', msg: 'unhandled gateway error', error: err.message, trace_id: (c.get('trace') as SpanContext | undefined)?.traceId }));
     return problem(c, 500, 'Internal Server Error');
   });
   app.notFound((c) => problem(c, 404, 'Not Found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
@@ -142,8 +149,8 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     const corsMiddleware = cors({
       origin: corsOrigins.includes('*') ? '*' : corsOrigins,
       allowMethods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
-      allowHeaders: ['Content-Type', 'Authorization', 'X-API-Key', 'Idempotency-Key', 'Prefer', 'If-None-Match'],
-      exposeHeaders: ['Retry-After', 'Preference-Applied', 'ETag', 'Idempotent-Replayed', 'WWW-Authenticate', 'X-Ferry-Source'],
+      allowHeaders: ['Content-Type', 'Authorization', 'X-API-Key', 'Idempotency-Key', 'Prefer', 'If-None-Match', 'traceparent', 'tracestate'],
+      exposeHeaders: ['Retry-After', 'Preference-Applied', 'ETag', 'Idempotent-Replayed', 'WWW-Authenticate', 'X-Ferry-Source', 'traceparent'],
       maxAge: 600,
     });
     // Browsers send Origin on every cross-origin request; without one there is nothing to
@@ -191,6 +198,38 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
   app.get('/openapi.json', (c) => c.json(spec));
   app.get('/docs', (c) => c.html(docs, 200, { 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'" }));
   if (observe?.metrics) app.get('/metrics', observe.metrics);
+
+  /**
+   * Event requests continue the client's trace (or start one): the answer's traceparent names
+   * this request's span, and so does every record it produces. Ahead of the credential check,
+   * so refusals carry it too.
+   */
+  const traceRequest: MiddlewareHandler<GatewayEnv> = async function traceRequest(c, next) {
+    const route = c.req.path.startsWith('/v1/beacon/') ? '/v1/beacon/{topic}' : '/v1/events/{topic}';
+    const topic = c.req.param('topic');
+    const span = startRequestSpan(`POST ${route}`, c.req.header(TRACEPARENT_HEADER), c.req.header(TRACESTATE_HEADER), {
+      'http.request.method': 'POST',
+      'http.route': route,
+      ...(topic && registry.topics.has(topic) ? { 'ferry.topic': topic } : {}),
+    });
+    const context = span.spanContext();
+    c.set('trace', context);
+    try {
+      await next();
+    } finally {
+      span.setAttribute('http.response.status_code', c.res.status);
+      if (c.res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    }
+    c.res.headers.set(TRACEPARENT_HEADER, formatTraceparent(context));
+    if (logger) {
+      const line = { route, topic: registry.topics.has(topic ?? '') ? topic : undefined, status: c.res.status, trace_id: context.traceId };
+      if (c.res.status >= 500) logger.warn(line, 'events request failed');
+      else logger.debug(line, 'events request');
+    }
+  };
+  app.use('/v1/events/:topic', traceRequest);
+  app.use('/v1/beacon/:topic', traceRequest);
 
   // Every /v1 route: who is calling (401), then their budget (429). Beacons carry their key in
   // the URL and must come from a listed origin (see beaconOrigin).
@@ -289,7 +328,9 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     const rejected: RejectedEvent[] = [];
     const records: OutgoingRecord[] = [];
     const ids: string[] = [];
-    const headers = { [TENANT_HEADER]: credential.tenant };
+    const trace = c.get('trace');
+    // One traceparent for the whole request: its events were produced by one span.
+    const headers = { [TENANT_HEADER]: credential.tenant, ...(trace ? traceHeaders(trace) : {}) };
     const kafkaTopic = topicName(topic);
     for (let index = 0; index < events.length; index++) {
       const result = toAvro(schemas.latest.schema, events[index], { event_id: derivedIds?.[index] ?? newId(), received_at: receivedAt });
@@ -349,7 +390,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
       }
     } catch (err) {
       // The answer stands; a retry after the lease expires would produce again, with the same event ids.
-      console.error(JSON.stringify({ level: 'warn', msg: 'could not store the idempotent response', error: (err as Error).message }));
+      console.error(JSON.stringify({ level: 'warn', msg: 'could not store the idempotent response', error: (err as Error).message, trace_id: c.get('trace')?.traceId }));
     }
     return res;
   };

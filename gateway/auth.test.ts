@@ -202,7 +202,7 @@ describe('authentication through the app', () => {
     const jwt = await sign({ sub: 'svc', tenant: 'globex', scope: 'write:orders', exp: inAnHour() }, SECRET, 'HS256');
     assert.equal((await app.request('/v1/events/orders', post(order(), { authorization: `Bearer ${jwt}` }))).status, 202);
     assert.equal((await app.request('/v1/events/orders', post(order(), { 'x-api-key': KEY }))).status, 202);
-    assert.deepEqual(producer.records.map((r) => r.headers), [{ 'ferry-tenant': 'globex' }, { 'ferry-tenant': 'acme' }]);
+    assert.deepEqual(producer.records.map((r) => r.headers?.['ferry-tenant']), ['globex', 'acme']);
     const smuggled = await problemOf(await app.request('/v1/events/orders', post(order('o-1', { tenant: 'globex' }), { 'x-api-key': KEY })), 422);
     assert.deepEqual(smuggled.errors, [{ field: 'tenant', reason: 'is not a field of this event' }]);
   });

@@ -52,7 +52,7 @@ describe('POST /v1/beacon/:topic', () => {
     assert.equal(many.status, 202);
     assert.deepEqual(((await many.json()) as { results: { status: string }[] }).results.map((r) => r.status), ['accepted', 'accepted']);
     assert.deepEqual(producer.records.map((r) => codec.decode(r.value).value.user_id), ['u-1', 'u-2', 'u-3']);
-    assert.deepEqual(producer.records.map((r) => r.headers), [{ 'ferry-tenant': 'acme' }, { 'ferry-tenant': 'acme' }, { 'ferry-tenant': 'acme' }]);
+    assert.deepEqual(producer.records.map((r) => r.headers?.['ferry-tenant']), ['acme', 'acme', 'acme']);
     // application/json is taken too, for clients that can choose.
     assert.equal((await app.request(`/v1/beacon/page_views?key=${BEACON_KEY}`, beacon(view(), SHOP, 'application/json'))).status, 202);
   });

@@ -45,6 +45,8 @@ const options: GatewayOptions = {
   maxBatchEvents: config.maxBatchEvents,
   authenticator: createAuthenticator({ apiKeys: config.apiKeys, jwt: config.jwt }),
   corsOrigins: config.corsOrigins,
+  // Tracing is API-only here: traceparent is continued and forwarded, no spans are exported.
+  logger,
   // Deno.serve passes the connection's info as the app's env.
   clientAddress: (c) => (c.env as { remoteAddr?: { hostname?: string } } | undefined)?.remoteAddr?.hostname,
 };

@@ -26,6 +26,7 @@ import { KafkaProducer } from '../lib/kafka/producer.ts';
 import { GatewayMetrics, serveClusterMetrics } from './node/metrics.ts';
 import { withRedisStores } from './stores/redis-stores.ts';
 import { capConnections, serverOptions } from '../lib/http-limits.ts';
+import { startTracing } from '../lib/tracing-sdk.ts';
 
 const config = orExit(() => {
   const c = loadGatewayConfig();
@@ -54,6 +55,7 @@ if (cluster.isPrimary && config.processes > 1) {
 }
 
 async function runServer(): Promise<void> {
+  const tracing = await startTracing('ferry-gateway', logger);
   const registry = loadRegistry();
   const kafka = new KafkaProducer({
     brokers: config.kafkaBrokers,
@@ -87,6 +89,7 @@ async function runServer(): Promise<void> {
     authenticator: createAuthenticator({ apiKeys: config.apiKeys, jwt: config.jwt }),
     ...stores.options,
     corsOrigins: config.corsOrigins,
+    logger,
     clientAddress: (c) => getConnInfo(c).remote.address,
     // In production the host-wide scrape (IPC to every process) is served to the token holder only.
     observe: { middleware: metrics.middleware(), ...(config.production && !config.metricsToken ? {} : { metrics: metrics.handler() }) },
@@ -126,6 +129,7 @@ async function runServer(): Promise<void> {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     await kafka.close();
     await stores.close();
+    await tracing?.shutdown();
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown());

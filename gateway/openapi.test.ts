@@ -50,7 +50,7 @@ describe('GET /openapi.json', () => {
     assert.deepEqual(Object.keys(post.responses).sort(), ['200', '202', '207', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '501', '503']);
     assert.deepEqual(
       (post.parameters as { $ref: string }[]).map((p) => p.$ref.split('/').pop()),
-      ['Topic', 'IdempotencyKey', 'Prefer'],
+      ['Topic', 'IdempotencyKey', 'Prefer', 'Traceparent'],
     );
     assert.deepEqual(Object.keys(spec.components.securitySchemes).sort(), ['apiKey', 'beaconKey', 'bearer']);
     const problemResponse = spec.components.responses.TooManyRequests as { content: Record<string, unknown>; headers: Record<string, unknown> };

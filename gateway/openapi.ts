@@ -83,7 +83,7 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
           `Needs the scope \`write:{topic}\`. With \`Prefer: wait=N\` (at most ${maxWaitSeconds}) the gateway answers 200 once the workers applied every event, or the usual 202 when N seconds pass first.`,
         ].join('\n\n'),
         security: secured,
-        parameters: [ref('parameters', 'Topic'), ref('parameters', 'IdempotencyKey'), ref('parameters', 'Prefer')],
+        parameters: [ref('parameters', 'Topic'), ref('parameters', 'IdempotencyKey'), ref('parameters', 'Prefer'), ref('parameters', 'Traceparent')],
         requestBody: {
           required: true,
           content: {
@@ -94,17 +94,17 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
         responses: {
           '200': {
             description: '`Prefer: wait` was honoured: every event was applied by the workers. Orders carry the order as the read model now holds it when the credential holds `read:orders`; otherwise the answer only says the events were applied.',
-            headers: { 'Preference-Applied': ref('headers', 'PreferenceApplied'), 'Idempotent-Replayed': ref('headers', 'IdempotentReplayed') },
+            headers: { 'Preference-Applied': ref('headers', 'PreferenceApplied'), 'Idempotent-Replayed': ref('headers', 'IdempotentReplayed'), traceparent: ref('headers', 'Traceparent') },
             content: { 'application/json': { schema: { oneOf: [ref('schemas', 'AppliedEvent'), ref('schemas', 'AppliedBatch')] } } },
           },
           '202': {
             description: 'Kafka acknowledged every event (a single event, or a batch with `failed: 0`).',
-            headers: { 'Idempotent-Replayed': ref('headers', 'IdempotentReplayed') },
+            headers: { 'Idempotent-Replayed': ref('headers', 'IdempotentReplayed'), traceparent: ref('headers', 'Traceparent') },
             content: { 'application/json': { schema: { oneOf: [ref('schemas', 'AcceptedEvent'), ref('schemas', 'BatchResult')] } } },
           },
           '207': {
             description: 'Batch only: Kafka acknowledged some events and failed others; `results` says which (by index).',
-            headers: { 'Idempotent-Replayed': ref('headers', 'IdempotentReplayed') },
+            headers: { 'Idempotent-Replayed': ref('headers', 'IdempotentReplayed'), traceparent: ref('headers', 'Traceparent') },
             content: { 'application/json': { schema: ref('schemas', 'BatchResult') } },
           },
           '400': ref('responses', 'BadRequest'),
@@ -129,7 +129,7 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
           `The body is one JSON event or a JSON array of at most ${maxBatchEvents} events, as \`text/plain\` or \`application/json\`; validation, the 2xx and its meaning are those of \`POST /v1/events/{topic}\`. Idempotency-Key and Prefer cannot be sent by a beacon and are not offered.`,
         ].join('\n\n'),
         security: [{ beaconKey: [] }],
-        parameters: [ref('parameters', 'Topic')],
+        parameters: [ref('parameters', 'Topic'), ref('parameters', 'Traceparent')],
         requestBody: {
           required: true,
           content: {
@@ -373,12 +373,20 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
           description: `RFC 7240. \`wait=N\`: answer 200 once the workers applied the events, waiting at most N seconds (capped at ${maxWaitSeconds}); otherwise the usual 202.`,
           schema: { type: 'string', examples: ['wait=5'] },
         },
+        Traceparent: {
+          name: 'traceparent',
+          in: 'header',
+          required: false,
+          description: 'W3C Trace Context. A valid one is continued (with `tracestate`), anything else ignored and a new trace started; the answer names the request\'s span and the events carry it to the workers.',
+          schema: { type: 'string', examples: ['00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'] },
+        },
         IfNoneMatch: { name: 'If-None-Match', in: 'header', required: false, description: 'An ETag from an earlier answer, or `*`.', schema: { type: 'string' } },
       },
       headers: {
         RetryAfter: { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 1 } },
         PreferenceApplied: { description: 'RFC 7240: `wait=N`, the wait that was applied.', schema: { type: 'string' } },
         IdempotentReplayed: { description: '`true` when this is the stored answer of an earlier request with the same Idempotency-Key.', schema: { type: 'string', enum: ['true'] } },
+        Traceparent: { description: 'W3C Trace Context of this request\'s span: the client\'s trace id, or a new one. Sent on every answer of the event routes.', schema: { type: 'string' } },
         ETag: { description: 'Weak validator of the order version: `W/"<event_id>"`.', schema: { type: 'string' } },
         WWWAuthenticate: { description: 'RFC 6750 Bearer challenge.', schema: { type: 'string' } },
       },

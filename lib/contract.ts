@@ -7,6 +7,12 @@
 /** Kafka record header carrying the tenant of the credential that sent the event (set by the gateway). */
 export const TENANT_HEADER = 'ferry-tenant';
 
+/**
+ * Kafka record header carrying the W3C trace context (`00-<trace id>-<span id>-<flags>`) of the
+ * request that produced the event (lib/tracing.ts), so workers continue the client's trace.
+ */
+export const TRACEPARENT_HEADER = 'traceparent';
+
 /** Records without the header (produced by other tools) belong to the development tenant. */
 export const DEFAULT_TENANT = 'default';
 

@@ -24,6 +24,16 @@ describe('decode', () => {
     assert.equal(without.tenant, 'default');
   });
 
+  it('keeps the record\'s trace headers, and adds nothing without them', () => {
+    const traced = decode(codec, 'p.', raw({ 'ferry-tenant': 'acme', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'rojo=1' }));
+    assert.ok(!(traced instanceof Error));
+    assert.equal(traced.traceparent, '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01');
+    assert.equal(traced.tracestate, 'rojo=1');
+    const plain = decode(codec, 'p.', raw({ 'ferry-tenant': 'acme' }));
+    assert.ok(!(plain instanceof Error));
+    assert.ok(!('traceparent' in plain) && !('tracestate' in plain));
+  });
+
   it('refuses a record whose schema belongs to another topic', () => {
     const wrong = decode(codec, 'p.', { ...raw(), topic: 'p.page_views' });
     assert.ok(wrong instanceof Error);

@@ -1,11 +1,12 @@
 import type { Codec } from '../schemas/codec.ts';
 import type { RawMessage } from './kafka/consumer.ts';
-import { DEFAULT_TENANT, TENANT_HEADER } from './contract.ts';
+import { DEFAULT_TENANT, TENANT_HEADER, TRACEPARENT_HEADER } from './contract.ts';
+import { TRACESTATE_HEADER, type Traced } from './tracing.ts';
 
 export { DEFAULT_TENANT };
 
 /** An event as the worker sees it: decoded, with where it came from in Kafka. */
-export interface ConsumedEvent {
+export interface ConsumedEvent extends Traced {
   /** Logical topic (`orders`), without the deployment prefix. */
   topic: string;
   partition: number;
@@ -36,6 +37,9 @@ export function decodeRecord(codec: Codec, topicPrefix: string, raw: RawMessage)
       tenant: raw.headers?.[TENANT_HEADER] ?? DEFAULT_TENANT,
       schemaId: d.schemaId,
       value: d.value,
+      // As sent, parsed only when spans are recorded (lib/tracing.ts inSinkSpan).
+      ...(raw.headers?.[TRACEPARENT_HEADER] !== undefined ? { traceparent: raw.headers[TRACEPARENT_HEADER] } : {}),
+      ...(raw.headers?.[TRACESTATE_HEADER] !== undefined ? { tracestate: raw.headers[TRACESTATE_HEADER] } : {}),
     };
   } catch (err) {
     return err as Error;

@@ -35,14 +35,20 @@ test('events posted to the Deno gateway arrive in Kafka as Confluent-framed Avro
     items: [],
     occurred_at: '2026-11-23T10:00:00Z',
   }));
-  const res = await fetch(`${edgeUrl}/v1/events/orders`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(sent) });
+  const client = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+  const res = await fetch(`${edgeUrl}/v1/events/orders`, { method: 'POST', headers: { 'content-type': 'application/json', traceparent: client }, body: JSON.stringify(sent) });
   assert.equal(res.status, 202, await res.clone().text());
+  // Tracing is API-only on Deno: the trace is continued and forwarded, nothing exported.
+  const traceparent = res.headers.get('traceparent') ?? '';
+  assert.match(traceparent, /^00-4bf92f3577b34da6a3ce929d0e0e4736-[0-9a-f]{16}-01$/);
+  assert.notEqual(traceparent, client);
   const body = (await res.json()) as { results: { status: string; event_id: string }[] };
   assert.equal(body.results.length, 20);
   assert.ok(body.results.every((r) => r.status === 'accepted'));
 
   const records = await readTopic(iso.env.KAFKA_BROKERS!, iso.topic('orders'), 20);
   assert.equal(records.length, 20);
+  assert.ok(records.every((r) => r.headers.traceparent === traceparent), 'every record carries the request span');
   // Decode as any Confluent consumer would: magic byte, schema id, then plain Avro.
   const entry = loadRegistry().topics.get('orders')!;
   const type = avro.Type.forSchema(entry.latest.schema as avro.Schema);

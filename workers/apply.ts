@@ -12,6 +12,7 @@ import type { ConsumedEvent } from '../lib/event.ts';
 import type { ClickhouseSink } from './sinks/clickhouse-sink.ts';
 import type { PostgresSink } from './sinks/postgres-sink.ts';
 import type { RedisSink } from './sinks/redis-sink.ts';
+import { inSinkSpan } from '../lib/tracing.ts';
 
 export interface Sinks {
   postgres: PostgresSink;
@@ -40,11 +41,14 @@ export class ApplyError extends Error {
 /** Applies `events` to the sinks of `steps` (all by default); throws ApplyError naming the failed steps. */
 export type Apply = (events: ConsumedEvent[], steps?: ReadonlySet<SinkStep>) => Promise<void>;
 
+const DB_SYSTEM = { postgres: 'postgresql', redis: 'redis', clickhouse: 'clickhouse' } as const;
+
 export function createApply({ postgres, redis, clickhouse, observe }: Sinks): Apply {
-  const timed = async (sink: 'postgres' | 'redis' | 'clickhouse', n: number, write: () => Promise<unknown>) => {
+  /** One sink call, timed and in a span continuing its events' traces (lib/tracing.ts). */
+  const timed = async (sink: 'postgres' | 'redis' | 'clickhouse', operation: string, n: number, events: ConsumedEvent[], write: () => Promise<unknown>) => {
     if (n === 0) return;
     const start = performance.now();
-    await write();
+    await inSinkSpan(`${sink} ${operation}`, events, { 'db.system.name': DB_SYSTEM[sink], 'db.operation.name': operation }, write);
     observe?.(sink, (performance.now() - start) / 1000, n);
   };
   const run: Record<SinkStep, (events: ConsumedEvent[]) => Promise<void>> = {
@@ -52,20 +56,20 @@ export function createApply({ postgres, redis, clickhouse, observe }: Sinks): Ap
       const orders = events.filter((e) => e.topic === 'orders');
       let current: OrderRow[] = [];
       let failed = new Map<string, Error & { code?: string }>();
-      await timed('postgres', orders.length, async () => {
+      await timed('postgres', 'ferry_apply_orders', orders.length, orders, async () => {
         const result = await postgres.applyOrders(orders);
         failed = new Map([...result.failures].map(([id, f]) => [id, Object.assign(new Error(f.message), { code: f.code })]));
         current = result.current;
       });
       // The cache follows what PostgreSQL holds, failed events or not.
-      await timed('redis', current.length, () => redis.refreshOrders(current));
+      await timed('redis', 'refresh orders', current.length, orders, () => redis.refreshOrders(current));
       if (failed.size > 0) throw new EventFailures(failed);
     },
     page_views: async (events) => {
       const pageViews = events.filter((e) => e.topic === 'page_views');
-      await timed('redis', pageViews.length, () => redis.applyPageViews(pageViews));
+      await timed('redis', 'count page views', pageViews.length, pageViews, () => redis.applyPageViews(pageViews));
     },
-    clickhouse: (events) => timed('clickhouse', events.length, () => clickhouse.insert(events)),
+    clickhouse: (events) => timed('clickhouse', 'insert events', events.length, events, () => clickhouse.insert(events)),
   };
   return async function apply(events: ConsumedEvent[], steps: ReadonlySet<SinkStep> = ALL_STEPS): Promise<void> {
     if (events.length === 0) return;

@@ -21,6 +21,7 @@ import type { RawMessage } from '../lib/kafka/consumer.ts';
 import { toStoredRecord, type DeadLetters, type DeadLetter, type StoredRecord } from '../lib/queues/dead-letters.ts';
 import { describe, isOutage } from './errors.ts';
 import { DEFAULT_TENANT, TENANT_HEADER } from '../lib/contract.ts';
+import { traceIdOf } from '../lib/tracing.ts';
 
 /** A parked record: the raw Kafka record plus its attempt history. */
 export type ParkedRecord = StoredRecord;
@@ -206,17 +207,20 @@ export class KeyRetries {
             }
             const errors = [...(first ? job.data.errors : []), { at: new Date().toISOString(), error: describe(err) }];
             const finalAttempt = !first || job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+            const where = { topic: record.topic, partition: record.partition, offset: record.offset, trace_id: traceIdOf(record.headers) };
             if (first && !finalAttempt) {
+              logger.info({ ...where, attempts: errors.length, err: describe(err) }, 'retry failed; trying again later');
               await job.updateData({ ...job.data, errors });
               throw err;
             }
             if (!first) {
               // A record that was waiting behind the head fails on its own: it becomes the head
               // with a fresh retry schedule.
+              logger.warn({ ...where, err: describe(err) }, 'event failed; retrying it in order');
               await this.#schedule(list, head, errors.slice(-1), this.#delay(1));
               return;
             }
-            logger.warn({ topic: record.topic, partition: record.partition, offset: record.offset, attempts: errors.length }, 'retries exhausted; dead-lettered');
+            logger.warn({ ...where, attempts: errors.length }, 'retries exhausted; dead-lettered');
             await deadLetters.add(fromParked(record), this.options.step ?? 'apply', err as Error, errors as DeadLetter['attempts']);
             this.options.onOutcome?.('dead');
           }

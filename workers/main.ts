@@ -34,6 +34,7 @@ import { PostgresSink } from './sinks/postgres-sink.ts';
 import { RedisSink } from './sinks/redis-sink.ts';
 import { loadWorkerConfig, type WorkerGroup } from './worker-config.ts';
 import { ANALYTICS_APPLIED_CHANNEL, APPLIED_CHANNEL, encodeApplied } from '../lib/contract.ts';
+import { startTracing } from '../lib/tracing-sdk.ts';
 
 const config = orExit(() => loadWorkerConfig());
 const deadLetterBounds = orExit(() => readDeadLetterBounds(process.env));
@@ -46,6 +47,7 @@ if (cluster.isPrimary && config.processes > 1) {
 
 async function runMember(index: number): Promise<void> {
   const logger = createLogger('ferry-worker', config.logLevel).child({ index });
+  const tracing = await startTracing('ferry-worker', logger);
   const queueRedis = connectQueueRedis(config.queueRedisUrl);
   try {
     await checkQueueRedis(queueRedis);
@@ -211,6 +213,7 @@ async function runMember(index: number): Promise<void> {
     await redis.quit().catch(() => redis.disconnect()); // sends what is queued (applied announcements) first
     queueRedis.disconnect();
     metricsServer?.close();
+    await tracing?.shutdown();
     process.exit(0);
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));

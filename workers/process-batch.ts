@@ -27,6 +27,7 @@ import { describe, EventFailures, isOutage } from './errors.ts';
 import { decodeRecord, type ConsumedEvent } from '../lib/event.ts';
 import type { KeyRetries } from './key-retries.ts';
 import { DEFAULT_TENANT, TENANT_HEADER } from '../lib/contract.ts';
+import { traceIdOf } from '../lib/tracing.ts';
 
 export interface ProcessBatchOptions {
   codec: Codec;
@@ -62,10 +63,10 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
       const decoded = decodeRecord(codec, topicPrefix, raw);
       if (decoded instanceof Error) {
         if (skipPoison) {
-          logger.debug({ topic: raw.topic, partition: raw.partition, offset: raw.offset }, 'poison record skipped (dead-lettered by the read-model group)');
+          logger.debug({ topic: raw.topic, partition: raw.partition, offset: raw.offset, trace_id: traceIdOf(raw.headers) }, 'poison record skipped (dead-lettered by the read-model group)');
           continue;
         }
-        logger.warn({ topic: raw.topic, partition: raw.partition, offset: raw.offset, err: decoded.message }, 'poison record dead-lettered');
+        logger.warn({ topic: raw.topic, partition: raw.partition, offset: raw.offset, trace_id: traceIdOf(raw.headers), err: decoded.message }, 'poison record dead-lettered');
         await deadLetters.add(raw, 'decode', decoded);
       } else {
         out.set(raw, decoded);
@@ -84,7 +85,7 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
         applied.push(events.get(raw)!);
       } catch (err) {
         if (isOutage(err)) throw err;
-        logger.warn({ topic: raw.topic, partition: raw.partition, offset: raw.offset, err: describe(err) }, 'event failed; retrying it in order');
+        logger.warn({ topic: raw.topic, partition: raw.partition, offset: raw.offset, trace_id: traceIdOf(raw.headers), err: describe(err) }, 'event failed; retrying it in order');
         await retries.block(raw, err);
         // Everything after it with the same key waits behind it.
         await retries.parkBlocked(records.slice(i + 1));
@@ -105,7 +106,7 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
       // Offset order: the first held record of a key is the one that failed.
       const first = list[0]!;
       const err = failures.get(String(events.get(first)!.value.event_id))!;
-      logger.warn({ topic: first.topic, partition: first.partition, offset: first.offset, err: describe(err) }, 'event failed; retrying it in order');
+      logger.warn({ topic: first.topic, partition: first.partition, offset: first.offset, trace_id: traceIdOf(first.headers), err: describe(err) }, 'event failed; retrying it in order');
       await retries.block(first, err);
       await retries.parkBlocked(list.slice(1));
       for (const m of list) heldRecords.add(m);
