@@ -154,7 +154,7 @@ describe('GET /metrics in production', () => {
     const sha256 = createHash('sha256').update(key).digest('hex');
     const production = { NODE_ENV: 'production', FERRY_API_KEYS: JSON.stringify([{ id: 'm', tenant: 'acme', sha256, scopes: ['write:page_views'] }]) };
     const off = await gateway(production);
-    for (const headers of [{}, { 'x-api-key': key }, { authorization: 'Bearer anything' }]) {
+    for (const headers of [{}, { 'x-api-key': key }, { authorization: 'Bearer anything' }] as Record<string, string>[]) {
       const res = await fetch(`${off.url}/metrics`, { headers });
       const text = await res.text();
       assert.notEqual(res.status, 200, JSON.stringify(headers));
