@@ -423,7 +423,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
 
   /** Produces, answers 202/207/503, and with `Prefer: wait` 200 once every event was applied. */
   async function produce(c: Context, topic: string, records: OutgoingRecord[], ids: string[], single: boolean, wait: number | undefined): Promise<Response> {
-    const watch = wait !== undefined ? applied!.watch(ids) : undefined;
+    const watch = wait !== undefined ? applied!.watch((c.get('credential') as Credential).tenant, ids) : undefined;
     let deliveries: Delivery[];
     try {
       deliveries = await withDeadline(producer.send(records), sendTimeoutMs);

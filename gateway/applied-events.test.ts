@@ -8,28 +8,53 @@ import { createAuthenticator } from './auth.ts';
 import { sha256Hex } from '../lib/api-keys.ts';
 import { preferredWait } from './prefer.ts';
 import type { Delivery, OutgoingRecord } from '../lib/kafka/event-producer.ts';
+import { DEFAULT_TENANT, TENANT_HEADER, encodeApplied } from '../lib/contract.ts';
 import { FakeProducer, FakeReadModel, order, post } from '../test/fakes.ts';
 
 const registry = loadRegistry();
 const codec = new Codec(registry);
 
+const ev = (eventId: string, tenant = 'acme') => ({ tenant, eventId });
+const msg = (...events: { tenant: string; eventId: string }[]) => encodeApplied(events);
+
 describe('AppliedEvents', () => {
   it('resolves a watch once every id was applied, in any order and across messages', async () => {
     const applied = new AppliedEvents();
-    const watch = applied.watch(['a', 'b', 'c']);
+    const watch = applied.watch('acme', ['a', 'b', 'c']);
     assert.equal(applied.watching, 3);
-    applied.deliver(['b', 'x']);
-    applied.deliverMessage(JSON.stringify({ event_ids: ['c'] }));
+    applied.deliver([ev('b'), ev('x')]);
+    applied.deliverMessage(msg(ev('c')));
     const waiting = watch.wait(5000);
-    applied.deliverMessage('{"event_ids":["a"]}');
+    applied.deliverMessage(msg(ev('a')));
     assert.equal(await waiting, true);
     assert.equal(applied.watching, 0);
   });
 
+  it("is not resolved by another tenant's event with the same id", async () => {
+    const applied = new AppliedEvents();
+    const acme = applied.watch('acme', ['a']).wait(5000);
+    const globex = applied.watch('globex', ['a']).wait(50);
+    applied.deliverMessage(msg(ev('a', 'acme')));
+    assert.equal(await acme, true);
+    assert.equal(await globex, false);
+    // Nor by a pair whose tenant and id join to the same text.
+    const other = applied.watch('a', ['b/c']).wait(50);
+    applied.deliver([ev('c', 'a/b')]);
+    assert.equal(await other, false);
+  });
+
+  it('counts ids of the older, tenant-less announcement as the development tenant\'s', async () => {
+    const applied = new AppliedEvents();
+    const dev = applied.watch(DEFAULT_TENANT, ['a']).wait(5000);
+    const acme = applied.watch('acme', ['a']).wait(50);
+    applied.deliverMessage('{"event_ids":["a"]}');
+    assert.deepEqual(await Promise.all([dev, acme]), [true, false]);
+  });
+
   it('times out with false, and cleans up', async () => {
     const applied = new AppliedEvents();
-    const watch = applied.watch(['a', 'b']);
-    applied.deliver(['a']);
+    const watch = applied.watch('acme', ['a', 'b']);
+    applied.deliver([ev('a')]);
     const started = Date.now();
     assert.equal(await watch.wait(50), false);
     assert.ok(Date.now() - started >= 45);
@@ -39,10 +64,10 @@ describe('AppliedEvents', () => {
   it('gives up when the client goes away, and on cancel', async () => {
     const applied = new AppliedEvents();
     const controller = new AbortController();
-    const waiting = applied.watch(['a']).wait(60_000, controller.signal);
+    const waiting = applied.watch('acme', ['a']).wait(60_000, controller.signal);
     controller.abort();
     assert.equal(await waiting, false);
-    const watch = applied.watch(['b']);
+    const watch = applied.watch('acme', ['b']);
     watch.cancel();
     watch.cancel();
     assert.equal(applied.watching, 0);
@@ -50,11 +75,12 @@ describe('AppliedEvents', () => {
 
   it('resolves two requests waiting on the same id, and ignores malformed messages', async () => {
     const applied = new AppliedEvents();
-    const one = applied.watch(['a']).wait(5000);
-    const two = applied.watch(['a']).wait(5000);
-    for (const garbage of ['not json', 'null', '{"event_ids":"a"}', '{"ids":["a"]}', '{"event_ids":[1,null]}']) applied.deliverMessage(garbage);
+    const one = applied.watch('acme', ['a']).wait(5000);
+    const two = applied.watch('acme', ['a']).wait(5000);
+    const garbage = ['not json', 'null', '{"event_ids":"a"}', '{"ids":["a"]}', '{"event_ids":[1,null],"tenants":["acme","acme"]}', '{"event_ids":["a"],"tenants":["acme","x"]}', '{"event_ids":["a"],"tenants":"acme"}'];
+    for (const message of garbage) applied.deliverMessage(message);
     assert.equal(applied.watching, 1);
-    applied.deliverMessage('{"event_ids":["a"]}');
+    applied.deliverMessage(msg(ev('a')));
     assert.deepEqual(await Promise.all([one, two]), [true, true]);
   });
 });
@@ -81,8 +107,10 @@ class ApplyingProducer extends FakeProducer {
   }
   override async send(records: OutgoingRecord[]): Promise<Delivery[]> {
     const deliveries = await super.send(records);
-    const ids = records.filter((_, i) => deliveries[i]!.ok).map((r) => String(codec.decode(r.value).value.event_id));
-    setTimeout(() => this.applied.deliver(ids), this.delayMs);
+    const events = records
+      .filter((_, i) => deliveries[i]!.ok)
+      .map((r) => ({ tenant: r.headers?.[TENANT_HEADER] ?? DEFAULT_TENANT, eventId: String(codec.decode(r.value).value.event_id) }));
+    setTimeout(() => this.applied.deliver(events), this.delayMs);
     return deliveries;
   }
 }

@@ -1,12 +1,14 @@
 /**
  * Who is waiting for which events to be applied (for `Prefer: wait`). The workers announce
- * applied event ids (on Node: Redis pub/sub, see stores/redis-applied-subscriber.ts); this registry
- * resolves only the waiters this process holds and ignores every other id.
+ * applied (tenant, event id) pairs (on Node: Redis pub/sub, see stores/redis-applied-subscriber.ts);
+ * this registry resolves only the waiters this process holds and ignores every other pair. Ids
+ * are the clients' choice, so a waiter matches on its tenant too: another tenant applying the
+ * same id must not end the wait.
  *
  * Register before producing: a worker can apply an event before the producer's delivery
  * report reaches the gateway.
  */
-import { decodeApplied } from '../lib/contract.ts';
+import { decodeApplied, type AppliedEvent } from '../lib/contract.ts';
 
 export interface AppliedWatch {
   /** Resolves true once every watched id was applied, false after `timeoutMs` or on `signal`. Ends the watch. */
@@ -16,8 +18,12 @@ export interface AppliedWatch {
 }
 
 export interface AppliedEventsSource {
-  watch(eventIds: string[]): AppliedWatch;
+  /** Watches the events `tenant` sent with these ids. */
+  watch(tenant: string, eventIds: string[]): AppliedWatch;
 }
+
+/** Length-prefixed: an announced tenant comes from a record header, which need not be a valid one. */
+const pairKey = (tenant: string, eventId: string) => `${tenant.length}:${tenant}/${eventId}`;
 
 interface Waiter {
   remaining: Set<string>;
@@ -27,15 +33,15 @@ interface Waiter {
 export class AppliedEvents implements AppliedEventsSource {
   readonly #byId = new Map<string, Set<Waiter>>();
 
-  /** Event ids currently watched by this process (for metrics and tests). */
+  /** (tenant, event id) pairs currently watched by this process (for metrics and tests). */
   get watching(): number {
     return this.#byId.size;
   }
 
-  watch(eventIds: string[]): AppliedWatch {
+  watch(tenant: string, eventIds: string[]): AppliedWatch {
     let resolveDone!: () => void;
     const applied = new Promise<void>((resolve) => (resolveDone = resolve));
-    const waiter: Waiter = { remaining: new Set(eventIds), done: resolveDone };
+    const waiter: Waiter = { remaining: new Set(eventIds.map((id) => pairKey(tenant, id))), done: resolveDone };
     for (const id of waiter.remaining) {
       let set = this.#byId.get(id);
       if (!set) this.#byId.set(id, (set = new Set()));
@@ -73,9 +79,10 @@ export class AppliedEvents implements AppliedEventsSource {
     };
   }
 
-  /** Marks ids as applied; resolves the waiters whose last id this was. */
-  deliver(eventIds: Iterable<string>): void {
-    for (const id of eventIds) {
+  /** Marks events as applied; resolves the waiters whose last event this was. */
+  deliver(events: Iterable<AppliedEvent>): void {
+    for (const { tenant, eventId } of events) {
+      const id = pairKey(tenant, eventId);
       const set = this.#byId.get(id);
       if (!set) continue;
       this.#byId.delete(id);
@@ -86,9 +93,9 @@ export class AppliedEvents implements AppliedEventsSource {
     }
   }
 
-  /** Handles one announcement, `{"event_ids":["...", ...]}`; anything else is ignored. */
+  /** Handles one announcement (lib/contract.ts encodeApplied); anything else is ignored. */
   deliverMessage(message: string): void {
-    const ids = decodeApplied(message);
-    if (ids) this.deliver(ids);
+    const events = decodeApplied(message);
+    if (events) this.deliver(events);
   }
 }

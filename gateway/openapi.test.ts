@@ -57,6 +57,14 @@ describe('GET /openapi.json', () => {
     assert.deepEqual(Object.keys(problemResponse.content), ['application/problem+json']);
     assert.ok(problemResponse.headers['Retry-After']);
     const get = spec.paths['/v1/orders/{order_id}']!.get!;
+    for (const op of [post, spec.paths['/v1/beacon/{topic}']!.post!, get]) assert.ok(op.responses['429'] && op.responses['503'], 'rate limited, and 503 when the limiter is down');
+    assert.match((spec.components.responses.ServiceUnavailable as { description: string }).description, /rate limiter/);
+    // A replay cut to its summary (IDEMPOTENCY_MAX_ANSWER_BYTES) is documented with its detail.
+    for (const status of ['200', '202', '207']) {
+      const schema = (post.responses[status] as { content: Record<string, { schema: { oneOf: { $ref: string }[] } }> }).content['application/json']!.schema;
+      assert.ok(schema.oneOf.some((s) => s.$ref === '#/components/schemas/ReplayedSummary'), status);
+    }
+    assert.deepEqual((spec.components.schemas.ReplayedSummary as { required: string[] }).required, ['detail']);
     assert.ok(get.responses['304'] && (get.responses['200'] as { headers: Record<string, unknown> }).headers.ETag);
     assert.deepEqual((spec.components.parameters.Topic as { schema: { enum: string[] } }).schema.enum, [...registry.topics.keys()]);
   });

@@ -69,7 +69,10 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
     '403': ref('responses', 'Forbidden'),
     '429': ref('responses', 'TooManyRequests'),
     '500': ref('responses', 'InternalError'),
+    '503': ref('responses', 'ServiceUnavailable'),
   };
+  // A replay of an answer too large to keep (IDEMPOTENCY_MAX_ANSWER_BYTES) is cut down to this.
+  const replayable = (...schemas: string[]) => ({ oneOf: [...schemas.map((name) => ref('schemas', name)), ref('schemas', 'ReplayedSummary')] });
 
   const paths: OpenApiDocument['paths'] = {
     '/v1/events/{topic}': {
@@ -95,17 +98,17 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
           '200': {
             description: '`Prefer: wait` was honoured: every event was applied by the workers. Orders carry the order as the read model now holds it when the credential holds `read:orders`; otherwise the answer only says the events were applied.',
             headers: { 'Preference-Applied': ref('headers', 'PreferenceApplied'), 'Idempotent-Replayed': ref('headers', 'IdempotentReplayed'), traceparent: ref('headers', 'Traceparent') },
-            content: { 'application/json': { schema: { oneOf: [ref('schemas', 'AppliedEvent'), ref('schemas', 'AppliedBatch')] } } },
+            content: { 'application/json': { schema: replayable('AppliedEvent', 'AppliedBatch') } },
           },
           '202': {
             description: 'Kafka acknowledged every event (a single event, or a batch with `failed: 0`).',
             headers: { 'Idempotent-Replayed': ref('headers', 'IdempotentReplayed'), traceparent: ref('headers', 'Traceparent') },
-            content: { 'application/json': { schema: { oneOf: [ref('schemas', 'AcceptedEvent'), ref('schemas', 'BatchResult')] } } },
+            content: { 'application/json': { schema: replayable('AcceptedEvent', 'BatchResult') } },
           },
           '207': {
             description: 'Batch only: Kafka acknowledged some events and failed others; `results` says which (by index).',
             headers: { 'Idempotent-Replayed': ref('headers', 'IdempotentReplayed'), traceparent: ref('headers', 'Traceparent') },
-            content: { 'application/json': { schema: ref('schemas', 'BatchResult') } },
+            content: { 'application/json': { schema: replayable('BatchResult') } },
           },
           '400': ref('responses', 'BadRequest'),
           ...stdErrors,
@@ -115,7 +118,6 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
           '415': ref('responses', 'UnsupportedMediaType'),
           '422': ref('responses', 'UnprocessableContent'),
           '501': { description: 'A Transfer-Encoding other than `chunked` (the body would arrive still encoded).', content: problemContent() },
-          '503': ref('responses', 'ServiceUnavailable'),
         },
       },
     },
@@ -151,7 +153,6 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
           '415': ref('responses', 'UnsupportedMediaType'),
           '422': ref('responses', 'UnprocessableContent'),
           '501': { description: 'A Transfer-Encoding other than `chunked`.', content: problemContent() },
-          '503': ref('responses', 'ServiceUnavailable'),
         },
       },
     },
@@ -178,7 +179,7 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
           '404': { description: 'No such order.', content: problemContent() },
           '501': { description: 'This gateway has no read model.', content: problemContent() },
           '503': {
-            description: 'The read model (cache or database) is unreachable right now; retry after Retry-After.',
+            description: 'The read model (cache or database), or the rate limiter, is unreachable right now; retry after Retry-After.',
             headers: { 'Retry-After': ref('headers', 'RetryAfter') },
             content: problemContent(),
           },
@@ -276,6 +277,20 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
             accepted: { type: 'integer', minimum: 0 },
             failed: { type: 'integer', minimum: 0 },
             results: { type: 'array', items: ref('schemas', 'EventResult') },
+          },
+        },
+        ReplayedSummary: {
+          type: 'object',
+          required: ['detail'],
+          description: 'With `Idempotent-Replayed: true` only: the original answer was over IDEMPOTENCY_MAX_ANSWER_BYTES, so what was kept is its summary (the orders of a `Prefer: wait` answer are dropped first, then per-event results; the counts stay).',
+          properties: {
+            detail: { type: 'string', description: 'Why the answer is a summary.' },
+            topic: { type: 'string', enum: topics },
+            accepted: { type: 'integer', minimum: 0 },
+            failed: { type: 'integer', minimum: 0 },
+            event_id: { type: 'string', format: 'uuid' },
+            partition: { type: 'integer', minimum: 0 },
+            offset: { type: 'string' },
           },
         },
         EventResult: {
@@ -409,9 +424,15 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
           description: 'An invalid event (nothing of the batch was produced, see `errors`), an empty batch, or an Idempotency-Key reused for a different request.',
           content: problemContent('ValidationProblem'),
         },
-        TooManyRequests: { description: "The credential's rate limit is spent.", headers: { 'Retry-After': ref('headers', 'RetryAfter') }, content: problemContent() },
+        TooManyRequests: {
+          description:
+            "The credential's rate limit is spent, or the client address's: requests without a valid credential (including refused ones, so keys cannot be guessed at full speed) are counted per address. Nothing was processed; retry after Retry-After.",
+          headers: { 'Retry-After': ref('headers', 'RetryAfter') },
+          content: problemContent(),
+        },
         ServiceUnavailable: {
-          description: 'Kafka failed every event, the producer is at its in-flight bound (backpressure), or the idempotency store is unreachable. Nothing was accepted; retry after Retry-After.',
+          description:
+            'Kafka failed every event, the producer is at its in-flight bound (backpressure), or the idempotency store or the rate limiter (its Redis) is unreachable. Nothing was accepted; retry after Retry-After.',
           headers: { 'Retry-After': ref('headers', 'RetryAfter') },
           content: problemContent(),
         },

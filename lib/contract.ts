@@ -22,23 +22,46 @@ export const APPLIED_CHANNEL = 'applied';
 /** Redis channel (after REDIS_PREFIX) where the analytics group announces applied events. */
 export const ANALYTICS_APPLIED_CHANNEL = 'applied:analytics';
 
-/** One announcement: the ids of the events a batch applied. */
+/**
+ * One announcement: the ids of the events a batch applied, and `tenants[i]` the tenant that sent
+ * `event_ids[i]`. Clients choose event ids, so two tenants can use the same one: a gateway
+ * matches a waiter on both. `event_ids` alone is the older shape.
+ */
 export interface AppliedMessage {
   event_ids: string[];
+  tenants: string[];
 }
 
-export function encodeApplied(eventIds: string[]): string {
-  return JSON.stringify({ event_ids: eventIds } satisfies AppliedMessage);
+/** One applied event, as a gateway matches it to a waiter. */
+export interface AppliedEvent {
+  tenant: string;
+  eventId: string;
 }
 
-/** The event ids of an announcement, or undefined for anything that is not one. */
-export function decodeApplied(message: string): string[] | undefined {
+export function encodeApplied(events: AppliedEvent[]): string {
+  return JSON.stringify({ event_ids: events.map((e) => e.eventId), tenants: events.map((e) => e.tenant) } satisfies AppliedMessage);
+}
+
+/**
+ * The applied events of an announcement, or undefined for anything that is not one. Ids in the
+ * older shape (no `tenants`) count as the development tenant's, so they cannot end another
+ * tenant's wait; such a wait runs out and answers 202.
+ */
+export function decodeApplied(message: string): AppliedEvent[] | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(message);
   } catch {
     return undefined;
   }
-  const ids = (parsed as { event_ids?: unknown } | null)?.event_ids;
-  return Array.isArray(ids) ? ids.filter((id): id is string => typeof id === 'string') : undefined;
+  const { event_ids: ids, tenants } = (parsed ?? {}) as { event_ids?: unknown; tenants?: unknown };
+  if (!Array.isArray(ids)) return undefined;
+  if (tenants !== undefined && (!Array.isArray(tenants) || tenants.length !== ids.length)) return undefined;
+  const events: AppliedEvent[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const eventId: unknown = ids[i];
+    const tenant: unknown = tenants ? tenants[i] : DEFAULT_TENANT;
+    if (typeof eventId === 'string' && typeof tenant === 'string') events.push({ tenant, eventId });
+  }
+  return events;
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { ConfigError, loadCommonConfig, readInt, readString, type CommonConfig } from '../lib/config.ts';
 import { readProducerTuning, type ProducerTuning } from '../lib/kafka/producer-config.ts';
 import { isLoopback } from '../lib/net.ts';
@@ -21,6 +21,12 @@ export interface ProducerServiceConfig extends CommonConfig, ProducerTuning {
   token: string;
   /** Whether the development token is in use (logged as a warning). */
   devToken: boolean;
+  /**
+   * PEM files; HTTPS when both are set. Required off loopback: the bearer token and the tenant
+   * header the edge gateways send must not cross a network in clear text.
+   * @defaultValue none: HTTP, on loopback only (TLS_CERT_FILE, TLS_KEY_FILE)
+   */
+  tls: { certFile: string; keyFile: string } | undefined;
 }
 
 export function loadProducerServiceConfig(env: Record<string, string | undefined> = process.env): ProducerServiceConfig {
@@ -45,6 +51,12 @@ export function loadProducerServiceConfig(env: Record<string, string | undefined
   }
   if (token === '') token = DEV_PRODUCER_TOKEN;
   if (token.length < 16) throw new ConfigError('PRODUCER_TOKEN', 'must be a secret of at least 16 characters');
+  const certFile = readString(env, 'TLS_CERT_FILE', '');
+  const keyFile = readString(env, 'TLS_KEY_FILE', '');
+  if ((certFile === '') !== (keyFile === '')) throw new ConfigError(certFile ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'set both TLS_CERT_FILE and TLS_KEY_FILE, or neither');
+  if (certFile && !existsSync(certFile)) throw new ConfigError('TLS_CERT_FILE', `no file ${certFile}`);
+  if (keyFile && !existsSync(keyFile)) throw new ConfigError('TLS_KEY_FILE', `no file ${keyFile}`);
+  if (!certFile && !isLoopback(host)) throw new ConfigError('TLS_CERT_FILE', `must be set (with TLS_KEY_FILE) when PRODUCER_HOST (${host}) is not a loopback address`);
   return {
     ...loadCommonConfig(env),
     ...readProducerTuning(env),
@@ -52,5 +64,6 @@ export function loadProducerServiceConfig(env: Record<string, string | undefined
     host,
     token,
     devToken,
+    tls: certFile ? { certFile, keyFile } : undefined,
   };
 }

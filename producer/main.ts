@@ -1,7 +1,10 @@
 /**
  * Node entry of the producer service (see producer/service.ts), used by edge gateways.
- * Settings in config.ts: PRODUCER_HOST (loopback by default), PRODUCER_PORT, PRODUCER_TOKEN(_FILE).
+ * Settings in config.ts: PRODUCER_HOST (loopback by default), PRODUCER_PORT, PRODUCER_TOKEN(_FILE),
+ * TLS_CERT_FILE and TLS_KEY_FILE (HTTPS; required off loopback).
  */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { serve } from '@hono/node-server';
 import { orExit } from '../lib/config.ts';
 import { createLogger } from '../lib/logger.ts';
@@ -22,8 +25,20 @@ const registry = loadRegistry();
 const producer = new KafkaProducer({ brokers: config.kafkaBrokers, security: config.kafkaSecurity, lingerMs: config.lingerMs, compression: config.compression, deliveryTimeoutMs: config.deliveryTimeoutMs });
 await producer.connect();
 const app = createProducerServiceApp({ producer, registry, codec: new Codec(registry), token, topicPrefix: config.topicPrefix });
+const listening = (info: { port: number }) => logger.info({ port: info.port, tls: Boolean(config.tls) }, 'producer service listening');
 const server = capConnections(
-  serve({ fetch: app.fetch, port, hostname: config.host, serverOptions: serverOptions(limits) }, (info) => logger.info({ port: info.port }, 'producer service listening')),
+  config.tls
+    ? serve(
+        {
+          fetch: app.fetch,
+          port,
+          hostname: config.host,
+          createServer: createHttpsServer,
+          serverOptions: { ...serverOptions(limits), cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) },
+        },
+        listening,
+      )
+    : serve({ fetch: app.fetch, port, hostname: config.host, serverOptions: serverOptions(limits) }, listening),
   limits,
 );
 

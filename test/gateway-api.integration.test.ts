@@ -7,8 +7,10 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { KafkaJS as KafkaJSTypes } from '@confluentinc/kafka-javascript';
 import { sign } from 'hono/jwt';
+import { encodeApplied } from '../lib/contract.ts';
 import { orderKey } from '../lib/order-cache.ts';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
@@ -236,8 +238,16 @@ describe('Prefer: wait', () => {
     // What a worker does after applying: the read model holds the order, then the ids are announced.
     const doc = { ...order('w-1'), amount_cents: 1999, occurred_at: '2026-11-23T10:00:00.000Z', updated_at: new Date().toISOString(), event_id: eventId };
     await iso.redis.hset(orderKey(iso.env.REDIS_PREFIX!, 'acme', 'w-1'), 'v', '1', 'doc', JSON.stringify(doc));
-    await iso.redis.publish(`${iso.env.REDIS_PREFIX}applied`, JSON.stringify({ event_ids: [randomUUID()] }));
-    await iso.redis.publish(`${iso.env.REDIS_PREFIX}applied`, JSON.stringify({ event_ids: [randomUUID(), eventId] }));
+    // The client chose the id: another tenant's event with it, or one in the older tenant-less
+    // shape (the development tenant's), is not this one.
+    let settled = false;
+    void pending.finally(() => (settled = true));
+    await iso.redis.publish(`${iso.env.REDIS_PREFIX}applied`, encodeApplied([{ tenant: 'globex', eventId }]));
+    await iso.redis.publish(`${iso.env.REDIS_PREFIX}applied`, JSON.stringify({ event_ids: [eventId] }));
+    await sleep(500);
+    assert.equal(settled, false, "another tenant's event with the same id did not end the wait");
+    await iso.redis.publish(`${iso.env.REDIS_PREFIX}applied`, encodeApplied([{ tenant: 'acme', eventId: randomUUID() }]));
+    await iso.redis.publish(`${iso.env.REDIS_PREFIX}applied`, encodeApplied([{ tenant: 'acme', eventId: randomUUID() }, { tenant: 'acme', eventId }]));
 
     const res = await pending;
     assert.equal(res.status, 200, res.text);

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -144,6 +145,30 @@ describe('GET /metrics', () => {
       assert.equal(value('ferry_gateway_producer_in_flight'), 0);
       assert.equal(value('ferry_gateway_producer_max_in_flight'), 2 * 50_000, 'the bound of both processes');
     }
+  });
+});
+
+describe('GET /metrics in production', () => {
+  test('refused without METRICS_TOKEN (the scrape is host-wide IPC, not for anyone who asks); with it, served to the token only', async () => {
+    const key = 'fry_metrics-test-key-0123456789';
+    const sha256 = createHash('sha256').update(key).digest('hex');
+    const production = { NODE_ENV: 'production', FERRY_API_KEYS: JSON.stringify([{ id: 'm', tenant: 'acme', sha256, scopes: ['write:page_views'] }]) };
+    const off = await gateway(production);
+    for (const headers of [{}, { 'x-api-key': key }, { authorization: 'Bearer anything' }] as Record<string, string>[]) {
+      const res = await fetch(`${off.url}/metrics`, { headers });
+      const text = await res.text();
+      assert.notEqual(res.status, 200, JSON.stringify(headers));
+      assert.doesNotMatch(text, /ferry_gateway_/);
+    }
+    assert.match(off.proc.output(), /\/metrics is off: set METRICS_TOKEN/);
+
+    const TOKEN = 'metrics-token-0123456789';
+    const on = await gateway({ ...production, METRICS_TOKEN: TOKEN });
+    assert.equal((await fetch(`${on.url}/metrics`)).status, 401);
+    assert.equal((await fetch(`${on.url}/metrics`, { headers: { authorization: 'Bearer metrics-token-wrong-guess' } })).status, 401);
+    const res = await fetch(`${on.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /ferry_gateway_http_requests_total/);
   });
 });
 

@@ -103,18 +103,18 @@ describe('RedisAppliedSubscriber', () => {
   });
   after(() => subscriber.close());
 
-  test('resolves a waiter when a worker publishes its ids on <prefix>applied, and ignores other deployments', async () => {
-    const watch = applied.watch(['e-1', 'e-2']);
+  test('resolves a waiter when a worker publishes its (tenant, id) pairs on <prefix>applied, and ignores other deployments and tenants', async () => {
+    const watch = applied.watch('acme', ['e-1', 'e-2']);
     const waiting = watch.wait(10_000);
-    await hosts[0]!.publish('ferry:some-other-deployment:applied', JSON.stringify({ event_ids: ['e-1', 'e-2'] }));
-    await hosts[0]!.publish(`${prefix}applied`, JSON.stringify({ event_ids: ['e-1'] }));
+    await hosts[0]!.publish('ferry:some-other-deployment:applied', JSON.stringify({ event_ids: ['e-1', 'e-2'], tenants: ['acme', 'acme'] }));
+    await hosts[0]!.publish(`${prefix}applied`, JSON.stringify({ event_ids: ['e-1', 'e-2'], tenants: ['acme', 'globex'] }));
     await hosts[0]!.publish(`${prefix}applied`, 'garbage');
     // Messages from one connection arrive in order: once the marker is through, so are those before it.
-    const marker = applied.watch(['marker']).wait(10_000);
-    await hosts[0]!.publish(`${prefix}applied`, JSON.stringify({ event_ids: ['marker'] }));
+    const marker = applied.watch('acme', ['marker']).wait(10_000);
+    await hosts[0]!.publish(`${prefix}applied`, JSON.stringify({ event_ids: ['marker'], tenants: ['acme'] }));
     assert.equal(await marker, true);
-    assert.equal(applied.watching, 1, 'e-2 still awaited');
-    await hosts[1]!.publish(`${prefix}applied`, JSON.stringify({ event_ids: ['x', 'e-2'] }));
+    assert.equal(applied.watching, 1, "e-2 still awaited: globex's e-2 is another event");
+    await hosts[1]!.publish(`${prefix}applied`, JSON.stringify({ event_ids: ['x', 'e-2'], tenants: ['acme', 'acme'] }));
     assert.equal(await waiting, true);
     assert.equal(applied.watching, 0);
   });

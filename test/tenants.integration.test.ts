@@ -96,6 +96,24 @@ test('the same event id from two tenants: both land in order_history and orders'
   assert.deepEqual(history.map((r) => r.tenant), ['acme', 'globex']);
 });
 
+test("Prefer: wait on an event id another tenant also used is not ended by the other tenant's event", async () => {
+  const eventId = randomUUID();
+  // globex's event keeps failing, so it is never applied while the wait lasts.
+  await planFailures(iso.sql, 't-wait-g', 1_000_000, 'paid');
+  const delayed = `bull:${iso.env.FERRY_TOPIC_PREFIX}ferry-retries:delayed`;
+  const parked = await queueRedis.zcard(delayed);
+  let globexAnswered = false;
+  const globex = send(GLOBEX, orderEvent('t-wait-g', 'paid', '2026-11-23T10:00:00Z', { event_id: eventId }), 'orders', { prefer: 'wait=8' }).finally(() => (globexAnswered = true));
+  // Parked first: a failure is named by event id alone, so in one batch acme's event would be held with it.
+  await waitFor(async () => (await queueRedis.zcard(delayed)) > parked, { what: "globex's event parked for a retry", timeoutMs: 6_000 });
+  const acme = await send(ACME, orderEvent('t-wait-a', 'created', '2026-11-23T10:00:00Z', { event_id: eventId }), 'orders', { prefer: 'wait=20' });
+  assert.equal(acme.status, 200, 'acme waited for its own event');
+  assert.equal(globexAnswered, false, "globex's wait was still on when acme's event with its id was announced");
+  const answer = await globex;
+  assert.equal(answer.status, 202, "globex's event was not applied; the wait ran out");
+  assert.equal(answer.json.applied, undefined);
+});
+
 test('page views with the same event id, user and URL from two tenants: both in ClickHouse, each counted for its own tenant', async () => {
   const eventId = randomUUID();
   const url = `https://shop.example/${eventId}`;

@@ -115,7 +115,7 @@ async function runMember(index: number): Promise<void> {
       // Gateways holding a "Prefer: wait" request listen on the read model's channel. Best
       // effort, and not waited for: a lost notification only means that client gets its 202
       // when the wait runs out, so the partition's next batch need not wait for the publish.
-      void redis.publish(channel, encodeApplied(events.map((e) => String(e.value.event_id)))).catch(() => {});
+      void redis.publish(channel, encodeApplied(events.map((e) => ({ tenant: e.tenant, eventId: String(e.value.event_id) })))).catch(() => {});
     };
     const retries = new KeyRetries({
       connection: queueRedis,

@@ -1,7 +1,7 @@
 /**
  * The Node gateway's ear for applied events: one subscriber connection per process on the
  * cache Redis channel `<REDIS_PREFIX>applied`, where a worker publishes
- * `{"event_ids":[...]}` after a batch is applied to the read model (PostgreSQL, Redis); the
+ * `{"event_ids":[...],"tenants":[...]}` (lib/contract.ts) after a batch is applied to the read model (PostgreSQL, Redis); the
  * analytics group announces ClickHouse writes on `<REDIS_PREFIX>applied:analytics`. Each message goes to the
  * process's AppliedEvents, which resolves only the waiters it holds.
  *
