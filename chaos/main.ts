@@ -1,8 +1,9 @@
 /**
- * `npm run chaos -- [--only 1,3,5] [--rate N] [--keep-cluster]`: runs each fault scenario under
+ * `npm run chaos -- [--only 1,3,5] [--rate N] [--keep-cluster] [--no-services]`: runs each fault scenario under
  * steady load on the three-node cluster (scripts/kafka-cluster.sh, started here) and checks every
  * acknowledged event landed exactly once. Prints the table and writes
  * bench/results/chaos-<timestamp>.json and .md. Exit code 0 when every row passed.
+ * --no-services: PostgreSQL, Redis and ClickHouse already run (shared, owned by someone else).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,6 +20,7 @@ const { values } = parseArgs({
     only: { type: 'string' },
     rate: { type: 'string' },
     'keep-cluster': { type: 'boolean' },
+    'no-services': { type: 'boolean' },
   },
 });
 const only = values.only?.split(',').map((s) => s.trim().toLowerCase());
@@ -30,7 +32,7 @@ if (scenarios.length === 0) {
 const load = { ...DEFAULT_LOAD, ...(values.rate ? { rate: Number(values.rate) } : {}) };
 const log = (line: string) => process.stderr.write(`[chaos] ${line}\n`);
 
-execFileSync('bash', [`${root}scripts/services.sh`, 'start'], { stdio: 'inherit' });
+if (!values['no-services']) execFileSync('bash', [`${root}scripts/services.sh`, 'start'], { stdio: 'inherit' });
 const cluster = new KafkaCluster();
 const wasRunning = !/down/.test(await cluster.status().catch(() => 'down'));
 await cluster.start();

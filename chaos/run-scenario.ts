@@ -6,7 +6,7 @@
 import { runLoadtest, type LoadtestReport } from '../bench/run-loadtest.ts';
 import type { Isolated } from '../support/isolation.ts';
 import type { KafkaCluster } from '../support/kafka-cluster.ts';
-import { startGateway, startWorker, type Proc } from '../support/processes.ts';
+import { freePort, startEdge, startGateway, startProducerService, startWorker, type Proc } from '../support/processes.ts';
 import { waitFor } from '../support/wait-for.ts';
 import type { ChaosContext, Scenario } from './scenario.ts';
 
@@ -51,6 +51,8 @@ export interface ChaosRow {
   connectionErrors: number;
   timeouts: number;
   longestMs: number;
+  /** Most events acknowledged and not yet applied by the workers, seen during the run. */
+  peakBacklog: number;
   /** Seconds from lifting the fault to recovery (see Scenario.recovery). */
   recoverS: number;
   drainS: number;
@@ -77,6 +79,7 @@ export async function runScenario(s: Scenario, env: ChaosEnv): Promise<ChaosRow>
   const base = { cluster, iso, log, sleep, mark: (label: string) => void (marks[label] = Date.now()) };
   const workers: Proc[] = [];
   let gateway: { proc: Proc; url: string } | undefined;
+  let producerService: ChaosContext['producerService'];
   const problems: string[] = [];
   log(`scenario ${s.id}: ${s.title}`);
 
@@ -93,14 +96,25 @@ export async function runScenario(s: Scenario, env: ChaosEnv): Promise<ChaosRow>
       return w;
     };
     const ctxBase = { ...base, startWorker: spawnWorker };
-    gateway = await startGateway({
-      ...iso.env,
-      GATEWAY_PROCESSES: String(s.gatewayProcesses ?? 1),
-      KAFKA_DELIVERY_TIMEOUT_MS: String(load.deliveryTimeoutMs),
-      ...s.gatewayEnv?.(),
-    });
+    const gatewayEnv = { ...iso.env, KAFKA_DELIVERY_TIMEOUT_MS: String(load.deliveryTimeoutMs), ...s.gatewayEnv?.() };
+    if (s.edge) {
+      // The producer service keeps its port across restarts: the edge is configured with one URL.
+      const port = await freePort();
+      const producerEnv = { ...gatewayEnv, PRODUCER_TOKEN: `chaos-${Date.now().toString(36)}-producer-token` };
+      const first = await startProducerService(producerEnv, port);
+      const ps = (producerService = {
+        ...first,
+        restart: async () => {
+          const again = await startProducerService(producerEnv, port);
+          ps.proc = again.proc;
+        },
+      });
+      gateway = await startEdge({ ...gatewayEnv, PRODUCER_URL: ps.url, PRODUCER_TOKEN: producerEnv.PRODUCER_TOKEN });
+    } else {
+      gateway = await startGateway({ ...gatewayEnv, GATEWAY_PROCESSES: String(s.gatewayProcesses ?? 1) });
+    }
     spawnWorker();
-    const ctx: ChaosContext = { ...ctxBase, gateway, workers };
+    const ctx: ChaosContext = { ...ctxBase, gateway, workers, ...(producerService ? { producerService } : {}) };
 
     const answers: { at: number; status: number }[] = [];
     let withoutRetryAfter = 0;
@@ -184,6 +198,17 @@ export async function runScenario(s: Scenario, env: ChaosEnv): Promise<ChaosRow>
       if (during.length === 0 || during.some((r) => r.status === 200)) problems.push(`/readyz said ready while Kafka was down (${during.map((r) => r.status).join(',')})`);
     }
 
+    const backlog = (from: number, to: number) =>
+      report.timeline.filter((p) => loadStart + p.t * 1000 >= from && loadStart + p.t * 1000 <= to).reduce((m, p) => Math.max(m, p.accepted - p.applied), 0);
+    const peakBacklog = backlog(loadStart, Infinity);
+    if (s.backlogGrows) {
+      const [from, to] = s.backlogGrows.map((m) => marks[m]!);
+      const before = backlog(loadStart, from!);
+      const during = backlog(from!, to!);
+      // Less than ten seconds of offered load piling up means the workers were not cut off.
+      if (during < Math.max(10 * before, load.rate * load.batch * 10 * 0.5)) problems.push(`the backlog did not grow during the fault (${before} before, ${during} during)`);
+    }
+
     const lift = marks.lift!;
     const okAfter = answers.some((a) => a.at > lift && a.status >= 200 && a.status < 300);
     if (!okAfter) problems.push('no 2xx after the fault was lifted: writes did not resume');
@@ -219,6 +244,7 @@ export async function runScenario(s: Scenario, env: ChaosEnv): Promise<ChaosRow>
       connectionErrors: l.errors,
       timeouts: l.timeouts,
       longestMs: Math.round(l.longestMs),
+      peakBacklog,
       recoverS: Math.round(recoverS * 10) / 10,
       drainS: Math.round(report.drain.afterLoadS * 10) / 10,
       marks: Object.fromEntries(Object.entries(marks).map(([k, v]) => [k, at(v)])),
@@ -226,7 +252,7 @@ export async function runScenario(s: Scenario, env: ChaosEnv): Promise<ChaosRow>
       problems,
     };
   } finally {
-    await Promise.all([gateway?.proc.stop(), ...workers.map((w) => w.stop())]);
+    await Promise.all([gateway?.proc.stop(), producerService?.proc.stop(), ...workers.map((w) => w.stop())]);
     await s.teardown?.();
   }
 }

@@ -10,8 +10,10 @@ import type { Proc } from '../support/processes.ts';
 export interface ChaosContext {
   cluster: KafkaCluster;
   iso: Isolated;
-  /** The gateway the load goes to (its primary, when it runs several processes). */
+  /** The gateway the load goes to (its primary, when it runs several processes; the edge with `edge`). */
   gateway: { proc: Proc; url: string };
+  /** With `edge`: the producer service the edge forwards to, and how to start it again on its port. */
+  producerService?: { proc: Proc; url: string; restart: () => Promise<void> };
   /** Workers running now; a scenario may add and kill some. */
   workers: Proc[];
   /** Starts a worker with the run's environment (plus `env`) and tracks it. */
@@ -34,6 +36,8 @@ export interface Scenario {
   afterS: number;
   /** Gateway processes (several: one can die while the others serve). @defaultValue 1 */
   gatewayProcesses?: number;
+  /** The load goes to the Deno edge gateway, in front of a producer service, instead of the Node gateway. */
+  edge?: boolean;
   /** Extra environment of the gateway and of every worker, read after `setup`. */
   gatewayEnv?: () => Record<string, string>;
   workerEnv?: () => Record<string, string>;
@@ -50,6 +54,8 @@ export interface Scenario {
   recovery: 'writes' | 'drain';
   /** Marks between which fewer than min.insync.replicas brokers run: no 2xx may be answered then. */
   belowMinIsr?: [from: string, to: string];
+  /** Marks between which acknowledged events pile up unapplied (the workers cannot consume). */
+  backlogGrows?: [from: string, to: string];
   /** Marks between which Kafka is entirely down: /readyz must say not ready. */
   kafkaDown?: [from: string, to: string];
 }

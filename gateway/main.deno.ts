@@ -2,7 +2,8 @@
  * Deno / edge entry: the same gateway app, forwarding encoded records to the producer
  * service (librdkafka does not load in Deno). Start with `deno task edge`.
  * EDGE_PORT (default 8081), PRODUCER_URL (default http://127.0.0.1:8090), PRODUCER_TOKEN, and
- * the Node gateway's variables (gateway-config.ts: authentication, CORS, limits, NODE_ENV rules).
+ * the Node gateway's variables (gateway-config.ts: authentication, CORS, limits, NODE_ENV rules;
+ * KAFKA_DELIVERY_TIMEOUT_MS bounds the wait for the producer service).
  *
  * With REDIS_URL set, the edge gateway has what the Node gateway has on top of Kafka: rate
  * limits, Idempotency-Key, `Prefer: wait`, and GET /v1/orders from the Redis cache and
@@ -37,7 +38,14 @@ if (config.apiKeys.length === 0 && !config.jwt) logger.warn({}, 'AUTHENTICATION 
 
 const registry = loadRegistry();
 const options: GatewayOptions = {
-  producer: new HttpProducer({ url: env.PRODUCER_URL ?? 'http://127.0.0.1:8090', token: env.PRODUCER_TOKEN ?? 'ferry-dev-producer-token' }),
+  // Bounded as the Node gateway's answers are: the producer service fails records at the
+  // delivery timeout, and a forward it never answers is given up a second later.
+  producer: new HttpProducer({
+    url: env.PRODUCER_URL ?? 'http://127.0.0.1:8090',
+    token: env.PRODUCER_TOKEN ?? 'ferry-dev-producer-token',
+    timeoutMs: config.deliveryTimeoutMs + 1000,
+  }),
+  sendTimeoutMs: config.deliveryTimeoutMs + 2000,
   registry,
   codec: new Codec(registry),
   topicName: (t) => config.topicPrefix + t,

@@ -15,7 +15,8 @@
 #
 # KAFKA_CLUSTER_DIR (default .data/kafka-cluster) holds data, logs and pid files;
 # KAFKA_CLUSTER_PORT (default 19092): brokers listen on it and the next two ports, controllers
-# 100 above (19192-19194); KAFKA_CLUSTER_HEAP (default 320m) is each JVM's heap.
+# 100 above (19192-19194); a second listener (PROXIED) 200 above (19292-19294), advertised 300
+# above (19392-19394), where the fault runner puts a proxy it can cut; KAFKA_CLUSTER_HEAP (default 320m) is each JVM's heap.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dir=${KAFKA_CLUSTER_DIR:-$root/.data/kafka-cluster}
@@ -28,6 +29,8 @@ log4j="$root/services/kafka/log4j2.properties"
 log() { echo "[kafka-cluster] $*" >&2; }
 port_of() { echo $((base + $1 - 1)); }
 cport_of() { echo $((base + 100 + $1 - 1)); }
+xport_of() { echo $((base + 200 + $1 - 1)); }
+pport_of() { echo $((base + 300 + $1 - 1)); }
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # The pid in node N's pid file, only while that process is still this node's JVM (pids get reused).
@@ -56,7 +59,8 @@ configure() {
   for n in "${nodes[@]}"; do
     mkdir -p "$dir/node$n/data"
     sed -e "s#@ID@#$n#g" -e "s#@VOTERS@#$voters#g" -e "s#@PORT@#$(port_of "$n")#g" \
-      -e "s#@CPORT@#$(cport_of "$n")#g" -e "s#@DATA@#$dir/node$n/data#g" \
+      -e "s#@CPORT@#$(cport_of "$n")#g" -e "s#@XPORT@#$(xport_of "$n")#g" -e "s#@PPORT@#$(pport_of "$n")#g" \
+      -e "s#@DATA@#$dir/node$n/data#g" \
       "$root/services/kafka-cluster/server.properties" >"$dir/node$n/server.properties"
   done
   # One cluster id for all three nodes, made once; each node's storage formatted once.

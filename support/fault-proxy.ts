@@ -16,8 +16,9 @@ export interface FaultProxy {
   close: () => Promise<void>;
 }
 
-export async function faultProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<FaultProxy> {
-  const port = await freePort();
+/** `listenPort`: a fixed port (one a broker advertises); a free one by default. */
+export async function faultProxy(targetPort: number, targetHost = '127.0.0.1', listenPort?: number): Promise<FaultProxy> {
+  const port = listenPort ?? (await freePort());
   const sockets = new Set<Socket>();
   let server: Server | undefined;
   let delayMs = 0;

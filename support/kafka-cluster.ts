@@ -1,7 +1,8 @@
 /**
  * The three-node Kafka cluster of scripts/kafka-cluster.sh, driven from TypeScript (the fault
  * runner and its tests): one implementation, so `npm run up -- --brokers 3` and the tests run the
- * same cluster. Node N has node.id N and listens on port + N - 1.
+ * same cluster. Node N has node.id N and listens on port + N - 1 (and port + 200 + N - 1, the
+ * PROXIED listener: see proxiedListeners).
  */
 import { execFile } from 'node:child_process';
 import { createRequire } from 'node:module';
@@ -34,6 +35,15 @@ export class KafkaCluster {
 
   get brokers(): string[] {
     return CLUSTER_NODES.map((n) => `127.0.0.1:${this.port + n - 1}`);
+  }
+
+  /**
+   * Node N's PROXIED listener: the broker listens on `brokerPort` and advertises `advertisedPort`,
+   * where a proxy of the caller's forwards to it. Bootstrapping at the advertised ports sends every
+   * connection of a client through those proxies.
+   */
+  get proxiedListeners(): { node: number; brokerPort: number; advertisedPort: number }[] {
+    return CLUSTER_NODES.map((n) => ({ node: n, brokerPort: this.port + 200 + n - 1, advertisedPort: this.port + 300 + n - 1 }));
   }
 
   async #script(args: string[], env: Record<string, string> = {}): Promise<string> {

@@ -1,5 +1,6 @@
 /** Child processes of tests and the benchmark: Ferry entries under Node, on free ports. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { NODE_FLAGS } from '../lib/node-flags.ts';
 import { waitFor } from './wait-for.ts';
@@ -37,6 +38,11 @@ export function startProcess(entry: string, env: Record<string, string>, nodeArg
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  return track(child);
+}
+
+/** A Proc for `child`: its output's tail, its exit, a stop. */
+function track(child: ChildProcess): Proc {
   let out = '';
   const keep = (b: Buffer) => {
     out = (out + b.toString()).slice(-20_000);
@@ -67,4 +73,36 @@ export async function startGateway(env: Record<string, string>): Promise<{ proc:
 
 export function startWorker(env: Record<string, string>): Proc {
   return startProcess('workers/main.ts', { WORKER_PROCESSES: '1', ...env });
+}
+
+/** The producer service (producer/main.ts) that edge gateways forward to, on `port` (a free one by default). */
+export async function startProducerService(env: Record<string, string>, port?: number): Promise<{ proc: Proc; url: string }> {
+  port ??= await freePort();
+  const proc = startProcess('producer/main.ts', { ...env, PRODUCER_PORT: String(port), PRODUCER_HOST: '127.0.0.1' });
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${url}/readyz`)).ok, { timeoutMs: 60_000, what: 'producer service ready' }).catch((err) => {
+    throw new Error(`${(err as Error).message}\n${proc.output()}`);
+  });
+  return { proc, url };
+}
+
+/**
+ * The Deno edge gateway (gateway/main.deno.ts) with the `deno task edge` command line, run
+ * directly so that its pid is the gateway's. Deno cannot preload exit-with-parent.cjs: the edge
+ * is killed when this process exits, and callers stop it in a `finally`.
+ */
+export async function startEdge(env: Record<string, string>): Promise<{ proc: Proc; url: string }> {
+  const port = await freePort();
+  const task = (JSON.parse(readFileSync(`${root}deno.json`, 'utf8')) as { tasks: { edge: string } }).tasks.edge.split(/\s+/);
+  const child = spawn(task[0]!, task.slice(1), { cwd: root, env: { ...process.env, HOST: '127.0.0.1', ...env, EDGE_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const orphan = () => child.kill('SIGKILL');
+  process.once('exit', orphan);
+  child.once('exit', () => process.off('exit', orphan));
+  const proc = track(child);
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(async () => (await fetch(`${url}/readyz`)).ok, { timeoutMs: 60_000, what: 'edge gateway ready' }).catch(async (err) => {
+    await proc.stop();
+    throw new Error(`${(err as Error).message}\n${proc.output()}`);
+  });
+  return { proc, url };
 }

@@ -3,10 +3,11 @@
  * which produces to the real Kafka. The records read back decode as standard Confluent-framed Avro.
  */
 import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import avro from 'avsc';
 import { loadRegistry } from '../schemas/registry.ts';
-import { isolate, startEdgeStack, type EdgeStack, type Isolated } from './helpers.ts';
+import { freePort, isolate, startEdgeStack, waitFor, type EdgeStack, type Isolated } from './helpers.ts';
 import { readTopic } from './kafka-reader.ts';
 
 let iso: Isolated;
@@ -91,4 +92,35 @@ test('the producer service refuses callers without the token and records that ar
     body: JSON.stringify({ records: [{ topic: 'elsewhere', key: 'k', value_base64: 'AA==' }] }),
   });
   assert.equal(unknownTopic.status, 422);
+});
+
+test('a producer service that takes the request and never answers: the edge answers 503 with Retry-After by the delivery timeout', async () => {
+  // Accepts connections and reads, never writes: a hung or frozen producer service.
+  const held = new Set<Socket>();
+  const silent = createServer((s) => void held.add(s.on('error', () => {})));
+  const silentPort = await freePort();
+  await new Promise<void>((resolve) => silent.listen(silentPort, '127.0.0.1', resolve));
+  const edgePort = await freePort();
+  const edge = stack.startEdge({ REDIS_URL: '', EDGE_PORT: String(edgePort), PRODUCER_URL: `http://127.0.0.1:${silentPort}`, KAFKA_DELIVERY_TIMEOUT_MS: '1000' });
+  try {
+    const url = `http://127.0.0.1:${edgePort}`;
+    await waitFor(async () => (await fetch(`${url}/healthz`)).ok, { what: 'second edge gateway up', timeoutMs: 60_000 });
+    const started = Date.now();
+    const res = await fetch(`${url}/v1/events/orders`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ order_id: 'edge-hung', customer_id: 'c-1', status: 'created', amount_cents: 1, currency: 'USD', items: [], occurred_at: '2026-11-23T10:00:00Z' }),
+    });
+    const took = Date.now() - started;
+    assert.equal(res.status, 503, await res.clone().text());
+    assert.equal(res.headers.get('retry-after'), '1');
+    assert.ok(took < 5000, `answered after ${took} ms`);
+  } finally {
+    await new Promise((resolve) => {
+      edge.once('exit', resolve);
+      edge.kill('SIGTERM');
+    });
+    for (const s of held) s.destroy();
+    silent.close();
+  }
 });
