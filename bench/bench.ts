@@ -67,7 +67,14 @@ mkdirSync(runDir, { recursive: true });
   if (swept.ids.length > 0) log(`dropped ${swept.ids.length} stale isolations of processes that are gone (${swept.keys} Redis keys)`);
   for (const p of swept.problems) log(`could not sweep stale isolations: ${p}`);
 }
-const ctx = new BenchContext({ root, runDir, quick, profile: args.profile!, settings, fRate: args['f-rate'] !== undefined ? Number(args['f-rate']) : undefined });
+const ctx = new BenchContext({
+  root,
+  runDir,
+  quick,
+  profile: args.profile!,
+  settings,
+  fRate: args['f-rate'] !== undefined ? Number(args['f-rate']) : undefined,
+});
 ctx.sampler.start(1000);
 
 async function main(): Promise<void> {
@@ -123,7 +130,9 @@ async function main(): Promise<void> {
   writeFileSync(`${runDir}/result.json`, JSON.stringify({ ...result, cpuSamples: ctx.sampler.samples }, null, 2));
   writeFileSync(`${runDir}/report.html`, renderHtml(result));
   writeFileSync(`${runDir}/table.md`, `${md}\n`);
-  for (const [f, to] of [['result.json', 'latest.json'], ['report.html', 'latest.html'], ['table.md', 'latest.md']] as const) copyFileSync(`${runDir}/${f}`, `${outDir}/${quick ? 'quick-' : ''}${to}`);
+  for (const [f, to] of [['result.json', 'latest.json'], ['report.html', 'latest.html'], ['table.md', 'latest.md']] as const) {
+    copyFileSync(`${runDir}/${f}`, `${outDir}/${quick ? 'quick-' : ''}${to}`);
+  }
   process.stdout.write(`${md}\n\nwrote ${runDir}/result.json, report.html, table.md\n`);
 }
 

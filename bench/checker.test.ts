@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkCounters, checkSink, outcomeOf, type Outcome } from './checker.ts';
+import { checkCounters, checkSink, type Outcome, outcomeOf } from './checker.ts';
 
 /** Requests 0..9: 0-5 answered 202, 6 refused (422), 7 timed out (0), 8 answered 503, 9 a 207. */
 const statuses = [202, 202, 202, 202, 202, 202, 422, 0, 503, 207];

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { isolate, type Isolated } from '../support/isolation.ts';
 import { CpuSampler, serviceTargets } from './cpu.ts';
-import { spawnNode, spawnServer, type Child } from './procs.ts';
+import { type Child, spawnNode, spawnServer } from './procs.ts';
 import { formatProfile, summarizeProfileFile } from './profile-summary.ts';
 import { KafkaAdmin } from './sinks.ts';
 

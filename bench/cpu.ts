@@ -180,12 +180,13 @@ export function serviceTargets(root: string): CpuTarget[] {
   };
   const queuePort = process.env.QUEUE_REDIS_PORT ?? '6380';
   const queueRedis = pidFileOr(`${root}/.data/redis-queue/redis.pid`, 'redis-server', new RegExp(`:${queuePort}\\b`));
-  const byName = (comm: string, except: (stats: { pid: number; comm: string }[]) => number[] = () => []) => (stats: { pid: number; ppid: number; comm: string }[]) => {
-    const skip = new Set(except(stats));
-    const pids = new Set(stats.filter((s) => s.comm === comm && !skip.has(s.pid)).map((s) => s.pid));
-    // Roots only: a process whose parent is also one of them is counted through the tree.
-    return stats.filter((s) => pids.has(s.pid) && !pids.has(s.ppid)).map((s) => s.pid);
-  };
+  const byName =
+    (comm: string, except: (stats: { pid: number; comm: string }[]) => number[] = () => []) => (stats: { pid: number; ppid: number; comm: string }[]) => {
+      const skip = new Set(except(stats));
+      const pids = new Set(stats.filter((s) => s.comm === comm && !skip.has(s.pid)).map((s) => s.pid));
+      // Roots only: a process whose parent is also one of them is counted through the tree.
+      return stats.filter((s) => pids.has(s.pid) && !pids.has(s.ppid)).map((s) => s.pid);
+    };
   return [
     { name: 'kafka', find: pidFileOr(`${root}/.data/kafka/kafka.pid`, 'java', /kafka\.Kafka .*server\.properties/) },
     { name: 'clickhouse', find: byName('clickhouse-serv') },

@@ -19,7 +19,11 @@ import { rateBetween, round } from './stats.ts';
 import { newRunId, planRequest, tagOf, validateWorkload } from './workload.ts';
 
 /** Fills a stack's topics through its gateway (batch endpoint), collecting acknowledged ids. */
-async function fillBacklog(ctx: BenchContext, url: string, runId: string): Promise<{ accepted: Set<string>; acceptedOrders: Set<string>; statuses: Map<number, number>; seconds: number }> {
+async function fillBacklog(
+  ctx: BenchContext,
+  url: string,
+  runId: string,
+): Promise<{ accepted: Set<string>; acceptedOrders: Set<string>; statuses: Map<number, number>; seconds: number }> {
   const w = validateWorkload({ runId, batch: ctx.settings.batch, ordersRatio: ctx.settings.ordersRatio, keys: ctx.settings.keys });
   const accepted = new Set<string>();
   const acceptedOrders = new Set<string>();
@@ -96,7 +100,12 @@ export interface Running {
 }
 
 /** A drain leg: a backlog through the gateway, then one worker drains it while we watch. */
-export async function drainLeg(ctx: BenchContext, iso: Isolated, id: 'd-drain' | 'e-drain-failures', keepRunning: boolean): Promise<{ leg: LegResult } & Running> {
+export async function drainLeg(
+  ctx: BenchContext,
+  iso: Isolated,
+  id: 'd-drain' | 'e-drain-failures',
+  keepRunning: boolean,
+): Promise<{ leg: LegResult } & Running> {
   const failures = id === 'e-drain-failures';
   const letter = id.slice(0, 1);
   const gw = await ctx.server(`gateway-${letter}`, 'gateway/main.ts', ctx.gatewayEnv(iso), '/readyz');
@@ -106,7 +115,11 @@ export async function drainLeg(ctx: BenchContext, iso: Isolated, id: 'd-drain' |
   const n = backlog.accepted.size;
   const planned = failures ? await hashSelected(iso.sql, [...backlog.acceptedOrders]) : [];
   await installFailurePlan(ctx, iso.sql, planned);
-  ctx.log(`${id}: ${n} events accepted in ${round(backlog.seconds)} s${failures ? `; ${planned.length} order events (${round((100 * planned.length) / backlog.acceptedOrders.size)}% of PostgreSQL writes) will fail once` : ''}; starting the worker`);
+  ctx.log(
+    `${id}: ${n} events accepted in ${round(backlog.seconds)} s${
+      failures ? `; ${planned.length} order events (${round((100 * planned.length) / backlog.acceptedOrders.size)}% of PostgreSQL writes) will fail once` : ''
+    }; starting the worker`,
+  );
 
   const watcher = new AppliedWatcher(iso.env.REDIS_URL!, iso.env.REDIS_PREFIX!);
   await watcher.start();
@@ -124,7 +137,11 @@ export async function drainLeg(ctx: BenchContext, iso: Isolated, id: 'd-drain' |
   const metricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
   // --split-groups: the read model and analytics each in a worker process of its own (WORKER_GROUPS).
   const split = ctx.settings.splitGroups;
-  const worker = ctx.spawn(`worker-${letter}`, 'workers/main.ts', { ...ctx.workerEnv(iso), WORKER_METRICS_PORT: String(metricsPort), ...(split ? { WORKER_GROUPS: 'read-model' } : {}) });
+  const worker = ctx.spawn(`worker-${letter}`, 'workers/main.ts', {
+    ...ctx.workerEnv(iso),
+    WORKER_METRICS_PORT: String(metricsPort),
+    ...(split ? { WORKER_GROUPS: 'read-model' } : {}),
+  });
   const analytics = split
     ? ctx.spawn(`analytics-${letter}`, 'workers/main.ts', { ...ctx.workerEnv(iso), WORKER_METRICS_PORT: String(await freePort()), WORKER_GROUPS: 'analytics' })
     : undefined;
@@ -180,7 +197,13 @@ export async function drainLeg(ctx: BenchContext, iso: Isolated, id: 'd-drain' |
   else if (!Number.isFinite(rate)) invalid.push('drained too fast to measure a rate: make the backlog larger');
   const cpuCores = c10 ? cpuWindow(c10, c100) : {};
   const drainCpuUsPerEvent = n > 0 ? wholeDrainCpu(c0, c100, n) : undefined;
-  ctx.log(`${id}: ${round(rate)} events/s from 10% to 100% drained; read model done ${round((groupDone.get('applied') ?? Number.NaN) / 1000)} s, analytics ${round((groupDone.get('applied:analytics') ?? Number.NaN) / 1000)} s, offsets committed ${committedAt !== undefined ? `${round(committedAt / 1000)} s` : 'never'} after the worker started; check ${pgV.ok && chV.ok ? 'OK' : 'FAILED'}`);
+  ctx.log(
+    `${id}: ${round(rate)} events/s from 10% to 100% drained; read model done ${round((groupDone.get('applied') ?? Number.NaN) / 1000)} s, analytics ${
+      round((groupDone.get('applied:analytics') ?? Number.NaN) / 1000)
+    } s, offsets committed ${committedAt !== undefined ? `${round(committedAt / 1000)} s` : 'never'} after the worker started; check ${
+      pgV.ok && chV.ok ? 'OK' : 'FAILED'
+    }`,
+  );
   const leg: LegResult = {
     id,
     title: failures ? 'worker drain, 1% of PostgreSQL writes failing once (retried)' : 'worker drain: every sink written',
@@ -192,8 +215,12 @@ export async function drainLeg(ctx: BenchContext, iso: Isolated, id: 'd-drain' |
     invalid,
     notes: [
       `Backlog of ${n} events (${backlog.acceptedOrders.size} orders) filled through the gateway in ${round(backlog.seconds)} s, then one worker started.`,
-      `Rate between 10% and 100% applied (${round(fromT / 1000)} s to ${round(toT / 1000)} s after start; first progress at ${round(firstProgress / 1000)} s), from the workers' applied-events channels (both consumer groups announced it: every sink written).`,
-      `Announced whole by the read-model group ${groupDone.has('applied') ? `${round(groupDone.get('applied')! / 1000)} s` : 'never'}, by the analytics group ${groupDone.has('applied:analytics') ? `${round(groupDone.get('applied:analytics')! / 1000)} s` : 'never'} after the worker started.`,
+      `Rate between 10% and 100% applied (${round(fromT / 1000)} s to ${round(toT / 1000)} s after start; first progress at ${
+        round(firstProgress / 1000)
+      } s), from the workers' applied-events channels (both consumer groups announced it: every sink written).`,
+      `Announced whole by the read-model group ${groupDone.has('applied') ? `${round(groupDone.get('applied')! / 1000)} s` : 'never'}, by the analytics group ${
+        groupDone.has('applied:analytics') ? `${round(groupDone.get('applied:analytics')! / 1000)} s` : 'never'
+      } after the worker started.`,
       `Consumer group lag reached 0 (offsets committed) ${committedAt !== undefined ? `${round(committedAt / 1000)} s` : 'never'} after the worker started.`,
       ...(failures ? [`${planned.length} planned failures, ${failed} of them hit.`] : []),
     ],
@@ -268,9 +295,15 @@ export function meanOfDrains(first: LegResult, second: LegResult, order: string)
     // The CPU goes with the rate it produced: both drains' mean, as the value is.
     cpuCores: meanCores([first.cpuCores, second.cpuCores]),
     drainCpuUsPerEvent: first.drainCpuUsPerEvent && second.drainCpuUsPerEvent ? meanCores([first.drainCpuUsPerEvent, second.drainCpuUsPerEvent]) : undefined,
-    wholeDrainEventsPerS: first.wholeDrainEventsPerS && second.wholeDrainEventsPerS ? (first.wholeDrainEventsPerS + second.wholeDrainEventsPerS) / 2 : undefined,
+    wholeDrainEventsPerS: first.wholeDrainEventsPerS && second.wholeDrainEventsPerS
+      ? (first.wholeDrainEventsPerS + second.wholeDrainEventsPerS) / 2
+      : undefined,
     notes: [
-      `Mean of two drains run in the order ${order}: ${round(first.value)} and ${round(second.value)} events/s (CPU cores: the mean of both; the details below are the first drain's); whole drains, start-up included: ${round(first.wholeDrainEventsPerS ?? Number.NaN)} and ${round(second.wholeDrainEventsPerS ?? Number.NaN)} events/s.`,
+      `Mean of two drains run in the order ${order}: ${round(first.value)} and ${
+        round(second.value)
+      } events/s (CPU cores: the mean of both; the details below are the first drain's); whole drains, start-up included: ${
+        round(first.wholeDrainEventsPerS ?? Number.NaN)
+      } and ${round(second.wholeDrainEventsPerS ?? Number.NaN)} events/s.`,
       cpuPerEventNote(first, second),
       ...first.notes,
       ...second.notes.filter((n) => n.includes('planned failures')).map((n) => `Second drain: ${n}`),
@@ -281,7 +314,7 @@ export function meanOfDrains(first: LegResult, second: LegResult, order: string)
 function perSecond(series: { t: number; n: number }[]): Point[] {
   const out: Point[] = [];
   let last = 0;
-  for (let s = 1; ; s++) {
+  for (let s = 1;; s++) {
     const at = series.filter((p) => p.t <= s * 1000).pop();
     if (!at) break;
     out.push({ t: s, v: at.n - last });

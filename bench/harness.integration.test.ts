@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { after, before, test } from 'node:test';
 import { isolate, type Isolated } from '../support/isolation.ts';
-import { startGateway, startWorker, type Proc } from '../support/processes.ts';
+import { type Proc, startGateway, startWorker } from '../support/processes.ts';
 import { waitFor } from '../support/wait-for.ts';
 import { runLoadtest, toJson } from './run-loadtest.ts';
 
@@ -28,7 +28,12 @@ after(async () => {
   await iso?.cleanup();
 });
 
-const sinks = () => ({ databaseUrl: iso.env.DATABASE_URL!, clickhouseUrl: iso.env.CLICKHOUSE_URL!, redisUrl: iso.env.REDIS_URL!, redisPrefix: iso.env.REDIS_PREFIX! });
+const sinks = () => ({
+  databaseUrl: iso.env.DATABASE_URL!,
+  clickhouseUrl: iso.env.CLICKHOUSE_URL!,
+  redisUrl: iso.env.REDIS_URL!,
+  redisPrefix: iso.env.REDIS_PREFIX!,
+});
 
 test('single events at a fixed rate: every acknowledged event is in PostgreSQL, ClickHouse and the Redis counters exactly once', async () => {
   const lines: string[] = [];
@@ -101,7 +106,10 @@ test('the quick benchmark runs a drain leg on a stack of its own and its checker
       timeout: 240_000,
     });
     assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
-    const result = JSON.parse(readFileSync(`${out}/quick-latest.json`, 'utf8')) as { legs: { id: string; valid: boolean; value: number; check: { ok: boolean; lost: number; duplicates: number; phantoms: number } }[]; ratios: { id: string }[] };
+    const result = JSON.parse(readFileSync(`${out}/quick-latest.json`, 'utf8')) as {
+      legs: { id: string; valid: boolean; value: number; check: { ok: boolean; lost: number; duplicates: number; phantoms: number } }[];
+      ratios: { id: string }[];
+    };
     const d = result.legs.find((l) => l.id === 'd-drain')!;
     assert.equal(d.check.lost, 0);
     assert.equal(d.check.duplicates, 0);

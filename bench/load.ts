@@ -112,22 +112,21 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
   };
   const headers = { 'content-type': 'application/json', ...o.headers };
 
-  const requests: autocannon.Request[] =
-    typeof o.requests === 'function'
-      ? [
-          {
-            method: 'POST',
-            headers,
-            setupRequest: (req, context) => {
-              const seq = nextSeq++;
-              context.seq = seq;
-              const r = (o.requests as (seq: number) => FixedRequest)(seq);
-              return { ...req, path: r.path, body: r.body };
-            },
-            onResponse: (status, body, context, resHeaders) => o.onAnswer?.(context.seq as number, status, body, resHeaders),
-          },
-        ]
-      : o.requests.map((r) => ({ method: 'POST', headers, path: r.path, body: r.body }));
+  const requests: autocannon.Request[] = typeof o.requests === 'function'
+    ? [
+      {
+        method: 'POST',
+        headers,
+        setupRequest: (req, context) => {
+          const seq = nextSeq++;
+          context.seq = seq;
+          const r = (o.requests as (seq: number) => FixedRequest)(seq);
+          return { ...req, path: r.path, body: r.body };
+        },
+        onResponse: (status, body, context, resHeaders) => o.onAnswer?.(context.seq as number, status, body, resHeaders),
+      },
+    ]
+    : o.requests.map((r) => ({ method: 'POST', headers, path: r.path, body: r.body }));
 
   const split = (total: number, i: number) => Math.floor(total / phases) + (i < total % phases ? 1 : 0);
   const instances: autocannon.Instance[] = [];
@@ -214,4 +213,3 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     built: nextSeq,
   };
 }
-

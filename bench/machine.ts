@@ -10,5 +10,13 @@ export function machine(): Machine {
   } catch {
     // not Linux
   }
-  return { nproc: cpus().length, memoryGiB: totalmem() / 2 ** 30, cpuModel, kernel: `Linux ${release()}`, node: process.version, loadAverageStart: loadavg(), loadAverageEnd: [] };
+  return {
+    nproc: cpus().length,
+    memoryGiB: totalmem() / 2 ** 30,
+    cpuModel,
+    kernel: `Linux ${release()}`,
+    node: process.version,
+    loadAverageStart: loadavg(),
+    loadAverageEnd: [],
+  };
 }

@@ -1,8 +1,8 @@
 /** How the HTTP legs (a, b, c) measure: warm-up, measured windows, alternated rounds, CPU and metrics. */
 import type { LegResult } from './bench-result.ts';
 import type { BenchContext } from './context.ts';
-import { CpuSampler, type CpuSample } from './cpu.ts';
-import { runLoad, type FixedRequest, type LoadResult } from './load.ts';
+import { type CpuSample, CpuSampler } from './cpu.ts';
+import { type FixedRequest, type LoadResult, runLoad } from './load.ts';
 import { digests } from './prom.ts';
 import { round } from './stats.ts';
 import { newRunId, planRequest, validateWorkload } from './workload.ts';
@@ -14,7 +14,11 @@ export function cpuWindow(a: CpuSample, b: CpuSample): Record<string, number> {
 
 export function loadGeneratorCheck(ctx: BenchContext, cores: Record<string, number>, invalid: string[]): void {
   const lg = cores['load generator'] ?? 0;
-  if (lg > ctx.settings.loadGeneratorLimitCores) invalid.push(`load generator used ${round(lg)} cores (> ${ctx.settings.loadGeneratorLimitCores} of one core): the client, not the server, may be the limit`);
+  if (lg > ctx.settings.loadGeneratorLimitCores) {
+    invalid.push(
+      `load generator used ${round(lg)} cores (> ${ctx.settings.loadGeneratorLimitCores} of one core): the client, not the server, may be the limit`,
+    );
+  }
 }
 
 /** The /metrics page of a process, or undefined when it has none. */
@@ -29,7 +33,13 @@ export async function scrape(url: string | undefined): Promise<string | undefine
 }
 
 export const GATEWAY_HISTOGRAMS = ['ferry_gateway_produce_duration_seconds', 'ferry_gateway_http_request_duration_seconds'];
-export const WORKER_HISTOGRAMS = ['ferry_worker_batch_wait_seconds', 'ferry_worker_batch_seconds', 'ferry_worker_batch_size', 'ferry_worker_sink_write_seconds', 'ferry_worker_sink_batch_size'];
+export const WORKER_HISTOGRAMS = [
+  'ferry_worker_batch_wait_seconds',
+  'ferry_worker_batch_seconds',
+  'ferry_worker_batch_size',
+  'ferry_worker_sink_write_seconds',
+  'ferry_worker_sink_batch_size',
+];
 
 /** A pool of fixed requests (built once, the cheapest for the load generator). */
 export function pool(ctx: BenchContext, batch: number, n: number): FixedRequest[] {
@@ -38,7 +48,16 @@ export function pool(ctx: BenchContext, batch: number, n: number): FixedRequest[
 }
 
 /** A saturation leg: warm up, then measure answered 2xx per second with the same settings every time. */
-export async function httpLeg(ctx: BenchContext, id: string, title: string, url: string, requests: FixedRequest[], eventsPerRequest: number, offered: number, headers: Record<string, string> = {}): Promise<LegResult> {
+export async function httpLeg(
+  ctx: BenchContext,
+  id: string,
+  title: string,
+  url: string,
+  requests: FixedRequest[],
+  eventsPerRequest: number,
+  offered: number,
+  headers: Record<string, string> = {},
+): Promise<LegResult> {
   ctx.log(`${id}: ${title}: warm-up ${ctx.settings.warmupS} s`);
   await runLoad({ url, connections: ctx.settings.connections, rate: offered, durationS: ctx.settings.warmupS, phases: ctx.settings.phases, requests, headers });
   ctx.log(`${id}: measuring ${ctx.settings.measureS} s`);
@@ -54,7 +73,17 @@ export interface Window {
   m1?: string;
 }
 
-export async function measureWindow(ctx: BenchContext, id: string, title: string, url: string, requests: FixedRequest[], eventsPerRequest: number, offered: number, durationS: number, headers: Record<string, string> = {}): Promise<Window> {
+export async function measureWindow(
+  ctx: BenchContext,
+  id: string,
+  title: string,
+  url: string,
+  requests: FixedRequest[],
+  eventsPerRequest: number,
+  offered: number,
+  durationS: number,
+  headers: Record<string, string> = {},
+): Promise<Window> {
   const m0 = await scrape(`${url}/metrics`);
   const c0 = ctx.sampler.sample();
   const r = await runLoad({ url, connections: ctx.settings.connections, rate: offered, durationS, phases: ctx.settings.phases, requests, headers });
@@ -85,7 +114,12 @@ export function combineRounds(id: string, windows: Window[], partner: string, ro
     cpuCores: meanCores(legs.map((l) => l.cpuCores)),
     valid: invalid.length === 0,
     invalid,
-    notes: [...first.notes, `Mean of ${legs.length} rounds of ${round(roundS)} s alternated with ${partner}: ${legs.map((l) => round(l.value)).join(', ')} ${first.unit}; latency is from the first round.`],
+    notes: [
+      ...first.notes,
+      `Mean of ${legs.length} rounds of ${round(roundS)} s alternated with ${partner}: ${
+        legs.map((l) => round(l.value)).join(', ')
+      } ${first.unit}; latency is from the first round.`,
+    ],
     throughputSeries: legs.flatMap((l) => l.throughputSeries),
   };
   const m0 = windows[0]!.m0;
@@ -115,17 +149,34 @@ export interface PairSide {
  * alike instead of on whichever leg ran second. Each side's value is the mean of its rounds;
  * the numerator's notes list the ratio of every round, so the spread is visible.
  */
-export async function pairedHttpLegs(ctx: BenchContext, a: PairSide, b: PairSide, requests: FixedRequest[], eventsPerRequest: number, offered: number): Promise<[LegResult, LegResult]> {
+export async function pairedHttpLegs(
+  ctx: BenchContext,
+  a: PairSide,
+  b: PairSide,
+  requests: FixedRequest[],
+  eventsPerRequest: number,
+  offered: number,
+): Promise<[LegResult, LegResult]> {
   for (const side of [a, b]) {
     ctx.log(`${side.id}: ${side.title}: warm-up ${ctx.settings.warmupS} s`);
-    await runLoad({ url: side.url, connections: ctx.settings.connections, rate: offered, durationS: ctx.settings.warmupS, phases: ctx.settings.phases, requests, headers: side.headers ?? {} });
+    await runLoad({
+      url: side.url,
+      connections: ctx.settings.connections,
+      rate: offered,
+      durationS: ctx.settings.warmupS,
+      phases: ctx.settings.phases,
+      requests,
+      headers: side.headers ?? {},
+    });
   }
   const roundS = ctx.settings.measureS / ctx.settings.rounds;
   const windows = new Map<PairSide, Window[]>([[a, []], [b, []]]);
   ctx.log(`${a.id} / ${b.id}: ${ctx.settings.rounds} rounds of ${round(roundS)} s each, alternating`);
   for (let i = 0; i < ctx.settings.rounds; i++) {
     for (const side of i % 2 === 0 ? [a, b] : [b, a]) {
-      windows.get(side)!.push(await measureWindow(ctx, `${side.id} round ${i + 1}`, side.title, side.url, requests, eventsPerRequest, offered, roundS, side.headers));
+      windows.get(side)!.push(
+        await measureWindow(ctx, `${side.id} round ${i + 1}`, side.title, side.url, requests, eventsPerRequest, offered, roundS, side.headers),
+      );
     }
   }
   const legA = combineRounds(a.id, windows.get(a)!, b.id, roundS);
@@ -134,7 +185,14 @@ export async function pairedHttpLegs(ctx: BenchContext, a: PairSide, b: PairSide
   return [legA, legB];
 }
 
-export function legFromLoad(ctx: BenchContext, id: string, title: string, r: LoadResult, eventsPerRequest: number, cpuCores: Record<string, number>): LegResult {
+export function legFromLoad(
+  ctx: BenchContext,
+  id: string,
+  title: string,
+  r: LoadResult,
+  eventsPerRequest: number,
+  cpuCores: Record<string, number>,
+): LegResult {
   const invalid: string[] = [];
   const notes: string[] = [];
   loadGeneratorCheck(ctx, cpuCores, invalid);
@@ -144,7 +202,11 @@ export function legFromLoad(ctx: BenchContext, id: string, title: string, r: Loa
   if (r.errors > 0) notes.push(`${r.errors} connection errors or timeouts.`);
   notes.push('Saturation leg: the offered rate is far above capacity, so latency here is queueing at saturation, not the latency figure (see f).');
   const value = r.steady.okRate;
-  ctx.log(`${id}: ${round(value)} req/s${eventsPerRequest > 1 ? `, ${round(value * eventsPerRequest)} events/s` : ''}; load generator ${cpuCores['load generator']} cores`);
+  ctx.log(
+    `${id}: ${round(value)} req/s${eventsPerRequest > 1 ? `, ${round(value * eventsPerRequest)} events/s` : ''}; load generator ${
+      cpuCores['load generator']
+    } cores`,
+  );
   return {
     id,
     title,

@@ -23,7 +23,13 @@ export function spawnNode(name: string, entry: string, env: Record<string, strin
 }
 
 /** Starts an HTTP server child on a free port and waits until `readyPath` answers 200. */
-export async function spawnServer(name: string, entry: string, env: Record<string, string>, nodeArgs: string[] = [], readyPath = '/healthz'): Promise<{ proc: Child; url: string }> {
+export async function spawnServer(
+  name: string,
+  entry: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  readyPath = '/healthz',
+): Promise<{ proc: Child; url: string }> {
   const port = await freePort();
   const proc = spawnNode(name, entry, { PORT: String(port), HOST: '127.0.0.1', ...env }, nodeArgs);
   const url = `http://127.0.0.1:${port}`;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { areaOf, summarizeProfile, type CpuProfile } from './profile-summary.ts';
+import { areaOf, type CpuProfile, summarizeProfile } from './profile-summary.ts';
 
 const ROOT = '/work/ferry/';
 

@@ -116,7 +116,12 @@ export function summarizeProfile(p: CpuProfile, top = 25, projectRoot = root): P
     totalMs: ms(totalUs),
     busyMs: ms(busyUs),
     areas: [...areas].filter(([a]) => a !== 'idle').sort((a, b) => b[1] - a[1]).map(([area, us]) => ({ area, ms: ms(us), share: share(us) })),
-    topSelf: [...selfByFn].filter(([k]) => !skip.has(k.split(' ')[0]!)).sort((a, b) => b[1].us - a[1].us).slice(0, top).map(([fn, e]) => ({ fn, area: e.area, ms: ms(e.us), share: share(e.us) })),
+    topSelf: [...selfByFn].filter(([k]) => !skip.has(k.split(' ')[0]!)).sort((a, b) => b[1].us - a[1].us).slice(0, top).map(([fn, e]) => ({
+      fn,
+      area: e.area,
+      ms: ms(e.us),
+      share: share(e.us),
+    })),
     topInclusive: [...inclusive]
       .filter(([k]) => !skip.has(k.split(' ')[0]!))
       .sort((a, b) => b[1].us - a[1].us)

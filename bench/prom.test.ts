@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { digest, digests, parseHistograms, quantile, subtract } from './prom.ts';
 
-const page = (n: number) => `# HELP ferry_worker_sink_write_seconds Time of one batched sink write
+const page = (n: number) =>
+  `# HELP ferry_worker_sink_write_seconds Time of one batched sink write
 # TYPE ferry_worker_sink_write_seconds histogram
 ferry_worker_sink_write_seconds_bucket{le="0.01",sink="postgres"} ${n}
 ferry_worker_sink_write_seconds_bucket{le="0.1",sink="postgres"} ${3 * n}

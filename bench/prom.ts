@@ -22,7 +22,7 @@ export function parseHistograms(text: string): Map<string, PromHistogram> {
   const get = (name: string, labels: string) => {
     const key = labels ? `${name}{${labels}}` : name;
     let h = out.get(key);
-    if (!h) out.set(key, (h = { name, labels, buckets: [], sum: 0, count: 0 }));
+    if (!h) out.set(key, h = { name, labels, buckets: [], sum: 0, count: 0 });
     return h;
   };
   for (const line of text.split('\n')) {

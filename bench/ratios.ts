@@ -2,7 +2,17 @@
 import type { LegResult, Machine, Ratio } from './bench-result.ts';
 import { drainCeiling } from './drain-ceiling.ts';
 
-function ratio(legs: Map<string, LegResult>, id: string, title: string, num: string, den: string | undefined, target: number, direction: '>=' | '<=', value?: (n: LegResult, d?: LegResult) => number, unit?: string): Ratio {
+function ratio(
+  legs: Map<string, LegResult>,
+  id: string,
+  title: string,
+  num: string,
+  den: string | undefined,
+  target: number,
+  direction: '>=' | '<=',
+  value?: (n: LegResult, d?: LegResult) => number,
+  unit?: string,
+): Ratio {
   const n = legs.get(num);
   const d = den ? legs.get(den) : undefined;
   const missing = [num, den].filter((x): x is string => x !== undefined && !legs.has(x));
@@ -17,21 +27,83 @@ function ratio(legs: Map<string, LegResult>, id: string, title: string, num: str
 export function ratios(legs: Map<string, LegResult>, m: Machine): Ratio[] {
   return [
     ratio(legs, 'a', 'gateway single-event req/s / bare Hono handler', 'a-gateway', 'a-bare', 0.8, '>='),
-    ...(legs.has('a-gateway-production') ? [ratio(legs, 'a (production)', 'informational: the same with NODE_ENV=production (API key, no CORS) / bare', 'a-gateway-production', 'a-bare', 0.8, '>=')] : []),
-    ...(legs.has('a-bare-node-body') ? [ratio(legs, 'a (same body path)', 'informational: gateway / a bare handler reading the body as the gateway does', 'a-gateway', 'a-bare-node-body', 0.8, '>=')] : []),
+    ...(legs.has('a-gateway-production')
+      ? [
+        ratio(
+          legs,
+          'a (production)',
+          'informational: the same with NODE_ENV=production (API key, no CORS) / bare',
+          'a-gateway-production',
+          'a-bare',
+          0.8,
+          '>=',
+        ),
+      ]
+      : []),
+    ...(legs.has('a-bare-node-body')
+      ? [
+        ratio(
+          legs,
+          'a (same body path)',
+          'informational: gateway / a bare handler reading the body as the gateway does',
+          'a-gateway',
+          'a-bare-node-body',
+          0.8,
+          '>=',
+        ),
+      ]
+      : []),
     ratio(legs, 'b', 'gateway batch events/s / bare librdkafka producer', 'b-gateway', 'b-bare', 0.6, '>='),
     ratio(legs, 'c', '202 after Kafka ack / 202 after enqueue (req/s)', 'c-ack', 'c-enqueue', 0.85, '>='),
     ratio(legs, 'd', 'worker drain events/s / gateway sustained ingest events/s (b)', 'd-drain', 'b-gateway', 1.5, '>='),
     ...(legs.has('d-drain') && legs.has('b-gateway')
       ? [
-          ratio(legs, 'd (ceiling)', `informational: the most any worker could drain here (${m.nproc} cores / the stores' and Kafka's CPU per event over the whole d drain) / b`, 'd-drain', 'b-gateway', 1.5, '>=', (n, d) => drainCeiling(n.drainCpuUsPerEvent, m.nproc).eventsPerS / d!.value),
-          ratio(legs, 'd (whole drain)', 'informational: the backlog over the time from the worker\'s start to both groups\' lag 0 (start-up included) / b', 'd-drain', 'b-gateway', 1.5, '>=', (n, d) => (n.wholeDrainEventsPerS ?? Number.NaN) / d!.value),
-        ]
+        ratio(
+          legs,
+          'd (ceiling)',
+          `informational: the most any worker could drain here (${m.nproc} cores / the stores' and Kafka's CPU per event over the whole d drain) / b`,
+          'd-drain',
+          'b-gateway',
+          1.5,
+          '>=',
+          (n, d) => drainCeiling(n.drainCpuUsPerEvent, m.nproc).eventsPerS / d!.value,
+        ),
+        ratio(
+          legs,
+          'd (whole drain)',
+          "informational: the backlog over the time from the worker's start to both groups' lag 0 (start-up included) / b",
+          'd-drain',
+          'b-gateway',
+          1.5,
+          '>=',
+          (n, d) => (n.wholeDrainEventsPerS ?? Number.NaN) / d!.value,
+        ),
+      ]
       : []),
     ...(legs.has('d-drain') && legs.has('a-gateway')
-      ? [ratio(legs, 'd (single events)', 'informational: worker drain events/s / gateway single-event ingest (a), one event per request as browsers send', 'd-drain', 'a-gateway', 1.5, '>=')]
+      ? [
+        ratio(
+          legs,
+          'd (single events)',
+          'informational: worker drain events/s / gateway single-event ingest (a), one event per request as browsers send',
+          'd-drain',
+          'a-gateway',
+          1.5,
+          '>=',
+        ),
+      ]
       : []),
     ratio(legs, 'e', 'drain with 1% PostgreSQL failures / without', 'e-drain-failures', 'd-drain', 0.95, '>='),
-    ratio(legs, 'f', 'end-to-end p99 to PostgreSQL at half the sustained rate', 'f-end-to-end', undefined, 50, '<=', (n) => n.endToEnd?.postgresMs.p99 ?? Number.NaN, 'ms'),
+    ratio(
+      legs,
+      'f',
+      'end-to-end p99 to PostgreSQL at half the sustained rate',
+      'f-end-to-end',
+      undefined,
+      50,
+      '<=',
+      (n) => n.endToEnd?.postgresMs.p99 ?? Number.NaN,
+      'ms',
+    ),
   ];
 }

@@ -30,10 +30,25 @@ const result: BenchResult = {
   legs: [
     leg('a-gateway', { metrics: { 'ferry_gateway_produce_duration_seconds{outcome="ok"}': { count: 10, mean: 0.012, p50: 0.01, p99: 0.03 } } }),
     leg('a-bare', { valid: false, invalid: ['load generator used 0.95 cores'] }),
-    leg('d-drain', { kind: 'drain', unit: 'events/s', lagSeries: [{ t: 0, v: 100 }, { t: 1, v: 0 }], endToEnd: { postgresMs: summarize([5, 10]), clickhouseMs: summarize([6, 12]) } }),
+    leg('d-drain', {
+      kind: 'drain',
+      unit: 'events/s',
+      lagSeries: [{ t: 0, v: 100 }, { t: 1, v: 0 }],
+      endToEnd: { postgresMs: summarize([5, 10]), clickhouseMs: summarize([6, 12]) },
+    }),
   ],
   ratios: [
-    { id: 'a', title: 'gateway / bare', numerator: 'a-gateway', denominator: 'a-bare', value: 1, target: 0.8, direction: '>=', met: null, why: 'leg a-bare invalid' },
+    {
+      id: 'a',
+      title: 'gateway / bare',
+      numerator: 'a-gateway',
+      denominator: 'a-bare',
+      value: 1,
+      target: 0.8,
+      direction: '>=',
+      met: null,
+      why: 'leg a-bare invalid',
+    },
     { id: 'd', title: 'drain / ingest', numerator: 'd-drain', denominator: 'b-gateway', value: 2.5, target: 1.5, direction: '>=', met: true },
     { id: 'f', title: 'p99', numerator: 'f', value: 70, target: 50, direction: '<=', unit: 'ms', met: false },
   ],

@@ -37,7 +37,10 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   const w = width - m.left - m.right;
   const h = height - m.top - m.bottom;
   const pts = series.flatMap((s) => s.points).filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
-  const head = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${escapeHtml(o.title)}">` +
+  const head =
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${width} ${height}" width="${width}" height="${height}" role="img" aria-label="${
+      escapeHtml(o.title)
+    }">` +
     `<text x="${width / 2}" y="16" text-anchor="middle" font-weight="bold">${escapeHtml(o.title)}</text>`;
   if (pts.length === 0) return `${head}<text x="${width / 2}" y="${height / 2}" text-anchor="middle">no data</text></svg>`;
 
@@ -74,10 +77,14 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   });
   const legend = series.map(
     (s, i) =>
-      `<g transform="translate(${m.left + 8 + (i % 3) * 215},${m.top + 8 + Math.floor(i / 3) * 15})"><rect width="10" height="10" fill="${COLORS[i % COLORS.length]}"/><text x="14" y="9" font-size="11">${escapeHtml(s.name)}</text></g>`,
+      `<g transform="translate(${m.left + 8 + (i % 3) * 215},${m.top + 8 + Math.floor(i / 3) * 15})"><rect width="10" height="10" fill="${
+        COLORS[i % COLORS.length]
+      }"/><text x="14" y="9" font-size="11">${escapeHtml(s.name)}</text></g>`,
   );
   const axes =
-    `<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${m.top + h}" stroke="#333"/><line x1="${m.left}" x2="${m.left + w}" y1="${m.top + h}" y2="${m.top + h}" stroke="#333"/>` +
+    `<line x1="${m.left}" x2="${m.left}" y1="${m.top}" y2="${m.top + h}" stroke="#333"/><line x1="${m.left}" x2="${m.left + w}" y1="${m.top + h}" y2="${
+      m.top + h
+    }" stroke="#333"/>` +
     `<text x="${m.left + w / 2}" y="${height - 6}" text-anchor="middle" font-size="12">${escapeHtml(o.xLabel)}</text>` +
     `<text transform="translate(14,${m.top + h / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeHtml(o.yLabel)}</text>`;
   return `${head}${grid.join('')}${axes}${lines.join('')}${legend.join('')}</svg>`;
@@ -129,7 +136,9 @@ export function renderMarkdown(r: BenchResult): string {
     '',
     legs,
     '',
-    `Machine: ${m.nproc} cores (${m.cpuModel}), ${round(m.memoryGiB)} GiB memory, ${m.kernel}, Node ${m.node}; load average ${m.loadAverageStart.map(round).join(' ')} at the start, ${m.loadAverageEnd.map(round).join(' ')} at the end.`,
+    `Machine: ${m.nproc} cores (${m.cpuModel}), ${round(m.memoryGiB)} GiB memory, ${m.kernel}, Node ${m.node}; load average ${
+      m.loadAverageStart.map(round).join(' ')
+    } at the start, ${m.loadAverageEnd.map(round).join(' ')} at the end.`,
     '',
     `Kafka bridge: ${r.bridge.outcome}`,
   ].join('\n');
@@ -161,13 +170,14 @@ export function renderHtml(r: BenchResult): string {
       r.legs.filter((l) => l.lagSeries?.length && l.kind === kind).map((l) => ({ name: l.id, points: toXY(l.lagSeries!) })),
       { title, xLabel: 'seconds into the leg', yLabel: 'events' },
     );
-  const lag =
-    lagOf('drain', 'Consumer-group lag while draining (records not committed)') +
+  const lag = lagOf('drain', 'Consumer-group lag while draining (records not committed)') +
     lagOf('e2e', 'Lag under load (events accepted, not yet announced as applied to every sink)');
   const table = (head: string[], body: string[][]) =>
-    `<table><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${body
-      .map((row) => `<tr>${row.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`)
-      .join('')}</tbody></table>`;
+    `<table><thead><tr>${head.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead><tbody>${
+      body
+        .map((row) => `<tr>${row.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`)
+        .join('')
+    }</tbody></table>`;
   const ratios = table(
     ['ratio', 'what', 'measured', 'target', 'verdict'],
     r.ratios.map((x) => [x.id, x.title, ratioValue(x), `${x.direction} ${x.target}${x.unit ? ` ${x.unit}` : ''}`, verdict(x)]),
@@ -178,10 +188,12 @@ export function renderHtml(r: BenchResult): string {
       const seconds = name.includes('_seconds');
       const v = (x: number) => String(round(seconds ? x * 1000 : x));
       return [l.id, name, String(d.count), v(d.mean), v(d.p50), v(d.p99), seconds ? 'ms' : 'count'];
-    }),
+    })
   );
   const metrics = metricRows.length
-    ? `<h2>Where time goes (the processes' own Prometheus histograms over the leg)</h2>${table(['leg', 'histogram', 'observations', 'mean', 'p50', 'p99', 'unit'], metricRows)}`
+    ? `<h2>Where time goes (the processes' own Prometheus histograms over the leg)</h2>${
+      table(['leg', 'histogram', 'observations', 'mean', 'p50', 'p99', 'unit'], metricRows)
+    }`
     : '';
   const notes = r.legs.filter((l) => l.notes.length).map((l) => `<li><b>${escapeHtml(l.id)}</b>: ${l.notes.map(escapeHtml).join(' ')}</li>`).join('');
   const m = r.machine;

@@ -8,8 +8,8 @@
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { createClickhouse } from '../lib/clickhouse.ts';
-import { checkCounters, checkSink, outcomeOf, type CounterVerdict, type Outcome, type SinkVerdict } from './checker.ts';
-import { runLoad, type LoadResult } from './load.ts';
+import { checkCounters, checkSink, type CounterVerdict, type Outcome, outcomeOf, type SinkVerdict } from './checker.ts';
+import { type LoadResult, runLoad } from './load.ts';
 import { AppliedWatcher, countTagged, readClickhouse, readPageViewCounters, readPostgres } from './sinks.ts';
 import { round, summarize, type Summary } from './stats.ts';
 import { newRunId, planRequest, tagOf, validateWorkload } from './workload.ts';
@@ -135,7 +135,15 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestReport> {
     if (o.warmupS && o.warmupS > 0) {
       const warm = validateWorkload({ ...workload, runId: `${workload.runId}w` });
       log(`warm-up ${o.warmupS} s`);
-      await runLoad({ url: o.url, connections: o.connections, rate: o.rate, durationS: o.warmupS, phases: o.phases, headers: o.headers, requests: (seq) => planRequest(warm, seq) });
+      await runLoad({
+        url: o.url,
+        connections: o.connections,
+        rate: o.rate,
+        durationS: o.warmupS,
+        phases: o.phases,
+        headers: o.headers,
+        requests: (seq) => planRequest(warm, seq),
+      });
     }
 
     // Outcomes and topics per request, and the acknowledged ids.
@@ -167,7 +175,11 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestReport> {
       if (ids.failed.length) partial.set(seq, new Set(ids.failed.map((f) => f.index)));
     };
 
-    log(`run ${workload.runId}: ${o.rate} req/s offered over ${o.connections} connections for ${o.durationS} s, batch ${o.batch}, ${Math.round(o.ordersRatio * 100)}% orders, ${o.keys} keys`);
+    log(
+      `run ${workload.runId}: ${o.rate} req/s offered over ${o.connections} connections for ${o.durationS} s, batch ${o.batch}, ${
+        Math.round(o.ordersRatio * 100)
+      }% orders, ${o.keys} keys`,
+    );
     const beside = o.alongside?.();
     // Its failure is reported after the load (the await below), not as an unhandled rejection.
     beside?.catch(() => {});
@@ -188,7 +200,13 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestReport> {
       onAnswer,
       onTick: (p) => {
         timeline.push({ t: p.elapsedS, accepted: accepted.size, applied: appliedOurs, answered: p.answeredLastS });
-        log(`${String(p.elapsedS).padStart(4)}/${p.durationS} s  ${p.answeredLastS} answers/s  2xx ${p.ok}  non-2xx ${p.non2xx}  errors ${p.errors}  accepted events ${accepted.size}  not yet applied ${accepted.size - appliedOurs}`);
+        log(
+          `${
+            String(p.elapsedS).padStart(4)
+          }/${p.durationS} s  ${p.answeredLastS} answers/s  2xx ${p.ok}  non-2xx ${p.non2xx}  errors ${p.errors}  accepted events ${accepted.size}  not yet applied ${
+            accepted.size - appliedOurs
+          }`,
+        );
       },
     });
     await beside;
@@ -270,7 +288,18 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestReport> {
     const requestsPerS = load.steady.answeredRate;
     const report: LoadtestReport = {
       runId: workload.runId,
-      options: { url: o.url, connections: o.connections, rate: o.rate, durationS: o.durationS, warmupS: o.warmupS ?? 0, phases: load.phases, batch: o.batch, ordersRatio: o.ordersRatio, keys: o.keys, drainTimeoutS: o.drainTimeoutS ?? 120 },
+      options: {
+        url: o.url,
+        connections: o.connections,
+        rate: o.rate,
+        durationS: o.durationS,
+        warmupS: o.warmupS ?? 0,
+        phases: load.phases,
+        batch: o.batch,
+        ordersRatio: o.ordersRatio,
+        keys: o.keys,
+        drainTimeoutS: o.drainTimeoutS ?? 120,
+      },
       load: {
         durationS: load.durationS,
         offeredRate: o.rate,
@@ -329,13 +358,23 @@ export function formatLoadtest(r: LoadtestReport): string {
     `expected ${x.expected}, lost ${x.lost}, duplicates ${x.duplicates}, phantoms ${x.phantoms}, from unanswered requests ${x.unexpectedIndeterminate}`;
   return [
     `run ${r.runId}`,
-    `load: ${round(l.requestsPerS)} req/s answered of ${l.offeredRate} offered${l.sustained ? '' : ' (NOT sustained)'}, ${round(l.acceptedEventsPerS)} accepted events/s`,
+    `load: ${round(l.requestsPerS)} req/s answered of ${l.offeredRate} offered${l.sustained ? '' : ' (NOT sustained)'}, ${
+      round(l.acceptedEventsPerS)
+    } accepted events/s`,
     `  status codes ${JSON.stringify(l.statusCounts)}, connection errors ${l.connectionErrors}, timeouts ${l.timeouts}, unanswered ${l.unanswered}`,
-    `  latency ms (corrected for coordinated omission): p50 ${round(lat.p50)}  p90 ${round(lat.p90)}  p99 ${round(lat.p99)}  p99.9 ${round(lat.p999)}  max ${round(lat.max)}`,
-    `  latency ms (raw):                               p50 ${round(l.latencyMs.p50)}  p90 ${round(l.latencyMs.p90)}  p99 ${round(l.latencyMs.p99)}  p99.9 ${round(l.latencyMs.p999)}`,
-    `end to end ms: PostgreSQL p50 ${round(e.postgresMs.p50)} p99 ${round(e.postgresMs.p99)}; ClickHouse p50 ${round(e.clickhouseMs.p50)} p99 ${round(e.clickhouseMs.p99)}` +
-      (e.allSinksMs ? `; all sinks (applied channels) p50 ${round(e.allSinksMs.p50)} p99 ${round(e.allSinksMs.p99)}` : ''),
-    `drain: ${r.drain.complete ? 'complete' : 'INCOMPLETE'} ${round(r.drain.afterLoadS)} s after the load; PostgreSQL ${round(r.drain.postgresRate)} rows/s, ClickHouse ${round(r.drain.clickhouseRate)} rows/s`,
+    `  latency ms (corrected for coordinated omission): p50 ${round(lat.p50)}  p90 ${round(lat.p90)}  p99 ${round(lat.p99)}  p99.9 ${round(lat.p999)}  max ${
+      round(lat.max)
+    }`,
+    `  latency ms (raw):                               p50 ${round(l.latencyMs.p50)}  p90 ${round(l.latencyMs.p90)}  p99 ${round(l.latencyMs.p99)}  p99.9 ${
+      round(l.latencyMs.p999)
+    }`,
+    `end to end ms: PostgreSQL p50 ${round(e.postgresMs.p50)} p99 ${round(e.postgresMs.p99)}; ClickHouse p50 ${round(e.clickhouseMs.p50)} p99 ${
+      round(e.clickhouseMs.p99)
+    }` +
+    (e.allSinksMs ? `; all sinks (applied channels) p50 ${round(e.allSinksMs.p50)} p99 ${round(e.allSinksMs.p99)}` : ''),
+    `drain: ${r.drain.complete ? 'complete' : 'INCOMPLETE'} ${round(r.drain.afterLoadS)} s after the load; PostgreSQL ${
+      round(r.drain.postgresRate)
+    } rows/s, ClickHouse ${round(r.drain.clickhouseRate)} rows/s`,
     `check: ${c.ok ? 'OK' : 'FAILED'}`,
     `  PostgreSQL order_history: ${v(c.postgres)}`,
     `  ClickHouse events (FINAL): ${v(c.clickhouse)}; raw rows ${c.clickhouseRaw.rows}, merge-pending copies ${c.clickhouseRaw.mergePendingDuplicates}`,

@@ -23,7 +23,9 @@ export interface TaggedCounts {
 export async function countTagged(sql: postgres.Sql, clickhouse: ClickHouseClient, tag: string): Promise<TaggedCounts> {
   const [pg, ch] = await Promise.all([
     sql<{ n: string }[]>`SELECT count(*) AS n FROM order_history WHERE order_id LIKE ${`${tag}%`}`,
-    clickhouse.query({ query: `SELECT uniqExact(event_id) AS n FROM events WHERE key LIKE ${chString(`${tag}%`)}`, format: 'JSONEachRow' }).then((r) => r.json<{ n: string }>()),
+    clickhouse.query({ query: `SELECT uniqExact(event_id) AS n FROM events WHERE key LIKE ${chString(`${tag}%`)}`, format: 'JSONEachRow' }).then((r) =>
+      r.json<{ n: string }>()
+    ),
   ]);
   return { postgres: Number(pg[0]!.n), clickhouse: Number(ch[0]!.n) };
 }
@@ -107,7 +109,11 @@ export async function readClickhouse(clickhouse: ClickHouseClient, tag: string, 
   const unknown = [...new Set([...raw.keys(), ...final.keys()])].filter((id) => !acknowledged.has(id));
   for (let i = 0; i < unknown.length; i += 500) {
     const ids = unknown.slice(i, i + 500).map(chString).join(',');
-    for (const r of await query<{ event_id: string; topic: string; payload: string }>(`SELECT event_id, any(topic) AS topic, any(payload) AS payload FROM events WHERE event_id IN (${ids}) GROUP BY event_id`)) {
+    for (
+      const r of await query<{ event_id: string; topic: string; payload: string }>(
+        `SELECT event_id, any(topic) AS topic, any(payload) AS payload FROM events WHERE event_id IN (${ids}) GROUP BY event_id`,
+      )
+    ) {
       const seq = seqOfPayload(r.topic, r.payload);
       if (seq !== undefined) trace.set(r.event_id, seq);
     }

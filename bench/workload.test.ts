@@ -73,7 +73,15 @@ test('invalid workloads are refused', () => {
 test('answers: ids of a 202, of a batch, and of a 207 with failed entries', () => {
   assert.deepEqual(idsOfAnswer(202, '{"event_id":"e1","topic":"orders","partition":1,"offset":"5"}'), { accepted: ['e1'], failed: [] });
   assert.deepEqual(
-    idsOfAnswer(207, JSON.stringify({ topic: 'orders', accepted: 1, failed: 1, results: [{ status: 'accepted', event_id: 'a' }, { status: 'failed', index: 1, event_id: 'b' }] })),
+    idsOfAnswer(
+      207,
+      JSON.stringify({
+        topic: 'orders',
+        accepted: 1,
+        failed: 1,
+        results: [{ status: 'accepted', event_id: 'a' }, { status: 'failed', index: 1, event_id: 'b' }],
+      }),
+    ),
     { accepted: ['a'], failed: [{ index: 1, id: 'b' }] },
   );
   assert.deepEqual(idsOfAnswer(503, '{"title":"Kafka unavailable"}'), { accepted: [], failed: [] });

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { isolate } from '../support/isolation.ts';
 import { KafkaCluster } from '../support/kafka-cluster.ts';
 import { formatMarkdown, formatTable } from './report.ts';
-import { DEFAULT_LOAD, runScenario, type ChaosRow } from './run-scenario.ts';
+import { type ChaosRow, DEFAULT_LOAD, runScenario } from './run-scenario.ts';
 import { allScenarios } from './scenarios/index.ts';
 
 const root = new URL('../', import.meta.url).pathname;
@@ -55,7 +55,9 @@ process.stdout.write(`${table}\n`);
 const dir = `${root}bench/results`;
 mkdirSync(dir, { recursive: true });
 const stamp = startedAt.replace(/[:.]/g, '-');
-const loadLine = `${load.rate} req/s offered over ${load.connections} connections, ${load.batch} events per request, delivery timeout ${load.deliveryTimeoutMs / 1000} s`;
+const loadLine = `${load.rate} req/s offered over ${load.connections} connections, ${load.batch} events per request, delivery timeout ${
+  load.deliveryTimeoutMs / 1000
+} s`;
 writeFileSync(`${dir}/chaos-${stamp}.json`, JSON.stringify({ startedAt, load, rows }, null, 2));
 writeFileSync(`${dir}/chaos-${stamp}.md`, formatMarkdown(rows, { startedAt, load: loadLine }));
 log(`written to bench/results/chaos-${stamp}.json and .md`);

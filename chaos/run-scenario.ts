@@ -3,10 +3,10 @@
  * before + hold + after seconds with the fault injected and lifted beside it, the drain, and the
  * checker (bench/run-loadtest.ts). The row says what the table shows and why a run failed.
  */
-import { runLoadtest, type LoadtestReport } from '../bench/run-loadtest.ts';
+import { type LoadtestReport, runLoadtest } from '../bench/run-loadtest.ts';
 import type { Isolated } from '../support/isolation.ts';
 import type { KafkaCluster } from '../support/kafka-cluster.ts';
-import { freePort, startEdge, startGateway, startProducerService, startWorker, type Proc } from '../support/processes.ts';
+import { freePort, type Proc, startEdge, startGateway, startProducerService, startWorker } from '../support/processes.ts';
 import { waitFor } from '../support/wait-for.ts';
 import type { ChaosContext, Scenario } from './scenario.ts';
 
@@ -178,7 +178,9 @@ export async function runScenario(s: Scenario, env: ChaosEnv): Promise<ChaosRow>
     if (withoutRetryAfter) problems.push(`${withoutRetryAfter} 5xx answers without Retry-After`);
     const l = report.loadResult;
     if (l.timeouts) problems.push(`${l.timeouts} requests unanswered after ${load.timeoutS} s`);
-    if (l.longestMs > load.deliveryTimeoutMs + 3000) problems.push(`a request took ${Math.round(l.longestMs)} ms, past the ${load.deliveryTimeoutMs} ms delivery timeout`);
+    if (l.longestMs > load.deliveryTimeoutMs + 3000) {
+      problems.push(`a request took ${Math.round(l.longestMs)} ms, past the ${load.deliveryTimeoutMs} ms delivery timeout`);
+    }
 
     let twoXxBelowMinIsr = 0;
     let partialBelowMinIsr = 0;
@@ -190,12 +192,16 @@ export async function runScenario(s: Scenario, env: ChaosEnv): Promise<ChaosRow>
       twoXxBelowMinIsr = answers.filter((a) => a.status >= 200 && a.status < 300 && a.status !== 207 && a.at > from! + 1000 && a.at < to!).length;
       partialBelowMinIsr = answers.filter((a) => a.status === 207 && a.at > from! + 1000 && a.at < to!).length;
       if (twoXxBelowMinIsr) problems.push(`${twoXxBelowMinIsr} 2xx answers while below min.insync.replicas`);
-      if (!answers.some((a) => a.status === 503 && a.at > from! && a.at < to! + load.deliveryTimeoutMs)) problems.push('no 503 while below min.insync.replicas');
+      if (!answers.some((a) => a.status === 503 && a.at > from! && a.at < to! + load.deliveryTimeoutMs)) {
+        problems.push('no 503 while below min.insync.replicas');
+      }
     }
     if (s.kafkaDown) {
       const [from, to] = s.kafkaDown.map((m) => marks[m]!);
       const during = readyz.filter((r) => r.at > from! + 3000 && r.at < to!);
-      if (during.length === 0 || during.some((r) => r.status === 200)) problems.push(`/readyz said ready while Kafka was down (${during.map((r) => r.status).join(',')})`);
+      if (during.length === 0 || during.some((r) => r.status === 200)) {
+        problems.push(`/readyz said ready while Kafka was down (${during.map((r) => r.status).join(',')})`);
+      }
     }
 
     const backlog = (from: number, to: number) =>
@@ -206,7 +212,9 @@ export async function runScenario(s: Scenario, env: ChaosEnv): Promise<ChaosRow>
       const before = backlog(loadStart, from!);
       const during = backlog(from!, to!);
       // Less than ten seconds of offered load piling up means the workers were not cut off.
-      if (during < Math.max(10 * before, load.rate * load.batch * 10 * 0.5)) problems.push(`the backlog did not grow during the fault (${before} before, ${during} during)`);
+      if (during < Math.max(10 * before, load.rate * load.batch * 10 * 0.5)) {
+        problems.push(`the backlog did not grow during the fault (${before} before, ${during} during)`);
+      }
     }
 
     const lift = marks.lift!;

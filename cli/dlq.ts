@@ -13,7 +13,7 @@ import { loadCommonConfig, orExit } from '../lib/config.ts';
 import { KafkaProducer } from '../lib/kafka/producer.ts';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
-import { DeadLetters, letterWithoutPayload, type DeadLetterFilter } from '../lib/queues/dead-letters.ts';
+import { type DeadLetterFilter, DeadLetters, letterWithoutPayload } from '../lib/queues/dead-letters.ts';
 import { deadLetterQueueName } from '../lib/queues/names.ts';
 import { whyNotReplayable } from '../lib/queues/replay-check.ts';
 import { connectQueueRedis } from '../lib/queues/redis.ts';

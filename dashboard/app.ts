@@ -88,7 +88,7 @@ export function requestGuard(allowedHosts: string[], cookiePath: string): Middle
     if (!SAFE_METHODS.has(c.req.method)) {
       const origin = c.req.header('origin');
       if (origin !== undefined && (origin === 'null' || hostName(URL.canParse(origin) ? new URL(origin).host : origin) !== hostName(host))) {
-        return c.json({ error: 'changes are taken from the dashboard\'s own pages only' }, 403);
+        return c.json({ error: "changes are taken from the dashboard's own pages only" }, 403);
       }
       const sent = c.req.header(CSRF_HEADER) ?? '';
       if (!token || !sameText(sent, token)) {

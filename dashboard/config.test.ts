@@ -18,7 +18,11 @@ describe('loadDashboardConfig', () => {
   });
 
   it('answers to DASHBOARD_HOST and DASHBOARD_ALLOWED_HOSTS', () => {
-    assert.deepEqual(loadDashboardConfig({ DASHBOARD_HOST: '::1', DASHBOARD_ALLOWED_HOSTS: 'ops.example, proxy.internal:8443' }).allowedHosts, ['[::1]', 'ops.example', 'proxy.internal:8443']);
+    assert.deepEqual(loadDashboardConfig({ DASHBOARD_HOST: '::1', DASHBOARD_ALLOWED_HOSTS: 'ops.example, proxy.internal:8443' }).allowedHosts, [
+      '[::1]',
+      'ops.example',
+      'proxy.internal:8443',
+    ]);
     assert.deepEqual(loadDashboardConfig({ DASHBOARD_HOST: '0.0.0.0', DASHBOARD_PASSWORD: 'correct horse battery' }).allowedHosts, []);
   });
 
@@ -31,16 +35,22 @@ describe('loadDashboardConfig', () => {
 
   it('refuses a short password, and takes a user name', () => {
     refuses({ DASHBOARD_PASSWORD: 'short' }, 'DASHBOARD_PASSWORD', /at least 12 characters/);
-    assert.deepEqual(loadDashboardConfig({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'twelve chars' }).credentials, { username: 'ops', password: 'twelve chars' });
+    assert.deepEqual(loadDashboardConfig({ DASHBOARD_USER: 'ops', DASHBOARD_PASSWORD: 'twelve chars' }).credentials, {
+      username: 'ops',
+      password: 'twelve chars',
+    });
   });
 
-  it('takes a read-only password for the viewer, only beside the admin\'s', () => {
+  it("takes a read-only password for the viewer, only beside the admin's", () => {
     refuses({ DASHBOARD_READONLY_PASSWORD: 'twelve chars' }, 'DASHBOARD_READONLY_PASSWORD', /needs DASHBOARD_PASSWORD/);
     refuses({ DASHBOARD_PASSWORD: 'twelve chars', DASHBOARD_READONLY_PASSWORD: 'short' }, 'DASHBOARD_READONLY_PASSWORD', /at least 12/);
-    assert.equal(loadDashboardConfig({ DASHBOARD_PASSWORD: 'twelve chars', DASHBOARD_READONLY_PASSWORD: 'look but touch not' }).readonlyPassword, 'look but touch not');
+    assert.equal(
+      loadDashboardConfig({ DASHBOARD_PASSWORD: 'twelve chars', DASHBOARD_READONLY_PASSWORD: 'look but touch not' }).readonlyPassword,
+      'look but touch not',
+    );
   });
 
-  it('reads the console\'s redacted fields, metrics URLs and consumer groups', () => {
+  it("reads the console's redacted fields, metrics URLs and consumer groups", () => {
     const c = loadDashboardConfig({ FERRY_TOPIC_PREFIX: 'p.' });
     assert.deepEqual(c.redactFields, ['customer_id']);
     assert.equal(c.gatewayMetricsUrl, 'http://127.0.0.1:8080/metrics');

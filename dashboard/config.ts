@@ -1,10 +1,13 @@
 import { isLoopback } from '../lib/net.ts';
-import { ConfigError, loadCommonConfig, readInt, readString, readUrl, type CommonConfig } from '../lib/config.ts';
+import { type CommonConfig, ConfigError, loadCommonConfig, readInt, readString, readUrl } from '../lib/config.ts';
 
 export { isLoopback };
 
-export interface DashboardConfig
-  extends Pick<CommonConfig, 'kafkaBrokers' | 'kafkaSecurity' | 'topicPrefix' | 'queueRedisUrl' | 'logLevel' | 'databaseUrl' | 'redisUrl' | 'redisPrefix' | 'clickhouseUrl'> {
+export interface DashboardConfig extends
+  Pick<
+    CommonConfig,
+    'kafkaBrokers' | 'kafkaSecurity' | 'topicPrefix' | 'queueRedisUrl' | 'logLevel' | 'databaseUrl' | 'redisUrl' | 'redisPrefix' | 'clickhouseUrl'
+  > {
   /** Address the dashboard listens on. @defaultValue `127.0.0.1` (DASHBOARD_HOST) */
   host: string;
   /** @defaultValue 9400 (DASHBOARD_PORT) */
@@ -40,7 +43,6 @@ export interface DashboardConfig
 /** At least this many characters in DASHBOARD_PASSWORD. */
 export const MIN_PASSWORD_LENGTH = 12;
 
-
 export function loadDashboardConfig(env: Record<string, string | undefined> = process.env): DashboardConfig {
   const { kafkaBrokers, kafkaSecurity, topicPrefix, queueRedisUrl, logLevel, databaseUrl, redisUrl, redisPrefix, clickhouseUrl } = loadCommonConfig(env);
   const host = readString(env, 'DASHBOARD_HOST', '127.0.0.1');
@@ -52,12 +54,17 @@ export function loadDashboardConfig(env: Record<string, string | undefined> = pr
     throw new ConfigError('DASHBOARD_PASSWORD', `must have at least ${MIN_PASSWORD_LENGTH} characters`);
   }
   const readonlyPassword = env.DASHBOARD_READONLY_PASSWORD ?? '';
-  if (readonlyPassword !== '' && password === '') throw new ConfigError('DASHBOARD_READONLY_PASSWORD', 'needs DASHBOARD_PASSWORD: without it everyone may change things');
+  if (readonlyPassword !== '' && password === '') {
+    throw new ConfigError('DASHBOARD_READONLY_PASSWORD', 'needs DASHBOARD_PASSWORD: without it everyone may change things');
+  }
   if (readonlyPassword !== '' && readonlyPassword.length < MIN_PASSWORD_LENGTH) {
     throw new ConfigError('DASHBOARD_READONLY_PASSWORD', `must have at least ${MIN_PASSWORD_LENGTH} characters`);
   }
   if (password === '' && !isLoopback(host)) {
-    throw new ConfigError('DASHBOARD_PASSWORD', `must be set when DASHBOARD_HOST (${host}) is not a loopback address: the dashboard can replay records into Kafka`);
+    throw new ConfigError(
+      'DASHBOARD_PASSWORD',
+      `must be set when DASHBOARD_HOST (${host}) is not a loopback address: the dashboard can replay records into Kafka`,
+    );
   }
   const groupId = env.WORKER_GROUP_ID || `${topicPrefix}ferry-workers`;
   const list = (name: string, fallback: string) => readString(env, name, fallback).split(',').map((v) => v.trim()).filter(Boolean);

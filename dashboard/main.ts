@@ -30,7 +30,10 @@ const connection = connectQueueRedis(config.queueRedisUrl);
 // Queue-Redis trouble shows in the pages; it must not end the process.
 connection.on('error', (err) => logger.warn({ err: err.message }, 'queue Redis error'));
 
-const deadLetters = new DeadLetters(connection, deadLetterQueueName(config.topicPrefix), undefined, { bounds: orExit(() => readDeadLetterBounds(process.env)), logger });
+const deadLetters = new DeadLetters(connection, deadLetterQueueName(config.topicPrefix), undefined, {
+  bounds: orExit(() => readDeadLetterBounds(process.env)),
+  logger,
+});
 const retries = WORKER_GROUPS.map((group) => ({ group, queue: new Queue(retryQueueName(config.topicPrefix, group), { connection }) }));
 const metrics = queueMetrics(deadLetters, retries, connection);
 // Connects on the first replay: the pages work while Kafka is down, and a replay made then fails
@@ -64,8 +67,9 @@ const app = createDashboardApp({
 });
 if (!config.credentials) logger.warn('the dashboard has no password (DASHBOARD_PASSWORD): it listens on loopback only');
 const server = capConnections(
-  serve({ fetch: app.fetch, port: config.port, hostname: config.host, serverOptions: serverOptions(limits) }, (info) =>
-    logger.info({ host: config.host, port: info.port, path: config.basePath }, 'dashboard listening'),
+  serve(
+    { fetch: app.fetch, port: config.port, hostname: config.host, serverOptions: serverOptions(limits) },
+    (info) => logger.info({ host: config.host, port: info.port, path: config.basePath }, 'dashboard listening'),
   ),
   limits,
 );
@@ -77,7 +81,14 @@ async function shutdown(signal: string): Promise<void> {
   logger.info({ signal }, 'stopping');
   setTimeout(() => process.exit(1), 15_000).unref();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  for (const step of [() => consoleParts.close(), () => replayer.close(), () => producer.close(), () => Promise.all([deadLetters.queue, ...retries.map((r) => r.queue)].map((q) => q.close()))]) {
+  for (
+    const step of [
+      () => consoleParts.close(),
+      () => replayer.close(),
+      () => producer.close(),
+      () => Promise.all([deadLetters.queue, ...retries.map((r) => r.queue)].map((q) => q.close())),
+    ]
+  ) {
     await step().catch((err: Error) => logger.warn({ err: err.message }, 'error while stopping'));
   }
   connection.disconnect();

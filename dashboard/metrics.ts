@@ -24,7 +24,7 @@ export function queueMetrics(deadLetters: DeadLetters, retries: { group: WorkerG
   if (queueRedis) {
     new client.Gauge({
       name: 'ferry_queue_redis_memory_bytes',
-      help: 'The queue Redis\'s memory (INFO memory): used, and maxmemory (0: no limit). It never evicts, so when used reaches maxmemory it refuses writes',
+      help: "The queue Redis's memory (INFO memory): used, and maxmemory (0: no limit). It never evicts, so when used reaches maxmemory it refuses writes",
       labelNames: ['kind'],
       registers: [registry],
       async collect() {
@@ -49,7 +49,7 @@ export function queueMetrics(deadLetters: DeadLetters, retries: { group: WorkerG
   });
   new client.Gauge({
     name: 'ferry_retries_pending',
-    help: 'Per-key retries scheduled or running, by consumer group (each holds its key\'s later events behind it)',
+    help: "Per-key retries scheduled or running, by consumer group (each holds its key's later events behind it)",
     labelNames: ['group'],
     registers: [registry],
     async collect() {

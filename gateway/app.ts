@@ -3,38 +3,38 @@
  * web standards; runtime entries (main.ts, main.deno.ts) pass in a producer, read model and the
  * optional stores (idempotency, rate limits, applied-event notifications, metrics).
  */
-import { Hono, type Context, type Handler, type MiddlewareHandler } from 'hono';
+import { type Context, type Handler, Hono, type MiddlewareHandler } from 'hono';
 import { cors } from 'hono/cors';
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import type { Codec } from '../schemas/codec.ts';
 import type { Registry } from '../schemas/registry.ts';
 import { isStorableString } from '../schemas/limits.ts';
-import { toAvro, type FieldProblem } from '../schemas/validate.ts';
+import { type FieldProblem, toAvro } from '../schemas/validate.ts';
 import type { AppliedEventsSource } from './applied-events.ts';
-import { authenticate, forbidden, hasScope, type Authenticator, type Credential } from './auth.ts';
-import { readWebBody, type BodyReader } from './body.ts';
+import { authenticate, type Authenticator, type Credential, forbidden, hasScope } from './auth.ts';
+import { type BodyReader, readWebBody } from './body.ts';
 import { countArrayElements, countNdjsonLines } from './batch-count.ts';
 import { renderDocsPage } from './docs-page.ts';
 import { etagMatches } from './etag.ts';
 import {
   derivedEventIds,
   fingerprint,
-  readIdempotencyKey,
-  REPLAYED_HEADERS,
   type IdempotencyOwner,
   type IdempotencyStore,
+  readIdempotencyKey,
+  REPLAYED_HEADERS,
   type StoredResponse,
 } from './idempotency.ts';
 import { buildOpenApi } from './openapi.ts';
 import { preferredWait } from './prefer.ts';
 import { problem } from '../lib/problem.ts';
-import { DELIVERY_TIMEOUT_MS, type Delivery, type EventProducer, type OutgoingRecord } from '../lib/kafka/event-producer.ts';
-import { rateLimit, takeForAddress, type ClientAddress, type RateLimiter } from './rate-limit.ts';
+import { type Delivery, DELIVERY_TIMEOUT_MS, type EventProducer, type OutgoingRecord } from '../lib/kafka/event-producer.ts';
+import { type ClientAddress, rateLimit, type RateLimiter, takeForAddress } from './rate-limit.ts';
 import type { OrderView, ReadModel } from './read-model.ts';
 import { TENANT_HEADER } from '../lib/contract.ts';
 import type { LogSink } from '../lib/log-sink.ts';
 import { formatTraceparent, startRequestSpan, traceHeaders, TRACEPARENT_HEADER, TRACESTATE_HEADER } from '../lib/tracing.ts';
-import { SpanStatusCode, type SpanContext } from '@opentelemetry/api';
+import { type SpanContext, SpanStatusCode } from '@opentelemetry/api';
 
 export interface GatewayOptions {
   producer: EventProducer;
@@ -139,7 +139,9 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
 
   app.onError((err, c) => {
     // Anything unexpected is a plain 500 without internals; the message stays in the server log.
-    console.error(JSON.stringify({ level: 'error', msg: 'unhandled gateway error', error: err.message, trace_id: (c.get('trace') as SpanContext | undefined)?.traceId }));
+    console.error(
+      JSON.stringify({ level: 'error', msg: 'unhandled gateway error', error: err.message, trace_id: (c.get('trace') as SpanContext | undefined)?.traceId }),
+    );
     return problem(c, 500, 'Internal Server Error');
   });
   app.notFound((c) => problem(c, 404, 'Not Found', `no route for ${c.req.method} ${new URL(c.req.url).pathname}`));
@@ -390,7 +392,9 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
       }
     } catch (err) {
       // The answer stands; a retry after the lease expires would produce again, with the same event ids.
-      console.error(JSON.stringify({ level: 'warn', msg: 'could not store the idempotent response', error: (err as Error).message, trace_id: c.get('trace')?.traceId }));
+      console.error(
+        JSON.stringify({ level: 'warn', msg: 'could not store the idempotent response', error: (err as Error).message, trace_id: c.get('trace')?.traceId }),
+      );
     }
     return res;
   };
@@ -485,7 +489,9 @@ function codingProblem(c: Context): Response | undefined {
   }
   const coding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase();
   if (coding !== 'identity' && coding !== '') {
-    return problem(c, 415, 'Unsupported Media Type', `Content-Encoding ${coding} is not supported; send the body uncompressed`, {}, { 'accept-encoding': 'identity' });
+    return problem(c, 415, 'Unsupported Media Type', `Content-Encoding ${coding} is not supported; send the body uncompressed`, {}, {
+      'accept-encoding': 'identity',
+    });
   }
   return undefined;
 }
@@ -500,7 +506,12 @@ function beaconOrigin(c: Context, allowed: string[]): Response | undefined {
   const origin = c.req.header('origin');
   if (origin !== undefined && allowed.includes(origin)) return undefined;
   if (allowed.length === 0) return problem(c, 403, 'Forbidden', 'beacons are taken only from origins listed in CORS_ORIGINS, and none are listed');
-  return problem(c, 403, 'Forbidden', origin === undefined ? 'a beacon must carry the Origin of a page listed in CORS_ORIGINS' : `the origin ${origin} is not listed in CORS_ORIGINS`);
+  return problem(
+    c,
+    403,
+    'Forbidden',
+    origin === undefined ? 'a beacon must carry the Origin of a page listed in CORS_ORIGINS' : `the origin ${origin} is not listed in CORS_ORIGINS`,
+  );
 }
 
 /** UTF-8 size of `text` without encoding it. */
@@ -535,7 +546,15 @@ export function storable(body: string, maxBytes: number): string {
   let text = JSON.stringify(parsed);
   if (utf8Length(text) <= maxBytes) return text;
   const { topic, accepted, failed, event_id, partition, offset } = parsed;
-  text = JSON.stringify({ topic, accepted, failed, event_id, partition, offset, detail: 'per-event results were too large to keep for replay (IDEMPOTENCY_MAX_ANSWER_BYTES)' });
+  text = JSON.stringify({
+    topic,
+    accepted,
+    failed,
+    event_id,
+    partition,
+    offset,
+    detail: 'per-event results were too large to keep for replay (IDEMPOTENCY_MAX_ANSWER_BYTES)',
+  });
   return text;
 }
 
@@ -566,7 +585,7 @@ function respond(
   const results = deliveries.map((d, i) =>
     d.ok
       ? { status: 'accepted' as const, event_id: ids[i]!, partition: d.partition, offset: d.offset }
-      : { status: 'failed' as const, index: i, event_id: ids[i]!, reason: d.error.message },
+      : { status: 'failed' as const, index: i, event_id: ids[i]!, reason: d.error.message }
   );
   const failed = results.filter((r) => r.status === 'failed').length;
   if (failed === results.length) {

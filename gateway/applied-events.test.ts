@@ -8,7 +8,7 @@ import { createAuthenticator } from './auth.ts';
 import { sha256Hex } from '../lib/api-keys.ts';
 import { preferredWait } from './prefer.ts';
 import type { Delivery, OutgoingRecord } from '../lib/kafka/event-producer.ts';
-import { DEFAULT_TENANT, TENANT_HEADER, encodeApplied } from '../lib/contract.ts';
+import { DEFAULT_TENANT, encodeApplied, TENANT_HEADER } from '../lib/contract.ts';
 import { FakeProducer, FakeReadModel, order, post } from '../test/fakes.ts';
 
 const registry = loadRegistry();
@@ -43,7 +43,7 @@ describe('AppliedEvents', () => {
     assert.equal(await other, false);
   });
 
-  it('counts ids of the older, tenant-less announcement as the development tenant\'s', async () => {
+  it("counts ids of the older, tenant-less announcement as the development tenant's", async () => {
     const applied = new AppliedEvents();
     const dev = applied.watch(DEFAULT_TENANT, ['a']).wait(5000);
     const acme = applied.watch('acme', ['a']).wait(50);
@@ -77,7 +77,15 @@ describe('AppliedEvents', () => {
     const applied = new AppliedEvents();
     const one = applied.watch('acme', ['a']).wait(5000);
     const two = applied.watch('acme', ['a']).wait(5000);
-    const garbage = ['not json', 'null', '{"event_ids":"a"}', '{"ids":["a"]}', '{"event_ids":[1,null],"tenants":["acme","acme"]}', '{"event_ids":["a"],"tenants":["acme","x"]}', '{"event_ids":["a"],"tenants":"acme"}'];
+    const garbage = [
+      'not json',
+      'null',
+      '{"event_ids":"a"}',
+      '{"ids":["a"]}',
+      '{"event_ids":[1,null],"tenants":["acme","acme"]}',
+      '{"event_ids":["a"],"tenants":["acme","x"]}',
+      '{"event_ids":["a"],"tenants":"acme"}',
+    ];
     for (const message of garbage) applied.deliverMessage(message);
     assert.equal(applied.watching, 1);
     applied.deliverMessage(msg(ev('a')));
@@ -132,7 +140,15 @@ describe('POST with Prefer: wait', () => {
     const applied = new AppliedEvents();
     const producer = new ApplyingProducer(applied, options.delayMs, options.fails);
     const readModel = new FakeReadModel();
-    const app = createApp({ registry, codec, producer, readModel, applied, maxWaitSeconds: options.maxWaitSeconds ?? 30, ...(options.maxWaitAnswerBytes ? { maxWaitAnswerBytes: options.maxWaitAnswerBytes } : {}) });
+    const app = createApp({
+      registry,
+      codec,
+      producer,
+      readModel,
+      applied,
+      maxWaitSeconds: options.maxWaitSeconds ?? 30,
+      ...(options.maxWaitAnswerBytes ? { maxWaitAnswerBytes: options.maxWaitAnswerBytes } : {}),
+    });
     return { app, producer, readModel, applied };
   }
 
@@ -217,7 +233,15 @@ describe('POST with Prefer: wait', () => {
       { id: 'beacon', tenant: 'acme', sha256: await sha256Hex('fry_beacon'), scopes: ['write:orders'], beacon: true },
       { id: 'reader', tenant: 'acme', sha256: await sha256Hex('fry_reader'), scopes: ['write:orders', 'read:orders'] },
     ];
-    const app = createApp({ registry, codec, producer: new ApplyingProducer(applied), readModel, applied, authenticator: createAuthenticator({ apiKeys }), corsOrigins: ['*'] });
+    const app = createApp({
+      registry,
+      codec,
+      producer: new ApplyingProducer(applied),
+      readModel,
+      applied,
+      authenticator: createAuthenticator({ apiKeys }),
+      corsOrigins: ['*'],
+    });
     const send = async (path: string, key?: string) => {
       const res = await app.request(path, post(order(), { prefer: 'wait=5', ...(key ? { 'x-api-key': key } : {}) }));
       return { status: res.status, body: (await res.json()) as Record<string, unknown> };

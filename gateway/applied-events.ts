@@ -8,7 +8,7 @@
  * Register before producing: a worker can apply an event before the producer's delivery
  * report reaches the gateway.
  */
-import { decodeApplied, type AppliedEvent } from '../lib/contract.ts';
+import { type AppliedEvent, decodeApplied } from '../lib/contract.ts';
 
 export interface AppliedWatch {
   /** Resolves true once every watched id was applied, false after `timeoutMs` or on `signal`. Ends the watch. */
@@ -44,7 +44,7 @@ export class AppliedEvents implements AppliedEventsSource {
     const waiter: Waiter = { remaining: new Set(eventIds.map((id) => pairKey(tenant, id))), done: resolveDone };
     for (const id of waiter.remaining) {
       let set = this.#byId.get(id);
-      if (!set) this.#byId.set(id, (set = new Set()));
+      if (!set) this.#byId.set(id, set = new Set());
       set.add(waiter);
     }
     if (waiter.remaining.size === 0) resolveDone();

@@ -6,7 +6,7 @@ import { ConfigError } from '../lib/config.ts';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { createApp } from './app.ts';
-import { createAuthenticator, hasScope, ANONYMOUS, type AuthResult } from './auth.ts';
+import { ANONYMOUS, type AuthResult, createAuthenticator, hasScope } from './auth.ts';
 import { parseApiKeys, sha256Hex } from '../lib/api-keys.ts';
 import { FakeProducer, FakeReadModel, order, post } from '../test/fakes.ts';
 
@@ -37,7 +37,11 @@ describe('API keys', () => {
   });
 
   it('refuses a missing, unknown or malformed credential, saying which', async () => {
-    assert.deepEqual(await auth.authenticate(headers({})), { ok: false, reason: 'missing', detail: 'send an API key (X-API-Key or Authorization: Bearer) or a bearer token' });
+    assert.deepEqual(await auth.authenticate(headers({})), {
+      ok: false,
+      reason: 'missing',
+      detail: 'send an API key (X-API-Key or Authorization: Bearer) or a bearer token',
+    });
     const unknown = await auth.authenticate(headers({ 'x-api-key': `${KEY}x` }));
     assert.equal(unknown.ok, false);
     assert.equal(!unknown.ok && unknown.reason, 'invalid');
@@ -58,7 +62,8 @@ describe('API keys', () => {
 
 describe('JWT (HS256)', () => {
   const auth = createAuthenticator({ jwt: { secret: SECRET } })!;
-  const token = (claims: Record<string, unknown>, secret = SECRET) => sign({ sub: 'svc-1', tenant: 'acme', scope: 'write:orders read:orders', exp: inAnHour(), ...claims }, secret, 'HS256');
+  const token = (claims: Record<string, unknown>, secret = SECRET) =>
+    sign({ sub: 'svc-1', tenant: 'acme', scope: 'write:orders read:orders', exp: inAnHour(), ...claims }, secret, 'HS256');
 
   it('takes the tenant and scopes from the token', async () => {
     const c = ok(await auth.authenticate(headers({ authorization: `Bearer ${await token({})}` })));
@@ -160,9 +165,19 @@ describe('authentication through the app', () => {
     return (await res.json()) as Record<string, unknown>;
   }
 
-  it('a reader sees only its own tenant\'s orders', async () => {
+  it("a reader sees only its own tenant's orders", async () => {
     const { app, readModel } = setup();
-    const view = { order_id: 'o-7', customer_id: 'c-1', status: 'paid', amount_cents: 1, currency: 'EUR', items: [], occurred_at: '2026-11-23T10:00:00.000Z', updated_at: '2026-11-23T10:00:00.000Z', event_id: '0b7e2c1a-3f4d-4a5b-8c6d-7e8f9a0b1c2d' };
+    const view = {
+      order_id: 'o-7',
+      customer_id: 'c-1',
+      status: 'paid',
+      amount_cents: 1,
+      currency: 'EUR',
+      items: [],
+      occurred_at: '2026-11-23T10:00:00.000Z',
+      updated_at: '2026-11-23T10:00:00.000Z',
+      event_id: '0b7e2c1a-3f4d-4a5b-8c6d-7e8f9a0b1c2d',
+    };
     readModel.orders.set('globex/o-7', view);
     assert.equal((await app.request('/v1/orders/o-7', { headers: { 'x-api-key': READER } })).status, 404, "acme does not see globex's order");
     readModel.orders.set('acme/o-7', { ...view, status: 'shipped' });
@@ -187,7 +202,10 @@ describe('authentication through the app', () => {
 
   it('403 without the scope, naming it; 404 for an unknown topic once authenticated', async () => {
     const { app, producer } = setup();
-    const res = await app.request('/v1/events/page_views', post({ user_id: 'u', url: 'https://x.example/', occurred_at: '2026-11-23T11:00:00Z' }, { 'x-api-key': KEY }));
+    const res = await app.request(
+      '/v1/events/page_views',
+      post({ user_id: 'u', url: 'https://x.example/', occurred_at: '2026-11-23T11:00:00Z' }, { 'x-api-key': KEY }),
+    );
     const body = await problemOf(res, 403);
     assert.equal(body.required_scope, 'write:page_views');
     assert.match(String(res.headers.get('www-authenticate')), /error="insufficient_scope", scope="write:page_views"/);

@@ -7,7 +7,7 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import { verify } from 'hono/jwt';
-import { sha256Hex, TENANT, type ApiKeyEntry } from '../lib/api-keys.ts';
+import { type ApiKeyEntry, sha256Hex, TENANT } from '../lib/api-keys.ts';
 import { problem } from '../lib/problem.ts';
 
 export type { ApiKeyEntry };
@@ -39,7 +39,6 @@ export interface Authenticator {
 
 /** The caller when authentication is off: tenant `default`, every scope. */
 export const ANONYMOUS: Credential = Object.freeze({ id: 'anonymous', tenant: 'default', scopes: new Set<string>(), kind: 'anonymous' });
-
 
 /** Returns an authenticator, or undefined when neither API keys nor a JWT secret are configured. */
 export function createAuthenticator(options: { apiKeys?: ApiKeyEntry[]; jwt?: JwtOptions }): Authenticator | undefined {
@@ -87,7 +86,9 @@ export function createAuthenticator(options: { apiKeys?: ApiKeyEntry[]; jwt?: Jw
       const result = await fromApiKey(key);
       // A key that may not travel in URLs stays refused here even when valid: its holder chose
       // headers, and URLs end up in proxies' and browsers' logs.
-      if (result.ok && !beaconKeys.has(result.credential)) return { ok: false, reason: 'invalid', detail: 'this API key may not be sent in a URL; list a key with "beacon": true for beacons' };
+      if (result.ok && !beaconKeys.has(result.credential)) {
+        return { ok: false, reason: 'invalid', detail: 'this API key may not be sent in a URL; list a key with "beacon": true for beacons' };
+      }
       return result;
     },
     async authenticate(headers: Headers): Promise<AuthResult> {
@@ -122,7 +123,10 @@ const REALM = 'Bearer realm="ferry"';
  * ANONYMOUS (authentication off; the entry point warns loudly at start-up). `from` says where
  * the credential is: the headers, or (the beacon route only) a beacon key in `?key=`.
  */
-export const authenticate = (authenticator: Authenticator | undefined, from: 'headers' | 'beacon-url' = 'headers'): MiddlewareHandler<{ Variables: { credential: Credential } }> =>
+export const authenticate = (
+  authenticator: Authenticator | undefined,
+  from: 'headers' | 'beacon-url' = 'headers',
+): MiddlewareHandler<{ Variables: { credential: Credential } }> =>
   async function authenticate(c, next) {
     if (!authenticator) {
       c.set('credential', ANONYMOUS);

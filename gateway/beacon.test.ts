@@ -44,7 +44,7 @@ async function problemOf(res: Response, status: number): Promise<Record<string, 
 }
 
 describe('POST /v1/beacon/:topic', () => {
-  it('takes a beacon key from ?key=, JSON sent as text/plain, and produces under the key\'s tenant', async () => {
+  it("takes a beacon key from ?key=, JSON sent as text/plain, and produces under the key's tenant", async () => {
     const { app, producer } = setup();
     const one = await app.request(`/v1/beacon/page_views?key=${BEACON_KEY}`, beacon(view()));
     assert.equal(one.status, 202);
@@ -66,7 +66,14 @@ describe('POST /v1/beacon/:topic', () => {
     const inHeader = { ...beacon(view()), headers: { 'content-type': 'text/plain', origin: SHOP, 'x-api-key': BEACON_KEY } };
     await problemOf(await app.request('/v1/beacon/page_views', inHeader), 401);
     // ...and the beacon key is no key on the other routes' URLs.
-    await problemOf(await app.request(`/v1/events/page_views?key=${BEACON_KEY}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(view()) }), 401);
+    await problemOf(
+      await app.request(`/v1/events/page_views?key=${BEACON_KEY}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(view()),
+      }),
+      401,
+    );
     assert.equal(producer.sent.length, 0);
   });
 
@@ -111,7 +118,11 @@ describe('POST /v1/beacon/:topic', () => {
 
   it('the events route does not take text/plain: only beacons skip the preflight', async () => {
     const { app, producer } = setup();
-    const res = await app.request('/v1/events/page_views', { method: 'POST', headers: { 'content-type': 'text/plain', 'x-api-key': SERVER_KEY }, body: JSON.stringify(view()) });
+    const res = await app.request('/v1/events/page_views', {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain', 'x-api-key': SERVER_KEY },
+      body: JSON.stringify(view()),
+    });
     await problemOf(res, 415);
     assert.equal(producer.sent.length, 0);
   });
@@ -127,10 +138,15 @@ describe('parseApiKeys: beacon keys', () => {
   });
 
   it('refuses a beacon key with a read scope, and a beacon that is not a boolean', () => {
-    for (const [value, message] of [
-      [{ ...beaconKey, scopes: ['write:page_views', 'read:orders'] }, /entry 0 \(shop-web\): a beacon key travels in URLs and web pages; give it write scopes only/],
-      [{ ...beaconKey, beacon: 'yes' }, /entry 0 \(shop-web\): beacon must be true or false/],
-    ] as const) {
+    for (
+      const [value, message] of [
+        [
+          { ...beaconKey, scopes: ['write:page_views', 'read:orders'] },
+          /entry 0 \(shop-web\): a beacon key travels in URLs and web pages; give it write scopes only/,
+        ],
+        [{ ...beaconKey, beacon: 'yes' }, /entry 0 \(shop-web\): beacon must be true or false/],
+      ] as const
+    ) {
       assert.throws(
         () => parseApiKeys(JSON.stringify([value])),
         (err: unknown) => err instanceof ConfigError && message.test(err.message),

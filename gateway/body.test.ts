@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Hono } from 'hono';
-import { readWebBody, type BodyResult } from './body.ts';
+import { type BodyResult, readWebBody } from './body.ts';
 
 /** Runs readWebBody inside a Hono handler, as the gateway does. */
 async function read(init: RequestInit, max: number): Promise<BodyResult> {

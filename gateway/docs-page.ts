@@ -5,8 +5,7 @@
  */
 import type { JsonSchema, OpenApiDocument, Operation } from './openapi.ts';
 
-const esc = (v: unknown): string =>
-  String(v).replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
+const esc = (v: unknown): string => String(v).replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 
 /** Inline `code` and paragraphs from the spec's markdown-ish descriptions. */
 const prose = (text: unknown): string =>
@@ -57,8 +56,14 @@ export function renderDocsPage(spec: OpenApiDocument): string {
     if (!props) return '';
     const required = new Set((s.required as string[] | undefined) ?? []);
     const rows = Object.entries(props).map(([name, p]) => {
-      const nested = p.type === 'object' && p.properties ? fieldTable(p) : p.type === 'array' && (p.items as JsonSchema)?.properties ? fieldTable(p.items as JsonSchema) : '';
-      return `<tr><td><code>${esc(name)}</code>${required.has(name) ? ' <span class="req">required</span>' : ''}</td><td>${typeOf(p)}</td><td>${constraints(p)}</td><td>${prose(p.description)}${nested}</td></tr>`;
+      const nested = p.type === 'object' && p.properties
+        ? fieldTable(p)
+        : p.type === 'array' && (p.items as JsonSchema)?.properties
+        ? fieldTable(p.items as JsonSchema)
+        : '';
+      return `<tr><td><code>${esc(name)}</code>${required.has(name) ? ' <span class="req">required</span>' : ''}</td><td>${typeOf(p)}</td><td>${
+        constraints(p)
+      }</td><td>${prose(p.description)}${nested}</td></tr>`;
     });
     return `<table><thead><tr><th>field</th><th>type</th><th>constraints</th><th>description</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
   };
@@ -77,7 +82,9 @@ export function renderDocsPage(spec: OpenApiDocument): string {
   const operation = (path: string, method: string, op: Operation): string => {
     const params = (op.parameters ?? []).map(resolve);
     const paramRows = params
-      .map((p) => `<tr><td><code>${esc(p.name)}</code></td><td>${esc(p.in)}</td><td>${typeOf((p.schema as JsonSchema) ?? {})}</td><td>${prose(p.description)}</td></tr>`)
+      .map((p) =>
+        `<tr><td><code>${esc(p.name)}</code></td><td>${esc(p.in)}</td><td>${typeOf((p.schema as JsonSchema) ?? {})}</td><td>${prose(p.description)}</td></tr>`
+      )
       .join('');
     const content = (op.requestBody?.content ?? {}) as Record<string, { schema: JsonSchema }>;
     const body = Object.entries(content)
@@ -87,15 +94,23 @@ export function renderDocsPage(spec: OpenApiDocument): string {
       .map(([status, r0]) => {
         const r = resolve(r0);
         const headers = Object.keys((r.headers as object | undefined) ?? {});
-        const types = Object.entries((r.content as Record<string, { schema: JsonSchema }> | undefined) ?? {}).map(([t, c]) => `<code>${esc(t)}</code> ${typeOf(c.schema)}`);
-        return `<tr><td class="status s${esc(status[0])}">${esc(status)}</td><td>${prose(r.description)}</td><td>${types.join('<br>')}</td><td>${headers.map((h) => `<code>${esc(h)}</code>`).join(' ')}</td></tr>`;
+        const types = Object.entries((r.content as Record<string, { schema: JsonSchema }> | undefined) ?? {}).map(([t, c]) =>
+          `<code>${esc(t)}</code> ${typeOf(c.schema)}`
+        );
+        return `<tr><td class="status s${esc(status[0])}">${esc(status)}</td><td>${prose(r.description)}</td><td>${types.join('<br>')}</td><td>${
+          headers.map((h) => `<code>${esc(h)}</code>`).join(' ')
+        }</td></tr>`;
       })
       .join('');
     const security = op.security ? '<p class="auth">Needs an API key or bearer token.</p>' : '';
     return `<section class="op" id="${esc(op.operationId)}">
 <h3><span class="method ${esc(method)}">${esc(method.toUpperCase())}</span> <code>${esc(path)}</code></h3>
 <p><strong>${esc(op.summary)}</strong></p>${security}${prose(op.description)}
-${paramRows ? `<h4>Parameters</h4><table><thead><tr><th>name</th><th>in</th><th>type</th><th>description</th></tr></thead><tbody>${paramRows}</tbody></table>` : ''}
+${
+      paramRows
+        ? `<h4>Parameters</h4><table><thead><tr><th>name</th><th>in</th><th>type</th><th>description</th></tr></thead><tbody>${paramRows}</tbody></table>`
+        : ''
+    }
 ${body ? `<h4>Request body</h4><ul>${body}</ul>` : ''}
 <h4>Responses</h4><table><thead><tr><th>status</th><th>meaning</th><th>body</th><th>headers</th></tr></thead><tbody>${responses}</tbody></table>
 </section>`;
@@ -125,7 +140,9 @@ td p{margin:0 0 .3rem}
 .req{color:#c62828;font-size:12px}.auth{color:#6a4c93}
 </style></head>
 <body><main>
-<h1>${esc(spec.info.title)}</h1><p>OpenAPI ${esc(spec.openapi)}, API version ${esc(spec.info.version)}. Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
+<h1>${esc(spec.info.title)}</h1><p>OpenAPI ${esc(spec.openapi)}, API version ${
+    esc(spec.info.version)
+  }. Machine-readable: <a href="/openapi.json">/openapi.json</a>.</p>
 ${prose(spec.info.description)}
 <h2>Authentication</h2><ul>${schemes}</ul>
 <h2>Routes</h2><ul>${toc}</ul>

@@ -24,8 +24,14 @@ describe('loadGatewayConfig', () => {
     const dev = loadGatewayConfig({});
     assert.equal(dev.rateLimitAddressPerSecond, 0);
     assert.equal(dev.rateLimitOnRedisDown, 'open');
-    assert.equal(loadGatewayConfig({ NODE_ENV: 'production', FERRY_API_KEYS: KEYS, RATE_LIMIT_PER_SECOND: '0', RATE_LIMIT_ON_REDIS_DOWN: 'open' }).rateLimitOnRedisDown, 'open');
-    assert.throws(() => loadGatewayConfig({ RATE_LIMIT_ON_REDIS_DOWN: 'maybe' }), (err: unknown) => err instanceof ConfigError && err.variable === 'RATE_LIMIT_ON_REDIS_DOWN');
+    assert.equal(
+      loadGatewayConfig({ NODE_ENV: 'production', FERRY_API_KEYS: KEYS, RATE_LIMIT_PER_SECOND: '0', RATE_LIMIT_ON_REDIS_DOWN: 'open' }).rateLimitOnRedisDown,
+      'open',
+    );
+    assert.throws(
+      () => loadGatewayConfig({ RATE_LIMIT_ON_REDIS_DOWN: 'maybe' }),
+      (err: unknown) => err instanceof ConfigError && err.variable === 'RATE_LIMIT_ON_REDIS_DOWN',
+    );
   });
 
   it('defaults: auth off, rate limits off, CORS * in development, HTTP, wait cap 30 s, bounded in-flight', () => {
@@ -64,11 +70,17 @@ describe('loadGatewayConfig', () => {
     assert.equal(loadGatewayConfig({}).idempotencyRedisUrl, 'redis://127.0.0.1:6379/0');
     assert.equal(loadGatewayConfig({ REDIS_URL: 'redis://cache:6379/1' }).idempotencyRedisUrl, 'redis://cache:6379/1');
     assert.equal(loadGatewayConfig({ IDEMPOTENCY_REDIS_URL: 'redis://127.0.0.1:6380' }).idempotencyRedisUrl, 'redis://127.0.0.1:6380');
-    assert.throws(() => loadGatewayConfig({ IDEMPOTENCY_REDIS_URL: 'http://127.0.0.1:6380' }), (err: unknown) => err instanceof ConfigError && err.variable === 'IDEMPOTENCY_REDIS_URL');
+    assert.throws(
+      () => loadGatewayConfig({ IDEMPOTENCY_REDIS_URL: 'http://127.0.0.1:6380' }),
+      (err: unknown) => err instanceof ConfigError && err.variable === 'IDEMPOTENCY_REDIS_URL',
+    );
   });
 
   it('reads CORS origins and refuses things that are not origins', () => {
-    assert.deepEqual(loadGatewayConfig({ CORS_ORIGINS: 'https://a.example, http://localhost:3000' }).corsOrigins, ['https://a.example', 'http://localhost:3000']);
+    assert.deepEqual(loadGatewayConfig({ CORS_ORIGINS: 'https://a.example, http://localhost:3000' }).corsOrigins, [
+      'https://a.example',
+      'http://localhost:3000',
+    ]);
     fails({ CORS_ORIGINS: 'https://a.example/path' }, 'CORS_ORIGINS', /not an origin/);
   });
 
@@ -76,7 +88,10 @@ describe('loadGatewayConfig', () => {
     fails({ TLS_CERT_FILE: '/etc/hostname' }, 'TLS_KEY_FILE', /both/);
     fails({ TLS_KEY_FILE: '/etc/hostname' }, 'TLS_CERT_FILE', /both/);
     fails({ TLS_CERT_FILE: '/nonexistent.pem', TLS_KEY_FILE: '/etc/hostname' }, 'TLS_CERT_FILE', /no file/);
-    assert.deepEqual(loadGatewayConfig({ TLS_CERT_FILE: '/etc/hostname', TLS_KEY_FILE: '/etc/hostname' }).tls, { certFile: '/etc/hostname', keyFile: '/etc/hostname' });
+    assert.deepEqual(loadGatewayConfig({ TLS_CERT_FILE: '/etc/hostname', TLS_KEY_FILE: '/etc/hostname' }).tls, {
+      certFile: '/etc/hostname',
+      keyFile: '/etc/hostname',
+    });
   });
 
   it('refuses a short JWT secret or metrics token without echoing them, and an in-flight bound below a batch', () => {

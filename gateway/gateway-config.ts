@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { loadCommonConfig, readInt, readString, readUrl, ConfigError, type CommonConfig } from '../lib/config.ts';
-import { readProducerTuning, type ProducerTuning } from '../lib/kafka/producer-config.ts';
-import { parseApiKeys, type ApiKeyEntry } from '../lib/api-keys.ts';
+import { type CommonConfig, ConfigError, loadCommonConfig, readInt, readString, readUrl } from '../lib/config.ts';
+import { type ProducerTuning, readProducerTuning } from '../lib/kafka/producer-config.ts';
+import { type ApiKeyEntry, parseApiKeys } from '../lib/api-keys.ts';
 import type { JwtOptions } from './auth.ts';
-import { readHttpLimits, type HttpLimits } from '../lib/http-limits.ts';
+import { type HttpLimits, readHttpLimits } from '../lib/http-limits.ts';
 
 export interface GatewayConfig extends CommonConfig, ProducerTuning {
   /** HTTP port. @defaultValue 8080 (PORT) */
@@ -100,7 +100,9 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
 
   const certFile = readString(env, 'TLS_CERT_FILE', '');
   const keyFile = readString(env, 'TLS_KEY_FILE', '');
-  if ((certFile === '') !== (keyFile === '')) throw new ConfigError(certFile ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'set both TLS_CERT_FILE and TLS_KEY_FILE, or neither');
+  if ((certFile === '') !== (keyFile === '')) {
+    throw new ConfigError(certFile ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'set both TLS_CERT_FILE and TLS_KEY_FILE, or neither');
+  }
   if (certFile && !existsSync(certFile)) throw new ConfigError('TLS_CERT_FILE', `no file ${certFile}`);
   if (keyFile && !existsSync(keyFile)) throw new ConfigError('TLS_KEY_FILE', `no file ${keyFile}`);
 
@@ -143,6 +145,9 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
  */
 export function requireAuthentication(config: GatewayConfig): void {
   if (config.production && config.apiKeys.length === 0 && !config.jwt) {
-    throw new ConfigError('FERRY_API_KEYS', 'NODE_ENV=production and neither FERRY_API_KEYS nor FERRY_JWT_SECRET is set: refusing to serve without authentication');
+    throw new ConfigError(
+      'FERRY_API_KEYS',
+      'NODE_ENV=production and neither FERRY_API_KEYS nor FERRY_JWT_SECRET is set: refusing to serve without authentication',
+    );
   }
 }

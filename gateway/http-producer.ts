@@ -4,7 +4,7 @@
  * and answers with one delivery per record once Kafka acknowledged it.
  */
 import { toBase64, type WireDelivery, type WireRecord } from '../lib/kafka/producer-wire.ts';
-import { DELIVERY_TIMEOUT_MS, ProduceError, type Delivery, type EventProducer, type OutgoingRecord } from '../lib/kafka/event-producer.ts';
+import { type Delivery, DELIVERY_TIMEOUT_MS, type EventProducer, type OutgoingRecord, ProduceError } from '../lib/kafka/event-producer.ts';
 
 export interface HttpProducerOptions {
   /** Base URL of the producer service, like `http://127.0.0.1:8090`. */
@@ -19,7 +19,9 @@ export class HttpProducer implements EventProducer {
   constructor(readonly options: HttpProducerOptions) {}
 
   async send(records: OutgoingRecord[]): Promise<Delivery[]> {
-    const body = JSON.stringify({ records: records.map((r): WireRecord => ({ topic: r.topic, key: r.key, value_base64: toBase64(r.value), ...(r.headers ? { headers: r.headers } : {}) })) });
+    const body = JSON.stringify({
+      records: records.map((r): WireRecord => ({ topic: r.topic, key: r.key, value_base64: toBase64(r.value), ...(r.headers ? { headers: r.headers } : {}) })),
+    });
     let res: Response;
     try {
       res = await fetch(new URL('/v1/records', this.options.url), {

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
-import { createApp, storable, utf8Length, type GatewayOptions } from './app.ts';
+import { createApp, type GatewayOptions, storable, utf8Length } from './app.ts';
 import { createAuthenticator } from './auth.ts';
 import { derivedEventIds, readIdempotencyKey } from './idempotency.ts';
 import { FakeProducer, MemoryIdempotencyStore, order, post } from '../test/fakes.ts';

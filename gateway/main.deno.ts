@@ -21,7 +21,10 @@ import { HttpProducer } from './http-producer.ts';
 
 declare const Deno: {
   env: { toObject(): Record<string, string> };
-  serve(options: { port: number; hostname: string; onListen?: (a: { port: number }) => void }, handler: (req: Request) => Response | Promise<Response>): { shutdown(): Promise<void> };
+  serve(
+    options: { port: number; hostname: string; onListen?: (a: { port: number }) => void },
+    handler: (req: Request) => Response | Promise<Response>,
+  ): { shutdown(): Promise<void> };
   addSignalListener(signal: string, fn: () => void): void;
   exit(code: number): never;
 };
@@ -70,7 +73,11 @@ if (env.REDIS_URL) {
 }
 
 const app = createApp(options);
-const server = Deno.serve({ port, hostname: config.host, onListen: ({ port }) => console.log(JSON.stringify({ msg: 'edge gateway listening', port, redis: Boolean(env.REDIS_URL) })) }, app.fetch);
+const server = Deno.serve({
+  port,
+  hostname: config.host,
+  onListen: ({ port }) => console.log(JSON.stringify({ msg: 'edge gateway listening', port, redis: Boolean(env.REDIS_URL) })),
+}, app.fetch);
 const stop = () =>
   void server
     .shutdown()

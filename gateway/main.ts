@@ -71,12 +71,20 @@ async function runServer(): Promise<void> {
     await kafka.connect();
   } catch (err) {
     // One line with librdkafka's reason (a refused certificate or password says so), not a stack.
-    logger.fatal({ err: (err as Error).message, brokers: config.kafkaBrokers, kafka: describeKafkaSecurity(config.kafkaSecurity) }, 'gateway cannot start: Kafka refused or did not answer');
+    logger.fatal(
+      { err: (err as Error).message, brokers: config.kafkaBrokers, kafka: describeKafkaSecurity(config.kafkaSecurity) },
+      'gateway cannot start: Kafka refused or did not answer',
+    );
     process.exit(1);
   }
   const stores = await withRedisStores(config, logger);
 
-  const metrics = new GatewayMetrics({ inFlight: () => kafka.inFlight, maxInFlight: kafka.maxInFlight, waiting: () => stores.applied.watching, token: config.metricsToken });
+  const metrics = new GatewayMetrics({
+    inFlight: () => kafka.inFlight,
+    maxInFlight: kafka.maxInFlight,
+    waiting: () => stores.applied.watching,
+    token: config.metricsToken,
+  });
   const app = createApp({
     producer: metrics.instrument(kafka),
     registry,
@@ -107,8 +115,9 @@ async function runServer(): Promise<void> {
   const listening = (info: { port: number }) =>
     logger.info({ port: info.port, pid: process.pid, tls: Boolean(config.tls), kafka: describeKafkaSecurity(config.kafkaSecurity) }, 'gateway listening');
   const limits = serverOptions(config.http);
-  const server = capConnections(config.tls
-    ? serve(
+  const server = capConnections(
+    config.tls
+      ? serve(
         {
           fetch: app.fetch,
           port: config.port,
@@ -118,7 +127,9 @@ async function runServer(): Promise<void> {
         },
         listening,
       )
-    : serve({ fetch: app.fetch, port: config.port, hostname: config.host, serverOptions: limits }, listening), config.http);
+      : serve({ fetch: app.fetch, port: config.port, hostname: config.host, serverOptions: limits }, listening),
+    config.http,
+  );
 
   let closing = false;
   const shutdown = async () => {

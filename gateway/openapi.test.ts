@@ -47,7 +47,23 @@ describe('GET /openapi.json', () => {
       assert.ok((spec.components as Record<string, Record<string, unknown>>)[kind!]?.[name!], `${ref} at ${at}`);
     }
     const post = spec.paths['/v1/events/{topic}']!.post!;
-    assert.deepEqual(Object.keys(post.responses).sort(), ['200', '202', '207', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '501', '503']);
+    assert.deepEqual(Object.keys(post.responses).sort(), [
+      '200',
+      '202',
+      '207',
+      '400',
+      '401',
+      '403',
+      '404',
+      '409',
+      '413',
+      '415',
+      '422',
+      '429',
+      '500',
+      '501',
+      '503',
+    ]);
     assert.deepEqual(
       (post.parameters as { $ref: string }[]).map((p) => p.$ref.split('/').pop()),
       ['Topic', 'IdempotencyKey', 'Prefer', 'Traceparent'],
@@ -57,7 +73,9 @@ describe('GET /openapi.json', () => {
     assert.deepEqual(Object.keys(problemResponse.content), ['application/problem+json']);
     assert.ok(problemResponse.headers['Retry-After']);
     const get = spec.paths['/v1/orders/{order_id}']!.get!;
-    for (const op of [post, spec.paths['/v1/beacon/{topic}']!.post!, get]) assert.ok(op.responses['429'] && op.responses['503'], 'rate limited, and 503 when the limiter is down');
+    for (const op of [post, spec.paths['/v1/beacon/{topic}']!.post!, get]) {
+      assert.ok(op.responses['429'] && op.responses['503'], 'rate limited, and 503 when the limiter is down');
+    }
     assert.match((spec.components.responses.ServiceUnavailable as { description: string }).description, /rate limiter/);
     // A replay cut to its summary (IDEMPOTENCY_MAX_ANSWER_BYTES) is documented with its detail.
     for (const status of ['200', '202', '207']) {
@@ -87,7 +105,13 @@ describe('GET /openapi.json', () => {
     assert.equal(props.occurred_at!.format, 'date-time');
     const items = props.items as { maxItems: number; items: JsonSchema };
     assert.equal(items.maxItems, 1000);
-    assert.deepEqual((items.items.properties as Record<string, JsonSchema>).quantity, { type: 'integer', format: 'int32', minimum: 1, maximum: 2 ** 31 - 1, description: '1 to 2^31 - 1.' });
+    assert.deepEqual((items.items.properties as Record<string, JsonSchema>).quantity, {
+      type: 'integer',
+      format: 'int32',
+      minimum: 1,
+      maximum: 2 ** 31 - 1,
+      description: '1 to 2^31 - 1.',
+    });
     const views = avroToJsonSchema(registry.topics.get('page_views')!.latest.schema);
     const referrer = (views.properties as Record<string, JsonSchema>).referrer as { anyOf: JsonSchema[] };
     assert.equal(referrer.anyOf[0]!.maxLength, 2048);
@@ -118,7 +142,9 @@ describe('GET /docs', () => {
     assert.doesNotMatch(html, /<script|<link|@import|src=/i);
     assert.deepEqual(html.match(/(href|src)="https?:[^"]*"/g), null);
     for (const path of ['/v1/events/{topic}', '/v1/orders/{order_id}', '/healthz', '/metrics']) assert.ok(html.includes(`<code>${path}</code>`), path);
-    for (const text of ['Idempotency-Key', 'Prefer', 'OrdersEvent', 'PageViewsEvent', 'application/problem+json', 'If-None-Match']) assert.ok(html.includes(text), text);
+    for (const text of ['Idempotency-Key', 'Prefer', 'OrdersEvent', 'PageViewsEvent', 'application/problem+json', 'If-None-Match']) {
+      assert.ok(html.includes(text), text);
+    }
   });
 });
 
@@ -126,14 +152,22 @@ describe('CORS', () => {
   it('answers a preflight from an allowed origin, and marks every answer (errors too) for it', async () => {
     const pre = await app.request('/v1/events/orders', {
       method: 'OPTIONS',
-      headers: { origin: 'https://shop.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type, idempotency-key, prefer' },
+      headers: {
+        origin: 'https://shop.example',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type, idempotency-key, prefer',
+      },
     });
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get('access-control-allow-origin'), 'https://shop.example');
     assert.match(String(pre.headers.get('access-control-allow-headers')), /Idempotency-Key/);
     assert.match(String(pre.headers.get('access-control-allow-methods')), /POST/);
 
-    const problem = await app.request('/v1/events/orders', { method: 'POST', headers: { origin: 'https://shop.example', 'content-type': 'text/plain' }, body: 'x' });
+    const problem = await app.request('/v1/events/orders', {
+      method: 'POST',
+      headers: { origin: 'https://shop.example', 'content-type': 'text/plain' },
+      body: 'x',
+    });
     assert.equal(problem.status, 415);
     assert.equal(problem.headers.get('access-control-allow-origin'), 'https://shop.example');
     assert.match(String(problem.headers.get('access-control-expose-headers')), /Retry-After/);

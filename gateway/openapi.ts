@@ -3,7 +3,7 @@
  * bodies it documents are exactly the ones the gateway validates. Served at /openapi.json and
  * rendered for people at /docs (docs-page.ts).
  */
-import { fieldJsonSchema, recordJsonSchema, type JsonSchema } from '../schemas/json-schema.ts';
+import { fieldJsonSchema, type JsonSchema, recordJsonSchema } from '../schemas/json-schema.ts';
 import type { Registry } from '../schemas/registry.ts';
 import type { SchemaObject } from '../schemas/validate.ts';
 
@@ -58,7 +58,9 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
   for (const [topic, entry] of registry.topics) {
     eventSchemas[eventSchemaName(topic)] = {
       ...avroToJsonSchema(entry.latest.schema),
-      description: `${String(entry.latest.schema.doc ?? `An event of topic ${topic}.`)} Kafka key: \`${entry.key}\`. Schema id ${entry.latest.id} (version ${entry.latest.version}).`,
+      description: `${
+        String(entry.latest.schema.doc ?? `An event of topic ${topic}.`)
+      } Kafka key: \`${entry.key}\`. Schema id ${entry.latest.id} (version ${entry.latest.version}).`,
     };
   }
   const anyEvent = { oneOf: topics.map((t) => ref('schemas', eventSchemaName(t))) };
@@ -91,13 +93,20 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
           required: true,
           content: {
             'application/json': { schema: { oneOf: [anyEvent, { type: 'array', minItems: 1, maxItems: maxBatchEvents, items: anyEvent }] } },
-            'application/x-ndjson': { schema: { type: 'string', description: 'One JSON event per line; blank lines are ignored. `application/jsonl` is accepted too.' } },
+            'application/x-ndjson': {
+              schema: { type: 'string', description: 'One JSON event per line; blank lines are ignored. `application/jsonl` is accepted too.' },
+            },
           },
         },
         responses: {
           '200': {
-            description: '`Prefer: wait` was honoured: every event was applied by the workers. Orders carry the order as the read model now holds it when the credential holds `read:orders`; otherwise the answer only says the events were applied.',
-            headers: { 'Preference-Applied': ref('headers', 'PreferenceApplied'), 'Idempotent-Replayed': ref('headers', 'IdempotentReplayed'), traceparent: ref('headers', 'Traceparent') },
+            description:
+              '`Prefer: wait` was honoured: every event was applied by the workers. Orders carry the order as the read model now holds it when the credential holds `read:orders`; otherwise the answer only says the events were applied.',
+            headers: {
+              'Preference-Applied': ref('headers', 'PreferenceApplied'),
+              'Idempotent-Replayed': ref('headers', 'IdempotentReplayed'),
+              traceparent: ref('headers', 'Traceparent'),
+            },
             content: { 'application/json': { schema: replayable('AppliedEvent', 'AppliedBatch') } },
           },
           '202': {
@@ -144,7 +153,10 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
             description: 'Kafka acknowledged every event. (A browser does not read the answer to a beacon.)',
             content: { 'application/json': { schema: { oneOf: [ref('schemas', 'AcceptedEvent'), ref('schemas', 'BatchResult')] } } },
           },
-          '207': { description: 'Kafka acknowledged some events and failed others.', content: { 'application/json': { schema: ref('schemas', 'BatchResult') } } },
+          '207': {
+            description: 'Kafka acknowledged some events and failed others.',
+            content: { 'application/json': { schema: ref('schemas', 'BatchResult') } },
+          },
           '400': ref('responses', 'BadRequest'),
           ...stdErrors,
           '403': { description: 'The Origin is not listed in CORS_ORIGINS, or the key lacks `write:{topic}`.', content: problemContent() },
@@ -161,7 +173,8 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
         operationId: 'getOrder',
         summary: 'Read an order from the read model',
         tags: ['orders'],
-        description: 'From the Redis cache, falling back to PostgreSQL. Needs the scope `read:orders`. Send the ETag back in If-None-Match to get 304 while the order is unchanged.',
+        description:
+          'From the Redis cache, falling back to PostgreSQL. Needs the scope `read:orders`. Send the ETag back in If-None-Match to get 304 while the order is unchanged.',
         security: secured,
         parameters: [ref('parameters', 'OrderId'), ref('parameters', 'IfNoneMatch')],
         responses: {
@@ -191,7 +204,12 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
         operationId: 'healthz',
         summary: 'Liveness',
         tags: ['operations'],
-        responses: { '200': { description: 'The process is up.', content: { 'application/json': { schema: { type: 'object', properties: { status: { const: 'ok' } } } } } } },
+        responses: {
+          '200': {
+            description: 'The process is up.',
+            content: { 'application/json': { schema: { type: 'object', properties: { status: { const: 'ok' } } } } },
+          },
+        },
       },
     },
     '/readyz': {
@@ -282,7 +300,8 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
         ReplayedSummary: {
           type: 'object',
           required: ['detail'],
-          description: 'With `Idempotent-Replayed: true` only: the original answer was over IDEMPOTENCY_MAX_ANSWER_BYTES, so what was kept is its summary (the orders of a `Prefer: wait` answer are dropped first, then per-event results; the counts stay).',
+          description:
+            'With `Idempotent-Replayed: true` only: the original answer was over IDEMPOTENCY_MAX_ANSWER_BYTES, so what was kept is its summary (the orders of a `Prefer: wait` answer are dropped first, then per-event results; the counts stay).',
           properties: {
             detail: { type: 'string', description: 'Why the answer is a summary.' },
             topic: { type: 'string', enum: topics },
@@ -298,12 +317,22 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
             {
               type: 'object',
               required: ['status', 'event_id', 'partition', 'offset'],
-              properties: { status: { const: 'accepted' }, event_id: { type: 'string', format: 'uuid' }, partition: { type: 'integer' }, offset: { type: 'string' } },
+              properties: {
+                status: { const: 'accepted' },
+                event_id: { type: 'string', format: 'uuid' },
+                partition: { type: 'integer' },
+                offset: { type: 'string' },
+              },
             },
             {
               type: 'object',
               required: ['status', 'index', 'event_id', 'reason'],
-              properties: { status: { const: 'failed' }, index: { type: 'integer', minimum: 0 }, event_id: { type: 'string', format: 'uuid' }, reason: { type: 'string' } },
+              properties: {
+                status: { const: 'failed' },
+                index: { type: 'integer', minimum: 0 },
+                event_id: { type: 'string', format: 'uuid' },
+                reason: { type: 'string' },
+              },
             },
           ],
         },
@@ -315,7 +344,10 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
               required: ['applied'],
               properties: {
                 applied: { type: 'array', items: { type: 'string', format: 'uuid' }, description: 'The event ids the workers applied.' },
-                order: { oneOf: [ref('schemas', 'Order'), { type: 'null' }], description: 'Orders, to a credential holding `read:orders` only: the order as the read model now holds it (possibly a newer version).' },
+                order: {
+                  oneOf: [ref('schemas', 'Order'), { type: 'null' }],
+                  description: 'Orders, to a credential holding `read:orders` only: the order as the read model now holds it (possibly a newer version).',
+                },
               },
             },
           ],
@@ -328,7 +360,11 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
               required: ['applied'],
               properties: {
                 applied: { type: 'array', items: { type: 'string', format: 'uuid' } },
-                orders: { type: 'array', items: { oneOf: [ref('schemas', 'Order'), { type: 'null' }] }, description: 'Orders, to a credential holding `read:orders` only: each distinct order of the batch, in first-seen order.' },
+                orders: {
+                  type: 'array',
+                  items: { oneOf: [ref('schemas', 'Order'), { type: 'null' }] },
+                  description: 'Orders, to a credential holding `read:orders` only: each distinct order of the batch, in first-seen order.',
+                },
               },
             },
           ],
@@ -362,7 +398,11 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
                   items: {
                     type: 'object',
                     required: ['field', 'reason'],
-                    properties: { index: { type: 'integer', minimum: 0 }, field: { type: 'string', description: 'JSON path like `items[2].quantity`; empty for the whole event.' }, reason: { type: 'string' } },
+                    properties: {
+                      index: { type: 'integer', minimum: 0 },
+                      field: { type: 'string', description: 'JSON path like `items[2].quantity`; empty for the whole event.' },
+                      reason: { type: 'string' },
+                    },
                   },
                 },
               },
@@ -385,23 +425,37 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
           name: 'Prefer',
           in: 'header',
           required: false,
-          description: `RFC 7240. \`wait=N\`: answer 200 once the workers applied the events, waiting at most N seconds (capped at ${maxWaitSeconds}); otherwise the usual 202.`,
+          description:
+            `RFC 7240. \`wait=N\`: answer 200 once the workers applied the events, waiting at most N seconds (capped at ${maxWaitSeconds}); otherwise the usual 202.`,
           schema: { type: 'string', examples: ['wait=5'] },
         },
         Traceparent: {
           name: 'traceparent',
           in: 'header',
           required: false,
-          description: 'W3C Trace Context. A valid one is continued (with `tracestate`), anything else ignored and a new trace started; the answer names the request\'s span and the events carry it to the workers.',
+          description:
+            "W3C Trace Context. A valid one is continued (with `tracestate`), anything else ignored and a new trace started; the answer names the request's span and the events carry it to the workers.",
           schema: { type: 'string', examples: ['00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'] },
         },
-        IfNoneMatch: { name: 'If-None-Match', in: 'header', required: false, description: 'An ETag from an earlier answer, or `*`.', schema: { type: 'string' } },
+        IfNoneMatch: {
+          name: 'If-None-Match',
+          in: 'header',
+          required: false,
+          description: 'An ETag from an earlier answer, or `*`.',
+          schema: { type: 'string' },
+        },
       },
       headers: {
         RetryAfter: { description: 'Seconds to wait before retrying.', schema: { type: 'integer', minimum: 1 } },
         PreferenceApplied: { description: 'RFC 7240: `wait=N`, the wait that was applied.', schema: { type: 'string' } },
-        IdempotentReplayed: { description: '`true` when this is the stored answer of an earlier request with the same Idempotency-Key.', schema: { type: 'string', enum: ['true'] } },
-        Traceparent: { description: 'W3C Trace Context of this request\'s span: the client\'s trace id, or a new one. Sent on every answer of the event routes.', schema: { type: 'string' } },
+        IdempotentReplayed: {
+          description: '`true` when this is the stored answer of an earlier request with the same Idempotency-Key.',
+          schema: { type: 'string', enum: ['true'] },
+        },
+        Traceparent: {
+          description: "W3C Trace Context of this request's span: the client's trace id, or a new one. Sent on every answer of the event routes.",
+          schema: { type: 'string' },
+        },
         ETag: { description: 'Weak validator of the order version: `W/"<event_id>"`.', schema: { type: 'string' } },
         WWWAuthenticate: { description: 'RFC 6750 Bearer challenge.', schema: { type: 'string' } },
       },
@@ -417,11 +471,22 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
           headers: { 'WWW-Authenticate': ref('headers', 'WWWAuthenticate') },
           content: problemContent(),
         },
-        Conflict: { description: 'A request with this Idempotency-Key is still in progress.', headers: { 'Retry-After': ref('headers', 'RetryAfter') }, content: problemContent() },
-        ContentTooLarge: { description: `Body over ${maxBodyBytes} bytes (declared or streamed), or more than ${maxBatchEvents} events.`, content: problemContent() },
-        UnsupportedMediaType: { description: 'Content-Type is not application/json or application/x-ndjson, or the body has a Content-Encoding (send it uncompressed).', content: problemContent() },
+        Conflict: {
+          description: 'A request with this Idempotency-Key is still in progress.',
+          headers: { 'Retry-After': ref('headers', 'RetryAfter') },
+          content: problemContent(),
+        },
+        ContentTooLarge: {
+          description: `Body over ${maxBodyBytes} bytes (declared or streamed), or more than ${maxBatchEvents} events.`,
+          content: problemContent(),
+        },
+        UnsupportedMediaType: {
+          description: 'Content-Type is not application/json or application/x-ndjson, or the body has a Content-Encoding (send it uncompressed).',
+          content: problemContent(),
+        },
         UnprocessableContent: {
-          description: 'An invalid event (nothing of the batch was produced, see `errors`), an empty batch, or an Idempotency-Key reused for a different request.',
+          description:
+            'An invalid event (nothing of the batch was produced, see `errors`), an empty batch, or an Idempotency-Key reused for a different request.',
           content: problemContent('ValidationProblem'),
         },
         TooManyRequests: {
@@ -440,8 +505,18 @@ export function buildOpenApi(options: OpenApiOptions): OpenApiDocument {
       },
       securitySchemes: {
         apiKey: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key; the gateway stores only its SHA-256.' },
-        bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT (HS256) or API key', description: 'An HS256 JWT with `sub`, `tenant`, `exp` and `scope` (space-separated), or an API key.' },
-        beaconKey: { type: 'apiKey', in: 'query', name: 'key', description: 'An API key listed with `"beacon": true` (write scopes only), for `POST /v1/beacon/{topic}` alone.' },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          bearerFormat: 'JWT (HS256) or API key',
+          description: 'An HS256 JWT with `sub`, `tenant`, `exp` and `scope` (space-separated), or an API key.',
+        },
+        beaconKey: {
+          type: 'apiKey',
+          in: 'query',
+          name: 'key',
+          description: 'An API key listed with `"beacon": true` (write scopes only), for `POST /v1/beacon/{topic}` alone.',
+        },
       },
     },
   };

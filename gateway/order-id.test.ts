@@ -23,13 +23,15 @@ describe('order ids no store can hold', () => {
   });
 
   it('POST refuses such ids with 422 naming the field, and produces nothing', async () => {
-    for (const [body, field] of [
-      [order('o\u0000'), 'order_id'],
-      [order('o\ud800'), 'order_id'],
-      [order('o-1', { customer_id: 'c\u0000' }), 'customer_id'],
-      [order('o-1', { occurred_at: '0000-01-01T00:00:00Z' }), 'occurred_at'],
-      [order('o-1', { occurred_at: '1969-12-31T23:59:59Z' }), 'occurred_at'],
-    ] as const) {
+    for (
+      const [body, field] of [
+        [order('o\u0000'), 'order_id'],
+        [order('o\ud800'), 'order_id'],
+        [order('o-1', { customer_id: 'c\u0000' }), 'customer_id'],
+        [order('o-1', { occurred_at: '0000-01-01T00:00:00Z' }), 'occurred_at'],
+        [order('o-1', { occurred_at: '1969-12-31T23:59:59Z' }), 'occurred_at'],
+      ] as const
+    ) {
       const res = await app.request('/v1/events/orders', post(body));
       assert.equal(res.status, 422);
       const problem = (await res.json()) as { errors: { field: string; reason: string }[] };

@@ -71,7 +71,12 @@ describe('per-address limits on what needs no credential', () => {
     const addressLimiter = new FakeRateLimiter(budget);
     const rateLimiter = new FakeRateLimiter(1000);
     const app = createApp({
-      registry, codec, producer: new FakeProducer(), authenticator, rateLimiter, addressLimiter,
+      registry,
+      codec,
+      producer: new FakeProducer(),
+      authenticator,
+      rateLimiter,
+      addressLimiter,
       clientAddress: (c) => c.req.header('x-test-address'),
       observe: { metrics: (c) => c.text('m 1') },
     });
@@ -92,15 +97,30 @@ describe('per-address limits on what needs no credential', () => {
 
   it('charges refused credentials to the address (429 once spent), and authenticated calls to the credential only', async () => {
     const { app, addressLimiter, rateLimiter } = setup(2);
-    for (let i = 0; i < 2; i++) assert.equal((await app.request('/v1/events/orders', { ...post(order(), { 'x-api-key': 'fry_wrong_guess_0000000000000000000', 'x-test-address': '10.0.0.3' }) })).status, 401);
-    assert.equal((await app.request('/v1/events/orders', post(order(), { 'x-api-key': 'fry_wrong_guess_0000000000000000000', 'x-test-address': '10.0.0.3' }))).status, 429);
-    for (let i = 0; i < 3; i++) assert.equal((await app.request('/v1/events/orders', post(order(), { 'x-api-key': A, 'x-test-address': '10.0.0.3' }))).status, 202);
+    for (let i = 0; i < 2; i++) {
+      assert.equal(
+        (await app.request('/v1/events/orders', { ...post(order(), { 'x-api-key': 'fry_wrong_guess_0000000000000000000', 'x-test-address': '10.0.0.3' }) }))
+          .status,
+        401,
+      );
+    }
+    assert.equal(
+      (await app.request('/v1/events/orders', post(order(), { 'x-api-key': 'fry_wrong_guess_0000000000000000000', 'x-test-address': '10.0.0.3' }))).status,
+      429,
+    );
+    for (let i = 0; i < 3; i++) {
+      assert.equal((await app.request('/v1/events/orders', post(order(), { 'x-api-key': A, 'x-test-address': '10.0.0.3' }))).status, 202);
+    }
     assert.equal(addressLimiter.taken.get('addr:10.0.0.3'), 3);
     assert.equal(rateLimiter.taken.get('key:a'), 3);
   });
 
   it('answers 503 with Retry-After when a limiter that fails closed is down', async () => {
-    const down = { async take() { return { allowed: false as const, unavailable: true as const }; } };
+    const down = {
+      async take() {
+        return { allowed: false as const, unavailable: true as const };
+      },
+    };
     const app = createApp({ registry, codec, producer: new FakeProducer(), rateLimiter: down, addressLimiter: down });
     for (const path of ['/readyz', '/v1/orders/o-1']) {
       const res = await app.request(path);
@@ -112,10 +132,17 @@ describe('per-address limits on what needs no credential', () => {
 });
 
 describe('RedisRateLimiter when Redis is down', () => {
-  const broken = { ferryRateTake: async () => { throw new Error('connect ECONNREFUSED'); } } as unknown as Redis;
+  const broken = {
+    ferryRateTake: async () => {
+      throw new Error('connect ECONNREFUSED');
+    },
+  } as unknown as Redis;
   it('allows when it fails open, refuses as unavailable when it fails closed', async () => {
     assert.deepEqual(await new RedisRateLimiter(broken, { perSecond: 1, prefix: 'p:' }).take('s'), { allowed: true });
-    assert.deepEqual(await new RedisRateLimiter(broken, { perSecond: 1, prefix: 'p:', onRedisDown: 'closed' }).take('s'), { allowed: false, unavailable: true });
+    assert.deepEqual(await new RedisRateLimiter(broken, { perSecond: 1, prefix: 'p:', onRedisDown: 'closed' }).take('s'), {
+      allowed: false,
+      unavailable: true,
+    });
   });
 });
 

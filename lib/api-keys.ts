@@ -48,10 +48,16 @@ export function parseApiKeys(raw: string | undefined, variable = 'FERRY_API_KEYS
     const e = entry as Partial<Record<keyof ApiKeyEntry, unknown>>;
     const where = `entry ${i}`;
     if (typeof e !== 'object' || e === null) throw new ConfigError(variable, `${where} must be an object`);
-    if (typeof e.id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(e.id)) throw new ConfigError(variable, `${where}: id must be 1-64 letters, digits, ".", "_" or "-"`);
+    if (typeof e.id !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(e.id)) {
+      throw new ConfigError(variable, `${where}: id must be 1-64 letters, digits, ".", "_" or "-"`);
+    }
     if (ids.has(e.id)) throw new ConfigError(variable, `${where}: id ${e.id} is used twice`);
-    if (typeof e.tenant !== 'string' || !TENANT.test(e.tenant)) throw new ConfigError(variable, `${where} (${e.id}): tenant must be 1-64 letters, digits, ".", "_" or "-"`);
-    if (typeof e.sha256 !== 'string' || !HEX64.test(e.sha256.toLowerCase())) throw new ConfigError(variable, `${where} (${e.id}): sha256 must be 64 hex digits`);
+    if (typeof e.tenant !== 'string' || !TENANT.test(e.tenant)) {
+      throw new ConfigError(variable, `${where} (${e.id}): tenant must be 1-64 letters, digits, ".", "_" or "-"`);
+    }
+    if (typeof e.sha256 !== 'string' || !HEX64.test(e.sha256.toLowerCase())) {
+      throw new ConfigError(variable, `${where} (${e.id}): sha256 must be 64 hex digits`);
+    }
     if (hashes.has(e.sha256.toLowerCase())) throw new ConfigError(variable, `${where} (${e.id}): the same key hash is listed twice`);
     if (!Array.isArray(e.scopes) || !e.scopes.every((s) => typeof s === 'string' && SCOPE.test(s))) {
       throw new ConfigError(variable, `${where} (${e.id}): scopes must be an array like ["write:orders","read:orders"]`);

@@ -3,7 +3,7 @@
  * The server here is 18.16: no query parameters (Code 115), so values that must appear in
  * SQL text go through `chString`/`chIdent` and everything else through inserts.
  */
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { clickhouseDatabase } from './config.ts';
 
 export function createClickhouse(url: string, options: { database?: string } = {}): ClickHouseClient {

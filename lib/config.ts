@@ -4,7 +4,7 @@
  */
 
 import { ConfigError } from './config-error.ts';
-import { readKafkaSecurity, type KafkaSecurity } from './kafka/security.ts';
+import { type KafkaSecurity, readKafkaSecurity } from './kafka/security.ts';
 
 export { ConfigError };
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DEFAULT_TENANT, decodeApplied, encodeApplied } from './contract.ts';
+import { decodeApplied, DEFAULT_TENANT, encodeApplied } from './contract.ts';
 
 describe('applied announcements', () => {
   it('carry (tenant, event id) pairs through encode and decode', () => {
@@ -23,7 +23,18 @@ describe('applied announcements', () => {
   });
 
   it('refuse what is not an announcement, and skip pairs that are not strings', () => {
-    for (const message of ['not json', 'null', '5', '"a"', '{}', '{"event_ids":"a"}', '{"event_ids":["a"],"tenants":"acme"}', '{"event_ids":["a","b"],"tenants":["acme"]}']) {
+    for (
+      const message of [
+        'not json',
+        'null',
+        '5',
+        '"a"',
+        '{}',
+        '{"event_ids":"a"}',
+        '{"event_ids":["a"],"tenants":"acme"}',
+        '{"event_ids":["a","b"],"tenants":["acme"]}',
+      ]
+    ) {
       assert.equal(decodeApplied(message), undefined, message);
     }
     assert.deepEqual(decodeApplied('{"event_ids":["a",1,"c"],"tenants":["acme","acme",null]}'), [{ tenant: 'acme', eventId: 'a' }]);

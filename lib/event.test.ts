@@ -7,10 +7,24 @@ import { decodeRecord as decode } from './event.ts';
 
 const codec = new Codec(loadRegistry());
 const value = Buffer.from(codec.encode('orders', {
-  event_id: '0b7e2c1a-3f4d-4a5b-8c6d-7e8f9a0b1c2d', received_at: 1_800_000_000_000, order_id: 'o-1', customer_id: 'c-1',
-  status: 'created', amount_cents: 100, currency: 'EUR', items: [], occurred_at: 1_800_000_000_000,
+  event_id: '0b7e2c1a-3f4d-4a5b-8c6d-7e8f9a0b1c2d',
+  received_at: 1_800_000_000_000,
+  order_id: 'o-1',
+  customer_id: 'c-1',
+  status: 'created',
+  amount_cents: 100,
+  currency: 'EUR',
+  items: [],
+  occurred_at: 1_800_000_000_000,
 }));
-const raw = (headers?: Record<string, string>) => ({ topic: 'p.orders', partition: 3, offset: '42', key: Buffer.from('o-1'), value, ...(headers ? { headers } : {}) });
+const raw = (headers?: Record<string, string>) => ({
+  topic: 'p.orders',
+  partition: 3,
+  offset: '42',
+  key: Buffer.from('o-1'),
+  value,
+  ...(headers ? { headers } : {}),
+});
 
 describe('decode', () => {
   it('takes the tenant from the ferry-tenant header, and the development tenant without one', () => {
@@ -24,8 +38,12 @@ describe('decode', () => {
     assert.equal(without.tenant, 'default');
   });
 
-  it('keeps the record\'s trace headers, and adds nothing without them', () => {
-    const traced = decode(codec, 'p.', raw({ 'ferry-tenant': 'acme', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'rojo=1' }));
+  it("keeps the record's trace headers, and adds nothing without them", () => {
+    const traced = decode(
+      codec,
+      'p.',
+      raw({ 'ferry-tenant': 'acme', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'rojo=1' }),
+    );
     assert.ok(!(traced instanceof Error));
     assert.equal(traced.traceparent, '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01');
     assert.equal(traced.tracestate, 'rojo=1');

@@ -1,7 +1,7 @@
 import type { Codec } from '../schemas/codec.ts';
 import type { RawMessage } from './kafka/consumer.ts';
 import { DEFAULT_TENANT, TENANT_HEADER, TRACEPARENT_HEADER } from './contract.ts';
-import { TRACESTATE_HEADER, type Traced } from './tracing.ts';
+import { type Traced, TRACESTATE_HEADER } from './tracing.ts';
 
 export { DEFAULT_TENANT };
 

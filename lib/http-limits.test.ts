@@ -10,6 +10,9 @@ describe('readHttpLimits', () => {
   });
 
   it('refuses a headers timeout longer than the request timeout', () => {
-    assert.throws(() => readHttpLimits({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '1000' }), (err: unknown) => err instanceof ConfigError && err.variable === 'HTTP_HEADERS_TIMEOUT_MS');
+    assert.throws(
+      () => readHttpLimits({ HTTP_HEADERS_TIMEOUT_MS: '5000', HTTP_REQUEST_TIMEOUT_MS: '1000' }),
+      (err: unknown) => err instanceof ConfigError && err.variable === 'HTTP_HEADERS_TIMEOUT_MS',
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 /**
  * Structured JSON logs. Never log payloads or credentials: log ids, topics, partitions, offsets.

@@ -20,8 +20,18 @@ const server = 'postgres://postgres@127.0.0.1:5432';
 const migrations = new URL('../migrations/postgres/', import.meta.url);
 /** Versioned files newer than the fixture: an upgraded database runs these, then the repeatables. */
 const after009 = ['010_tenant_scoped_keys'];
-const versions = ['001_orders', '002_history_sequence', '003_tenants', '004_apply_orders_functions', '005_apply_orders_current',
-  '006_apply_orders_failure_hint', '007_not_the_events_fault', '008_apply_orders_in_ranges', '009_apply_orders_rest_in_ranges', ...after009];
+const versions = [
+  '001_orders',
+  '002_history_sequence',
+  '003_tenants',
+  '004_apply_orders_functions',
+  '005_apply_orders_current',
+  '006_apply_orders_failure_hint',
+  '007_not_the_events_fault',
+  '008_apply_orders_in_ranges',
+  '009_apply_orders_rest_in_ranges',
+  ...after009,
+];
 const repeatables = ['ferry_apply_orders', 'ferry_apply_orders_current', 'ferry_apply_orders_set', 'ferry_order_ref', 'ferry_transient_sqlstate']
   .map((name) => `repeatable/${name}`);
 
@@ -89,10 +99,22 @@ let offset = 0;
 function order(orderId: string, status: string, minute: number, eventId: string): ConsumedEvent {
   offset++;
   return {
-    topic: 'orders', partition: 0, offset: String(offset), key: orderId, tenant: 'default', schemaId: 1,
+    topic: 'orders',
+    partition: 0,
+    offset: String(offset),
+    key: orderId,
+    tenant: 'default',
+    schemaId: 1,
     value: {
-      event_id: eventId, received_at: Date.UTC(2026, 10, 23, 12), order_id: orderId, customer_id: 'c-1', status,
-      amount_cents: 100 + minute, currency: 'EUR', items: [], occurred_at: Date.UTC(2026, 10, 23, 10, minute),
+      event_id: eventId,
+      received_at: Date.UTC(2026, 10, 23, 12),
+      order_id: orderId,
+      customer_id: 'c-1',
+      status,
+      amount_cents: 100 + minute,
+      currency: 'EUR',
+      items: [],
+      occurred_at: Date.UTC(2026, 10, 23, 10, minute),
     },
   };
 }
@@ -143,7 +165,11 @@ test('a database migrated by 001-009 upgrades to what a fresh database is: table
   const repeatablesTable = (rows: string[]) => rows.filter((r) => !r.includes('ferry_schema_repeatables'));
   const historyKey = (rows: string[]) => rows.filter((r) => !r.includes('order_history_pkey') && !r.includes('order_history_tenant_event_id_key'));
   assert.deepEqual(await tables(fresh), await tables(old));
-  assert.deepEqual(historyKey(repeatablesTable(await tables(old))), historyKey(before.tables), 'the upgrade adds its bookkeeping table and re-keys order_history, nothing else');
+  assert.deepEqual(
+    historyKey(repeatablesTable(await tables(old))),
+    historyKey(before.tables),
+    'the upgrade adds its bookkeeping table and re-keys order_history, nothing else',
+  );
 
   const onFresh = await behaviour(fresh);
   assert.deepEqual(await behaviour(old), onFresh);
@@ -156,8 +182,27 @@ test('a database migrated by 001-009 upgrades to what a fresh database is: table
 test('ferry_transient_sqlstate says what the worker says, for every code it knows and some it does not', async () => {
   const url = newDatabase();
   await migratePostgres(url);
-  const codes = ['08006', '28P01', '53300', '57P01', '58030', '40001', '40P01', '55P03', '3D000', '42501', '42P01', '42883', '23505', '23514', '22P02', 'P0001', '40002'];
-  const rows = await withSql(url, (sql) => sql<{ code: string; transient: boolean }[]>`
+  const codes = [
+    '08006',
+    '28P01',
+    '53300',
+    '57P01',
+    '58030',
+    '40001',
+    '40P01',
+    '55P03',
+    '3D000',
+    '42501',
+    '42P01',
+    '42883',
+    '23505',
+    '23514',
+    '22P02',
+    'P0001',
+    '40002',
+  ];
+  const rows = await withSql(url, (sql) =>
+    sql<{ code: string; transient: boolean }[]>`
     SELECT code, ferry_transient_sqlstate(code) AS transient FROM unnest(${codes}::text[]) AS code`);
   assert.deepEqual(rows.map((r) => [r.code, r.transient]), codes.map((c) => [c, isTransientSqlState(c)]));
 });

@@ -102,7 +102,9 @@ export async function migratePostgres(databaseUrl: string, options: PostgresMigr
         await tx`INSERT INTO ferry_schema_migrations (version) VALUES (${m.name})`;
         applied.push(m.name);
       }
-      const checksums = new Map((await tx<{ name: string; checksum: string }[]>`SELECT name, checksum FROM ferry_schema_repeatables`).map((r) => [r.name, r.checksum]));
+      const checksums = new Map(
+        (await tx<{ name: string; checksum: string }[]>`SELECT name, checksum FROM ferry_schema_repeatables`).map((r) => [r.name, r.checksum]),
+      );
       for (const m of repeatable) {
         const checksum = createHash('sha256').update(m.sql).digest('hex');
         if (checksums.get(m.name) === checksum) continue;

@@ -61,12 +61,14 @@ export async function cacheOrders(redis: Redis, prefix: string, rows: OrderRow[]
   // No numberOfKeys: the caller passes the count first.
   if (typeof r.ferrySetOrdersIfNewer !== 'function') redis.defineCommand('ferrySetOrdersIfNewer', { lua: SET_IF_NEWER });
   // One connection runs the calls in order, so a later chunk never overtakes an earlier one.
-  await Promise.all(chunks(rows, ORDERS_PER_CALL).map((chunk) => {
-    const keys = chunk.map((row) => orderKey(prefix, row.tenant, row.order_id));
-    const args: (string | number)[] = [ORDER_TTL_MS];
-    for (const row of chunk) args.push(rowVersion(row), JSON.stringify(orderDoc(row)));
-    return (r as Redis & OrderCommands).ferrySetOrdersIfNewer(keys.length, ...keys, ...args);
-  }));
+  await Promise.all(
+    chunks(rows, ORDERS_PER_CALL).map((chunk) => {
+      const keys = chunk.map((row) => orderKey(prefix, row.tenant, row.order_id));
+      const args: (string | number)[] = [ORDER_TTL_MS];
+      for (const row of chunk) args.push(rowVersion(row), JSON.stringify(orderDoc(row)));
+      return (r as Redis & OrderCommands).ferrySetOrdersIfNewer(keys.length, ...keys, ...args);
+    }),
+  );
 }
 
 /**

@@ -42,7 +42,11 @@ describe('loadProducerServiceConfig', () => {
   });
 
   it('reads the token from the first line of PRODUCER_TOKEN_FILE, before PRODUCER_TOKEN', () => {
-    const c = loadProducerServiceConfig({ PRODUCER_TOKEN_FILE: file('token', `  ${SECRET}  \nignored\n`), PRODUCER_TOKEN: 'p'.repeat(32), NODE_ENV: 'production' });
+    const c = loadProducerServiceConfig({
+      PRODUCER_TOKEN_FILE: file('token', `  ${SECRET}  \nignored\n`),
+      PRODUCER_TOKEN: 'p'.repeat(32),
+      NODE_ENV: 'production',
+    });
     assert.equal(c.token, SECRET);
     assert.equal(c.devToken, false);
     fails({ PRODUCER_TOKEN_FILE: join(dir, 'missing') }, 'PRODUCER_TOKEN_FILE', /cannot be read \(ENOENT\)/);

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { ConfigError, loadCommonConfig, readInt, readString, type CommonConfig } from '../lib/config.ts';
-import { readProducerTuning, type ProducerTuning } from '../lib/kafka/producer-config.ts';
+import { type CommonConfig, ConfigError, loadCommonConfig, readInt, readString } from '../lib/config.ts';
+import { type ProducerTuning, readProducerTuning } from '../lib/kafka/producer-config.ts';
 import { isLoopback } from '../lib/net.ts';
 
 /** The token a development producer service accepts when none is configured. Never off loopback. */
@@ -46,17 +46,23 @@ export function loadProducerServiceConfig(env: Record<string, string | undefined
   if (devToken && (production || !isLoopback(host))) {
     throw new ConfigError(
       'PRODUCER_TOKEN',
-      production ? 'must be set to a secret of at least 16 characters in production' : `must be set to a secret when PRODUCER_HOST (${host}) is not a loopback address`,
+      production
+        ? 'must be set to a secret of at least 16 characters in production'
+        : `must be set to a secret when PRODUCER_HOST (${host}) is not a loopback address`,
     );
   }
   if (token === '') token = DEV_PRODUCER_TOKEN;
   if (token.length < 16) throw new ConfigError('PRODUCER_TOKEN', 'must be a secret of at least 16 characters');
   const certFile = readString(env, 'TLS_CERT_FILE', '');
   const keyFile = readString(env, 'TLS_KEY_FILE', '');
-  if ((certFile === '') !== (keyFile === '')) throw new ConfigError(certFile ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'set both TLS_CERT_FILE and TLS_KEY_FILE, or neither');
+  if ((certFile === '') !== (keyFile === '')) {
+    throw new ConfigError(certFile ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'set both TLS_CERT_FILE and TLS_KEY_FILE, or neither');
+  }
   if (certFile && !existsSync(certFile)) throw new ConfigError('TLS_CERT_FILE', `no file ${certFile}`);
   if (keyFile && !existsSync(keyFile)) throw new ConfigError('TLS_KEY_FILE', `no file ${keyFile}`);
-  if (!certFile && !isLoopback(host)) throw new ConfigError('TLS_CERT_FILE', `must be set (with TLS_KEY_FILE) when PRODUCER_HOST (${host}) is not a loopback address`);
+  if (!certFile && !isLoopback(host)) {
+    throw new ConfigError('TLS_CERT_FILE', `must be set (with TLS_KEY_FILE) when PRODUCER_HOST (${host}) is not a loopback address`);
+  }
   return {
     ...loadCommonConfig(env),
     ...readProducerTuning(env),

@@ -22,22 +22,28 @@ const logger = createLogger('ferry-producer', config.logLevel);
 if (config.devToken) logger.warn('PRODUCER_TOKEN is not set: using the development token, accepted on loopback only');
 
 const registry = loadRegistry();
-const producer = new KafkaProducer({ brokers: config.kafkaBrokers, security: config.kafkaSecurity, lingerMs: config.lingerMs, compression: config.compression, deliveryTimeoutMs: config.deliveryTimeoutMs });
+const producer = new KafkaProducer({
+  brokers: config.kafkaBrokers,
+  security: config.kafkaSecurity,
+  lingerMs: config.lingerMs,
+  compression: config.compression,
+  deliveryTimeoutMs: config.deliveryTimeoutMs,
+});
 await producer.connect();
 const app = createProducerServiceApp({ producer, registry, codec: new Codec(registry), token, topicPrefix: config.topicPrefix });
 const listening = (info: { port: number }) => logger.info({ port: info.port, tls: Boolean(config.tls) }, 'producer service listening');
 const server = capConnections(
   config.tls
     ? serve(
-        {
-          fetch: app.fetch,
-          port,
-          hostname: config.host,
-          createServer: createHttpsServer,
-          serverOptions: { ...serverOptions(limits), cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) },
-        },
-        listening,
-      )
+      {
+        fetch: app.fetch,
+        port,
+        hostname: config.host,
+        createServer: createHttpsServer,
+        serverOptions: { ...serverOptions(limits), cert: readFileSync(config.tls.certFile), key: readFileSync(config.tls.keyFile) },
+      },
+      listening,
+    )
     : serve({ fetch: app.fetch, port, hostname: config.host, serverOptions: serverOptions(limits) }, listening),
   limits,
 );

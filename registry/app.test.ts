@@ -126,7 +126,13 @@ describe('POST /compatibility/subjects/{subject}/versions/{version}', () => {
   const incompatible = withFields(ordersV1, (f) => [...f, { name: 'coupon', type: 'string' }]);
 
   it('a new field with a default is compatible, against a version, latest, or every version', async () => {
-    for (const path of ['/compatibility/subjects/p.orders-value/versions/1', '/compatibility/subjects/p.orders-value/versions/latest', '/compatibility/subjects/p.orders-value/versions']) {
+    for (
+      const path of [
+        '/compatibility/subjects/p.orders-value/versions/1',
+        '/compatibility/subjects/p.orders-value/versions/latest',
+        '/compatibility/subjects/p.orders-value/versions',
+      ]
+    ) {
       assert.deepEqual(await postSchema(path, compatible), { is_compatible: true });
     }
   });

@@ -10,7 +10,7 @@
  * checks it against every earlier version (schemas/compatibility.ts).
  */
 import avro from 'avsc';
-import { Hono, type Context } from 'hono';
+import { type Context, Hono } from 'hono';
 import { backwardIncompatibility, COMPATIBILITY_LEVEL } from '../schemas/compatibility.ts';
 import type { Registry, SchemaVersion } from '../schemas/registry.ts';
 
@@ -55,7 +55,13 @@ export function createRegistryApp(options: RegistryAppOptions): Hono {
   for (const [topic, entry] of registry.topics) {
     const subject = subjectOf(topicPrefix, topic);
     const versions = entry.versions.map((v) => {
-      const r: Registered = { ...v, subject, text: JSON.stringify(v.schema), exact: sortedJson(v.schema), canonical: fingerprint(avro.Type.forSchema(v.schema as avro.Schema)) };
+      const r: Registered = {
+        ...v,
+        subject,
+        text: JSON.stringify(v.schema),
+        exact: sortedJson(v.schema),
+        canonical: fingerprint(avro.Type.forSchema(v.schema as avro.Schema)),
+      };
       byId.set(v.id, r);
       return r;
     });
@@ -74,13 +80,19 @@ export function createRegistryApp(options: RegistryAppOptions): Hono {
   });
   app.notFound((c) => fail(c, 404, 404, 'HTTP 404 Not Found'));
 
-  const subjectOr404 = (c: Context): Registered[] | Response => subjects.get(c.req.param('subject')!) ?? fail(c, 404, ErrorCode.SUBJECT_NOT_FOUND, `Subject '${c.req.param('subject')}' not found.`);
+  const subjectOr404 = (c: Context): Registered[] | Response =>
+    subjects.get(c.req.param('subject')!) ?? fail(c, 404, ErrorCode.SUBJECT_NOT_FOUND, `Subject '${c.req.param('subject')}' not found.`);
   const versionOr404 = (c: Context, versions: Registered[]): Registered | Response => {
     const raw = c.req.param('version')!;
     if (raw === 'latest' || raw === '-1') return versions.at(-1)!;
     const n = /^\d{1,10}$/.test(raw) ? Number(raw) : NaN;
     if (!(n >= 1 && n <= 0x7fffffff)) {
-      return fail(c, 422, ErrorCode.INVALID_VERSION, `The specified version '${raw}' is not a valid version id. Allowed values are between [1, 2^31-1] and the string "latest"`);
+      return fail(
+        c,
+        422,
+        ErrorCode.INVALID_VERSION,
+        `The specified version '${raw}' is not a valid version id. Allowed values are between [1, 2^31-1] and the string "latest"`,
+      );
     }
     return versions.find((v) => v.version === n) ?? fail(c, 404, ErrorCode.VERSION_NOT_FOUND, `Version ${raw} not found.`);
   };
@@ -98,8 +110,12 @@ export function createRegistryApp(options: RegistryAppOptions): Hono {
     } catch {
       return fail(c, 400, 400, 'Malformed JSON');
     }
-    if (body?.schemaType !== undefined && body.schemaType !== 'AVRO') return fail(c, 422, ErrorCode.INVALID_SCHEMA, `Invalid schema: this registry holds AVRO schemas only, not ${String(body.schemaType)}`);
-    if (typeof body?.schema !== 'string' || body.schema === '') return fail(c, 422, ErrorCode.INVALID_SCHEMA, 'Invalid schema: "schema" must be the schema as a JSON string');
+    if (body?.schemaType !== undefined && body.schemaType !== 'AVRO') {
+      return fail(c, 422, ErrorCode.INVALID_SCHEMA, `Invalid schema: this registry holds AVRO schemas only, not ${String(body.schemaType)}`);
+    }
+    if (typeof body?.schema !== 'string' || body.schema === '') {
+      return fail(c, 422, ErrorCode.INVALID_SCHEMA, 'Invalid schema: "schema" must be the schema as a JSON string');
+    }
     try {
       const parsed = JSON.parse(body.schema) as unknown;
       return { type: avro.Type.forSchema(parsed as avro.Schema), parsed };
@@ -223,8 +239,12 @@ export function createRegistryApp(options: RegistryAppOptions): Hono {
 
 /** JSON with object keys sorted, so key order and whitespace do not matter. */
 function sortedJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  return JSON.stringify(
+    value,
+    (_key, v: unknown) =>
+      v && typeof v === 'object' && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+        : v,
   );
 }
 

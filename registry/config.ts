@@ -1,4 +1,4 @@
-import { loadCommonConfig, readInt, readString, type CommonConfig } from '../lib/config.ts';
+import { type CommonConfig, loadCommonConfig, readInt, readString } from '../lib/config.ts';
 
 export interface RegistryConfig extends Pick<CommonConfig, 'topicPrefix' | 'logLevel'> {
   /** Address to listen on. @defaultValue `127.0.0.1` (REGISTRY_HOST) */

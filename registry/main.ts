@@ -15,8 +15,13 @@ const logger = createLogger('ferry-registry', config.logLevel);
 // Throws, and so stops the process, on a schema that cannot read an earlier version.
 const registry = loadRegistry();
 const app = createRegistryApp({ registry, topicPrefix: config.topicPrefix });
-const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) =>
-  logger.info({ host: config.host, port: info.port, subjects: [...registry.topics.keys()].map((t) => subjectOf(config.topicPrefix, t)) }, 'schema registry listening'),
+const server = serve(
+  { fetch: app.fetch, port: config.port, hostname: config.host },
+  (info) =>
+    logger.info(
+      { host: config.host, port: info.port, subjects: [...registry.topics.keys()].map((t) => subjectOf(config.topicPrefix, t)) },
+      'schema registry listening',
+    ),
 );
 
 let closing = false;

@@ -5,7 +5,7 @@ import avro from 'avsc';
 import { Codec } from './codec.ts';
 import { loadRegistry, type Registry, type SchemaVersion } from './registry.ts';
 import type { SchemaObject } from './validate.ts';
-import { frame, unframe, WireFormatError, HEADER_SIZE, MAGIC_BYTE } from './wire-format.ts';
+import { frame, HEADER_SIZE, MAGIC_BYTE, unframe, WireFormatError } from './wire-format.ts';
 
 const registryFile = JSON.parse(readFileSync(new URL('./registry.json', import.meta.url), 'utf8')) as {
   topics: Record<string, { key: string; versions: { id: number; file: string }[] }>;
@@ -169,8 +169,7 @@ describe('Codec.decode errors are WireFormatError, not retriable', () => {
 
 describe('schema compatibility', () => {
   /** Throws when `reader` cannot read data written with `writer`. */
-  const canRead = (reader: unknown, writer: unknown) =>
-    avro.Type.forSchema(reader as avro.Schema).createResolver(avro.Type.forSchema(writer as avro.Schema));
+  const canRead = (reader: unknown, writer: unknown) => avro.Type.forSchema(reader as avro.Schema).createResolver(avro.Type.forSchema(writer as avro.Schema));
 
   it('every version reads data written with each earlier version of its topic', () => {
     assert.ok(registry.topics.size >= 2);

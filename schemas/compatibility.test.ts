@@ -13,7 +13,11 @@ describe('the committed registry', () => {
     for (const [topic, entry] of registry.topics) {
       entry.versions.forEach((newer, i) => {
         for (const older of entry.versions.slice(0, i)) {
-          assert.equal(backwardIncompatibility(newer.schema, older.schema), undefined, `${topic} v${newer.version} (${newer.file}) vs v${older.version} (${older.file})`);
+          assert.equal(
+            backwardIncompatibility(newer.schema, older.schema),
+            undefined,
+            `${topic} v${newer.version} (${newer.file}) vs v${older.version} (${older.file})`,
+          );
         }
       });
     }
@@ -39,7 +43,7 @@ describe('backwardIncompatibility', () => {
         if (x.name !== 'items') return x;
         const items = (x.type as SchemaObject).items as SchemaObject;
         return { ...x, type: { ...(x.type as SchemaObject), items: { ...items, fields: [...items.fields!, { name: 'tax_cents', type: 'long' }] } } };
-      }),
+      })
     );
     assert.match(backwardIncompatibility(v2, ordersV1) ?? '', /^field items\[\]\.tax_cents is new and has no default/);
   });
@@ -47,7 +51,9 @@ describe('backwardIncompatibility', () => {
   it('names a narrowed type and a lost enum symbol', () => {
     const narrowed = withFields((f) => f.map((x) => (x.name === 'amount_cents' ? { ...x, type: 'int' } : x)));
     assert.match(backwardIncompatibility(narrowed, ordersV1) ?? '', /^field amount_cents: cannot read "long" as "int"/);
-    const lost = withFields((f) => f.map((x) => (x.name === 'status' ? { ...x, type: { type: 'enum', name: 'OrderStatus', symbols: ['created', 'paid'] } } : x)));
+    const lost = withFields((f) =>
+      f.map((x) => (x.name === 'status' ? { ...x, type: { type: 'enum', name: 'OrderStatus', symbols: ['created', 'paid'] } } : x))
+    );
     assert.match(backwardIncompatibility(lost, ordersV1) ?? '', /^field status: enum .*OrderStatus lost symbols shipped, cancelled/);
   });
 

@@ -63,7 +63,9 @@ function explain(reader: avro.Type, writer: avro.Type, path: string, message: st
     return explain(rv, wv, `${path}{}`, resolves(rv, wv) ?? message);
   } else if (reader instanceof avro.types.EnumType && writer instanceof avro.types.EnumType) {
     const missing = writer.symbols.filter((s) => !reader.symbols.includes(s));
-    if (missing.length > 0) return `${at(path)}: enum ${reader.name} lost symbol${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which older records may hold`;
+    if (missing.length > 0) {
+      return `${at(path)}: enum ${reader.name} lost symbol${missing.length > 1 ? 's' : ''} ${missing.join(', ')}, which older records may hold`;
+    }
   }
   return `${at(path)}: ${message}`;
 }

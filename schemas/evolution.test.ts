@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { createApp } from '../gateway/app.ts';
 import type { OutgoingRecord } from '../lib/kafka/event-producer.ts';
-import { decodeRecord, type ConsumedEvent } from '../lib/event.ts';
+import { type ConsumedEvent, decodeRecord } from '../lib/event.ts';
 import { FakeProducer, order, post } from '../test/fakes.ts';
 import { committedSchema, fixtureRegistry, withFields } from '../test/schema-fixtures.ts';
 import { Codec } from './codec.ts';
@@ -79,7 +79,10 @@ describe('adding orders v2 with an optional field', () => {
 
   it('a worker still on v1 cannot decode a v2 record: deploy workers before gateways', async () => {
     const [record] = await throughGateway(v2, order('o-new'));
-    assert.match(decodeRecord(new Codec(v1), 'p.', { topic: 'p.orders', partition: 0, offset: '0', key: null, value: Buffer.from(record!.value) }).toString(), new RegExp(`unknown schema id ${v2Id}`));
+    assert.match(
+      decodeRecord(new Codec(v1), 'p.', { topic: 'p.orders', partition: 0, offset: '0', key: null, value: Buffer.from(record!.value) }).toString(),
+      new RegExp(`unknown schema id ${v2Id}`),
+    );
   });
 });
 
@@ -105,7 +108,10 @@ describe('an incompatible orders v2', () => {
       { topic: 'orders', schema: v3 },
     ]);
     try {
-      assert.throws(() => loadRegistry(fixture.dir), /orders version 3 \(orders\.v3\.avsc\) cannot read records written with version 1 \(orders\.v1\.avsc\): field coupon is new/);
+      assert.throws(
+        () => loadRegistry(fixture.dir),
+        /orders version 3 \(orders\.v3\.avsc\) cannot read records written with version 1 \(orders\.v1\.avsc\): field coupon is new/,
+      );
     } finally {
       fixture.cleanup();
     }

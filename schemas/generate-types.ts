@@ -44,7 +44,8 @@ const doc = (text: unknown, indent: string): string => (typeof text === 'string'
 
 /** Each topic's latest schema as TypeScript, in the given view. */
 export function generateTypes(registry: Registry = loadRegistry(), view: TypeView = DECODED_VIEW): string {
-  const { includes = () => true, optional = () => false, timestamp, bytes = 'Uint8Array', notes = { timestamp: 'Epoch milliseconds.', uuid: 'A UUID.' } } = view;
+  const { includes = () => true, optional = () => false, timestamp, bytes = 'Uint8Array', notes = { timestamp: 'Epoch milliseconds.', uuid: 'A UUID.' } } =
+    view;
   const declared = new Map<string, string>();
   const primitive = (type: string) => primitiveType(type, bytes);
 
@@ -57,7 +58,12 @@ export function generateTypes(registry: Registry = loadRegistry(), view: TypeVie
         declareRecord(type);
         return type.name!;
       case 'enum':
-        if (!declared.has(type.name!)) declared.set(type.name!, `${doc(type.doc, '')}export type ${type.name!} = ${(type.symbols ?? []).map((s) => `'${s}'`).join(' | ')};\n`);
+        if (!declared.has(type.name!)) {
+          declared.set(
+            type.name!,
+            `${doc(type.doc, '')}export type ${type.name!} = ${(type.symbols ?? []).map((s) => `'${s}'`).join(' | ')};\n`,
+          );
+        }
         return type.name!;
       case 'array':
         return `${wrap(typeOf(type.items as Schema))}[]`;

@@ -35,7 +35,9 @@ function convertRecord(schema: SchemaObject, request: boolean): JsonSchema {
     const s = convert(f.type, f);
     const doc = [typeof f.doc === 'string' ? f.doc : '', s.description ?? ''].filter(Boolean).join(' ');
     if (doc) s.description = doc;
-    if (request && f['ferry.optional'] === true) s.description = `${s.description ? `${String(s.description)} ` : ''}Optional: the gateway assigns one when absent.`;
+    if (request && f['ferry.optional'] === true) {
+      s.description = `${s.description ? `${String(s.description)} ` : ''}Optional: the gateway assigns one when absent.`;
+    }
     properties[f.name] = s;
     if (!request || (!Object.hasOwn(f, 'default') && f['ferry.optional'] !== true)) required.push(f.name);
   }
@@ -92,7 +94,13 @@ function primitive(type: string, logicalType: string | undefined, field: Record<
         const { minimum, maximum } = timestampLimits();
         const [lo, hi] = [timestampText(minimum), timestampText(maximum)];
         // formatMinimum/formatMaximum: the date-time bounds as ajv-formats reads them.
-        return { type: 'string', format: 'date-time', formatMinimum: lo, formatMaximum: hi, description: `RFC 3339, like 2026-11-23T10:00:00Z, from ${lo} to ${hi}.` };
+        return {
+          type: 'string',
+          format: 'date-time',
+          formatMinimum: lo,
+          formatMaximum: hi,
+          description: `RFC 3339, like 2026-11-23T10:00:00Z, from ${lo} to ${hi}.`,
+        };
       }
       const l = numberLimits(type, field);
       const s: JsonSchema = { type: l.format ? 'integer' : 'number' };

@@ -71,7 +71,11 @@ export function stringLimits(field: Record<string, unknown> | undefined, logical
 }
 
 export function numberLimits(type: string, field: Record<string, unknown> | undefined): NumberLimits {
-  const [lo, hi, format] = type === 'int' ? [INT32_MIN, INT32_MAX, 'int32' as const] : type === 'long' ? [LONG_MIN, LONG_MAX, 'int64' as const] : [-Number.MAX_VALUE, Number.MAX_VALUE, undefined];
+  const [lo, hi, format] = type === 'int'
+    ? [INT32_MIN, INT32_MAX, 'int32' as const]
+    : type === 'long'
+    ? [LONG_MIN, LONG_MAX, 'int64' as const]
+    : [-Number.MAX_VALUE, Number.MAX_VALUE, undefined];
   return {
     minimum: Math.max(lo, num(field?.['ferry.minimum']) ?? lo),
     maximum: Math.min(hi, num(field?.['ferry.maximum']) ?? hi),

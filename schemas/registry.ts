@@ -51,12 +51,18 @@ export function loadRegistry(dir: URL = here): Registry {
     versions.forEach((v, i) => {
       if (!Number.isInteger(v.id) || v.id < 1 || v.id > 0x7fffffff) throw new Error(`schema registry: ${topic} id ${v.id} is not a positive 32-bit integer`);
       if (byId.has(v.id)) throw new Error(`schema registry: id ${v.id} is used twice`);
-      if (i > 0 && !(v.version > versions[i - 1]!.version)) throw new Error(`schema registry: ${topic} versions must increase, ${v.version} follows ${versions[i - 1]!.version}`);
+      if (i > 0 && !(v.version > versions[i - 1]!.version)) {
+        throw new Error(`schema registry: ${topic} versions must increase, ${v.version} follows ${versions[i - 1]!.version}`);
+      }
       byId.set(v.id, { topic, version: v });
       // Workers read every earlier version with the newest one, so each must still read all of them.
       for (const old of versions.slice(0, i)) {
         const problem = backwardIncompatibility(v.schema, old.schema);
-        if (problem) throw new Error(`schema registry: ${topic} version ${v.version} (${v.file}) cannot read records written with version ${old.version} (${old.file}): ${problem}`);
+        if (problem) {
+          throw new Error(
+            `schema registry: ${topic} version ${v.version} (${v.file}) cannot read records written with version ${old.version} (${old.file}): ${problem}`,
+          );
+        }
       }
     });
     topics.set(topic, { topic, key: entry.key, versions, latest: versions[versions.length - 1]! });

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { Codec } from './codec.ts';
 import { TIMESTAMP_MAX_MS } from './limits.ts';
 import { loadRegistry } from './registry.ts';
-import { toAvro, type FieldProblem, type SchemaObject } from './validate.ts';
+import { type FieldProblem, type SchemaObject, toAvro } from './validate.ts';
 import { eventArbitrary, nearMissArbitrary } from '../test/event-arbitraries.ts';
 
 const load = (file: string) => JSON.parse(readFileSync(new URL(file, import.meta.url), 'utf8')) as SchemaObject;
@@ -169,11 +169,23 @@ describe('toAvro: problems name the path and a reason', () => {
   });
 
   it('converts RFC 3339 date-times to the same instant Date.parse gives', () => {
-    for (const t of [
-      '2026-11-23T10:00:00Z', '2026-11-23t10:00:00z', '2026-11-23 10:00:00Z', '2028-02-29T23:59:59Z', '2000-02-29T00:00:00Z',
-      '2026-11-23T10:00:00.5Z', '2026-11-23T10:00:00.123456789Z', '2026-11-23T10:00:00+05:30', '2026-11-23T01:00:00-08:00',
-      '1970-01-01T00:00:00Z', '1970-01-01T01:00:00+01:00', '2106-02-06T23:59:59.999Z', '2106-02-07T00:59:59+01:00',
-    ]) {
+    for (
+      const t of [
+        '2026-11-23T10:00:00Z',
+        '2026-11-23t10:00:00z',
+        '2026-11-23 10:00:00Z',
+        '2028-02-29T23:59:59Z',
+        '2000-02-29T00:00:00Z',
+        '2026-11-23T10:00:00.5Z',
+        '2026-11-23T10:00:00.123456789Z',
+        '2026-11-23T10:00:00+05:30',
+        '2026-11-23T01:00:00-08:00',
+        '1970-01-01T00:00:00Z',
+        '1970-01-01T01:00:00+01:00',
+        '2106-02-06T23:59:59.999Z',
+        '2106-02-07T00:59:59+01:00',
+      ]
+    ) {
       const r = toAvro(orders, order({ occurred_at: t }), server);
       assert.ok(r.ok, t);
       assert.equal(r.value.occurred_at, Date.parse(t.replace(' ', 'T').toUpperCase()), t);
@@ -189,12 +201,24 @@ describe('toAvro: problems name the path and a reason', () => {
     for (let i = 0; i < 3000; i++) {
       const digits = rand(10);
       const fraction = digits === 0 ? '' : `.${Array.from({ length: digits }, () => rand(10)).join('')}`;
-      const t = `${pad(1970 + rand(136), 4)}-${pad(1 + rand(12), 2)}-${pad(1 + rand(28), 2)}T${pad(rand(24), 2)}:${pad(rand(60), 2)}:${pad(rand(60), 2)}${fraction}Z`;
+      const t = `${pad(1970 + rand(136), 4)}-${pad(1 + rand(12), 2)}-${pad(1 + rand(28), 2)}T${pad(rand(24), 2)}:${pad(rand(60), 2)}:${
+        pad(rand(60), 2)
+      }${fraction}Z`;
       const r = toAvro(orders, order({ occurred_at: t }), server);
       assert.ok(r.ok, t);
       assert.equal(r.value.occurred_at, Date.parse(t), t);
     }
-    for (const bad of ['2026-11-23T10:00:00.Z', '2026-11-23T10:00:00,5Z', '2026-11-23T10:00:00.1234567890Z', '2026-11-23T10:00:0aZ', '2026-11-23T10-00:00Z', '2026-1-23T10:00:00Z', '２026-11-23T10:00:00Z']) {
+    for (
+      const bad of [
+        '2026-11-23T10:00:00.Z',
+        '2026-11-23T10:00:00,5Z',
+        '2026-11-23T10:00:00.1234567890Z',
+        '2026-11-23T10:00:0aZ',
+        '2026-11-23T10-00:00Z',
+        '2026-1-23T10:00:00Z',
+        '２026-11-23T10:00:00Z',
+      ]
+    ) {
       assertOneProblem(orders, order({ occurred_at: bad }), 'occurred_at', /RFC 3339/);
     }
   });
@@ -326,7 +350,16 @@ describe('toAvro: what every sink can store', () => {
       assert.ok(r.ok, ok);
     }
     assert.equal(TIMESTAMP_MAX_MS, Date.parse('2106-02-06T23:59:59.999Z'));
-    for (const bad of ['0000-01-01T00:00:00Z', '1969-12-31T23:59:59.999Z', '1970-01-01T00:00:00+00:01', '2106-02-07T00:00:00Z', '2106-02-06T23:59:59.999-00:01', '9999-12-31T23:59:59Z']) {
+    for (
+      const bad of [
+        '0000-01-01T00:00:00Z',
+        '1969-12-31T23:59:59.999Z',
+        '1970-01-01T00:00:00+00:01',
+        '2106-02-07T00:00:00Z',
+        '2106-02-06T23:59:59.999-00:01',
+        '9999-12-31T23:59:59Z',
+      ]
+    ) {
       assertOneProblem(orders, order({ occurred_at: bad }), 'occurred_at', /between 1970-01-01T00:00:00.000Z and 2106-02-06T23:59:59.999Z/);
     }
   });

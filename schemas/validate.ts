@@ -72,7 +72,7 @@ const compiledRecords = new WeakMap<SchemaObject, RecordConverter>();
 
 function compiledRecord(schema: SchemaObject): RecordConverter {
   let c = compiledRecords.get(schema);
-  if (!c) compiledRecords.set(schema, (c = compileRecord(schema)));
+  if (!c) compiledRecords.set(schema, c = compileRecord(schema));
   return c;
 }
 
@@ -329,7 +329,10 @@ function convertTimestamp(value: unknown, path: Path, problems: FieldProblem[]):
   return m[8] ? ms - (m[8] === '-' ? -1 : 1) * (offH * 60 + offM) * 60_000 : ms;
 }
 
-function compileStringChecks(field: FieldSchema | undefined, logicalType: string | undefined): (value: string, path: Path, problems: FieldProblem[]) => unknown {
+function compileStringChecks(
+  field: FieldSchema | undefined,
+  logicalType: string | undefined,
+): (value: string, path: Path, problems: FieldProblem[]) => unknown {
   const { minLength: lo, maxLength: hi, pattern } = stringLimits(field, logicalType);
   const re = pattern !== undefined ? new RegExp(pattern) : undefined;
   const short = lo === 1 ? 'may not be empty' : `must be at least ${lo} characters`;

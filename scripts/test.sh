@@ -12,6 +12,9 @@ echo "== typecheck"
 npx --no-install tsc --noEmit -p .
 echo "== lint"
 npx --no-install eslint .
+echo "== format"
+# deno fmt (deno.json): `npm run format` rewrites what this refuses.
+./node_modules/deno/deno fmt --check --quiet
 echo "== stale isolations"
 # What earlier test or benchmark processes left when they died before their cleanup.
 node --import tsx support/stale-isolations.ts

@@ -1,5 +1,5 @@
 /** Child processes of tests and the benchmark: Ferry entries under Node, on free ports. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { NODE_FLAGS } from '../lib/node-flags.ts';
@@ -94,7 +94,11 @@ export async function startProducerService(env: Record<string, string>, port?: n
 export async function startEdge(env: Record<string, string>): Promise<{ proc: Proc; url: string }> {
   const port = await freePort();
   const task = (JSON.parse(readFileSync(`${root}deno.json`, 'utf8')) as { tasks: { edge: string } }).tasks.edge.split(/\s+/);
-  const child = spawn(task[0]!, task.slice(1), { cwd: root, env: { ...process.env, HOST: '127.0.0.1', ...env, EDGE_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(task[0]!, task.slice(1), {
+    cwd: root,
+    env: { ...process.env, HOST: '127.0.0.1', ...env, EDGE_PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const orphan = () => child.kill('SIGKILL');
   process.once('exit', orphan);
   child.once('exit', () => process.off('exit', orphan));

@@ -14,7 +14,9 @@ test('an isolation id names its start and its process, and reads back', () => {
 
 test('ids are found only where isolations put them', () => {
   const id = newIsolationId();
-  for (const name of [`ferry_${id}`, `${id}.orders`, `ferry:${id}:page_views:by_url`, `bull:${id}.ferry-retries:meta`, `${id}.ferry-retries:parked:orders:o-1`]) {
+  for (
+    const name of [`ferry_${id}`, `${id}.orders`, `ferry:${id}:page_views:by_url`, `bull:${id}.ferry-retries:meta`, `${id}.ferry-retries:parked:orders:o-1`]
+  ) {
     assert.equal(isolationIdIn(name), id, name);
   }
   for (const name of ['ferry_test', 'orders', 'ferry:order:default:o-1', `ferry:seen:pv:${id}`, `x${id}.orders`, `ferry_${id}x`, 'bull:ferry-retries:meta']) {

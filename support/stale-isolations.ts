@@ -234,7 +234,9 @@ async function listTopics(brokers: string[]): Promise<string[]> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const r = await sweepStaleIsolations();
-  console.log(r.ids.length === 0 ? 'no stale test or benchmark isolations' : `dropped ${r.ids.length} stale isolations (${r.keys} Redis keys): ${r.ids.join(', ')}`);
+  console.log(
+    r.ids.length === 0 ? 'no stale test or benchmark isolations' : `dropped ${r.ids.length} stale isolations (${r.keys} Redis keys): ${r.ids.join(', ')}`,
+  );
   for (const p of r.problems) console.log(`could not sweep: ${p}`);
   process.exit(0);
 }

@@ -16,7 +16,7 @@ import { codePointLength } from '../schemas/limits.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { toAvro } from '../schemas/validate.ts';
 import { eventArbitrary, nearMissArbitrary } from './event-arbitraries.ts';
-import { isolate, postJson, startGateway, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { isolate, type Isolated, postJson, type Proc, startGateway, startWorker, waitFor } from './helpers.ts';
 import { readTopic } from './kafka-reader.ts';
 
 const registry = loadRegistry();
@@ -79,13 +79,27 @@ test('every event the schema allows is accepted and lands in PostgreSQL, Redis a
         const keys = orders.map((e) => orderKey(prefix, 'default', String(e.order_id)));
         const idList = allIds.map(chString).join(',');
         const landed = await waitFor(async () => {
-          const rows = await iso.sql<{ order_id: string; customer_id: string; status: string; amount_cents: string; currency: string; items: unknown; occurred_ms: string; event_id: string }[]>`
+          const rows = await iso.sql<
+            {
+              order_id: string;
+              customer_id: string;
+              status: string;
+              amount_cents: string;
+              currency: string;
+              items: unknown;
+              occurred_ms: string;
+              event_id: string;
+            }[]
+          >`
             SELECT order_id, customer_id, status, amount_cents::text, currency, items, (extract(epoch FROM occurred_at) * 1000)::bigint::text AS occurred_ms, event_id::text
             FROM orders WHERE tenant = 'default' AND order_id = ANY(${orders.map((e) => String(e.order_id))})`;
           if (rows.length < orders.length) return undefined;
           const docs = await Promise.all(keys.map((k) => iso.redis.hget(k, 'doc')));
           if (docs.some((d) => d === null)) return undefined;
-          const rs = await iso.clickhouse.query({ query: `SELECT event_id, topic, key, occurred_at_ms, payload FROM events FINAL WHERE event_id IN (${idList})`, format: 'JSONEachRow' });
+          const rs = await iso.clickhouse.query({
+            query: `SELECT event_id, topic, key, occurred_at_ms, payload FROM events FINAL WHERE event_id IN (${idList})`,
+            format: 'JSONEachRow',
+          });
           const ch = await rs.json<{ event_id: string; topic: string; key: string; occurred_at_ms: string; payload: string }>();
           if (ch.length < allIds.length) return undefined;
           const counts = await iso.redis.hgetall(`${prefix}page_views:default:by_url`);
@@ -103,21 +117,57 @@ test('every event the schema allows is accepted and lands in PostgreSQL, Redis a
           assert.ok(row, `order ${JSON.stringify(e.order_id)} in PostgreSQL`);
           assert.deepEqual(
             { ...row, amount_cents: Number(row.amount_cents), occurred_ms: Number(row.occurred_ms) },
-            { order_id: want.order_id, customer_id: want.customer_id, status: want.status, amount_cents: want.amount_cents, currency: want.currency, items: want.items, occurred_ms: want.occurred_at, event_id: orderIds[i] },
+            {
+              order_id: want.order_id,
+              customer_id: want.customer_id,
+              status: want.status,
+              amount_cents: want.amount_cents,
+              currency: want.currency,
+              items: want.items,
+              occurred_ms: want.occurred_at,
+              event_id: orderIds[i],
+            },
           );
           const doc = JSON.parse(landed.docs[i]!) as Json;
           assert.deepEqual(
-            { order_id: doc.order_id, customer_id: doc.customer_id, amount_cents: doc.amount_cents, items: doc.items, occurred_at: doc.occurred_at, event_id: doc.event_id },
-            { order_id: want.order_id, customer_id: want.customer_id, amount_cents: want.amount_cents, items: want.items, occurred_at: new Date(want.occurred_at as number).toISOString(), event_id: orderIds[i] },
+            {
+              order_id: doc.order_id,
+              customer_id: doc.customer_id,
+              amount_cents: doc.amount_cents,
+              items: doc.items,
+              occurred_at: doc.occurred_at,
+              event_id: doc.event_id,
+            },
+            {
+              order_id: want.order_id,
+              customer_id: want.customer_id,
+              amount_cents: want.amount_cents,
+              items: want.items,
+              occurred_at: new Date(want.occurred_at as number).toISOString(),
+              event_id: orderIds[i],
+            },
           );
         });
-        for (const [topic, events, ids, schema, key] of [['orders', orders, orderIds, ordersSchema, 'order_id'], ['page_views', viewEvents, viewIds, viewsSchema, 'user_id']] as const) {
+        for (
+          const [topic, events, ids, schema, key] of [['orders', orders, orderIds, ordersSchema, 'order_id'], [
+            'page_views',
+            viewEvents,
+            viewIds,
+            viewsSchema,
+            'user_id',
+          ]] as const
+        ) {
           events.forEach((e, i) => {
             const want = expected(schema, e, ids[i]!);
             const row = byEvent.get(ids[i]!);
             assert.ok(row, `${topic} event ${ids[i]} in ClickHouse`);
             const { received_at: _r, ...payload } = JSON.parse(row.payload) as Json;
-            assert.deepEqual({ topic: row.topic, key: row.key, occurred_at_ms: Number(row.occurred_at_ms), payload }, { topic, key: want[key], occurred_at_ms: want.occurred_at, payload: want });
+            assert.deepEqual({ topic: row.topic, key: row.key, occurred_at_ms: Number(row.occurred_at_ms), payload }, {
+              topic,
+              key: want[key],
+              occurred_at_ms: want.occurred_at,
+              payload: want,
+            });
           });
         }
         assert.equal((await deadLetters.list()).length, 0, 'no dead letters');
@@ -135,7 +185,10 @@ test('near-misses are answered 422 naming the field and reason, and nothing reac
   const gateway = await startGateway(iso.env);
   cleanups.push(() => gateway.proc.stop());
 
-  const misses = fc.oneof(nearMissArbitrary(ordersSchema).map((m) => ({ ...m, topic: 'orders' })), nearMissArbitrary(viewsSchema).map((m) => ({ ...m, topic: 'page_views' })));
+  const misses = fc.oneof(
+    nearMissArbitrary(ordersSchema).map((m) => ({ ...m, topic: 'orders' })),
+    nearMissArbitrary(viewsSchema).map((m) => ({ ...m, topic: 'page_views' })),
+  );
   await fc.assert(
     fc.asyncProperty(misses, async (m) => {
       const res = await postJson(`${gateway.url}/v1/events/${m.topic}`, m.event);

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { sign } from 'hono/jwt';
-import { isolate, orderEvent, startGateway, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { isolate, type Isolated, orderEvent, type Proc, startGateway, startWorker, waitFor } from './helpers.ts';
 
 const newKey = () => `fry_${randomBytes(24).toString('base64url')}`;
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -35,7 +35,19 @@ async function token(alg: 'HS256' | 'HS512' | 'none', claims: Record<string, unk
 }
 
 type Presented = { header?: Record<string, string>; key?: string };
-const KINDS = ['none', 'wrong key', 'write-only', 'read-only', 'beacon key', 'other tenant', 'expired JWT', 'JWT alg none', 'JWT HS512', 'valid JWT', 'metrics token'] as const;
+const KINDS = [
+  'none',
+  'wrong key',
+  'write-only',
+  'read-only',
+  'beacon key',
+  'other tenant',
+  'expired JWT',
+  'JWT alg none',
+  'JWT HS512',
+  'valid JWT',
+  'metrics token',
+] as const;
 type Kind = (typeof KINDS)[number];
 let presented: Record<Kind, Presented>;
 
@@ -62,26 +74,59 @@ const WAIT = { prefer: 'wait=20' };
 
 const ROUTES: Route[] = [
   //                                                                     none wrong write read beacon other  expired none-alg HS512 JWT  metrics
-  { name: 'POST /v1/events/orders', method: 'POST', path: '/v1/events/orders', body: order,
-    expect: row([401, 401, 202, 403, 202, 202, 401, 401, 401, 202, 401]) },
-  { name: 'POST /v1/events/page_views', method: 'POST', path: '/v1/events/page_views', body: view,
-    expect: row([401, 401, 202, 403, 202, 202, 401, 401, 401, 202, 401]) },
+  {
+    name: 'POST /v1/events/orders',
+    method: 'POST',
+    path: '/v1/events/orders',
+    body: order,
+    expect: row([401, 401, 202, 403, 202, 202, 401, 401, 401, 202, 401]),
+  },
+  {
+    name: 'POST /v1/events/page_views',
+    method: 'POST',
+    path: '/v1/events/page_views',
+    body: view,
+    expect: row([401, 401, 202, 403, 202, 202, 401, 401, 401, 202, 401]),
+  },
   // Only a key listed as a beacon key, in the URL: not other keys, not tokens in headers.
-  { name: 'POST /v1/beacon/page_views', method: 'POST', path: '/v1/beacon/page_views', beacon: true, body: view,
-    expect: row([401, 401, 401, 401, 202, 401, 401, 401, 401, 401, 401]) },
-  { name: 'POST /v1/beacon/orders', method: 'POST', path: '/v1/beacon/orders', beacon: true, body: order,
-    expect: row([401, 401, 401, 401, 202, 401, 401, 401, 401, 401, 401]) },
+  {
+    name: 'POST /v1/beacon/page_views',
+    method: 'POST',
+    path: '/v1/beacon/page_views',
+    beacon: true,
+    body: view,
+    expect: row([401, 401, 401, 401, 202, 401, 401, 401, 401, 401, 401]),
+  },
+  {
+    name: 'POST /v1/beacon/orders',
+    method: 'POST',
+    path: '/v1/beacon/orders',
+    beacon: true,
+    body: order,
+    expect: row([401, 401, 401, 401, 202, 401, 401, 401, 401, 401, 401]),
+  },
   // Another tenant's credential with read:orders finds no such order of its own.
-  { name: 'GET /v1/orders/m-1', method: 'GET', path: '/v1/orders/m-1',
-    expect: row([401, 401, 403, 200, 403, 404, 401, 401, 401, 200, 401]) },
+  { name: 'GET /v1/orders/m-1', method: 'GET', path: '/v1/orders/m-1', expect: row([401, 401, 403, 200, 403, 404, 401, 401, 401, 200, 401]) },
   // The order comes back only with read:orders; the other tenant gets its own m-2.
-  { name: 'POST /v1/events/orders, Prefer: wait', method: 'POST', path: '/v1/events/orders', body: order, headers: WAIT,
-    expect: row([401, 401, 'no order', 403, 'no order', 'order', 401, 401, 401, 'order', 401]) },
-  { name: 'POST /v1/beacon/orders, Prefer: wait', method: 'POST', path: '/v1/beacon/orders', beacon: true, body: order, headers: WAIT,
-    expect: row([401, 401, 401, 401, 'no order', 401, 401, 401, 401, 401, 401]) },
+  {
+    name: 'POST /v1/events/orders, Prefer: wait',
+    method: 'POST',
+    path: '/v1/events/orders',
+    body: order,
+    headers: WAIT,
+    expect: row([401, 401, 'no order', 403, 'no order', 'order', 401, 401, 401, 'order', 401]),
+  },
+  {
+    name: 'POST /v1/beacon/orders, Prefer: wait',
+    method: 'POST',
+    path: '/v1/beacon/orders',
+    beacon: true,
+    body: order,
+    headers: WAIT,
+    expect: row([401, 401, 401, 401, 'no order', 401, 401, 401, 401, 401, 401]),
+  },
   // Metrics take METRICS_TOKEN only: no API credential opens them.
-  { name: 'GET /metrics', method: 'GET', path: '/metrics',
-    expect: row([401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 200]) },
+  { name: 'GET /metrics', method: 'GET', path: '/metrics', expect: row([401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 200]) },
   { name: 'GET /readyz', method: 'GET', path: '/readyz', expect: row(KINDS.map(() => 200)) },
   { name: 'GET /healthz', method: 'GET', path: '/healthz', expect: row(KINDS.map(() => 200)) },
   { name: 'GET /openapi.json', method: 'GET', path: '/openapi.json', expect: row(KINDS.map(() => 200)) },
@@ -112,9 +157,16 @@ before(async () => {
     'metrics token': bearer(METRICS_TOKEN),
   };
   // acme's order m-1, for the reads.
-  const res = await fetch(`${gateway.url}/v1/events/orders`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEYS.writer }, body: JSON.stringify(seeded) });
+  const res = await fetch(`${gateway.url}/v1/events/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': KEYS.writer },
+    body: JSON.stringify(seeded),
+  });
   assert.equal(res.status, 202);
-  await waitFor(async () => (await iso.sql`SELECT 1 FROM orders WHERE tenant = 'acme' AND order_id = 'm-1'`).length === 1, { what: 'the worker applying m-1', timeoutMs: 90_000 });
+  await waitFor(async () => (await iso.sql`SELECT 1 FROM orders WHERE tenant = 'acme' AND order_id = 'm-1'`).length === 1, {
+    what: 'the worker applying m-1',
+    timeoutMs: 90_000,
+  });
 });
 
 after(async () => {

@@ -13,10 +13,10 @@ import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 import type { KafkaJS as KafkaJSTypes } from '@confluentinc/kafka-javascript';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { bundle } from '../clients/browser/build.ts';
 import type { FerryClient } from '../clients/browser/src/ferry.ts';
-import { freePort, isolate, startGateway, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { freePort, isolate, type Isolated, type Proc, startGateway, startWorker, waitFor } from './helpers.ts';
 
 const require = createRequire(import.meta.url);
 const { KafkaJS } = require('@confluentinc/kafka-javascript') as { KafkaJS: typeof KafkaJSTypes };
@@ -59,7 +59,12 @@ before(async () => {
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
   shop = { server, origin };
 
-  const apiKeys = [{ id: 'shop-web', tenant: TENANT, sha256: createHash('sha256').update(KEY).digest('hex'), scopes: ['write:orders', 'write:page_views', 'read:orders'] }];
+  const apiKeys = [{
+    id: 'shop-web',
+    tenant: TENANT,
+    sha256: createHash('sha256').update(KEY).digest('hex'),
+    scopes: ['write:orders', 'write:page_views', 'read:orders'],
+  }];
   ({ proc: gateway, url: gatewayUrl } = await startGateway({ ...iso.env, CORS_ORIGINS: origin, FERRY_API_KEYS: JSON.stringify(apiKeys) }));
   worker = startWorker(iso.env);
   admin = new KafkaJS.Kafka({ kafkaJS: { brokers: iso.env.KAFKA_BROKERS!.split(','), logLevel: KafkaJS.logLevel.ERROR } }).admin();
@@ -115,14 +120,20 @@ async function counted(scenario: string): Promise<number> {
 
 /** ClickHouse rows (copies included: no FINAL) and distinct event ids of the scenario's users. */
 async function clickhouseRows(scenario: string): Promise<{ n: number; ids: number }> {
-  const rs = await iso.clickhouse.query({ query: `SELECT count() AS n, uniqExact(event_id) AS ids FROM events WHERE topic = 'page_views' AND key LIKE 'u-${scenario}-%'`, format: 'JSONEachRow' });
+  const rs = await iso.clickhouse.query({
+    query: `SELECT count() AS n, uniqExact(event_id) AS ids FROM events WHERE topic = 'page_views' AND key LIKE 'u-${scenario}-%'`,
+    format: 'JSONEachRow',
+  });
   const [row] = (await rs.json()) as { n: string; ids: string }[];
   return { n: Number(row!.n), ids: Number(row!.ids) };
 }
 
 /** Waits until the scenario's `n` events landed, lets late copies arrive, then asserts each sink holds them once. */
 async function assertExactlyOnce(scenario: string, n: number, kafkaBefore: number): Promise<void> {
-  await waitFor(async () => (await counted(scenario)) >= n && (await clickhouseRows(scenario)).n >= n, { what: `${n} views of ${scenario} applied`, timeoutMs: 30_000 }).catch(async (err: Error) => {
+  await waitFor(async () => (await counted(scenario)) >= n && (await clickhouseRows(scenario)).n >= n, {
+    what: `${n} views of ${scenario} applied`,
+    timeoutMs: 30_000,
+  }).catch(async (err: Error) => {
     throw new Error(`${err.message}: counted ${await counted(scenario)}, kafka +${(await produced()) - kafkaBefore}\n${gateway.output()}`);
   });
   await new Promise((r) => setTimeout(r, 1500));
@@ -157,7 +168,16 @@ test('a gateway answering 503 with Retry-After (the first after it had produced 
     const key = req.headers()['idempotency-key'];
     const at = Date.now();
     const n = attempts.length;
-    const unavailable = { status: 503, headers: { 'content-type': 'application/problem+json', 'retry-after': '1', 'access-control-allow-origin': shop.origin, 'access-control-expose-headers': 'Retry-After' }, body: '{"title":"Service Unavailable","status":503}' };
+    const unavailable = {
+      status: 503,
+      headers: {
+        'content-type': 'application/problem+json',
+        'retry-after': '1',
+        'access-control-allow-origin': shop.origin,
+        'access-control-expose-headers': 'Retry-After',
+      },
+      body: '{"title":"Service Unavailable","status":503}',
+    };
     if (n === 0) {
       // The gateway took it, but its answer is lost on the way: the page sees a 503.
       const real = await route.fetch();
@@ -176,7 +196,9 @@ test('a gateway answering 503 with Retry-After (the first after it had produced 
   assert.ok(attempts.length >= 4, JSON.stringify(attempts));
   assert.equal(attempts[0]!.answered, 202, 'the first attempt was produced');
   assert.equal(new Set(attempts.map((a) => a.key)).size, 1, 'one Idempotency-Key for every attempt');
-  for (let i = 1; i < 4; i++) assert.ok(attempts[i]!.at - attempts[i - 1]!.at >= 1000, `attempt ${i + 1} came ${attempts[i]!.at - attempts[i - 1]!.at} ms after a Retry-After: 1`);
+  for (let i = 1; i < 4; i++) {
+    assert.ok(attempts[i]!.at - attempts[i - 1]!.at >= 1000, `attempt ${i + 1} came ${attempts[i]!.at - attempts[i - 1]!.at} ms after a Retry-After: 1`);
+  }
   await assertExactlyOnce('unavailable', 20, before);
   await page.context().close();
 });
@@ -230,7 +252,9 @@ test('the demo shop: a checkout posts the order through the SDK and shows its st
   assert.match(status ?? '', /^Order o-[0-9a-f-]+: created\.$/);
   const orderId = /Order (o-[0-9a-f-]+)/.exec(status!)![1]!;
   assert.equal((await page.textContent(`[data-order="${orderId}"]`))?.replace('Pay', '').trim(), 'created', 'read back with GET /v1/orders/{id}');
-  const rows = await iso.sql<{ tenant: string; status: string; amount_cents: string }[]>`SELECT tenant, status, amount_cents FROM orders WHERE order_id = ${orderId}`;
+  const rows = await iso.sql<
+    { tenant: string; status: string; amount_cents: string }[]
+  >`SELECT tenant, status, amount_cents FROM orders WHERE order_id = ${orderId}`;
   assert.deepEqual(rows.map((r) => ({ ...r, amount_cents: Number(r.amount_cents) })), [{ tenant: TENANT, status: 'created', amount_cents: 2 * 900 + 650 }]);
 
   await page.click(`button[data-pay="${orderId}"]`);

@@ -16,8 +16,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { KafkaJS as KafkaJSTypes } from '@confluentinc/kafka-javascript';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { freePort, isolate, orderEvent, startProcess, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { freePort, isolate, type Isolated, orderEvent, type Proc, startProcess, startWorker, waitFor } from './helpers.ts';
 
 const require = createRequire(import.meta.url);
 const { KafkaJS } = require('@confluentinc/kafka-javascript') as { KafkaJS: typeof KafkaJSTypes };
@@ -56,7 +56,23 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'ferry-browser-'));
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+  execFileSync('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=127.0.0.1',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1',
+  ], { stdio: 'ignore' });
   shop = await pageServer();
   elsewhere = await pageServer();
 
@@ -101,7 +117,15 @@ before(async () => {
     // goes away may open its connection after the page is gone, and the context's setting did
     // not cover it. Without this flag 7 of 30 keepalive fetches and 12 of 30 beacons were dropped;
     // with it 55 of 55 arrived (20 keepalive fetches, 15 more, 20 beacons).
-    args: ['--headless', '--ignore-certificate-errors', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--ignore-certificate-errors',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 });
 
@@ -196,7 +220,9 @@ test('a shop page posts an order over HTTPS (preflighted: JSON, API key, Idempot
   assert.equal(body.order.status, 'paid');
 
   // The row is the browser's tenant's, in PostgreSQL, once.
-  const rows = await iso.sql<{ tenant: string; status: string; amount_cents: string }[]>`SELECT tenant, status, amount_cents FROM orders WHERE order_id = 'b-1'`;
+  const rows = await iso.sql<
+    { tenant: string; status: string; amount_cents: string }[]
+  >`SELECT tenant, status, amount_cents FROM orders WHERE order_id = 'b-1'`;
   assert.deepEqual(rows.map((r) => ({ ...r, amount_cents: Number(r.amount_cents) })), [{ tenant: TENANT, status: 'paid', amount_cents: 4200 }]);
 
   // A retry of the page (same Idempotency-Key) is answered from the first answer: nothing is produced again.
@@ -238,11 +264,17 @@ test('page views as a JSON array: one result per event, and the URL counter coun
   const page = await openPage(shop.origin);
   const url = `https://shop.example/p/${randomBytes(4).toString('hex')}`;
   const views = [1, 2, 3].map((i) => ({ user_id: `u-b-${i}`, url, occurred_at: '2026-12-04T10:00:00Z' }));
-  const answer = await pageFetch(page, `${gatewayUrl}/v1/events/page_views`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': KEY }, body: JSON.stringify(views) });
+  const answer = await pageFetch(page, `${gatewayUrl}/v1/events/page_views`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-api-key': KEY },
+    body: JSON.stringify(views),
+  });
   assert.equal(answer.status, 202, JSON.stringify(answer));
   const results = (answer.body as { results: { status: string }[] }).results;
   assert.deepEqual(results.map((r) => r.status), ['accepted', 'accepted', 'accepted']);
-  await waitFor(async () => Number(await iso.redis.hget(`ferry:${iso.id}:page_views:${TENANT}:by_url`, url)) === 3, { what: 'three views of the page counted' });
+  await waitFor(async () => Number(await iso.redis.hget(`ferry:${iso.id}:page_views:${TENANT}:by_url`, url)) === 3, {
+    what: 'three views of the page counted',
+  });
   await page.context().close();
 });
 
@@ -266,7 +298,11 @@ test('a page of an origin not in CORS_ORIGINS: the preflight is refused, the bro
   const before = await produced();
   const outcome = await page.evaluate(async ({ url, key }) => {
     try {
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify({ user_id: 'u-x', url: 'https://elsewhere.example/', occurred_at: '2026-12-04T10:00:00Z' }) });
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': key },
+        body: JSON.stringify({ user_id: 'u-x', url: 'https://elsewhere.example/', occurred_at: '2026-12-04T10:00:00Z' }),
+      });
       return `answered ${res.status}`;
     } catch (err) {
       return `blocked: ${(err as Error).name}`;
@@ -291,14 +327,21 @@ test('a page view sent with fetch keepalive from pagehide arrives after the page
       // Preflighted (the API key header) and started while the document goes away: only
       // keepalive lets it outlive the page.
       addEventListener('pagehide', () => {
-        void fetch(endpoint, { method: 'POST', keepalive: true, headers: { 'content-type': 'application/json', 'x-api-key': key }, body: JSON.stringify({ user_id: 'u-leaving', url, occurred_at: '2026-12-04T10:00:00Z' }) });
+        void fetch(endpoint, {
+          method: 'POST',
+          keepalive: true,
+          headers: { 'content-type': 'application/json', 'x-api-key': key },
+          body: JSON.stringify({ user_id: 'u-leaving', url, occurred_at: '2026-12-04T10:00:00Z' }),
+        });
       });
     },
     { endpoint: `${gatewayUrl}/v1/events/page_views`, key: KEY, url },
   );
   // Leaving for another page of the shop, as a visitor does.
   await page.goto(`${shop.origin}/next`);
-  await waitFor(async () => Number(await iso.redis.hget(`ferry:${iso.id}:page_views:${TENANT}:by_url`, url)) === 1, { what: 'the view sent while leaving counted' }).catch(async (err: Error) => {
+  await waitFor(async () => Number(await iso.redis.hget(`ferry:${iso.id}:page_views:${TENANT}:by_url`, url)) === 1, {
+    what: 'the view sent while leaving counted',
+  }).catch(async (err: Error) => {
     throw new Error(`${err.message}\nbrowser: ${seen.join('; ') || 'no request'}\ngateway: ${await gatewaySaw('/v1/events')}`);
   });
   await context.close();
@@ -318,9 +361,11 @@ test('a page view sent with navigator.sendBeacon from pagehide arrives, with no 
   );
   assert.equal(accepted, true);
   await page.goto(`${shop.origin}/next`);
-  await waitFor(async () => Number(await iso.redis.hget(`ferry:${iso.id}:page_views:${TENANT}:by_url`, url)) === 1, { what: 'the beacon counted' }).catch(async (err: Error) => {
-    throw new Error(`${err.message}\ngateway: ${await gatewaySaw('/v1/beacon')}`);
-  });
+  await waitFor(async () => Number(await iso.redis.hget(`ferry:${iso.id}:page_views:${TENANT}:by_url`, url)) === 1, { what: 'the beacon counted' }).catch(
+    async (err: Error) => {
+      throw new Error(`${err.message}\ngateway: ${await gatewaySaw('/v1/beacon')}`);
+    },
+  );
   await page.context().close();
 });
 
@@ -329,7 +374,8 @@ test('a beacon from a page of an origin not in CORS_ORIGINS reaches the gateway 
   const before = await produced();
   const refusedBefore = await beaconAnswers('403');
   const queued = await page.evaluate(
-    ({ endpoint }) => navigator.sendBeacon(endpoint, JSON.stringify({ user_id: 'u-x', url: 'https://elsewhere.example/', occurred_at: '2026-12-04T10:00:00Z' })),
+    ({ endpoint }) =>
+      navigator.sendBeacon(endpoint, JSON.stringify({ user_id: 'u-x', url: 'https://elsewhere.example/', occurred_at: '2026-12-04T10:00:00Z' })),
     { endpoint: `${gatewayUrl}/v1/beacon/page_views?key=${BEACON_KEY}` },
   );
   assert.equal(queued, true, 'the browser queued the beacon');

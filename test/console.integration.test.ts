@@ -9,10 +9,22 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 import {
-  cuttableProxy, freePort, isolate, liftFailures, orderEvent, planFailures, postJson, startGateway, startProcess, startWorker, waitFor,
-  type CuttableProxy, type Isolated, type Proc,
+  type CuttableProxy,
+  cuttableProxy,
+  freePort,
+  isolate,
+  type Isolated,
+  liftFailures,
+  orderEvent,
+  planFailures,
+  postJson,
+  type Proc,
+  startGateway,
+  startProcess,
+  startWorker,
+  waitFor,
 } from './helpers.ts';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -36,7 +48,13 @@ before(async () => {
   const clickhouseUrl = iso.env.CLICKHOUSE_URL!.replace(':8123/', `:${clickhouseProxy.port}/`);
   gateway = await startGateway(iso.env);
   const workerMetricsPort = await freePort();
-  worker = startWorker({ ...iso.env, CLICKHOUSE_URL: clickhouseUrl, WORKER_METRICS_PORT: String(workerMetricsPort), WORKER_RETRY_ATTEMPTS: '2', WORKER_RETRY_BACKOFF_MS: '200' });
+  worker = startWorker({
+    ...iso.env,
+    CLICKHOUSE_URL: clickhouseUrl,
+    WORKER_METRICS_PORT: String(workerMetricsPort),
+    WORKER_RETRY_ATTEMPTS: '2',
+    WORKER_RETRY_BACKOFF_MS: '200',
+  });
   const port = await freePort();
   dashboard = startProcess('dashboard/main.ts', {
     ...iso.env,
@@ -47,7 +65,10 @@ before(async () => {
   });
   dashboardUrl = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${dashboardUrl}/healthz`).catch(() => undefined))?.ok, { what: 'dashboard up', timeoutMs: 30_000 });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
   page = await (await browser.newContext({ viewport: { width: 1400, height: 1100 } })).newPage();
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(m.text());
@@ -77,7 +98,10 @@ test('the console: a dead letter decoded and redacted, found, redriven once by f
   const fineId = String(fine.json.event_id);
 
   await page.goto(dashboardUrl);
-  await waitFor(async () => (await boxHealth('postgres')) === 'up' && (await boxHealth('read-model')) === 'up', { what: 'the pipeline drawn, stores up', timeoutMs: 20_000 });
+  await waitFor(async () => (await boxHealth('postgres')) === 'up' && (await boxHealth('read-model')) === 'up', {
+    what: 'the pipeline drawn, stores up',
+    timeoutMs: 20_000,
+  });
 
   // The letter appears in the table once the worker gave up on it.
   await page.fill('#filters input[name=key]', 'con-1');

@@ -8,14 +8,24 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { request as httpRequest } from 'node:http';
 import { after, before, test } from 'node:test';
-import { Queue, type Job } from 'bullmq';
+import { type Job, Queue } from 'bullmq';
 import type { DeadLetter } from '../lib/queues/dead-letters.ts';
 import { DeadLetters } from '../lib/queues/dead-letters.ts';
 import { KafkaProducer } from '../lib/kafka/producer.ts';
 import { connectQueueRedis } from '../lib/queues/redis.ts';
 import {
-  freePort, isolate, liftFailures, orderEvent, planFailures, postJson, startGateway, startProcess, startWorker, waitFor,
-  type Isolated, type Proc,
+  freePort,
+  isolate,
+  type Isolated,
+  liftFailures,
+  orderEvent,
+  planFailures,
+  postJson,
+  type Proc,
+  startGateway,
+  startProcess,
+  startWorker,
+  waitFor,
 } from './helpers.ts';
 
 const root = new URL('../', import.meta.url).pathname;
@@ -37,7 +47,12 @@ before(async () => {
   gateway = await startGateway(iso.env);
   worker = startWorker({ ...iso.env, WORKER_RETRY_ATTEMPTS: '2', WORKER_RETRY_BACKOFF_MS: '200' });
   const port = await freePort();
-  dashboard = startProcess('dashboard/main.ts', { ...iso.env, DASHBOARD_PORT: String(port), DASHBOARD_PASSWORD: password, DASHBOARD_READONLY_PASSWORD: viewerPassword });
+  dashboard = startProcess('dashboard/main.ts', {
+    ...iso.env,
+    DASHBOARD_PORT: String(port),
+    DASHBOARD_PASSWORD: password,
+    DASHBOARD_READONLY_PASSWORD: viewerPassword,
+  });
   dashboardUrl = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${dashboardUrl}/healthz`).catch(() => undefined))?.ok, { what: 'dashboard up', timeoutMs: 30_000 });
   queueRedis = connectQueueRedis(iso.env.QUEUE_REDIS_URL!);
@@ -71,7 +86,11 @@ async function api(path: string, init: RequestInit = {}): Promise<Response> {
 }
 
 /** A raw request, so the Host header can be anything. */
-function raw(method: string, path: string, headers: Record<string, string>): Promise<{ status: number; headers: import('node:http').IncomingHttpHeaders; body: string }> {
+function raw(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: number; headers: import('node:http').IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const url = new URL(dashboardUrl);
     const req = httpRequest({ host: url.hostname, port: url.port, method, path, headers }, (res) => {
@@ -114,7 +133,7 @@ test('a dead letter is held as failed, shown without its bytes, and replayed fro
     timeoutMs: 30_000,
   });
   assert.match(held.failedReason ?? '', /planned failure for order dash-1/);
-  assert.match(held.stacktrace[0] ?? '', /planned failure for order dash-1/, 'the letter\'s own stack');
+  assert.match(held.stacktrace[0] ?? '', /planned failure for order dash-1/, "the letter's own stack");
   assert.equal(held.data.step, 'apply');
   assert.equal(held.data.value_base64, undefined, 'no payload on the dashboard');
   const [stored] = (await deadLetters.list({ key: 'dash-1' })) as Job<DeadLetter>[];
@@ -143,28 +162,32 @@ test('a dead letter is held as failed, shown without its bytes, and replayed fro
   assert.match(after, /^ferry_retries_pending\{group="read-model"\} 0$/m);
 });
 
-test('a letter that would only come back is not replayed: a topic that is not Ferry\'s, bytes that do not decode', async () => {
+test("a letter that would only come back is not replayed: a topic that is not Ferry's, bytes that do not decode", async () => {
   const q = encodeURIComponent(dlqName);
   const cases = [
     { topic: 'elsewhere', offset: '7', reason: /not replayed: elsewhere is not one of Ferry's topics/ },
     { topic: iso.topic('orders'), offset: '8', reason: /not replayed: .*the worker would dead-letter it again/ },
   ];
   for (const c of cases) {
-    await deadLetters.add({ topic: c.topic, partition: 0, offset: c.offset, key: Buffer.from('dash-x'), value: Buffer.from('not avro'), timestamp: Date.now() }, 'decode', new Error('made by the test'));
+    await deadLetters.add(
+      { topic: c.topic, partition: 0, offset: c.offset, key: Buffer.from('dash-x'), value: Buffer.from('not avro'), timestamp: Date.now() },
+      'decode',
+      new Error('made by the test'),
+    );
     const id = `${c.topic}:0:${c.offset}`;
     await waitFor(async () => (await boardJobs(dlqName, 'failed')).jobs.find((j) => j.id === id), { what: `${id} held` });
     assert.equal((await api(`/queues/api/queues/${q}/${encodeURIComponent(id)}/retry`, { method: 'PUT' })).status, 204);
     const again = await waitFor(async () => (await boardJobs(dlqName, 'failed')).jobs.find((j) => j.id === id && j.attempts >= 2), { what: `${id} refused` });
     assert.match(again.failedReason ?? '', c.reason);
     assert.match(again.stacktrace[0] ?? '', c.reason);
-    assert.doesNotMatch(again.stacktrace[0] ?? '', /queues\/replayer|node_modules/, 'the reason alone, not the replayer\'s stack');
+    assert.doesNotMatch(again.stacktrace[0] ?? '', /queues\/replayer|node_modules/, "the reason alone, not the replayer's stack");
     // Clean (discard) is a repair the dashboard allows.
     assert.equal((await api(`/queues/api/queues/${q}/${encodeURIComponent(id)}/clean`, { method: 'PUT' })).status, 204);
     assert.equal(await deadLetters.queue.getJob(id), undefined);
   }
 });
 
-test('retries in progress are counted per group and shown without their record\'s bytes', async () => {
+test("retries in progress are counted per group and shown without their record's bytes", async () => {
   // A retry due in an hour, shaped like workers/key-retries.ts's, stands for one in progress; removed before it is due.
   const name = `${iso.env.FERRY_TOPIC_PREFIX}ferry-retries-analytics`;
   const retries = new Queue(name, { connection: queueRedis });
@@ -184,23 +207,39 @@ test('retries in progress are counted per group and shown without their record\'
 });
 
 test('the dlq command refuses the same letters and leaves them, and discards on request', async () => {
-  await deadLetters.add({ topic: iso.topic('orders'), partition: 2, offset: '5', key: Buffer.from('dash-cli'), value: Buffer.from('not avro'), timestamp: Date.now() }, 'decode', new Error('made by the test'));
+  await deadLetters.add(
+    { topic: iso.topic('orders'), partition: 2, offset: '5', key: Buffer.from('dash-cli'), value: Buffer.from('not avro'), timestamp: Date.now() },
+    'decode',
+    new Error('made by the test'),
+  );
   const id = `${iso.topic('orders')}:2:5`;
-  const run = spawnSync(process.execPath, ['--import', 'tsx', 'cli/dlq.ts', 'replay', '--id', id], { cwd: root, env: { ...process.env, ...iso.env }, encoding: 'utf8' });
+  const run = spawnSync(process.execPath, ['--import', 'tsx', 'cli/dlq.ts', 'replay', '--id', id], {
+    cwd: root,
+    env: { ...process.env, ...iso.env },
+    encoding: 'utf8',
+  });
   assert.equal(run.status, 1, run.stderr);
   assert.match(run.stdout, new RegExp(`not replayed ${id.replace(/[.]/g, '\\.')}: .*dead-letter it again`));
   assert.match(run.stdout, /replayed 0, failed 0, refused 1/);
   assert.ok(await deadLetters.queue.getJob(id), 'the letter is still there');
 
   // Discarding it from the shell, as Clean does on the dashboard.
-  const discard = spawnSync(process.execPath, ['--import', 'tsx', 'cli/dlq.ts', 'discard', '--id', id], { cwd: root, env: { ...process.env, ...iso.env }, encoding: 'utf8' });
+  const discard = spawnSync(process.execPath, ['--import', 'tsx', 'cli/dlq.ts', 'discard', '--id', id], {
+    cwd: root,
+    env: { ...process.env, ...iso.env },
+    encoding: 'utf8',
+  });
   assert.equal(discard.status, 0, discard.stderr);
   assert.match(discard.stdout, /^discarded 1$/m);
   assert.equal(await deadLetters.queue.getJob(id), undefined);
 });
 
-test('a replay Kafka does not take leaves the letter in the queue and reports Kafka\'s reason', async () => {
-  await deadLetters.add({ topic: iso.topic('orders'), partition: 2, offset: '6', key: Buffer.from('dash-down'), value: Buffer.from('x'), timestamp: Date.now() }, 'apply', new Error('made by the test'));
+test("a replay Kafka does not take leaves the letter in the queue and reports Kafka's reason", async () => {
+  await deadLetters.add(
+    { topic: iso.topic('orders'), partition: 2, offset: '6', key: Buffer.from('dash-down'), value: Buffer.from('x'), timestamp: Date.now() },
+    'apply',
+    new Error('made by the test'),
+  );
   const id = `${iso.topic('orders')}:2:6`;
   // A producer whose brokers are not there: nothing listens on a free port.
   const unreachable = new KafkaProducer({ brokers: [`127.0.0.1:${await freePort()}`], connectTimeoutMs: 1_500 });
@@ -219,10 +258,17 @@ test('a replay Kafka does not take leaves the letter in the queue and reports Ka
 test('the dashboard asks for credentials and refuses everything that is not a repair', async () => {
   assert.equal((await fetch(`${dashboardUrl}/queues/api/queues`)).status, 401);
   assert.equal((await fetch(`${dashboardUrl}/api/console/dead-letters`)).status, 401);
-  assert.equal((await fetch(`${dashboardUrl}/queues/api/queues`, { headers: { authorization: `Basic ${Buffer.from('ferry:wrong').toString('base64')}` } })).status, 401);
+  assert.equal(
+    (await fetch(`${dashboardUrl}/queues/api/queues`, { headers: { authorization: `Basic ${Buffer.from('ferry:wrong').toString('base64')}` } })).status,
+    401,
+  );
   assert.equal((await fetch(`${dashboardUrl}/healthz`)).status, 200);
 
-  await deadLetters.add({ topic: iso.topic('orders'), partition: 1, offset: '9', key: Buffer.from('dash-keep'), value: Buffer.from([0]), timestamp: Date.now() }, 'decode', new Error('kept'));
+  await deadLetters.add(
+    { topic: iso.topic('orders'), partition: 1, offset: '9', key: Buffer.from('dash-keep'), value: Buffer.from([0]), timestamp: Date.now() },
+    'decode',
+    new Error('kept'),
+  );
   const q = encodeURIComponent(dlqName);
   const id = encodeURIComponent(`${iso.topic('orders')}:1:9`);
   const refused: [string, string, unknown?][] = [
@@ -237,7 +283,10 @@ test('the dashboard asks for credentials and refuses everything that is not a re
     assert.equal(res.status, 403, `${method} ${path}`);
   }
   // The dashboard's replayer holds each new letter (active for a moment, then failed): wait until it is listed.
-  const [kept] = await waitFor(async () => { const l = (await deadLetters.list({ key: 'dash-keep' })) as Job<DeadLetter>[]; return l.length ? l : undefined; }, { what: 'the kept letter listed' });
+  const [kept] = await waitFor(async () => {
+    const l = (await deadLetters.list({ key: 'dash-keep' })) as Job<DeadLetter>[];
+    return l.length ? l : undefined;
+  }, { what: 'the kept letter listed' });
   assert.equal(kept!.data.topic, iso.topic('orders'), 'the letter was not edited');
   assert.equal(kept!.data.value_base64, Buffer.from([0]).toString('base64'));
   assert.equal((await deadLetters.queue.getJobCounts('waiting', 'failed', 'paused')).paused, 0);
@@ -265,7 +314,11 @@ test('the dashboard asks for credentials and refuses everything that is not a re
 });
 
 test('the dashboard answers only to its own names, and takes changes only with the CSRF token from its own origin', async () => {
-  await deadLetters.add({ topic: iso.topic('orders'), partition: 4, offset: '1', key: Buffer.from('dash-csrf'), value: Buffer.from([1]), timestamp: Date.now() }, 'decode', new Error('kept'));
+  await deadLetters.add(
+    { topic: iso.topic('orders'), partition: 4, offset: '1', key: Buffer.from('dash-csrf'), value: Buffer.from([1]), timestamp: Date.now() },
+    'decode',
+    new Error('kept'),
+  );
   const id = `${iso.topic('orders')}:4:1`;
   await waitFor(async () => (await boardJobs(dlqName, 'failed')).jobs.find((j) => j.id === id), { what: `${id} held` });
   const clean = `/queues/api/queues/${encodeURIComponent(dlqName)}/${encodeURIComponent(id)}/clean`;
@@ -275,7 +328,9 @@ test('the dashboard answers only to its own names, and takes changes only with t
     assert.equal((await raw('GET', '/queues/api/queues', { ...auth, host })).status, 421, host);
     assert.equal((await raw('PUT', clean, { ...auth, ...csrf, host })).status, 421, host);
   }
-  for (const host of ['localhost', `127.0.0.1:${new URL(dashboardUrl).port}`, '[::1]:9400']) assert.equal((await raw('GET', '/queues/api/queues', { ...auth, host })).status, 200, host);
+  for (const host of ['localhost', `127.0.0.1:${new URL(dashboardUrl).port}`, '[::1]:9400']) {
+    assert.equal((await raw('GET', '/queues/api/queues', { ...auth, host })).status, 200, host);
+  }
   assert.equal((await raw('GET', '/healthz', { host: 'probe.internal' })).status, 200, '/healthz answers any Host');
 
   // The page sets the token cookie: SameSite=Strict, readable by the page (bull-board echoes it).
@@ -300,17 +355,28 @@ test('the dashboard answers only to its own names, and takes changes only with t
 
   // With the token from the page's cookie and the dashboard's own origin: done.
   const token = /XSRF-TOKEN=([^;]+)/.exec(cookie)![1]!;
-  const res = await fetch(`${dashboardUrl}${clean}`, { method: 'PUT', headers: { ...auth, cookie: `XSRF-TOKEN=${token}`, 'x-xsrf-token': token, origin: dashboardUrl } });
+  const res = await fetch(`${dashboardUrl}${clean}`, {
+    method: 'PUT',
+    headers: { ...auth, cookie: `XSRF-TOKEN=${token}`, 'x-xsrf-token': token, origin: dashboardUrl },
+  });
   assert.equal(res.status, 204);
   assert.equal(await deadLetters.queue.getJob(id), undefined);
 });
 
 test('the viewer looks but may not change anything; the admin discards by filter after a dry run, and the audit log says who', async () => {
-  await deadLetters.add({ topic: iso.topic('orders'), partition: 5, offset: '1', key: Buffer.from('dash-view'), value: Buffer.from('not avro'), timestamp: Date.now() }, 'decode', new Error('made by the test'));
+  await deadLetters.add(
+    { topic: iso.topic('orders'), partition: 5, offset: '1', key: Buffer.from('dash-view'), value: Buffer.from('not avro'), timestamp: Date.now() },
+    'decode',
+    new Error('made by the test'),
+  );
   const id = `${iso.topic('orders')}:5:1`;
   await waitFor(async () => (await boardJobs(dlqName, 'failed')).jobs.find((j) => j.id === id), { what: `${id} held` });
   const as = (who: Record<string, string>, path: string, body?: unknown) =>
-    fetch(`${dashboardUrl}${path}`, { method: body ? 'POST' : 'GET', headers: { ...who, ...csrf, 'content-type': 'application/json' }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    fetch(`${dashboardUrl}${path}`, {
+      method: body ? 'POST' : 'GET',
+      headers: { ...who, ...csrf, 'content-type': 'application/json' },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
 
   const listed = await as(viewer, '/api/console/dead-letters?key=dash-view');
   assert.equal(listed.status, 200);
@@ -322,18 +388,36 @@ test('the viewer looks but may not change anything; the admin discards by filter
   for (const path of ['/api/console/dead-letters/dry-run', '/api/console/dead-letters/discard', '/api/console/dead-letters/redrive']) {
     assert.equal((await as(viewer, path, { action: 'discard', filter: { key: 'dash-view' } })).status, 403, path);
   }
-  const put = await fetch(`${dashboardUrl}/queues/api/queues/${encodeURIComponent(dlqName)}/${encodeURIComponent(id)}/retry`, { method: 'PUT', headers: { ...viewer, ...csrf } });
+  const put = await fetch(`${dashboardUrl}/queues/api/queues/${encodeURIComponent(dlqName)}/${encodeURIComponent(id)}/retry`, {
+    method: 'PUT',
+    headers: { ...viewer, ...csrf },
+  });
   assert.equal(put.status, 403);
   assert.ok(await deadLetters.queue.getJob(id), 'the letter is still there');
 
   // The admin: a dry run counts, the action needs its token and count back.
-  const dry = (await (await as(auth, '/api/console/dead-letters/dry-run', { action: 'discard', filter: { key: 'dash-view' } })).json()) as { count: number; token: string };
+  const dry = (await (await as(auth, '/api/console/dead-letters/dry-run', { action: 'discard', filter: { key: 'dash-view' } })).json()) as {
+    count: number;
+    token: string;
+  };
   assert.equal(dry.count, 1);
-  assert.equal((await as(auth, '/api/console/dead-letters/discard', { filter: { key: 'dash-view' }, token: dry.token, count: 2 })).status, 409, 'a count the dry run did not give');
-  const again = (await (await as(auth, '/api/console/dead-letters/dry-run', { action: 'discard', filter: { key: 'dash-view' } })).json()) as { count: number; token: string };
+  assert.equal(
+    (await as(auth, '/api/console/dead-letters/discard', { filter: { key: 'dash-view' }, token: dry.token, count: 2 })).status,
+    409,
+    'a count the dry run did not give',
+  );
+  const again = (await (await as(auth, '/api/console/dead-letters/dry-run', { action: 'discard', filter: { key: 'dash-view' } })).json()) as {
+    count: number;
+    token: string;
+  };
   const done = await as(auth, '/api/console/dead-letters/discard', { filter: { key: 'dash-view' }, token: again.token, count: again.count });
   assert.deepEqual(await done.json(), { action: 'discard', count: 1, done: 1, skipped: 0 });
   assert.equal(await deadLetters.queue.getJob(id), undefined);
   const { entries } = (await (await as(viewer, '/api/console/audit')).json()) as { entries: { who: string; action: string; filter: unknown; done: number }[] };
-  assert.deepEqual(entries[0] && { who: entries[0].who, action: entries[0].action, filter: entries[0].filter, done: entries[0].done }, { who: 'ferry', action: 'discard', filter: { key: 'dash-view' }, done: 1 });
+  assert.deepEqual(entries[0] && { who: entries[0].who, action: entries[0].action, filter: entries[0].filter, done: entries[0].done }, {
+    who: 'ferry',
+    action: 'discard',
+    filter: { key: 'dash-view' },
+    done: 1,
+  });
 });

@@ -41,7 +41,11 @@ function letters(maxCount: number) {
 }
 
 const add = (d: DeadLetters, offset: number) =>
-  d.add({ topic: 't', partition: 0, offset: String(offset), key: Buffer.from(`k-${offset}`), value: Buffer.from('x'), timestamp: Date.now() }, 'apply', new Error('boom'));
+  d.add(
+    { topic: 't', partition: 0, offset: String(offset), key: Buffer.from(`k-${offset}`), value: Buffer.from('x'), timestamp: Date.now() },
+    'apply',
+    new Error('boom'),
+  );
 
 test('letters no replayer has seen are trimmed to the bound, oldest first, with a warning from 80 %', async () => {
   const { d, warnings } = letters(5);
@@ -59,11 +63,16 @@ test('letters no replayer has seen are trimmed to the bound, oldest first, with 
 test('held (failed) letters are kept within the bound by BullMQ', async () => {
   const { d } = letters(3);
   const connection = redis.duplicate();
-  const worker = new Worker(d.name, async () => { throw new UnrecoverableError('held'); }, { connection });
+  const worker = new Worker(d.name, async () => {
+    throw new UnrecoverableError('held');
+  }, { connection });
   try {
     for (let i = 0; i < 6; i++) {
       await add(d, i);
-      await until(async () => (await d.queue.getJobCountByTypes('wait', 'active')) === 0 && (await d.queue.getJob(`t:0:${i}`))?.failedReason === 'held', `letter ${i} held`);
+      await until(
+        async () => (await d.queue.getJobCountByTypes('wait', 'active')) === 0 && (await d.queue.getJob(`t:0:${i}`))?.failedReason === 'held',
+        `letter ${i} held`,
+      );
     }
     const kept = (await d.list()).map((j) => Number(j.data.offset)).sort((a, b) => a - b);
     assert.ok(kept.length <= 3 && kept.length >= 2, `kept ${kept}`);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { isolate, onMinute, orderEvent, postJson, startEdgeStack, startWorker, waitFor, type EdgeStack, type Isolated, type Proc } from './helpers.ts';
+import { type EdgeStack, isolate, type Isolated, onMinute, orderEvent, postJson, type Proc, startEdgeStack, startWorker, waitFor } from './helpers.ts';
 
 let iso: Isolated;
 let worker: Proc;

@@ -7,7 +7,7 @@ import { createServer, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import avro from 'avsc';
 import { loadRegistry } from '../schemas/registry.ts';
-import { freePort, isolate, startEdgeStack, waitFor, type EdgeStack, type Isolated } from './helpers.ts';
+import { type EdgeStack, freePort, isolate, type Isolated, startEdgeStack, waitFor } from './helpers.ts';
 import { readTopic } from './kafka-reader.ts';
 
 let iso: Isolated;
@@ -37,7 +37,11 @@ test('events posted to the Deno gateway arrive in Kafka as Confluent-framed Avro
     occurred_at: '2026-11-23T10:00:00Z',
   }));
   const client = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
-  const res = await fetch(`${edgeUrl}/v1/events/orders`, { method: 'POST', headers: { 'content-type': 'application/json', traceparent: client }, body: JSON.stringify(sent) });
+  const res = await fetch(`${edgeUrl}/v1/events/orders`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', traceparent: client },
+    body: JSON.stringify(sent),
+  });
   assert.equal(res.status, 202, await res.clone().text());
   // Tracing is API-only on Deno: the trace is continued and forwarded, nothing exported.
   const traceparent = res.headers.get('traceparent') ?? '';
@@ -101,7 +105,12 @@ test('a producer service that takes the request and never answers: the edge answ
   const silentPort = await freePort();
   await new Promise<void>((resolve) => silent.listen(silentPort, '127.0.0.1', resolve));
   const edgePort = await freePort();
-  const edge = stack.startEdge({ REDIS_URL: '', EDGE_PORT: String(edgePort), PRODUCER_URL: `http://127.0.0.1:${silentPort}`, KAFKA_DELIVERY_TIMEOUT_MS: '1000' });
+  const edge = stack.startEdge({
+    REDIS_URL: '',
+    EDGE_PORT: String(edgePort),
+    PRODUCER_URL: `http://127.0.0.1:${silentPort}`,
+    KAFKA_DELIVERY_TIMEOUT_MS: '1000',
+  });
   try {
     const url = `http://127.0.0.1:${edgePort}`;
     await waitFor(async () => (await fetch(`${url}/healthz`)).ok, { what: 'second edge gateway up', timeoutMs: 60_000 });
@@ -109,7 +118,15 @@ test('a producer service that takes the request and never answers: the edge answ
     const res = await fetch(`${url}/v1/events/orders`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ order_id: 'edge-hung', customer_id: 'c-1', status: 'created', amount_cents: 1, currency: 'USD', items: [], occurred_at: '2026-11-23T10:00:00Z' }),
+      body: JSON.stringify({
+        order_id: 'edge-hung',
+        customer_id: 'c-1',
+        status: 'created',
+        amount_cents: 1,
+        currency: 'USD',
+        items: [],
+        occurred_at: '2026-11-23T10:00:00Z',
+      }),
     });
     const took = Date.now() - started;
     assert.equal(res.status, 503, await res.clone().text());

@@ -11,11 +11,46 @@ type Json = Record<string, unknown>;
 
 // Characters that have broken pipelines: quotes and escapes, JSON and SQL metacharacters,
 // control characters, BOM, bidi overrides, combining marks, noncharacters, astral emoji.
-const SPECIALS = ['"', '\\', "'", '%', '_', ':', '*', '\n', '\r', '\t', '\u0001', '\u001f', '\u007f', '\u0085', '\u00a0', '\u2028', '\u2029', '\ufeff', '\u202e', '\u0301', '\ufffd', '\ufffe', '\uffff', 'é', 'ß', '中', '😀', '👩🏽‍💻', '\u{10ffff}', '\u{1d11e}'];
+const SPECIALS = [
+  '"',
+  '\\',
+  "'",
+  '%',
+  '_',
+  ':',
+  '*',
+  '\n',
+  '\r',
+  '\t',
+  '\u0001',
+  '\u001f',
+  '\u007f',
+  '\u0085',
+  '\u00a0',
+  '\u2028',
+  '\u2029',
+  '\ufeff',
+  '\u202e',
+  '\u0301',
+  '\ufffd',
+  '\ufffe',
+  '\uffff',
+  'é',
+  'ß',
+  '中',
+  '😀',
+  '👩🏽‍💻',
+  '\u{10ffff}',
+  '\u{1d11e}',
+];
 
 // No whitespace: a pattern like the url's refuses it, and a string may be extended to its limit.
 const char = fc
-  .oneof(fc.constantFrom(...SPECIALS), fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }), fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }))
+  .oneof(
+    fc.constantFrom(...SPECIALS),
+    fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+    fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 1 }),
+  )
   .filter((c) => isStorableString(c) && !/\s/.test(c));
 const anyChar = fc.oneof(char, fc.constantFrom(' ', '\n', '\u3000'));
 
@@ -50,7 +85,11 @@ function stringArbitrary(field: Json | undefined, logicalType: string | undefine
 function integerArbitrary(type: string, field: Json | undefined): fc.Arbitrary<number> {
   const { minimum, maximum } = numberLimits(type, field);
   const edges = [minimum, maximum, minimum + 1, maximum - 1, 0, 1, 2 ** 31 - 1, 2 ** 32].filter((v) => v >= minimum && v <= maximum);
-  return fc.oneof(fc.constantFrom(...edges), fc.integer({ min: minimum, max: Math.min(maximum, minimum + 10_000) }), fc.integer({ min: minimum, max: maximum }));
+  return fc.oneof(
+    fc.constantFrom(...edges),
+    fc.integer({ min: minimum, max: Math.min(maximum, minimum + 10_000) }),
+    fc.integer({ min: minimum, max: maximum }),
+  );
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');
@@ -58,7 +97,10 @@ const pad = (n: number) => String(n).padStart(2, '0');
 /** RFC 3339 text of an instant within the limits: UTC with or without a fraction, or at an offset. */
 function timestampArbitrary(): fc.Arbitrary<string> {
   const { minimum, maximum } = timestampLimits();
-  const ms = fc.oneof(fc.constantFrom(minimum, maximum, maximum - 999, Date.UTC(2038, 0, 19, 3, 14, 8), Date.UTC(2000, 1, 29)), fc.integer({ min: minimum, max: maximum }));
+  const ms = fc.oneof(
+    fc.constantFrom(minimum, maximum, maximum - 999, Date.UTC(2038, 0, 19, 3, 14, 8), Date.UTC(2000, 1, 29)),
+    fc.integer({ min: minimum, max: maximum }),
+  );
   return fc.tuple(ms, fc.constantFrom('iso', 'seconds', 'offset'), fc.integer({ min: -(23 * 60 + 59), max: 23 * 60 + 59 })).map(([t, style, offset]) => {
     if (style === 'iso') return new Date(t).toISOString();
     if (style === 'seconds') return `${new Date(t - (t % 1000)).toISOString().slice(0, 19)}Z`;
@@ -159,7 +201,11 @@ function stringBreaks(field: Json): fc.Arbitrary<Break> {
   const { maxLength } = stringLimits(field, undefined);
   return fc.oneof(
     fc.nat().map((i) => ({ value: (s: unknown) => replaceAt(String(s), i, '\0'), reason: /U\+0000/, what: 'NUL' })),
-    fc.tuple(fc.nat(), fc.constantFrom('\ud800', '\udbff', '\udc00', '\udfff')).map(([i, c]) => ({ value: (s: unknown) => replaceAt(String(s), i, c), reason: /unpaired surrogate/, what: 'lone surrogate' })),
+    fc.tuple(fc.nat(), fc.constantFrom('\ud800', '\udbff', '\udc00', '\udfff')).map(([i, c]) => ({
+      value: (s: unknown) => replaceAt(String(s), i, c),
+      reason: /unpaired surrogate/,
+      what: 'lone surrogate',
+    })),
     fc.constantFrom('x', '😀').map((c) => ({
       value: (s: unknown) => String(s) + c.repeat(Math.max(1, maxLength + 1 - codePointLength(String(s)))),
       reason: new RegExp(`at most ${maxLength} characters`),
@@ -183,7 +229,14 @@ function timestampBreaks(): fc.Arbitrary<Break> {
   const year1 = new Date(0).setUTCFullYear(1, 0, 1);
   return fc
     .oneof(
-      fc.constantFrom('0000-01-01T00:00:00Z', '1969-12-31T23:59:59.999Z', '1970-01-01T00:59:59+01:00', '2106-02-07T00:00:00Z', '2106-02-06T23:59:59-00:01', '9999-12-31T23:59:59Z'),
+      fc.constantFrom(
+        '0000-01-01T00:00:00Z',
+        '1969-12-31T23:59:59.999Z',
+        '1970-01-01T00:59:59+01:00',
+        '2106-02-07T00:00:00Z',
+        '2106-02-06T23:59:59-00:01',
+        '9999-12-31T23:59:59Z',
+      ),
       fc.integer({ min: year1, max: minimum - 1 }).map((t) => new Date(t).toISOString()),
       fc.integer({ min: maximum + 1, max: Date.UTC(9999, 11, 31) }).map((t) => new Date(t).toISOString()),
     )
@@ -208,7 +261,14 @@ function slots(schema: SchemaObject, prefix: (string | number)[] = []): Slot[] {
     else if (name === 'int' || name === 'long') out.push({ path, breaks: integerBreaks(name, f as Json) });
     else if (name === 'array' && typeof t === 'object' && !Array.isArray(t)) {
       const { maxItems } = arrayLimits(t);
-      out.push({ path, breaks: fc.constant({ value: (a: unknown) => Array.from({ length: maxItems + 1 }, () => (a as unknown[])[0]), reason: new RegExp(`at most ${maxItems} items`), what: 'too many items' }) });
+      out.push({
+        path,
+        breaks: fc.constant({
+          value: (a: unknown) => Array.from({ length: maxItems + 1 }, () => (a as unknown[])[0]),
+          reason: new RegExp(`at most ${maxItems} items`),
+          what: 'too many items',
+        }),
+      });
       const items = t.items as Schema;
       if (typeof items === 'object' && !Array.isArray(items) && items.type === 'record') out.push(...slots(items, [...path, 0]));
     }

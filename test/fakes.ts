@@ -2,7 +2,7 @@
  * In-memory stand-ins for the gateway's collaborators, for unit tests through app.request.
  * The Redis implementations are tested against a real Redis in test/gateway-*.integration.test.ts.
  */
-import { ProduceError, type Delivery, type EventProducer, type OutgoingRecord } from '../lib/kafka/event-producer.ts';
+import { type Delivery, type EventProducer, type OutgoingRecord, ProduceError } from '../lib/kafka/event-producer.ts';
 import type { BeginResult, IdempotencyOwner, IdempotencyStore, StoredResponse } from '../gateway/idempotency.ts';
 import type { RateDecision, RateLimiter } from '../gateway/rate-limit.ts';
 import type { OrderView, ReadModel } from '../gateway/read-model.ts';
@@ -16,7 +16,7 @@ export class FakeProducer implements EventProducer {
     this.sent.push(records);
     await this.gate;
     return records.map((_, i) =>
-      this.fails(i) ? { ok: false, error: new ProduceError(`broker down ${i}`, true) } : { ok: true, partition: i % 3, offset: String(100 + i) },
+      this.fails(i) ? { ok: false, error: new ProduceError(`broker down ${i}`, true) } : { ok: true, partition: i % 3, offset: String(100 + i) }
     );
   }
   async ready(): Promise<boolean> {

@@ -14,7 +14,7 @@ import { encodeApplied } from '../lib/contract.ts';
 import { orderKey } from '../lib/order-cache.ts';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
-import { isolate, onMinute, orderEvent, startGateway, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { isolate, type Isolated, onMinute, orderEvent, type Proc, startGateway, waitFor } from './helpers.ts';
 import { readTopic } from './kafka-reader.ts';
 
 const require = createRequire(import.meta.url);
@@ -164,8 +164,16 @@ describe('refused: nothing produced', () => {
       ['read-only key writing', post('/v1/events/orders', order('r-1'), { 'x-api-key': READER }), 403],
       ['key without write:page_views', post('/v1/events/page_views', view(1), { 'x-api-key': NARROW }), 403],
       ['unknown topic', post('/v1/events/refunds', order('r-1'), { 'x-api-key': WRITER }), 404],
-      ['text/plain', request(gateway.url, '/v1/events/orders', { raw: JSON.stringify(order('r-1')), headers: { 'content-type': 'text/plain', 'x-api-key': WRITER } }), 415],
-      ['malformed JSON', request(gateway.url, '/v1/events/orders', { raw: '{"order_id":', headers: { 'content-type': 'application/json', 'x-api-key': WRITER } }), 400],
+      [
+        'text/plain',
+        request(gateway.url, '/v1/events/orders', { raw: JSON.stringify(order('r-1')), headers: { 'content-type': 'text/plain', 'x-api-key': WRITER } }),
+        415,
+      ],
+      [
+        'malformed JSON',
+        request(gateway.url, '/v1/events/orders', { raw: '{"order_id":', headers: { 'content-type': 'application/json', 'x-api-key': WRITER } }),
+        400,
+      ],
       ['malformed Idempotency-Key', post('/v1/events/orders', order('r-1'), { 'x-api-key': WRITER, 'idempotency-key': 'two words' }), 400],
       ['body over MAX_BODY_BYTES', post('/v1/events/orders', Array.from({ length: 30 }, (_, i) => order(`r-${i}`)), { 'x-api-key': WRITER }), 413],
       ['more than MAX_BATCH_EVENTS', post('/v1/events/page_views', Array.from({ length: 21 }, (_, i) => view(i)), { 'x-api-key': WRITER }), 413],

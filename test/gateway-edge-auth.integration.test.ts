@@ -7,7 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
-import { freePort, isolate, orderEvent, postJson, startEdgeStack, type EdgeStack, type Isolated } from './helpers.ts';
+import { type EdgeStack, freePort, isolate, type Isolated, orderEvent, postJson, startEdgeStack } from './helpers.ts';
 import { readTopic } from './kafka-reader.ts';
 
 const TOKEN = `edge-auth-${randomBytes(12).toString('hex')}`;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { isolate, orderEvent, postJson, startGateway, type Isolated, type Proc } from './helpers.ts';
+import { isolate, type Isolated, orderEvent, postJson, type Proc, startGateway } from './helpers.ts';
 
 let iso: Isolated;
 let gateway: { proc: Proc; url: string };
@@ -27,7 +27,8 @@ after(async () => {
 });
 
 test('an Idempotency-Key answer is stored in the IDEMPOTENCY_REDIS_URL Redis and replayed from it', async () => {
-  const post = () => postJson(`${gateway.url}/v1/events/orders`, orderEvent('idem-redis-1', 'created', '2026-11-25T10:00:00Z'), { 'idempotency-key': 'idem-redis-1' });
+  const post = () =>
+    postJson(`${gateway.url}/v1/events/orders`, orderEvent('idem-redis-1', 'created', '2026-11-25T10:00:00Z'), { 'idempotency-key': 'idem-redis-1' });
   const first = await post();
   assert.equal(first.status, 202);
   const body = first.text;

@@ -17,7 +17,7 @@ import { after, before, describe, test } from 'node:test';
 import type { KafkaJS as KafkaJSTypes } from '@confluentinc/kafka-javascript';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
-import { freePort, isolate, orderEvent, postJson, startGateway, startProcess, waitFor, type Isolated } from './helpers.ts';
+import { freePort, isolate, type Isolated, orderEvent, postJson, startGateway, startProcess, waitFor } from './helpers.ts';
 import { readTopic } from './kafka-reader.ts';
 
 const require = createRequire(import.meta.url);
@@ -53,17 +53,39 @@ async function count(logical: string): Promise<number> {
 
 const view = (user: string) => ({ user_id: user, url: 'https://shop.example/', occurred_at: '2026-11-23T10:00:00Z' });
 
-
 describe('HTTPS', () => {
   test('serves HTTPS when TLS_CERT_FILE and TLS_KEY_FILE are set, and not plain HTTP on that port', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-tls-'));
     try {
       const cert = join(dir, 'cert.pem');
       const key = join(dir, 'key.pem');
-      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+      execFileSync('openssl', [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      ], { stdio: 'ignore' });
       const ca = readFileSync(cert);
       const port = await freePort();
-      const proc = startProcess('gateway/main.ts', { ...iso.env, GATEWAY_PROCESSES: '1', PORT: String(port), HOST: '127.0.0.1', TLS_CERT_FILE: cert, TLS_KEY_FILE: key });
+      const proc = startProcess('gateway/main.ts', {
+        ...iso.env,
+        GATEWAY_PROCESSES: '1',
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        TLS_CERT_FILE: cert,
+        TLS_KEY_FILE: key,
+      });
       stops.push(() => proc.stop());
 
       const https = (method: string, path: string, body?: string) =>
@@ -119,7 +141,14 @@ describe('GET /metrics', () => {
     // A new connection per request, so the primary spreads them over both processes.
     const post = (body: string) =>
       new Promise<number>((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port, path: '/v1/events/page_views', method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+        const req = httpRequest({
+          host: '127.0.0.1',
+          port,
+          path: '/v1/events/page_views',
+          method: 'POST',
+          agent: false,
+          headers: { 'content-type': 'application/json' },
+        }, (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode!));
         });
@@ -243,7 +272,11 @@ describe('backpressure', () => {
     assert.deepEqual(results.filter((r) => r.status === 'failed').map((r) => r.index), [5, 6, 7]);
 
     assert.equal(await count('page_views'), before + 5);
-    const inKafka = (await readTopic(iso.env.KAFKA_BROKERS!, iso.topic('page_views'), before + 5)).map((r) => ({ partition: r.partition, offset: r.offset, id: String(codec.decode(r.value).value.event_id) }));
+    const inKafka = (await readTopic(iso.env.KAFKA_BROKERS!, iso.topic('page_views'), before + 5)).map((r) => ({
+      partition: r.partition,
+      offset: r.offset,
+      id: String(codec.decode(r.value).value.event_id),
+    }));
     for (const r of results) {
       const found = inKafka.find((k) => k.id === r.event_id);
       if (r.status === 'accepted') assert.deepEqual(found, { partition: r.partition, offset: r.offset, id: r.event_id });

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { cuttableProxy, isolate, startGateway, waitFor, type CuttableProxy, type Isolated, type Proc } from './helpers.ts';
+import { type CuttableProxy, cuttableProxy, isolate, type Isolated, type Proc, startGateway, waitFor } from './helpers.ts';
 
 let iso: Isolated;
 let pgProxy: CuttableProxy;
@@ -36,5 +36,8 @@ test('an order read while PostgreSQL is unreachable answers 503 with Retry-After
   assert.equal(res.headers.get('retry-after'), '1');
   assert.equal(((await res.json()) as { title: string }).title, 'Read model unavailable');
   await pgProxy.restore();
-  await waitFor(async () => (await fetch(`${gateway.url}/v1/orders/outage-1`)).status === 404, { what: 'reads back after PostgreSQL returns', timeoutMs: 30_000 });
+  await waitFor(async () => (await fetch(`${gateway.url}/v1/orders/outage-1`)).status === 404, {
+    what: 'reads back after PostgreSQL returns',
+    timeoutMs: 30_000,
+  });
 });

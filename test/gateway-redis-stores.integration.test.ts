@@ -49,7 +49,11 @@ describe('RedisIdempotencyStore', () => {
     await stores[1]!.release(acme, 'lease', 'not-the-lease');
     assert.equal((await stores[1]!.begin(acme, 'lease', 'fp', 300)).state, 'in-flight');
 
-    await waitFor(async () => (await stores[1]!.begin(acme, 'lease', 'fp', 60_000)).state === 'acquired', { what: 'the lease expired', timeoutMs: 5000, intervalMs: 100 });
+    await waitFor(async () => (await stores[1]!.begin(acme, 'lease', 'fp', 60_000)).state === 'acquired', {
+      what: 'the lease expired',
+      timeoutMs: 5000,
+      intervalMs: 100,
+    });
     // The first holder comes back late: its answer must not overwrite the new holder's key.
     await stores[0]!.complete(acme, 'lease', (first as { lease: string }).lease, response, 60_000);
     assert.equal((await stores[2]!.begin(acme, 'lease', 'fp', 60_000)).state, 'in-flight');

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
-import { isolate, startGateway, type Isolated, type Proc } from './helpers.ts';
+import { isolate, type Isolated, type Proc, startGateway } from './helpers.ts';
 
 const HEADERS_MS = 1_000;
 const REQUEST_MS = 2_000;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { isolate, onMinute, orderEvent, postJson, startGateway, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { isolate, type Isolated, onMinute, orderEvent, postJson, type Proc, startGateway, startWorker, waitFor } from './helpers.ts';
 
 /** The answer's order is asserted field by field: an amount and items of its own. */
 const WAIT_ORDER = { amount_cents: 4200, items: [{ sku: 'S', quantity: 2, price_cents: 2100 }] };

@@ -1,14 +1,14 @@
 /** Shared helpers for integration tests; isolation, processes and polling live in support/. */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { freePort, startProcess } from '../support/processes.ts';
 import { waitFor } from '../support/wait-for.ts';
 import type { Isolated } from '../support/isolation.ts';
-import { faultProxy, type FaultProxy } from '../support/fault-proxy.ts';
+import { type FaultProxy, faultProxy } from '../support/fault-proxy.ts';
 
 export { isolate, type Isolated } from '../support/isolation.ts';
-export { freePort, startGateway, startProcess, startWorker, type Proc } from '../support/processes.ts';
+export { freePort, type Proc, startGateway, startProcess, startWorker } from '../support/processes.ts';
 export { waitFor } from '../support/wait-for.ts';
 
 const root = new URL('../', import.meta.url).pathname;
@@ -30,7 +30,11 @@ export interface EdgeStack {
  * REDIS_URL and DATABASE_URL: pass `REDIS_URL: ''` for a fetch-only edge), waiting until both
  * answer. Deno cannot preload exit-with-parent.cjs: `stop()` must run (tests do it in `after`).
  */
-export async function startEdgeStack(iso: Isolated, edgeEnv: Record<string, string> = {}, token = `edge-test-${randomBytes(12).toString('hex')}`): Promise<EdgeStack> {
+export async function startEdgeStack(
+  iso: Isolated,
+  edgeEnv: Record<string, string> = {},
+  token = `edge-test-${randomBytes(12).toString('hex')}`,
+): Promise<EdgeStack> {
   const producerPort = await freePort();
   const producerUrl = `http://127.0.0.1:${producerPort}`;
   const producer = startProcess('producer/main.ts', { ...iso.env, PRODUCER_PORT: String(producerPort), PRODUCER_TOKEN: token, HOST: '127.0.0.1' });
@@ -52,7 +56,13 @@ export async function startEdgeStack(iso: Isolated, edgeEnv: Record<string, stri
   };
   const stop = async () => {
     await Promise.all(
-      children.map((c) => (c.exitCode === null && c.signalCode === null ? new Promise((resolve) => { c.once('exit', resolve); c.kill('SIGTERM'); }) : undefined)),
+      children.map((c) => (c.exitCode === null && c.signalCode === null
+        ? new Promise((resolve) => {
+          c.once('exit', resolve);
+          c.kill('SIGTERM');
+        })
+        : undefined)
+      ),
     );
     await producer.stop();
   };
@@ -135,7 +145,11 @@ export function onMinute(minute: number): string {
 }
 
 /** POSTs `body` as JSON; the answer's status, headers, text and parsed JSON (`{}` when empty). */
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; text: string; json: Record<string, unknown> }> {
+export async function postJson(
+  url: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; text: string; json: Record<string, unknown> }> {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
   const text = await res.text();
   return { status: res.status, headers: res.headers, text, json: text ? (JSON.parse(text) as Record<string, unknown>) : {} };

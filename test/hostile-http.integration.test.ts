@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import { isolate, startGateway, type Isolated, type Proc } from './helpers.ts';
+import { isolate, type Isolated, type Proc, startGateway } from './helpers.ts';
 import { readTopic } from './kafka-reader.ts';
 
 const KEY = 'fry_hostile_writer_0123456789abcdefghij';
@@ -80,7 +80,11 @@ function send(bytes: Buffer): Promise<Answer | undefined> {
 
 // --- what fast-check picks ---
 
-const validView = fc.record({ user_id: fc.stringMatching(/^[a-z0-9-]{1,20}$/), url: fc.constant('https://shop.example/p'), occurred_at: fc.constant('2026-11-23T10:00:00Z') });
+const validView = fc.record({
+  user_id: fc.stringMatching(/^[a-z0-9-]{1,20}$/),
+  url: fc.constant('https://shop.example/p'),
+  occurred_at: fc.constant('2026-11-23T10:00:00Z'),
+});
 const validOrder = fc.record({
   order_id: fc.stringMatching(/^[a-z0-9-]{1,20}$/),
   customer_id: fc.constant('c-1'),
@@ -96,12 +100,19 @@ const anyJson = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 40 }),
 );
 /** A valid event with some fields replaced by any JSON value, or extra keys. */
-const mangled = fc.tuple(fc.oneof(validView, validOrder), fc.dictionary(fc.constantFrom('user_id', 'url', 'occurred_at', 'order_id', 'amount_cents', 'items', 'status', 'event_id', 'extra'), anyJson, { maxKeys: 3 })).map(([e, over]) => ({ ...e, ...over }));
+const mangled = fc.tuple(
+  fc.oneof(validView, validOrder),
+  fc.dictionary(fc.constantFrom('user_id', 'url', 'occurred_at', 'order_id', 'amount_cents', 'items', 'status', 'event_id', 'extra'), anyJson, { maxKeys: 3 }),
+).map(([e, over]) => ({ ...e, ...over }));
 
 const deepNesting = fc.integer({ min: 100, max: 200_000 }).map((n) => Buffer.from(`${'['.repeat(n)}${']'.repeat(n)}`));
-const deepInField = fc.integer({ min: 100, max: 20_000 }).map((n) => Buffer.from(`{"user_id":${'['.repeat(n)}${']'.repeat(n)},"url":"https://shop.example/","occurred_at":"2026-11-23T10:00:00Z"}`));
+const deepInField = fc.integer({ min: 100, max: 20_000 }).map((n) =>
+  Buffer.from(`{"user_id":${'['.repeat(n)}${']'.repeat(n)},"url":"https://shop.example/","occurred_at":"2026-11-23T10:00:00Z"}`)
+);
 const hugeArray = fc.integer({ min: 51, max: 30_000 }).map((n) => Buffer.from(`[${Array(n).fill('{}').join(',')}]`));
-const invalidUtf8 = fc.uint8Array({ minLength: 1, maxLength: 200 }).map((b) => Buffer.concat([Buffer.from('{"user_id":"'), Buffer.from(b), Buffer.from([0xff, 0xfe, 0xc0]), Buffer.from('"}')]));
+const invalidUtf8 = fc.uint8Array({ minLength: 1, maxLength: 200 }).map((b) =>
+  Buffer.concat([Buffer.from('{"user_id":"'), Buffer.from(b), Buffer.from([0xff, 0xfe, 0xc0]), Buffer.from('"}')])
+);
 const protoKeys = fc.constantFrom(
   '{"__proto__":{"user_id":"x"},"url":"https://shop.example/","occurred_at":"2026-11-23T10:00:00Z"}',
   '{"user_id":"p","url":"https://shop.example/","occurred_at":"2026-11-23T10:00:00Z","__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}',
@@ -126,7 +137,24 @@ const body = fc.oneof(
 const method = fc.constantFrom('POST', 'POST', 'POST', 'GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'PATCH', 'FOO');
 const path = fc.oneof(
   { weight: 8, arbitrary: fc.constantFrom('/v1/events/orders', '/v1/events/page_views') },
-  { weight: 1, arbitrary: fc.constantFrom('/v1/events/unknown', '/v1/events/', '/v1/beacon/page_views', `/v1/beacon/page_views?key=${KEY}`, '/readyz', '/healthz', '/metrics', '/docs', '/openapi.json', '/%ZZ', '/v1/events/orders/../orders', '//v1/events/orders', '/v1/events/orders?x=%00') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '/v1/events/unknown',
+      '/v1/events/',
+      '/v1/beacon/page_views',
+      `/v1/beacon/page_views?key=${KEY}`,
+      '/readyz',
+      '/healthz',
+      '/metrics',
+      '/docs',
+      '/openapi.json',
+      '/%ZZ',
+      '/v1/events/orders/../orders',
+      '//v1/events/orders',
+      '/v1/events/orders?x=%00',
+    ),
+  },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 30 }).map((s) => `/v1/orders/${encodeURIComponent(s.replace(/[\ud800-\udfff]/g, 'x'))}`) },
   { weight: 1, arbitrary: fc.constantFrom('/v1/orders/a%00b', '/v1/orders/%ED%A0%80', '/v1/orders/%FF', `/v1/orders/${'a'.repeat(5000)}`) },
 );
@@ -142,7 +170,15 @@ const credential = fc.constantFrom<[string, string][]>(
   [['x-api-key', KEY], ['x-api-key', 'fry_wrong']],
   [['authorization', 'Bearer'], ['x-api-key', '']],
 );
-const contentType = fc.constantFrom('application/json', 'application/json; charset=utf-8', 'application/x-ndjson', 'text/plain', 'application/xml', '', 'application/json, application/x-ndjson');
+const contentType = fc.constantFrom(
+  'application/json',
+  'application/json; charset=utf-8',
+  'application/x-ndjson',
+  'text/plain',
+  'application/xml',
+  '',
+  'application/json, application/x-ndjson',
+);
 /** How the body is framed: the declared length right, wrong or twice, chunked, both, or none. */
 const framing = fc.oneof(
   { weight: 12, arbitrary: fc.constantFrom('length', 'chunked') },
@@ -151,7 +187,18 @@ const framing = fc.oneof(
 const extraHeaders = fc.array(
   fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
-    fc.constantFrom<[string, string]>(['prefer', 'wait=1'], ['idempotency-key', 'k-1'], ['idempotency-key', ' '], ['content-encoding', 'gzip'], ['origin', 'https://evil.example'], ['origin', 'https://shop.example'], ['expect', '100-continue'], ['connection', 'keep-alive, upgrade'], ['upgrade', 'websocket'], ['if-none-match', '*']),
+    fc.constantFrom<[string, string]>(
+      ['prefer', 'wait=1'],
+      ['idempotency-key', 'k-1'],
+      ['idempotency-key', ' '],
+      ['content-encoding', 'gzip'],
+      ['origin', 'https://evil.example'],
+      ['origin', 'https://shop.example'],
+      ['expect', '100-continue'],
+      ['connection', 'keep-alive, upgrade'],
+      ['upgrade', 'websocket'],
+      ['if-none-match', '*'],
+    ),
     fc.tuple(fc.stringMatching(/^[a-z][a-z0-9-]{0,20}$/), fc.string({ maxLength: 40 }).map((s) => s.replace(/[\r\n\0]/g, ' '))),
     fc.integer({ min: 8_000, max: 40_000 }).map((n): [string, string] => ['x-huge', 'h'.repeat(n)]),
   ),
@@ -187,7 +234,11 @@ function encode(r: Req): Buffer {
     case 'chunked':
     case 'chunked-bad':
       lines.push('Transfer-Encoding: chunked');
-      payload = Buffer.concat([Buffer.from(`${r.body.length.toString(16)}${r.framing === 'chunked-bad' ? 'zz' : ''}\r\n`), r.body, Buffer.from('\r\n0\r\n\r\n')]);
+      payload = Buffer.concat([
+        Buffer.from(`${r.body.length.toString(16)}${r.framing === 'chunked-bad' ? 'zz' : ''}\r\n`),
+        r.body,
+        Buffer.from('\r\n0\r\n\r\n'),
+      ]);
       break;
     case 'length+chunked':
       lines.push(`Content-Length: ${r.body.length}`, 'Transfer-Encoding: chunked');
@@ -218,14 +269,37 @@ async function healthzMs(): Promise<number> {
 
 /** A well-formed request with valid events, now and then, so accepted ones are mixed in. */
 const friendly = fc.oneof(
-  fc.array(validView, { minLength: 1, maxLength: 5 }).map((vs) => ({ path: '/v1/events/page_views', body: Buffer.from(JSON.stringify(vs.length === 1 ? vs[0] : vs)) })),
+  fc.array(validView, { minLength: 1, maxLength: 5 }).map((vs) => ({
+    path: '/v1/events/page_views',
+    body: Buffer.from(JSON.stringify(vs.length === 1 ? vs[0] : vs)),
+  })),
   fc.array(validOrder, { minLength: 1, maxLength: 5 }).map((os) => ({ path: '/v1/events/orders', body: Buffer.from(JSON.stringify(os)) })),
-).map(({ path, body }): Req => ({ method: 'POST', path, credential: [['x-api-key', KEY]], contentType: 'application/json', framing: 'length', headers: [], body }));
+).map(({ path, body }): Req => ({
+  method: 'POST',
+  path,
+  credential: [['x-api-key', KEY]],
+  contentType: 'application/json',
+  framing: 'length',
+  headers: [],
+  body,
+}));
 const hostile = fc.record({ method, path, credential, contentType, framing, headers: extraHeaders, body });
 
 test(`${RUNS} hostile requests: no 5xx, nothing produced for a refused one, healthy after, memory back near its baseline`, { timeout: 300_000 }, async () => {
   // Warm up, so the baseline includes the code paths' first allocations.
-  for (let i = 0; i < 30; i++) await send(encode({ method: 'POST', path: '/v1/events/page_views', credential: [['x-api-key', KEY]], contentType: 'application/json', framing: 'length', headers: [], body: Buffer.from('{}') }));
+  for (let i = 0; i < 30; i++) {
+    await send(
+      encode({
+        method: 'POST',
+        path: '/v1/events/page_views',
+        credential: [['x-api-key', KEY]],
+        contentType: 'application/json',
+        framing: 'length',
+        headers: [],
+        body: Buffer.from('{}'),
+      }),
+    );
+  }
   await new Promise((r) => setTimeout(r, 1_000));
   const baseline = rss();
 
@@ -242,7 +316,10 @@ test(`${RUNS} hostile requests: no 5xx, nothing produced for a refused one, heal
       }
       statuses.set(answer.status, (statuses.get(answer.status) ?? 0) + 1);
       const transferCoding = r.framing === 'te-gzip' || r.framing === 'te-identity';
-      assert.ok(answer.status < 500 || (answer.status === 501 && transferCoding), `${answer.status} for ${r.method} ${r.path} (${r.framing}): ${answer.body.slice(0, 300)}`);
+      assert.ok(
+        answer.status < 500 || (answer.status === 501 && transferCoding),
+        `${answer.status} for ${r.method} ${r.path} (${r.framing}): ${answer.body.slice(0, 300)}`,
+      );
       const topic = /^\/v1\/(?:events|beacon)\/(orders|page_views)/.exec(r.path)?.[1] as 'orders' | 'page_views' | undefined;
       if (answer.status === 202 || answer.status === 207 || (answer.status === 200 && r.method === 'POST')) {
         assert.ok(topic && r.method === 'POST', `${answer.status} for ${r.method} ${r.path}`);

@@ -14,7 +14,7 @@ import { after, before, test } from 'node:test';
 import { NODE_FLAGS } from '../lib/node-flags.ts';
 import { deleteTopics, topicNames } from '../lib/kafka/topics.ts';
 import { loadRegistry } from '../schemas/registry.ts';
-import { freePort, isolate, pool, postJson, startGateway, startProcess, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { freePort, isolate, type Isolated, pool, postJson, type Proc, startGateway, startProcess, startWorker, waitFor } from './helpers.ts';
 
 interface SecuredBroker {
   saslSslBrokers: string;
@@ -106,7 +106,10 @@ test('topics, gateway and worker work over SASL PLAIN, TLS client certificates a
   }));
   const answers = await pool(orders, 8, (o) => postJson(`${gateway.url}/v1/events/orders`, o));
   for (const a of answers) assert.equal(a.status, 202, JSON.stringify(a.json));
-  const batch = await postJson(`${gateway.url}/v1/events/page_views`, Array.from({ length: 25 }, (_, i) => ({ user_id: `u-${i}`, url: 'https://shop.example/', referrer: null, occurred_at: '2026-11-25T10:00:00Z' })));
+  const batch = await postJson(
+    `${gateway.url}/v1/events/page_views`,
+    Array.from({ length: 25 }, (_, i) => ({ user_id: `u-${i}`, url: 'https://shop.example/', referrer: null, occurred_at: '2026-11-25T10:00:00Z' })),
+  );
   assert.equal(batch.status, 202, JSON.stringify(batch.json));
 
   // Applied by a worker that could only have read them over SASL_SSL.
@@ -133,7 +136,14 @@ test('a wrong password or a missing client certificate stops the gateway with th
   const wrong = `wrong-${password.slice(0, 4)}-not-the-password`;
   const { KAFKA_SSL_CERT_FILE: _c, KAFKA_SSL_KEY_FILE: _k, ...noCertificate } = mutualTls();
   const refused = async (env: Record<string, string>) => {
-    const gateway = startProcess('gateway/main.ts', { ...iso.env, FERRY_TOPIC_PREFIX: prefix, GATEWAY_PROCESSES: '1', PORT: String(await freePort()), HOST: '127.0.0.1', ...env });
+    const gateway = startProcess('gateway/main.ts', {
+      ...iso.env,
+      FERRY_TOPIC_PREFIX: prefix,
+      GATEWAY_PROCESSES: '1',
+      PORT: String(await freePort()),
+      HOST: '127.0.0.1',
+      ...env,
+    });
     procs.push(gateway);
     let timer: NodeJS.Timeout | undefined;
     const code = await Promise.race([gateway.exited, new Promise<string>((r) => (timer = setTimeout(() => r('still running'), 90_000)))]);
@@ -149,7 +159,10 @@ test('a wrong password or a missing client certificate stops the gateway with th
     refused({ ...saslScram(), KAFKA_SASL_PASSWORD_FILE: '', KAFKA_SASL_PASSWORD: wrong }),
     refused(noCertificate),
   ]);
-  await waitFor(async () => /\{"level":50,[^\n]*"kafka":\{"fac":"FAIL"[^\n]*SASL authentication error/.test(worker.output()), { what: `the worker's authentication error\n${worker.output()}`, timeoutMs: 10_000 });
+  await waitFor(async () => /\{"level":50,[^\n]*"kafka":\{"fac":"FAIL"[^\n]*SASL authentication error/.test(worker.output()), {
+    what: `the worker's authentication error\n${worker.output()}`,
+    timeoutMs: 10_000,
+  });
   await worker.stop();
   assert.ok(!worker.output().includes(wrong), 'the worker printed the password it was given');
   assert.match(badPassword, /gateway cannot start: Kafka refused or did not answer/);

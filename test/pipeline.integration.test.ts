@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { isolate, onMinute, orderEvent, pool, postJson, startGateway, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { isolate, type Isolated, onMinute, orderEvent, pool, postJson, type Proc, startGateway, startWorker, waitFor } from './helpers.ts';
 import { orderKey } from '../lib/order-cache.ts';
 
 const ORDERS = 100;

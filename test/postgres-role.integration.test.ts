@@ -12,7 +12,7 @@ import { isOutage } from '../workers/errors.ts';
 import type { ConsumedEvent } from '../lib/event.ts';
 import { checkPostgresRole, UnsafePostgresRoleError } from '../workers/postgres-role.ts';
 import { PostgresSink } from '../workers/sinks/postgres-sink.ts';
-import { isolate, startWorker, type Isolated } from './helpers.ts';
+import { isolate, type Isolated, startWorker } from './helpers.ts';
 
 let iso: Isolated;
 let role: string;
@@ -40,10 +40,22 @@ after(async () => {
 
 function order(orderId: string): ConsumedEvent {
   return {
-    topic: 'orders', partition: 0, offset: '1', key: orderId, tenant: 'default', schemaId: 1,
+    topic: 'orders',
+    partition: 0,
+    offset: '1',
+    key: orderId,
+    tenant: 'default',
+    schemaId: 1,
     value: {
-      event_id: randomUUID(), received_at: Date.now(), order_id: orderId, customer_id: 'c-1', status: 'created',
-      amount_cents: 100, currency: 'EUR', items: [], occurred_at: Date.now(),
+      event_id: randomUUID(),
+      received_at: Date.now(),
+      order_id: orderId,
+      customer_id: 'c-1',
+      status: 'created',
+      amount_cents: 100,
+      currency: 'EUR',
+      items: [],
+      occurred_at: Date.now(),
     },
   };
 }
@@ -51,7 +63,10 @@ function order(orderId: string): ConsumedEvent {
 test('without TEMPORARY the check names the variable and the grant, and the worker exits 2', async () => {
   const sql = postgres(roleUrl, { max: 1, onnotice: () => {} });
   try {
-    await assert.rejects(checkPostgresRole(sql), (err: Error) => err instanceof UnsafePostgresRoleError && /DATABASE_URL/.test(err.message) && /GRANT TEMPORARY/.test(err.message));
+    await assert.rejects(
+      checkPostgresRole(sql),
+      (err: Error) => err instanceof UnsafePostgresRoleError && /DATABASE_URL/.test(err.message) && /GRANT TEMPORARY/.test(err.message),
+    );
   } finally {
     await sql.end();
   }

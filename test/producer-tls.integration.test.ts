@@ -9,7 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { freePort, isolate, startProcess, waitFor, type Isolated } from './helpers.ts';
+import { freePort, isolate, type Isolated, startProcess, waitFor } from './helpers.ts';
 
 const TOKEN = 'producer-tls-token-0123456789';
 let iso: Isolated;
@@ -27,7 +27,23 @@ after(async () => {
 test('serves HTTPS with TLS_CERT_FILE and TLS_KEY_FILE (the token still required), and no plain HTTP on that port', async () => {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=localhost', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+  execFileSync('openssl', [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '1',
+    '-subj',
+    '/CN=localhost',
+    '-addext',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+  ], { stdio: 'ignore' });
   const ca = readFileSync(cert);
   const port = await freePort();
   const proc = startProcess('producer/main.ts', { ...iso.env, PRODUCER_PORT: String(port), PRODUCER_TOKEN: TOKEN, TLS_CERT_FILE: cert, TLS_KEY_FILE: key });
@@ -42,7 +58,10 @@ test('serves HTTPS with TLS_CERT_FILE and TLS_KEY_FILE (the token still required
         req.on('error', reject);
         req.end(body);
       });
-    await waitFor(async () => (await https('GET', '/readyz').catch(() => ({ status: 0 }))).status === 200, { what: `producer ready\n${proc.output()}`, timeoutMs: 60_000 });
+    await waitFor(async () => (await https('GET', '/readyz').catch(() => ({ status: 0 }))).status === 200, {
+      what: `producer ready\n${proc.output()}`,
+      timeoutMs: 60_000,
+    });
     assert.equal((await https('POST', '/v1/records', '{"records":[]}', { 'content-type': 'application/json' })).status, 401, 'the token is still required');
     await assert.rejects(fetch(`http://127.0.0.1:${port}/readyz`), 'no plain HTTP on the TLS port');
   } finally {
@@ -53,5 +72,8 @@ test('serves HTTPS with TLS_CERT_FILE and TLS_KEY_FILE (the token still required
 test('refuses to start off loopback without TLS: one line, exit 2', async () => {
   const proc = startProcess('producer/main.ts', { ...iso.env, PRODUCER_PORT: String(await freePort()), PRODUCER_HOST: '0.0.0.0', PRODUCER_TOKEN: TOKEN });
   assert.equal(await proc.exited, 2);
-  assert.match(proc.output().trim(), /^ferry: invalid configuration: TLS_CERT_FILE: must be set \(with TLS_KEY_FILE\) when PRODUCER_HOST \(0\.0\.0\.0\) is not a loopback address$/);
+  assert.match(
+    proc.output().trim(),
+    /^ferry: invalid configuration: TLS_CERT_FILE: must be set \(with TLS_KEY_FILE\) when PRODUCER_HOST \(0\.0\.0\.0\) is not a loopback address$/,
+  );
 });

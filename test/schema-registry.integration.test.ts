@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AvroDeserializer, SchemaRegistryClient, SerdeType } from '@confluentinc/schemaregistry';
 import { loadRegistry } from '../schemas/registry.ts';
-import { freePort, isolate, orderEvent, postJson, startGateway, startProcess, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { freePort, isolate, type Isolated, orderEvent, postJson, type Proc, startGateway, startProcess, waitFor } from './helpers.ts';
 import { readTopic } from './kafka-reader.ts';
 
 const registry = loadRegistry();

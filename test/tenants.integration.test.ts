@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { isolate, orderEvent, planFailures, postJson, startGateway, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { isolate, type Isolated, orderEvent, planFailures, postJson, type Proc, startGateway, startWorker, waitFor } from './helpers.ts';
 
 const newKey = () => `fry_${randomBytes(24).toString('base64url')}`;
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -55,12 +55,28 @@ async function get(key: string, orderId: string) {
 }
 
 test('two tenants with the same order id each keep and read their own order', async () => {
-  assert.equal((await postJson(`${gateway.url}/v1/events/orders`, orderEvent('t-1', 'created', '2026-11-23T10:00:00Z', { customer_id: 'acme-c' }), { 'x-api-key': ACME })).status, 202);
-  assert.equal((await postJson(`${gateway.url}/v1/events/orders`, orderEvent('t-1', 'paid', '2026-11-23T10:05:00Z', { customer_id: 'globex-c' }), { 'x-api-key': GLOBEX })).status, 202);
-  assert.equal((await postJson(`${gateway.url}/v1/events/orders`, orderEvent('t-only-globex', 'created', '2026-11-23T10:00:00Z'), { 'x-api-key': GLOBEX })).status, 202);
+  assert.equal(
+    (await postJson(`${gateway.url}/v1/events/orders`, orderEvent('t-1', 'created', '2026-11-23T10:00:00Z', { customer_id: 'acme-c' }), { 'x-api-key': ACME }))
+      .status,
+    202,
+  );
+  assert.equal(
+    (await postJson(`${gateway.url}/v1/events/orders`, orderEvent('t-1', 'paid', '2026-11-23T10:05:00Z', { customer_id: 'globex-c' }), { 'x-api-key': GLOBEX }))
+      .status,
+    202,
+  );
+  assert.equal(
+    (await postJson(`${gateway.url}/v1/events/orders`, orderEvent('t-only-globex', 'created', '2026-11-23T10:00:00Z'), { 'x-api-key': GLOBEX })).status,
+    202,
+  );
 
-  await waitFor(async () => (await iso.sql`SELECT 1 FROM order_history WHERE order_id IN ('t-1', 't-only-globex')`).length === 3, { what: 'all three applied', timeoutMs: 60_000 });
-  const rows = await iso.sql<{ tenant: string; status: string; customer_id: string }[]>`SELECT tenant, status, customer_id FROM orders WHERE order_id = 't-1' ORDER BY tenant`;
+  await waitFor(async () => (await iso.sql`SELECT 1 FROM order_history WHERE order_id IN ('t-1', 't-only-globex')`).length === 3, {
+    what: 'all three applied',
+    timeoutMs: 60_000,
+  });
+  const rows = await iso.sql<
+    { tenant: string; status: string; customer_id: string }[]
+  >`SELECT tenant, status, customer_id FROM orders WHERE order_id = 't-1' ORDER BY tenant`;
   assert.deepEqual(rows.map((r) => [r.tenant, r.status, r.customer_id]), [['acme', 'created', 'acme-c'], ['globex', 'paid', 'globex-c']]);
 
   // Twice each: the first read may come from PostgreSQL, the second from the refilled cache.
@@ -82,7 +98,10 @@ test("one tenant's event that keeps failing does not hold back another tenant's 
 
   assert.equal(await post(GLOBEX, orderEvent('t-poison', 'created', '2026-11-23T10:01:00Z')), 202);
   // Parked behind acme's event it would wait for a retry a minute away.
-  await waitFor(async () => (await iso.sql`SELECT 1 FROM orders WHERE tenant = 'globex' AND order_id = 't-poison'`).length === 1, { what: "globex's event applied", timeoutMs: 20_000 });
+  await waitFor(async () => (await iso.sql`SELECT 1 FROM orders WHERE tenant = 'globex' AND order_id = 't-poison'`).length === 1, {
+    what: "globex's event applied",
+    timeoutMs: 20_000,
+  });
   assert.equal((await iso.sql`SELECT 1 FROM orders WHERE tenant = 'acme' AND order_id = 't-poison'`).length, 0, "acme's is still waiting for its retry");
 });
 
@@ -91,7 +110,10 @@ test('the same event id from two tenants: both land in order_history and orders'
   const eventId = randomUUID();
   assert.equal(await post(ACME, orderEvent('t-same-id-a', 'created', '2026-11-23T10:00:00Z', { event_id: eventId })), 202);
   assert.equal(await post(GLOBEX, orderEvent('t-same-id-g', 'created', '2026-11-23T10:00:00Z', { event_id: eventId })), 202);
-  await waitFor(async () => (await iso.sql`SELECT 1 FROM orders WHERE order_id IN ('t-same-id-a', 't-same-id-g')`).length === 2, { what: 'both orders applied', timeoutMs: 20_000 });
+  await waitFor(async () => (await iso.sql`SELECT 1 FROM orders WHERE order_id IN ('t-same-id-a', 't-same-id-g')`).length === 2, {
+    what: 'both orders applied',
+    timeoutMs: 20_000,
+  });
   const history = await iso.sql<{ tenant: string }[]>`SELECT tenant FROM order_history WHERE event_id = ${eventId} ORDER BY tenant`;
   assert.deepEqual(history.map((r) => r.tenant), ['acme', 'globex']);
 });
@@ -103,7 +125,9 @@ test("Prefer: wait on an event id another tenant also used is not ended by the o
   const delayed = `bull:${iso.env.FERRY_TOPIC_PREFIX}ferry-retries:delayed`;
   const parked = await queueRedis.zcard(delayed);
   let globexAnswered = false;
-  const globex = send(GLOBEX, orderEvent('t-wait-g', 'paid', '2026-11-23T10:00:00Z', { event_id: eventId }), 'orders', { prefer: 'wait=8' }).finally(() => (globexAnswered = true));
+  const globex = send(GLOBEX, orderEvent('t-wait-g', 'paid', '2026-11-23T10:00:00Z', { event_id: eventId }), 'orders', { prefer: 'wait=8' }).finally(
+    () => (globexAnswered = true),
+  );
   // Parked first: a failure is named by event id alone, so in one batch acme's event would be held with it.
   await waitFor(async () => (await queueRedis.zcard(delayed)) > parked, { what: "globex's event parked for a retry", timeoutMs: 6_000 });
   const acme = await send(ACME, orderEvent('t-wait-a', 'created', '2026-11-23T10:00:00Z', { event_id: eventId }), 'orders', { prefer: 'wait=20' });
@@ -136,7 +160,11 @@ test('page views with the same event id, user and URL from two tenants: both in 
 
 test('the same Idempotency-Key and body from two credentials of one tenant, and from another tenant: three requests, three events', async () => {
   const body = orderEvent('t-idem', 'created', '2026-11-23T10:00:00Z');
-  const answers = [await send(ACME, body, 'orders', { 'idempotency-key': 'shared-key' }), await send(ACME_2, body, 'orders', { 'idempotency-key': 'shared-key' }), await send(GLOBEX, body, 'orders', { 'idempotency-key': 'shared-key' })];
+  const answers = [
+    await send(ACME, body, 'orders', { 'idempotency-key': 'shared-key' }),
+    await send(ACME_2, body, 'orders', { 'idempotency-key': 'shared-key' }),
+    await send(GLOBEX, body, 'orders', { 'idempotency-key': 'shared-key' }),
+  ];
   assert.deepEqual(answers.map((a) => [a.status, a.replayed]), [[202, null], [202, null], [202, null]]);
   const ids = answers.map((a) => a.json.event_id as string);
   assert.equal(new Set(ids).size, 3, 'each request has event ids of its own');
@@ -144,7 +172,12 @@ test('the same Idempotency-Key and body from two credentials of one tenant, and 
   const retry = await send(ACME_2, body, 'orders', { 'idempotency-key': 'shared-key' });
   assert.deepEqual([retry.replayed, retry.json.event_id], ['true', ids[1]]);
 
-  await waitFor(async () => (await iso.sql`SELECT 1 FROM order_history WHERE order_id = 't-idem'`).length === 3, { what: 'all three applied', timeoutMs: 20_000 });
-  const history = await iso.sql<{ tenant: string; event_id: string }[]>`SELECT tenant, event_id::text FROM order_history WHERE order_id = 't-idem' ORDER BY tenant, event_id`;
+  await waitFor(async () => (await iso.sql`SELECT 1 FROM order_history WHERE order_id = 't-idem'`).length === 3, {
+    what: 'all three applied',
+    timeoutMs: 20_000,
+  });
+  const history = await iso.sql<
+    { tenant: string; event_id: string }[]
+  >`SELECT tenant, event_id::text FROM order_history WHERE order_id = 't-idem' ORDER BY tenant, event_id`;
   assert.deepEqual(history.map((r) => r.tenant), ['acme', 'acme', 'globex']);
 });

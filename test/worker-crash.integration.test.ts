@@ -4,7 +4,7 @@
  * each event exactly once.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,7 +13,7 @@ import { Redis } from 'ioredis';
 import { DeadLetters } from '../lib/queues/dead-letters.ts';
 import { KafkaProducer } from '../lib/kafka/producer.ts';
 import { connectQueueRedis } from '../lib/queues/redis.ts';
-import { freePort, isolate, liftFailures, orderEvent, planFailures, pool, postJson, startGateway, startWorker, waitFor, type Isolated } from './helpers.ts';
+import { freePort, isolate, type Isolated, liftFailures, orderEvent, planFailures, pool, postJson, startGateway, startWorker, waitFor } from './helpers.ts';
 
 const BATCH = 100;
 
@@ -23,8 +23,14 @@ async function postLoad(url: string, tag: string, batches: number, onBatch?: (n:
   let views = 0;
   let done = 0;
   await pool(Array.from({ length: batches }, (_, b) => b), 4, async (b) => {
-    const orders = Array.from({ length: BATCH / 2 }, (_, i) => orderEvent(`${tag}-${b}-${i % 10}`, i < 10 ? 'created' : 'paid', new Date(Date.UTC(2026, 10, 23, 10, 0, i)).toISOString()));
-    const pv = Array.from({ length: BATCH / 2 }, (_, i) => ({ user_id: `u-${i}`, url: `https://shop.example/${tag}/${i % 5}`, referrer: null, occurred_at: '2026-11-23T10:00:00Z' }));
+    const orders = Array.from(
+      { length: BATCH / 2 },
+      (_, i) => orderEvent(`${tag}-${b}-${i % 10}`, i < 10 ? 'created' : 'paid', new Date(Date.UTC(2026, 10, 23, 10, 0, i)).toISOString()),
+    );
+    const pv = Array.from(
+      { length: BATCH / 2 },
+      (_, i) => ({ user_id: `u-${i}`, url: `https://shop.example/${tag}/${i % 5}`, referrer: null, occurred_at: '2026-11-23T10:00:00Z' }),
+    );
     for (const [topic, body] of [['orders', orders], ['page_views', pv]] as const) {
       const r = await postJson(`${url}/v1/events/${topic}`, body);
       assert.equal(r.status, 202, JSON.stringify(r.json));
@@ -42,7 +48,9 @@ async function assertExactlyOnce(iso: Isolated, tag: string, ids: string[], view
     const [row] = await iso.sql<{ n: string }[]>`SELECT count(*) AS n FROM order_history WHERE order_id LIKE ${tag + '-%'}`;
     return Number(row!.n) === orderIds;
   }, { what: 'every order event in PostgreSQL', timeoutMs: 180_000 });
-  const [h] = await iso.sql<{ n: string; d: string }[]>`SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM order_history WHERE order_id LIKE ${tag + '-%'}`;
+  const [h] = await iso.sql<{ n: string; d: string }[]>`SELECT count(*) AS n, count(DISTINCT event_id) AS d FROM order_history WHERE order_id LIKE ${
+    tag + '-%'
+  }`;
   assert.equal(Number(h!.d), orderIds);
   const [paid] = await iso.sql<{ n: string }[]>`SELECT count(*) FILTER (WHERE status <> 'paid') AS n FROM orders WHERE order_id LIKE ${tag + '-%'}`;
   assert.equal(Number(paid!.n), 0, 'every order ended at its newest version');
@@ -107,7 +115,22 @@ test('a second worker joining mid-run (rebalance) loses nothing and applies noth
 });
 
 function startRedis(port: number, dir: string): ChildProcess {
-  return spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction', '--save', ''], { stdio: 'ignore' });
+  return spawn('redis-server', [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--appendonly',
+    'yes',
+    '--appendfsync',
+    'always',
+    '--maxmemory-policy',
+    'noeviction',
+    '--save',
+    '',
+  ], { stdio: 'ignore' });
 }
 
 test('the queue Redis killed with SIGKILL and restarted loses no retry or dead-letter job', async () => {
@@ -142,8 +165,10 @@ test('the queue Redis killed with SIGKILL and restarted loses no retry or dead-l
     await producer.send([{ topic: iso.topic('orders'), key: 'qr-poison', value: Buffer.from([0, 0, 0, 0, 99, 1]) }]);
     await producer.close();
     const retryQueue = `bull:${iso.env.FERRY_TOPIC_PREFIX}ferry-retries:delayed`;
-    await waitFor(async () => (await conn.zcard(retryQueue)) === 1 && (await deadLetters.list({ key: 'qr-poison' })).length === 1,
-      { what: 'a delayed retry and a dead letter', timeoutMs: 30_000 });
+    await waitFor(async () => (await conn.zcard(retryQueue)) === 1 && (await deadLetters.list({ key: 'qr-poison' })).length === 1, {
+      what: 'a delayed retry and a dead letter',
+      timeoutMs: 30_000,
+    });
 
     redis.kill('SIGKILL');
     await new Promise((r) => redis.once('exit', r));
@@ -153,7 +178,10 @@ test('the queue Redis killed with SIGKILL and restarted loses no retry or dead-l
     assert.equal((await deadLetters.list({ key: 'qr-poison' })).length, 1, 'the dead letter survived');
     await liftFailures(iso.sql, 'qr-1');
     // The retry survived too: the event is applied once when its turn comes.
-    await waitFor(async () => (await iso.sql`SELECT 1 FROM order_history WHERE order_id = 'qr-1'`).length === 1, { what: 'retried event applied after the restart', timeoutMs: 60_000 });
+    await waitFor(async () => (await iso.sql`SELECT 1 FROM order_history WHERE order_id = 'qr-1'`).length === 1, {
+      what: 'retried event applied after the restart',
+      timeoutMs: 60_000,
+    });
     assert.equal((await iso.sql`SELECT 1 FROM order_history WHERE order_id = 'qr-1'`).length, 1);
   } finally {
     await Promise.all([gateway.proc.stop(), worker.stop()]);

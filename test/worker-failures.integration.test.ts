@@ -11,8 +11,20 @@ import { KafkaProducer } from '../lib/kafka/producer.ts';
 import { DeadLetters } from '../lib/queues/dead-letters.ts';
 import { connectQueueRedis } from '../lib/queues/redis.ts';
 import {
-  cuttableProxy, isolate, liftFailures, orderEvent, planFailures, plannedAttempts, pool, postJson, startGateway, startWorker, waitFor,
-  type CuttableProxy, type Isolated, type Proc,
+  type CuttableProxy,
+  cuttableProxy,
+  isolate,
+  type Isolated,
+  liftFailures,
+  orderEvent,
+  planFailures,
+  plannedAttempts,
+  pool,
+  postJson,
+  type Proc,
+  startGateway,
+  startWorker,
+  waitFor,
 } from './helpers.ts';
 
 const root = new URL('../', import.meta.url).pathname;
@@ -121,7 +133,11 @@ test('an event that always fails is dead-lettered after the configured attempts,
   // Fix the cause, then replay through the normal path with the command-line tool.
   await iso.sql`DELETE FROM test_fail_plan WHERE order_id = 'broken-1'`;
   const code = await new Promise<number | null>((resolve) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', 'cli/dlq.ts', 'replay', '--key', 'broken-1'], { cwd: root, env: { ...process.env, ...iso.env }, stdio: 'inherit' });
+    const p = spawn(process.execPath, ['--import', 'tsx', 'cli/dlq.ts', 'replay', '--key', 'broken-1'], {
+      cwd: root,
+      env: { ...process.env, ...iso.env },
+      stdio: 'inherit',
+    });
     p.on('exit', resolve);
   });
   assert.equal(code, 0);

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { freePort, isolate, orderEvent, pool, postJson, startGateway, startWorker, waitFor, type Isolated, type Proc } from './helpers.ts';
+import { freePort, isolate, type Isolated, orderEvent, pool, postJson, type Proc, startGateway, startWorker, waitFor } from './helpers.ts';
 
 let iso: Isolated;
 let gateway: { proc: Proc; url: string };
@@ -34,11 +34,18 @@ test('the read-model and analytics groups run in workers of their own', async ()
   const readModelPort = await freePort();
   workers.push(startWorker({ ...iso.env, WORKER_GROUPS: 'read-model', WORKER_METRICS_PORT: String(readModelPort) }));
   const ids = Array.from({ length: 30 }, (_, i) => `groups-${i}`);
-  await pool(ids, 8, async (id) => assert.equal((await postJson(`${gateway.url}/v1/events/orders`, orderEvent(id, 'created', '2026-11-23T10:00:00Z'))).status, 202));
+  await pool(
+    ids,
+    8,
+    async (id) => assert.equal((await postJson(`${gateway.url}/v1/events/orders`, orderEvent(id, 'created', '2026-11-23T10:00:00Z'))).status, 202),
+  );
 
   const inPostgres = async () => Number((await iso.sql<{ n: string }[]>`SELECT count(*) AS n FROM order_history WHERE order_id LIKE 'groups-%'`)[0]!.n);
   const inClickhouse = async (final: boolean) => {
-    const rs = await iso.clickhouse.query({ query: `SELECT count() AS n FROM events ${final ? 'FINAL' : ''} WHERE key LIKE 'groups-%'`, format: 'JSONEachRow' });
+    const rs = await iso.clickhouse.query({
+      query: `SELECT count() AS n FROM events ${final ? 'FINAL' : ''} WHERE key LIKE 'groups-%'`,
+      format: 'JSONEachRow',
+    });
     return Number((await rs.json<{ n: string }>())[0]!.n);
   };
   await waitFor(async () => (await inPostgres()) === ids.length, { what: 'every order in PostgreSQL from the read-model worker', timeoutMs: 30_000 });
@@ -56,7 +63,10 @@ test('the read-model and analytics groups run in workers of their own', async ()
   workers.push(startWorker({ ...iso.env, WORKER_GROUPS: 'analytics', WORKER_METRICS_PORT: String(analyticsPort) }));
   await waitFor(async () => (await inClickhouse(true)) === ids.length, { what: 'every event in ClickHouse from the analytics worker', timeoutMs: 30_000 });
   assert.equal(await inClickhouse(false), ids.length, 'each event inserted once');
-  await waitFor(async () => (await appliedCounter(analyticsPort, 'analytics')) === ids.length, { what: 'the analytics worker counted every event', timeoutMs: 10_000 });
+  await waitFor(async () => (await appliedCounter(analyticsPort, 'analytics')) === ids.length, {
+    what: 'the analytics worker counted every event',
+    timeoutMs: 10_000,
+  });
   assert.equal(await appliedCounter(analyticsPort, 'read-model'), 0, 'the analytics worker applied nothing to the read model');
   assert.equal(await inPostgres(), ids.length);
 });

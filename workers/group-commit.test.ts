@@ -74,7 +74,7 @@ describe('GroupCommit', () => {
     assert.deepEqual(r.calls, [[1], [2], [3, 4]]);
   });
 
-  it('keeps calls to maxItems but never splits one caller\'s items', async () => {
+  it("keeps calls to maxItems but never splits one caller's items", async () => {
     const r = recorder();
     const gc = new GroupCommit(r.send, { maxItems: 3, maxInFlight: 1 });
     const all = [gc.add([1, 2]), gc.add([3, 4]), gc.add([5, 6, 7, 8]), gc.add([9])];

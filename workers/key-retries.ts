@@ -13,12 +13,12 @@
  * either parked behind a head that a job will still see, or finds the key free and is applied
  * directly; it can never be parked behind a list that no job drains.
  */
-import { DelayedError, Queue, Worker, type Job } from 'bullmq';
+import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { chunks } from '../lib/chunks.ts';
 import type { Logger } from '../lib/logger.ts';
 import type { RawMessage } from '../lib/kafka/consumer.ts';
-import { toStoredRecord, type DeadLetters, type DeadLetter, type StoredRecord } from '../lib/queues/dead-letters.ts';
+import { type DeadLetter, type DeadLetters, type StoredRecord, toStoredRecord } from '../lib/queues/dead-letters.ts';
 import { describe, isOutage } from './errors.ts';
 import { DEFAULT_TENANT, TENANT_HEADER } from '../lib/contract.ts';
 import { traceIdOf } from '../lib/tracing.ts';
@@ -141,7 +141,9 @@ export class KeyRetries {
     // free, which the script sees.
     const lists = records.map((r) => this.listKey(r));
     const distinct = [...new Set(lists)];
-    const found = await Promise.all(chunks(distinct, KEYS_PER_CALL).map(async (chunk) => (await this.#redis.ferryWhichExist(chunk.length, ...chunk)).map((i) => chunk[i - 1]!)));
+    const found = await Promise.all(
+      chunks(distinct, KEYS_PER_CALL).map(async (chunk) => (await this.#redis.ferryWhichExist(chunk.length, ...chunk)).map((i) => chunk[i - 1]!)),
+    );
     const blocked = new Set(found.flat());
     if (blocked.size === 0) return records;
     const candidates = records.map((r, i) => ({ r, list: lists[i]! })).filter((c) => blocked.has(c.list));

@@ -17,8 +17,19 @@ import { loadRegistry } from '../schemas/registry.ts';
 import { BatchConsumer, type RawMessage } from '../lib/kafka/consumer.ts';
 import { DeadLetters, readDeadLetterBounds } from '../lib/queues/dead-letters.ts';
 import {
-  batchFailures, batchSeconds, batchSize, batchWaitSeconds, deadLettered, eventsConsumed, inFlight, partitionLag, retriesScheduled, serveMetrics, sinkBatchSize,
-  sinkOutage, sinkSeconds,
+  batchFailures,
+  batchSeconds,
+  batchSize,
+  batchWaitSeconds,
+  deadLettered,
+  eventsConsumed,
+  inFlight,
+  partitionLag,
+  retriesScheduled,
+  serveMetrics,
+  sinkBatchSize,
+  sinkOutage,
+  sinkSeconds,
 } from './metrics.ts';
 import { createApply, type SinkStep } from './apply.ts';
 import type { ConsumedEvent } from '../lib/event.ts';
@@ -70,7 +81,10 @@ async function runMember(index: number): Promise<void> {
   }
   const redis = new Redis(config.redisUrl, { maxRetriesPerRequest: 3 });
   const clickhouse = createClickhouse(config.clickhouseUrl);
-  const deadLetters = new DeadLetters(queueRedis, deadLetterQueueName(config.topicPrefix), (step) => deadLettered.inc({ step }), { bounds: deadLetterBounds, logger });
+  const deadLetters = new DeadLetters(queueRedis, deadLetterQueueName(config.topicPrefix), (step) => deadLettered.inc({ step }), {
+    bounds: deadLetterBounds,
+    logger,
+  });
 
   const apply = createApply({
     postgres: new PostgresSink(sql),
@@ -90,19 +104,29 @@ async function runMember(index: number): Promise<void> {
    */
   const groups: GroupSpec[] = ([
     {
-      group: 'read-model', groupId: config.groupId, steps: new Set(['orders', 'page_views']),
-      deadLetterStep: 'apply', channel: APPLIED_CHANNEL, poison: 'dead-letter',
-      batchSize: config.batchSize, combinedBatchSize: config.combinedBatchSize,
+      group: 'read-model',
+      groupId: config.groupId,
+      steps: new Set(['orders', 'page_views']),
+      deadLetterStep: 'apply',
+      channel: APPLIED_CHANNEL,
+      poison: 'dead-letter',
+      batchSize: config.batchSize,
+      combinedBatchSize: config.combinedBatchSize,
     },
     {
       // Nothing waits on analytics: the broker holds its fetches until 1 MiB or the linger, so
       // at low rates it fetches, and ClickHouse gets an insert, a few times a second instead of
       // once per event (each insert is a part for ClickHouse to write and merge). Under load its
       // larger batches make larger inserts for the same reason.
-      group: 'analytics', groupId: config.analyticsGroupId, steps: new Set(['clickhouse']),
-      deadLetterStep: 'clickhouse', channel: ANALYTICS_APPLIED_CHANNEL, poison: 'skip',
+      group: 'analytics',
+      groupId: config.analyticsGroupId,
+      steps: new Set(['clickhouse']),
+      deadLetterStep: 'clickhouse',
+      channel: ANALYTICS_APPLIED_CHANNEL,
+      poison: 'skip',
       fetch: config.analyticsLingerMs > 0 ? { minBytes: 1 << 20, maxWaitMs: config.analyticsLingerMs } : undefined,
-      batchSize: config.analyticsBatchSize, combinedBatchSize: config.analyticsCombinedBatchSize,
+      batchSize: config.analyticsBatchSize,
+      combinedBatchSize: config.analyticsCombinedBatchSize,
     },
   ] satisfies GroupSpec[]).filter((g) => config.groups.includes(g.group));
   const members = groups.map((spec) => {

@@ -20,7 +20,8 @@ export const batchSeconds = new client.Histogram({
 });
 export const batchWaitSeconds = new client.Histogram({
   name: 'ferry_worker_batch_wait_seconds',
-  help: 'Age of the oldest record of a batch when its apply starts: from the record\'s Kafka timestamp (set by the producer; clocks of other hosts may differ) to now. With ferry_worker_batch_seconds, where end-to-end time goes',
+  help:
+    "Age of the oldest record of a batch when its apply starts: from the record's Kafka timestamp (set by the producer; clocks of other hosts may differ) to now. With ferry_worker_batch_seconds, where end-to-end time goes",
   buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
   labelNames: ['group'],
   registers: [registry],

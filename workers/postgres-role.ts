@@ -16,7 +16,9 @@ export async function checkPostgresRole(sql: Sql): Promise<void> {
     SELECT has_database_privilege(current_database(), 'TEMPORARY') AS temp, current_database() AS db, current_user AS role`;
   if (!row!.temp) {
     throw new UnsafePostgresRoleError(
-      `DATABASE_URL: role ${row!.role} may not create temporary objects in database ${row!.db}; the worker's failure search needs it (GRANT TEMPORARY ON DATABASE ... TO ...)`,
+      `DATABASE_URL: role ${row!.role} may not create temporary objects in database ${
+        row!.db
+      }; the worker's failure search needs it (GRANT TEMPORARY ON DATABASE ... TO ...)`,
     );
   }
 }

@@ -20,11 +20,11 @@
  */
 import type { Codec } from '../schemas/codec.ts';
 import type { Logger } from '../lib/logger.ts';
-import { ALL_STEPS, ApplyError, type Apply, type SinkStep } from './apply.ts';
+import { ALL_STEPS, type Apply, ApplyError, type SinkStep } from './apply.ts';
 import type { BatchHandler, RawMessage } from '../lib/kafka/consumer.ts';
 import type { DeadLetters } from '../lib/queues/dead-letters.ts';
 import { describe, EventFailures, isOutage } from './errors.ts';
-import { decodeRecord, type ConsumedEvent } from '../lib/event.ts';
+import { type ConsumedEvent, decodeRecord } from '../lib/event.ts';
 import type { KeyRetries } from './key-retries.ts';
 import { DEFAULT_TENANT, TENANT_HEADER } from '../lib/contract.ts';
 import { traceIdOf } from '../lib/tracing.ts';
@@ -63,10 +63,16 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
       const decoded = decodeRecord(codec, topicPrefix, raw);
       if (decoded instanceof Error) {
         if (skipPoison) {
-          logger.debug({ topic: raw.topic, partition: raw.partition, offset: raw.offset, trace_id: traceIdOf(raw.headers) }, 'poison record skipped (dead-lettered by the read-model group)');
+          logger.debug(
+            { topic: raw.topic, partition: raw.partition, offset: raw.offset, trace_id: traceIdOf(raw.headers) },
+            'poison record skipped (dead-lettered by the read-model group)',
+          );
           continue;
         }
-        logger.warn({ topic: raw.topic, partition: raw.partition, offset: raw.offset, trace_id: traceIdOf(raw.headers), err: decoded.message }, 'poison record dead-lettered');
+        logger.warn(
+          { topic: raw.topic, partition: raw.partition, offset: raw.offset, trace_id: traceIdOf(raw.headers), err: decoded.message },
+          'poison record dead-lettered',
+        );
         await deadLetters.add(raw, 'decode', decoded);
       } else {
         out.set(raw, decoded);
@@ -85,7 +91,10 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
         applied.push(events.get(raw)!);
       } catch (err) {
         if (isOutage(err)) throw err;
-        logger.warn({ topic: raw.topic, partition: raw.partition, offset: raw.offset, trace_id: traceIdOf(raw.headers), err: describe(err) }, 'event failed; retrying it in order');
+        logger.warn(
+          { topic: raw.topic, partition: raw.partition, offset: raw.offset, trace_id: traceIdOf(raw.headers), err: describe(err) },
+          'event failed; retrying it in order',
+        );
         await retries.block(raw, err);
         // Everything after it with the same key waits behind it.
         await retries.parkBlocked(records.slice(i + 1));
@@ -106,7 +115,10 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
       // Offset order: the first held record of a key is the one that failed.
       const first = list[0]!;
       const err = failures.get(String(events.get(first)!.value.event_id))!;
-      logger.warn({ topic: first.topic, partition: first.partition, offset: first.offset, trace_id: traceIdOf(first.headers), err: describe(err) }, 'event failed; retrying it in order');
+      logger.warn(
+        { topic: first.topic, partition: first.partition, offset: first.offset, trace_id: traceIdOf(first.headers), err: describe(err) },
+        'event failed; retrying it in order',
+      );
       await retries.block(first, err);
       await retries.parkBlocked(list.slice(1));
       for (const m of list) heldRecords.add(m);
@@ -115,7 +127,12 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
   }
 
   /** Applies key groups together; on an event's own failure splits them in two and recurses. */
-  async function applyGroups(groups: RawMessage[][], events: Map<RawMessage, ConsumedEvent>, steps: ReadonlySet<SinkStep>, tryWhole = true): Promise<ConsumedEvent[]> {
+  async function applyGroups(
+    groups: RawMessage[][],
+    events: Map<RawMessage, ConsumedEvent>,
+    steps: ReadonlySet<SinkStep>,
+    tryWhole = true,
+  ): Promise<ConsumedEvent[]> {
     if (groups.length === 0) return [];
     if (groups.length === 1) return applyKeyInOrder(groups[0]!, events, steps);
     const all = groups.flat().map((m) => events.get(m)!);
@@ -195,4 +212,3 @@ function namedFailures(err: unknown): ReadonlyMap<string, Error> | undefined {
   const only = err.errors[0];
   return only instanceof EventFailures ? only.failures : undefined;
 }
-

@@ -35,7 +35,13 @@ describe('loadWorkerConfig: batch sizes per group', () => {
   });
 
   it('refuses a batch size out of range, naming the variable', () => {
-    assert.throws(() => loadWorkerConfig({ WORKER_ANALYTICS_BATCH_SIZE: '0' }), (err: unknown) => err instanceof ConfigError && err.variable === 'WORKER_ANALYTICS_BATCH_SIZE');
-    assert.throws(() => loadWorkerConfig({ WORKER_ANALYTICS_COMBINED_BATCH_SIZE: 'many' }), (err: unknown) => err instanceof ConfigError && err.variable === 'WORKER_ANALYTICS_COMBINED_BATCH_SIZE');
+    assert.throws(
+      () => loadWorkerConfig({ WORKER_ANALYTICS_BATCH_SIZE: '0' }),
+      (err: unknown) => err instanceof ConfigError && err.variable === 'WORKER_ANALYTICS_BATCH_SIZE',
+    );
+    assert.throws(
+      () => loadWorkerConfig({ WORKER_ANALYTICS_COMBINED_BATCH_SIZE: 'many' }),
+      (err: unknown) => err instanceof ConfigError && err.variable === 'WORKER_ANALYTICS_COMBINED_BATCH_SIZE',
+    );
   });
 });

@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { ConfigError, loadCommonConfig, readInt, type CommonConfig } from '../lib/config.ts';
+import { type CommonConfig, ConfigError, loadCommonConfig, readInt } from '../lib/config.ts';
 
 import { WORKER_GROUPS, type WorkerGroup } from '../lib/queues/names.ts';
 

@@ -24,7 +24,9 @@ if (entry) {
       const bytes = new Map();
       const walk = (node) => {
         const f = node.callFrame;
-        const where = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(gateway|workers|schemas|lib)\//, '$1/')}:${f.lineNumber + 1}`;
+        const where = `${f.functionName || '(anonymous)'} ${
+          f.url.replace(/^.*node_modules\//, '').replace(/^file:\/\/.*?\/(gateway|workers|schemas|lib)\//, '$1/')
+        }:${f.lineNumber + 1}`;
         if (node.selfSize) bytes.set(where, (bytes.get(where) ?? 0) + node.selfSize);
         for (const child of node.children) walk(child);
       };
@@ -35,7 +37,9 @@ if (entry) {
       mkdirSync(dir, { recursive: true });
       writeFileSync(
         new URL(`allocations-${role}-${process.pid}.txt`, dir),
-        `${(total / 1e6).toFixed(0)} MB allocated (sampled)\n` + top.map(([w, b]) => `${((100 * b) / total).toFixed(1).padStart(5)} %  ${(b / 1e6).toFixed(0).padStart(5)} MB  ${w}`).join('\n') + '\n',
+        `${(total / 1e6).toFixed(0)} MB allocated (sampled)\n` + top.map(([w, b]) =>
+          `${((100 * b) / total).toFixed(1).padStart(5)} %  ${(b / 1e6).toFixed(0).padStart(5)} MB  ${w}`
+        ).join('\n') + '\n',
       );
     });
   };

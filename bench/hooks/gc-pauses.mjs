@@ -30,7 +30,10 @@ if (entry) {
     });
     const dir = new URL('../results/', import.meta.url);
     mkdirSync(dir, { recursive: true });
-    appendFileSync(new URL('gc-pauses.txt', dir), `${new Date().toISOString()} ${role} pid ${process.pid} ${process.execArgv.filter((a) => a.startsWith('--max')).join(' ')}: ${parts.join(' | ')}\n`);
+    appendFileSync(
+      new URL('gc-pauses.txt', dir),
+      `${new Date().toISOString()} ${role} pid ${process.pid} ${process.execArgv.filter((a) => a.startsWith('--max')).join(' ')}: ${parts.join(' | ')}\n`,
+    );
   };
   // The entries' own handlers exit on these signals; 'exit' runs after them.
   process.on('exit', write);

@@ -27,10 +27,18 @@ export async function legB(ctx: BenchContext, iso: Isolated): Promise<LegResult[
       DURATION_S: String(durationS),
     });
     // It prints "measuring" when its warm-up ends; the CPU window starts there.
-    await waitFor(async () => p.output().includes('measuring') || p.child.exitCode !== null, { timeoutMs: 120_000, intervalMs: 50, what: 'bare producer warm-up' });
+    await waitFor(async () => p.output().includes('measuring') || p.child.exitCode !== null, {
+      timeoutMs: 120_000,
+      intervalMs: 50,
+      what: 'bare producer warm-up',
+    });
     const c0 = ctx.sampler.sample();
     // And "measured" when it ends, before flushing and exiting: sample while it is still alive.
-    await waitFor(async () => p.output().includes('measured') || p.child.exitCode !== null, { timeoutMs: 120_000, intervalMs: 50, what: 'bare producer measurement' });
+    await waitFor(async () => p.output().includes('measured') || p.child.exitCode !== null, {
+      timeoutMs: 120_000,
+      intervalMs: 50,
+      what: 'bare producer measurement',
+    });
     const c1 = ctx.sampler.sample();
     await p.exited;
     await ctx.stop(p);
@@ -53,12 +61,21 @@ export async function legB(ctx: BenchContext, iso: Isolated): Promise<LegResult[
   const bareRounds: Awaited<ReturnType<typeof bareRun>>[] = [];
   try {
     ctx.log(`b-gateway: ${gatewayTitle}: warm-up ${ctx.settings.warmupS} s`);
-    await runLoad({ url: gw.url, connections: ctx.settings.connections, rate: ctx.settings.offeredBatch, durationS: ctx.settings.warmupS, phases: ctx.settings.phases, requests });
+    await runLoad({
+      url: gw.url,
+      connections: ctx.settings.connections,
+      rate: ctx.settings.offeredBatch,
+      durationS: ctx.settings.warmupS,
+      phases: ctx.settings.phases,
+      requests,
+    });
     ctx.log(`b-gateway / b-bare: ${ctx.settings.rounds} rounds of ${round(roundS)} s each, alternating`);
     for (let i = 0; i < ctx.settings.rounds; i++) {
       for (const side of i % 2 === 0 ? ['gateway', 'bare'] : ['bare', 'gateway']) {
         if (side === 'bare') bareRounds.push(await bareRun(i === 0 ? ctx.settings.warmupS : 1, roundS));
-        else gwRounds.push(await measureWindow(ctx, `b-gateway round ${i + 1}`, gatewayTitle, gw.url, requests, ctx.settings.batch, ctx.settings.offeredBatch, roundS));
+        else {gwRounds.push(
+            await measureWindow(ctx, `b-gateway round ${i + 1}`, gatewayTitle, gw.url, requests, ctx.settings.batch, ctx.settings.offeredBatch, roundS),
+          );}
       }
     }
   } finally {
@@ -79,8 +96,12 @@ export async function legB(ctx: BenchContext, iso: Isolated): Promise<LegResult[
     valid: failed === 0,
     invalid: failed ? [`${failed} records failed`] : [],
     notes: [
-      `${round(bareRounds[0]!.res.recordBytes)} bytes per record on average; librdkafka queue full ${bareRounds.reduce((a, r) => a + r.res.queueFull, 0)} times; the producer process used ${round(cores)} cores (librdkafka threads included).`,
-      `Mean of ${bareRounds.length} runs of ${round(roundS)} s alternated with b-gateway: ${bareRounds.map((r) => round(r.res.recordsPerS)).join(', ')} records/s.`,
+      `${round(bareRounds[0]!.res.recordBytes)} bytes per record on average; librdkafka queue full ${
+        bareRounds.reduce((a, r) => a + r.res.queueFull, 0)
+      } times; the producer process used ${round(cores)} cores (librdkafka threads included).`,
+      `Mean of ${bareRounds.length} runs of ${round(roundS)} s alternated with b-gateway: ${
+        bareRounds.map((r) => round(r.res.recordsPerS)).join(', ')
+      } records/s.`,
     ],
     durationS: ctx.settings.measureS,
     cpuCores: meanCores(bareRounds.map((r) => r.cpuCores)),

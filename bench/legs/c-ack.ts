@@ -9,10 +9,13 @@ export async function legC(ctx: BenchContext, iso: Isolated): Promise<LegResult[
   const ack = await ctx.server('app-ack', 'bench/servers/producer-modes-server.ts', { ...ctx.gatewayEnv(iso), MODE: 'ack' }, '/readyz');
   const enqueue = await ctx.server('app-enqueue', 'bench/servers/producer-modes-server.ts', { ...ctx.gatewayEnv(iso), MODE: 'enqueue' }, '/readyz');
   try {
-    const legs = await pairedHttpLegs(ctx,
+    const legs = await pairedHttpLegs(
+      ctx,
       { id: 'c-ack', title: 'gateway app: 202 after Kafka ack', url: ack.url },
       { id: 'c-enqueue', title: 'gateway app: 202 right after librdkafka enqueue', url: enqueue.url },
-      requests, 1, ctx.settings.offeredSingle,
+      requests,
+      1,
+      ctx.settings.offeredSingle,
     );
     for (const [leg, s] of [[legs[0], ack], [legs[1], enqueue]] as const) {
       const stats = (await (await fetch(`${s.url}/bench/stats`)).json()) as { lateFailures: number };

@@ -50,7 +50,9 @@ async function pipelineSustained(ctx: BenchContext, iso: Isolated, running: Runn
   });
   const seconds = r.load.durationS + r.drain.afterLoadS;
   const rate = r.drain.complete ? r.events.accepted / seconds : Number.NaN;
-  const note = `The whole pipeline (gateway and worker on this machine's 2 cores) sustained ${round(rate)} events/s: ${r.events.accepted} accepted in ${round(r.load.durationS)} s at saturation, all in PostgreSQL and ClickHouse ${round(r.drain.afterLoadS)} s after the load ended; check ${r.check.ok ? 'OK' : 'FAILED'}.`;
+  const note = `The whole pipeline (gateway and worker on this machine's 2 cores) sustained ${round(rate)} events/s: ${r.events.accepted} accepted in ${
+    round(r.load.durationS)
+  } s at saturation, all in PostgreSQL and ClickHouse ${round(r.drain.afterLoadS)} s after the load ended; check ${r.check.ok ? 'OK' : 'FAILED'}.`;
   ctx.log(`f: ${note}`);
   return { rate, note };
 }
@@ -88,8 +90,16 @@ async function endToEnd(ctx: BenchContext, iso: Isolated, running: Running, rate
     const d = workerDigests[name];
     return d && d.count > 0 && Number.isFinite(d.p50) && Number.isFinite(d.p99) ? `p50 ${round(d.p50 * 1000)} / p99 ${round(d.p99 * 1000)} ms` : 'n/a';
   };
-  const whereTimeGoes = `Read-model worker, from its histograms over the leg: oldest record's age when its batch's apply started (Kafka timestamp to apply) ${ms('ferry_worker_batch_wait_seconds{group="read-model"}')}; apply ${ms('ferry_worker_batch_seconds{group="read-model"}')}; of which PostgreSQL ${ms('ferry_worker_sink_write_seconds{sink="postgres"}')}, Redis ${ms('ferry_worker_sink_write_seconds{sink="redis"}')} (histogram buckets, so coarse).`;
-  ctx.log(`f: ${round(r.load.requestsPerS)} req/s; end-to-end PostgreSQL p50 ${round(e2e.postgresMs.p50)} p99 ${round(e2e.postgresMs.p99)} ms; all sinks p99 ${e2e.allSinksMs ? round(e2e.allSinksMs.p99) : 'n/a'} ms; check ${r.check.ok ? 'OK' : 'FAILED'}`);
+  const whereTimeGoes = `Read-model worker, from its histograms over the leg: oldest record's age when its batch's apply started (Kafka timestamp to apply) ${
+    ms('ferry_worker_batch_wait_seconds{group="read-model"}')
+  }; apply ${ms('ferry_worker_batch_seconds{group="read-model"}')}; of which PostgreSQL ${ms('ferry_worker_sink_write_seconds{sink="postgres"}')}, Redis ${
+    ms('ferry_worker_sink_write_seconds{sink="redis"}')
+  } (histogram buckets, so coarse).`;
+  ctx.log(
+    `f: ${round(r.load.requestsPerS)} req/s; end-to-end PostgreSQL p50 ${round(e2e.postgresMs.p50)} p99 ${round(e2e.postgresMs.p99)} ms; all sinks p99 ${
+      e2e.allSinksMs ? round(e2e.allSinksMs.p99) : 'n/a'
+    } ms; check ${r.check.ok ? 'OK' : 'FAILED'}`,
+  );
   return {
     id: 'f-end-to-end',
     title: 'end to end at half the sustained rate: single-event POSTs, worker running',

@@ -28,7 +28,12 @@ const prefix = env.TOPIC_PREFIX ?? '';
 // Pre-encode a pool of records exactly as the gateway would (toAvro with server values, codec).
 const registry = loadRegistry();
 const codec = new Codec(registry);
-const workload = validateWorkload({ runId: env.RUN_ID ?? 'bare', batch: Number(env.BATCH ?? 100), ordersRatio: Number(env.ORDERS_RATIO ?? 0.5), keys: Number(env.KEYS ?? 1000) });
+const workload = validateWorkload({
+  runId: env.RUN_ID ?? 'bare',
+  batch: Number(env.BATCH ?? 100),
+  ordersRatio: Number(env.ORDERS_RATIO ?? 0.5),
+  keys: Number(env.KEYS ?? 1000),
+});
 const pool: { topic: string; key: string; value: Buffer }[] = [];
 for (let seq = 0; pool.length < 20_000; seq++) {
   const r = planRequest(workload, seq);
@@ -42,7 +47,7 @@ for (let seq = 0; pool.length < 20_000; seq++) {
 const bytes = pool.reduce((s, r) => s + r.value.length, 0) / pool.length;
 
 const producer = new Producer({
-  'bootstrap.servers': (env.KAFKA_BROKERS ?? '127.0.0.1:9092'),
+  'bootstrap.servers': env.KAFKA_BROKERS ?? '127.0.0.1:9092',
   'client.id': 'ferry-bench-bare-producer',
   acks: -1,
   'enable.idempotence': true,
@@ -109,6 +114,16 @@ stop = true;
 await new Promise<void>((resolve) => producer.flush(30_000, () => resolve()));
 await new Promise<void>((resolve) => producer.disconnect(() => resolve()));
 process.stdout.write(
-  `${JSON.stringify({ recordsPerS: ackedInWindow / seconds, seconds, acked, failed, queueFull, recordBytes: bytes, cores: (cpu.user + cpu.system) / 1e6 / seconds })}\n`,
+  `${
+    JSON.stringify({
+      recordsPerS: ackedInWindow / seconds,
+      seconds,
+      acked,
+      failed,
+      queueFull,
+      recordBytes: bytes,
+      cores: (cpu.user + cpu.system) / 1e6 / seconds,
+    })
+  }\n`,
 );
 process.exit(0);

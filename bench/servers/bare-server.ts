@@ -6,15 +6,15 @@
  * informational floor with the same body path.
  */
 import { serve } from '@hono/node-server';
-import { Hono, type Context } from 'hono';
+import { type Context, Hono } from 'hono';
 import { readNodeBody } from '../../gateway/node/body.ts';
 
 const readText = process.env.BODY === 'node'
   ? async (c: Context) => {
-      const body = await readNodeBody(c, 1024 * 1024);
-      if (!body.ok) throw new Error('unreadable body');
-      return body.text;
-    }
+    const body = await readNodeBody(c, 1024 * 1024);
+    if (!body.ok) throw new Error('unreadable body');
+    return body.text;
+  }
   : (c: Context) => c.req.text();
 
 const app = new Hono();

@@ -3,12 +3,12 @@
  * the machine's shared instances, so the workers reach them through a proxy the runner cuts; the
  * queue Redis is one of the run's own and is SIGKILLed. 9. PostgreSQL made slow by the proxy.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { faultProxy, type FaultProxy } from '../../support/fault-proxy.ts';
+import { type FaultProxy, faultProxy } from '../../support/fault-proxy.ts';
 import { freePort } from '../../support/processes.ts';
 import { waitFor } from '../../support/wait-for.ts';
 import type { Scenario } from '../scenario.ts';
@@ -22,7 +22,9 @@ function proxied(id: string, title: string, store: Store, mode: 'cut' | 'slow'):
   return {
     id,
     title,
-    fault: slow ? 'every PostgreSQL packet of the workers delayed 200 ms for 30 s (TCP proxy)' : `the workers' path to ${title.split(' ')[0]} cut for 30 s (TCP proxy)`,
+    fault: slow
+      ? 'every PostgreSQL packet of the workers delayed 200 ms for 30 s (TCP proxy)'
+      : `the workers' path to ${title.split(' ')[0]} cut for 30 s (TCP proxy)`,
     beforeS: 5,
     holdS: 30,
     afterS: 5,
@@ -43,7 +45,22 @@ function queueRedisKill(): Scenario {
   let port = 0;
   let dir = '';
   const start = () => {
-    redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--maxmemory-policy', 'noeviction', '--save', ''], { stdio: 'ignore' });
+    redis = spawn('redis-server', [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--appendonly',
+      'yes',
+      '--appendfsync',
+      'always',
+      '--maxmemory-policy',
+      'noeviction',
+      '--save',
+      '',
+    ], { stdio: 'ignore' });
   };
   const up = () =>
     waitFor(async () => {

@@ -4,7 +4,7 @@
  * bootstraps through the cluster's PROXIED listener, whose advertised addresses are the proxies
  * below, so every connection it makes (consumers, DLQ producer) goes through one the runner cuts.
  */
-import { faultProxy, type FaultProxy } from '../../support/fault-proxy.ts';
+import { type FaultProxy, faultProxy } from '../../support/fault-proxy.ts';
 import type { Scenario } from '../scenario.ts';
 
 export function workerKafkaCut(): Scenario {

@@ -56,7 +56,9 @@ export async function declarations(): Promise<Map<string, string>> {
   });
   const result = program.emit(undefined, (name, text) => files.set(name, text.replace(/(from '\.\/[\w.-]+)\.ts'/g, "$1.js'")));
   const errors = ts.getPreEmitDiagnostics(program).concat(result.diagnostics);
-  if (errors.length > 0) throw new Error(ts.formatDiagnostics(errors, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => process.cwd(), getNewLine: () => '\n' }));
+  if (errors.length > 0) {
+    throw new Error(ts.formatDiagnostics(errors, { getCanonicalFileName: (f) => f, getCurrentDirectory: () => process.cwd(), getNewLine: () => '\n' }));
+  }
   return files;
 }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { GENERATED_FILE, generateClientTypes } from './generate-types.ts';
+import { generateClientTypes, GENERATED_FILE } from './generate-types.ts';
 
 describe('clients/browser/src/events.generated.ts', () => {
   it('is what the .avsc files generate now (else run: node --import tsx clients/browser/generate-types.ts)', () => {

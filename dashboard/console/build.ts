@@ -10,7 +10,7 @@ import type { DeadLetters } from '../../lib/queues/dead-letters.ts';
 import type { WorkerGroup } from '../../lib/queues/names.ts';
 import type { Codec } from '../../schemas/codec.ts';
 import type { DashboardConfig } from '../config.ts';
-import { AuditLog, auditKey } from './audit-log.ts';
+import { auditKey, AuditLog } from './audit-log.ts';
 import { Confirmations } from './confirmations.ts';
 import { findEvent } from './event-search.ts';
 import { KafkaLag } from './kafka-lag.ts';
@@ -51,7 +51,13 @@ export function buildConsole(o: {
 
   // The stores are asked directly, on connections of their own that fail fast.
   const sql = postgres(config.databaseUrl, { max: 2, connect_timeout: 2, idle_timeout: 30, onnotice: () => {} });
-  const cache = new RedisClient(config.redisUrl, { maxRetriesPerRequest: 0, enableOfflineQueue: false, connectTimeout: 2000, lazyConnect: false, retryStrategy: () => 500 });
+  const cache = new RedisClient(config.redisUrl, {
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    connectTimeout: 2000,
+    lazyConnect: false,
+    retryStrategy: () => 500,
+  });
   cache.on('error', () => {});
   const clickhouse = createClickhouse(config.clickhouseUrl);
   const lag = new KafkaLag(config.kafkaBrokers, config.kafkaSecurity, topicNames(config.topicPrefix, codec.registry.topics.keys()), config.groupIds);

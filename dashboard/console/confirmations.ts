@@ -21,7 +21,11 @@ interface Promised {
 function canonical(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
   if (value && typeof value === 'object') {
-    return `{${Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(',')}}`;
+    return `{${
+      Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort().map((k) =>
+        `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`
+      ).join(',')
+    }}`;
   }
   return JSON.stringify(value);
 }

@@ -32,14 +32,21 @@ async function api(path, init = {}) {
 // --- who ---
 api('me').then((m) => {
   $('me').textContent = `${m.name} (${m.role})`;
-  if (m.role !== 'admin') for (const e of document.querySelectorAll('.admin-only')) e.classList.add('hidden');
+  if (m.role !== 'admin') { for (const e of document.querySelectorAll('.admin-only')) e.classList.add('hidden'); }
 }, () => {});
 
 // --- pipeline ---
 const BOXES = {
-  clients: [10, 130, 'clients'], gateway: [185, 130, 'gateway'], producer: [360, 130, 'producer'], kafka: [535, 100, 'Kafka'],
-  'read-model': [725, 60, 'read model group'], analytics: [725, 210, 'analytics group'],
-  postgres: [915, 20, 'PostgreSQL'], redis: [915, 115, 'Redis'], clickhouse: [915, 225, 'ClickHouse'], 'queue-redis': [535, 260, 'queue Redis'],
+  clients: [10, 130, 'clients'],
+  gateway: [185, 130, 'gateway'],
+  producer: [360, 130, 'producer'],
+  kafka: [535, 100, 'Kafka'],
+  'read-model': [725, 60, 'read model group'],
+  analytics: [725, 210, 'analytics group'],
+  postgres: [915, 20, 'PostgreSQL'],
+  redis: [915, 115, 'Redis'],
+  clickhouse: [915, 225, 'ClickHouse'],
+  'queue-redis': [535, 260, 'queue Redis'],
 };
 const W = 150;
 const H = (id) => (id === 'kafka' ? 110 : 56);
@@ -104,16 +111,37 @@ function drawPipeline(state) {
       ly = (y1 + y2) / 2 - 6;
     }
     arrows.append(svg('path', { d, class: `arrow${a.errors > 0 ? ' erring' : ''}`, 'data-arrow': `${a.from}-${a.to}` }));
-    arrows.append(svg('text', { x: lx, y: ly, class: 'rate' }, `${a.from === 'redis' && a.to === 'gateway' ? 'read model: ' : ''}${a.rate}/s${a.errors > 0 ? ` · ${a.errors} err/s` : ''}`));
+    arrows.append(
+      svg(
+        'text',
+        { x: lx, y: ly, class: 'rate' },
+        `${a.from === 'redis' && a.to === 'gateway' ? 'read model: ' : ''}${a.rate}/s${a.errors > 0 ? ` · ${a.errors} err/s` : ''}`,
+      ),
+    );
   }
   const lag = $('lag');
   lag.replaceChildren();
   for (const [group, rows] of Object.entries(state.lag || {})) {
-    for (const p of rows) lag.append(el('tr', {}, el('td', {}, group), el('td', {}, p.topic), el('td', {}, p.partition), el('td', {}, p.committed), el('td', {}, p.high), el('td', {}, p.lag)));
+    for (const p of rows) {
+      lag.append(
+        el(
+          'tr',
+          {},
+          el('td', {}, group),
+          el('td', {}, p.topic),
+          el('td', {}, p.partition),
+          el('td', {}, p.committed),
+          el('td', {}, p.high),
+          el('td', {}, p.lag),
+        ),
+      );
+    }
   }
   const p99 = $('p99');
   p99.replaceChildren();
-  for (const [sink, ms] of Object.entries(state.sinkP99 || {})) p99.append(el('tr', {}, el('td', {}, sink), el('td', {}, ms === null ? '— (no writes)' : `${ms} ms`)));
+  for (const [sink, ms] of Object.entries(state.sinkP99 || {})) {
+    p99.append(el('tr', {}, el('td', {}, sink), el('td', {}, ms === null ? '— (no writes)' : `${ms} ms`)));
+  }
 }
 function connect() {
   const source = new EventSource(`${base}/api/console/pipeline/stream`);
@@ -137,25 +165,48 @@ function filterFromForm() {
 }
 
 function details(l) {
-  return el('tr', { class: 'details' }, el('td', { colspan: 8 },
-    el('div', {}, el('b', {}, 'Kafka: '), `${l.topic} partition ${l.partition} offset ${l.offset}, key ${l.key ?? '(none)'}, ${l.value_bytes} bytes`, l.schema_id ? `, schema ${l.schema_id}` : ''),
-    l.trace_id ? el('div', {}, el('b', {}, 'trace: '), l.trace_id) : null,
-    el('div', {}, el('b', {}, 'headers: '), JSON.stringify(l.headers)),
-    l.record ? el('div', {}, el('b', {}, 'record (decoded):'), el('pre', { class: 'record' }, JSON.stringify(l.record, null, 2))) : el('div', { class: 'bad' }, `does not decode: ${l.decode_error}`),
-    el('div', {}, el('b', {}, 'error: '), l.error),
-    l.redrive_error ? el('div', { class: 'bad' }, el('b', {}, 'last redrive: '), l.redrive_error) : null,
-    el('div', {}, el('b', {}, 'attempts:'), el('ol', {}, (l.attempts || []).map((a) => el('li', {}, `${a.at}: ${a.error}`)))),
-    l.stack ? el('pre', {}, l.stack) : null,
-  ));
+  return el(
+    'tr',
+    { class: 'details' },
+    el(
+      'td',
+      { colspan: 8 },
+      el(
+        'div',
+        {},
+        el('b', {}, 'Kafka: '),
+        `${l.topic} partition ${l.partition} offset ${l.offset}, key ${l.key ?? '(none)'}, ${l.value_bytes} bytes`,
+        l.schema_id ? `, schema ${l.schema_id}` : '',
+      ),
+      l.trace_id ? el('div', {}, el('b', {}, 'trace: '), l.trace_id) : null,
+      el('div', {}, el('b', {}, 'headers: '), JSON.stringify(l.headers)),
+      l.record
+        ? el('div', {}, el('b', {}, 'record (decoded):'), el('pre', { class: 'record' }, JSON.stringify(l.record, null, 2)))
+        : el('div', { class: 'bad' }, `does not decode: ${l.decode_error}`),
+      el('div', {}, el('b', {}, 'error: '), l.error),
+      l.redrive_error ? el('div', { class: 'bad' }, el('b', {}, 'last redrive: '), l.redrive_error) : null,
+      el('div', {}, el('b', {}, 'attempts:'), el('ol', {}, (l.attempts || []).map((a) => el('li', {}, `${a.at}: ${a.error}`)))),
+      l.stack ? el('pre', {}, l.stack) : null,
+    ),
+  );
 }
 
 function letterRow(l) {
   const box = el('input', { type: 'checkbox', 'aria-label': `select ${l.id}`, onclick: (e) => e.stopPropagation() });
   box.checked = selected.has(l.id);
   box.addEventListener('change', () => (box.checked ? selected.add(l.id) : selected.delete(l.id)));
-  const row = el('tr', { class: 'letter', 'data-id': l.id },
-    el('td', {}, box), el('td', {}, l.id), el('td', {}, `${l.partition}:${l.offset}`), el('td', {}, l.key ?? ''), el('td', {}, l.tenant), el('td', {}, l.step),
-    el('td', { class: 'err', title: l.error }, l.error), el('td', {}, new Date(l.dead_at).toLocaleString()));
+  const row = el(
+    'tr',
+    { class: 'letter', 'data-id': l.id },
+    el('td', {}, box),
+    el('td', {}, l.id),
+    el('td', {}, `${l.partition}:${l.offset}`),
+    el('td', {}, l.key ?? ''),
+    el('td', {}, l.tenant),
+    el('td', {}, l.step),
+    el('td', { class: 'err', title: l.error }, l.error),
+    el('td', {}, new Date(l.dead_at).toLocaleString()),
+  );
   row.addEventListener('click', () => {
     const next = row.nextElementSibling;
     if (next && next.classList.contains('details')) next.remove();
@@ -204,19 +255,26 @@ for (const button of document.querySelectorAll('[data-act]')) {
     try {
       const dry = await api('dead-letters/dry-run', { method: 'POST', body: JSON.stringify({ action, ...selection }) });
       box.replaceChildren(
-        el('span', { id: 'confirm-text' }, `${action} ${dry.count} letter(s) ${button.dataset.by === 'ids' ? 'selected' : `matching ${JSON.stringify(filter)}`}? `),
-        el('button', { id: 'confirm-yes', onclick: async () => {
-          box.classList.add('hidden');
-          try {
-            const r = await api(`dead-letters/${action}`, { method: 'POST', body: JSON.stringify({ ...selection, token: dry.token, count: dry.count }) });
-            $('action-result').textContent = `${action}: ${r.done} done, ${r.skipped} skipped`;
-          } catch (err) {
-            $('action-result').textContent = `${action} refused: ${err.message}`;
-          }
-          selected.clear();
-          loadLetters();
-          loadAudit();
-        } }, `Yes, ${action} ${dry.count}`),
+        el(
+          'span',
+          { id: 'confirm-text' },
+          `${action} ${dry.count} letter(s) ${button.dataset.by === 'ids' ? 'selected' : `matching ${JSON.stringify(filter)}`}? `,
+        ),
+        el('button', {
+          id: 'confirm-yes',
+          onclick: async () => {
+            box.classList.add('hidden');
+            try {
+              const r = await api(`dead-letters/${action}`, { method: 'POST', body: JSON.stringify({ ...selection, token: dry.token, count: dry.count }) });
+              $('action-result').textContent = `${action}: ${r.done} done, ${r.skipped} skipped`;
+            } catch (err) {
+              $('action-result').textContent = `${action} refused: ${err.message}`;
+            }
+            selected.clear();
+            loadLetters();
+            loadAudit();
+          },
+        }, `Yes, ${action} ${dry.count}`),
         el('button', { onclick: () => box.classList.add('hidden') }, 'Cancel'),
       );
       box.classList.remove('hidden');
@@ -230,10 +288,21 @@ for (const button of document.querySelectorAll('[data-act]')) {
 async function loadRetries() {
   try {
     const { retries } = await api('retries');
-    $('retries').replaceChildren(...retries.map((r) => el('tr', {},
-      el('td', {}, r.group), el('td', {}, r.head ? `${r.head.key} (${r.head.topic} ${r.head.partition}:${r.head.offset})` : r.id), el('td', {}, r.state + (r.due ? `, due ${new Date(r.due).toLocaleTimeString()}` : '')),
-      el('td', {}, r.attempts), el('td', { class: 'err' }, r.errors.at(-1)?.error ?? ''), el('td', {}, r.parked),
-      el('td', {}, r.behind.map((b) => b.event_id ?? `${b.partition}:${b.offset}`).join(', ')))));
+    $('retries').replaceChildren(
+      ...retries.map((r) =>
+        el(
+          'tr',
+          {},
+          el('td', {}, r.group),
+          el('td', {}, r.head ? `${r.head.key} (${r.head.topic} ${r.head.partition}:${r.head.offset})` : r.id),
+          el('td', {}, r.state + (r.due ? `, due ${new Date(r.due).toLocaleTimeString()}` : '')),
+          el('td', {}, r.attempts),
+          el('td', { class: 'err' }, r.errors.at(-1)?.error ?? ''),
+          el('td', {}, r.parked),
+          el('td', {}, r.behind.map((b) => b.event_id ?? `${b.partition}:${b.offset}`).join(', ')),
+        )
+      ),
+    );
     if (!retries.length) $('retries').replaceChildren(el('tr', {}, el('td', { colspan: 7, class: 'note' }, 'none')));
   } catch (err) {
     $('retries').replaceChildren(el('tr', {}, el('td', { colspan: 7, class: 'bad' }, err.message)));
@@ -242,9 +311,21 @@ async function loadRetries() {
 async function loadAudit() {
   try {
     const { entries } = await api('audit');
-    $('audit').replaceChildren(...entries.map((a) => el('tr', { class: 'audit' },
-      el('td', {}, new Date(a.at).toLocaleString()), el('td', {}, a.who), el('td', {}, a.action),
-      el('td', {}, a.filter ? `filter ${JSON.stringify(a.filter)}` : `ids ${a.ids.join(', ')}`), el('td', {}, a.confirmed), el('td', {}, a.done), el('td', {}, a.skipped))));
+    $('audit').replaceChildren(
+      ...entries.map((a) =>
+        el(
+          'tr',
+          { class: 'audit' },
+          el('td', {}, new Date(a.at).toLocaleString()),
+          el('td', {}, a.who),
+          el('td', {}, a.action),
+          el('td', {}, a.filter ? `filter ${JSON.stringify(a.filter)}` : `ids ${a.ids.join(', ')}`),
+          el('td', {}, a.confirmed),
+          el('td', {}, a.done),
+          el('td', {}, a.skipped),
+        )
+      ),
+    );
   } catch (err) {
     $('audit').replaceChildren(el('tr', {}, el('td', { colspan: 7, class: 'bad' }, err.message)));
   }
@@ -258,9 +339,31 @@ async function search(q) {
   try {
     const t = await api(`search?q=${encodeURIComponent(q)}`);
     $('verdict').replaceChildren(el('b', { id: 'verdict-text' }, t.verdict));
-    $('timeline').replaceChildren(el('ol', { class: 'timeline' }, t.findings.map((f) => el('li', { 'data-where': f.where },
-      el('b', {}, f.where), f.error ? el('span', { class: 'bad' }, ` could not ask: ${f.error}`) : ` ${f.rows.length ? `${f.rows.length} found` : 'nothing'}`,
-      f.rows.length ? el('pre', {}, JSON.stringify(f.rows.map((r) => (f.where === 'dead-letters' ? { id: r.id, error: r.error, record: r.record, dead_at: r.dead_at } : r)), null, 2)) : null))));
+    $('timeline').replaceChildren(
+      el(
+        'ol',
+        { class: 'timeline' },
+        t.findings.map((f) =>
+          el(
+            'li',
+            { 'data-where': f.where },
+            el('b', {}, f.where),
+            f.error ? el('span', { class: 'bad' }, ` could not ask: ${f.error}`) : ` ${f.rows.length ? `${f.rows.length} found` : 'nothing'}`,
+            f.rows.length
+              ? el(
+                'pre',
+                {},
+                JSON.stringify(
+                  f.rows.map((r) => (f.where === 'dead-letters' ? { id: r.id, error: r.error, record: r.record, dead_at: r.dead_at } : r)),
+                  null,
+                  2,
+                ),
+              )
+              : null,
+          )
+        ),
+      ),
+    );
   } catch (err) {
     $('verdict').textContent = `could not search: ${err.message}`;
   }

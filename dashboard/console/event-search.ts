@@ -56,11 +56,20 @@ export async function findEvent(s: SearchSources, query: string): Promise<Timeli
   const kind = UUID.test(q) ? 'event' : 'order';
   const history = await attempt('postgres', async () => {
     const rows = kind === 'event'
-      ? await s.sql`SELECT h.*, o.event_id AS order_event_id, o.status AS order_status, o.updated_at AS order_updated_at FROM order_history h LEFT JOIN orders o ON o.tenant = h.tenant AND o.order_id = h.order_id WHERE h.event_id = ${q} LIMIT ${ROWS}`
-      : await s.sql`SELECT h.*, o.event_id AS order_event_id, o.status AS order_status, o.updated_at AS order_updated_at FROM order_history h LEFT JOIN orders o ON o.tenant = h.tenant AND o.order_id = h.order_id WHERE h.order_id = ${q} ORDER BY h.occurred_at, h.source_offset LIMIT ${ROWS}`;
+      ? await s
+        .sql`SELECT h.*, o.event_id AS order_event_id, o.status AS order_status, o.updated_at AS order_updated_at FROM order_history h LEFT JOIN orders o ON o.tenant = h.tenant AND o.order_id = h.order_id WHERE h.event_id = ${q} LIMIT ${ROWS}`
+      : await s
+        .sql`SELECT h.*, o.event_id AS order_event_id, o.status AS order_status, o.updated_at AS order_updated_at FROM order_history h LEFT JOIN orders o ON o.tenant = h.tenant AND o.order_id = h.order_id WHERE h.order_id = ${q} ORDER BY h.occurred_at, h.source_offset LIMIT ${ROWS}`;
     return rows.map((r) => ({
-      event_id: r.event_id, order_id: r.order_id, tenant: r.tenant, status: r.status, partition: r.source_partition, offset: String(r.source_offset),
-      occurred_at: iso(r.occurred_at), received_at: iso(r.received_at), applied_at: iso(r.applied_at),
+      event_id: r.event_id,
+      order_id: r.order_id,
+      tenant: r.tenant,
+      status: r.status,
+      partition: r.source_partition,
+      offset: String(r.source_offset),
+      occurred_at: iso(r.occurred_at),
+      received_at: iso(r.received_at),
+      applied_at: iso(r.applied_at),
       order_now: { status: r.order_status, event_id: r.order_event_id, updated_at: iso(r.order_updated_at) },
     }));
   });
@@ -68,11 +77,23 @@ export async function findEvent(s: SearchSources, query: string): Promise<Timeli
   for (const r of history.rows) orders.set(`${String(r.tenant)}\u0000${String(r.order_id)}`, { tenant: String(r.tenant), orderId: String(r.order_id) });
   const analytics = await attempt('clickhouse', async () => {
     const where = kind === 'event' ? `event_id = ${chString(q)}` : `key = ${chString(q)}`;
-    const rs = await s.clickhouse.query({ query: `SELECT event_id, topic, tenant, key, partition, offset, received_at_ms, written_at_ms FROM events FINAL WHERE ${where} ORDER BY offset LIMIT ${ROWS}`, format: 'JSONEachRow' });
+    const rs = await s.clickhouse.query({
+      query:
+        `SELECT event_id, topic, tenant, key, partition, offset, received_at_ms, written_at_ms FROM events FINAL WHERE ${where} ORDER BY offset LIMIT ${ROWS}`,
+      format: 'JSONEachRow',
+    });
     const rows = await rs.json<Record<string, unknown>>();
-    return rows.map((r) => ({ ...r, received_at: new Date(Number(r.received_at_ms)).toISOString(), written_at: new Date(Number(r.written_at_ms)).toISOString() }));
+    return rows.map((r) => ({
+      ...r,
+      received_at: new Date(Number(r.received_at_ms)).toISOString(),
+      written_at: new Date(Number(r.written_at_ms)).toISOString(),
+    }));
   });
-  if (kind === 'order') for (const r of analytics.rows) if (r.topic && String(r.topic).endsWith('orders')) orders.set(`${String(r.tenant)}\u0000${q}`, { tenant: String(r.tenant || 'default'), orderId: q });
+  if (kind === 'order') {
+    for (const r of analytics.rows) {
+      if (r.topic && String(r.topic).endsWith('orders')) orders.set(`${String(r.tenant)}\u0000${q}`, { tenant: String(r.tenant || 'default'), orderId: q });
+    }
+  }
   const cache = await attempt('redis', async () => {
     const out: Record<string, unknown>[] = [];
     for (const o of orders.values()) {

@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import type { KafkaJS as KafkaJSTypes } from '@confluentinc/kafka-javascript';
-import { kafkaSecurityProperties, type KafkaSecurity } from '../../lib/kafka/security.ts';
+import { type KafkaSecurity, kafkaSecurityProperties } from '../../lib/kafka/security.ts';
 
 const require = createRequire(import.meta.url);
 const { KafkaJS } = require('@confluentinc/kafka-javascript') as { KafkaJS: typeof KafkaJSTypes };
@@ -31,7 +31,9 @@ export function lagOf(high: number, low: number, committed: number): number {
 
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms)))]).finally(() =>
+    clearTimeout(timer)
+  );
 }
 
 export class KafkaLag {
@@ -80,7 +82,7 @@ export class KafkaLag {
             const m = marks.get(`${t.topic}:${p.partition}`) ?? { high: 0, low: 0 };
             const c = Number(p.offset);
             return { topic: t.topic, partition: p.partition, high: m.high, committed: c, lag: lagOf(m.high, m.low, c) };
-          }),
+          })
         );
       }
       return { groups, partitions };

@@ -8,7 +8,7 @@ import type { Queue } from 'bullmq';
 import type { DeadLetter } from '../../lib/queues/dead-letters.ts';
 import type { AuditLog } from './audit-log.ts';
 import type { Confirmations } from './confirmations.ts';
-import { FilterError, isEmpty, parseFilter, type LetterFilter } from './letter-filter.ts';
+import { FilterError, isEmpty, type LetterFilter, parseFilter } from './letter-filter.ts';
 import type { LetterQuery } from './letter-query.ts';
 import type { StoredLetter } from './letter-view.ts';
 

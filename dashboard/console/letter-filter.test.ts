@@ -5,14 +5,27 @@ import { FilterError, isEmpty, matches, parseFilter } from './letter-filter.ts';
 import { parseSelection } from './letter-actions.ts';
 
 const letter = (over: Partial<DeadLetter> = {}): DeadLetter => ({
-  topic: 'p.orders', partition: 1, offset: '7', key: 'o-1', value_base64: null, headers: { 'ferry-tenant': 'acme' },
-  step: 'apply', error: 'Planned failure for order o-1', attempts: [], dead_at: '2026-11-25T10:00:00.000Z', ...over,
+  topic: 'p.orders',
+  partition: 1,
+  offset: '7',
+  key: 'o-1',
+  value_base64: null,
+  headers: { 'ferry-tenant': 'acme' },
+  step: 'apply',
+  error: 'Planned failure for order o-1',
+  attempts: [],
+  dead_at: '2026-11-25T10:00:00.000Z',
+  ...over,
 });
 
 describe('parseFilter', () => {
   it('reads the terms, times as ISO or ms, and ignores empty and unknown ones', () => {
     assert.deepEqual(parseFilter({ topic: 'orders', key: '', step: 'apply', q: 'planned', nope: 'x', from: '2026-11-25T00:00:00Z', to: '1796600000000' }), {
-      topic: 'orders', step: 'apply', q: 'planned', from: Date.parse('2026-11-25T00:00:00Z'), to: 1796600000000,
+      topic: 'orders',
+      step: 'apply',
+      q: 'planned',
+      from: Date.parse('2026-11-25T00:00:00Z'),
+      to: 1796600000000,
     });
     assert.equal(isEmpty(parseFilter({ key: '' })), true);
   });
@@ -34,12 +47,16 @@ describe('matches', () => {
   });
 
   it('leaves it on any term that does not', () => {
-    for (const f of [{ topic: 'page_views' }, { key: 'o-2' }, { tenant: 'default' }, { step: 'decode' }, { q: 'timeout' }, { from: Date.parse('2026-11-25T10:00:01Z') }, { to: Date.parse('2026-11-25T09:59:59Z') }]) {
+    for (
+      const f of [{ topic: 'page_views' }, { key: 'o-2' }, { tenant: 'default' }, { step: 'decode' }, { q: 'timeout' }, {
+        from: Date.parse('2026-11-25T10:00:01Z'),
+      }, { to: Date.parse('2026-11-25T09:59:59Z') }]
+    ) {
       assert.equal(matches(letter(), f, 'p.'), false, JSON.stringify(f));
     }
   });
 
-  it('counts a letter without a tenant header as the default tenant\'s, and searches the redrive error too', () => {
+  it("counts a letter without a tenant header as the default tenant's, and searches the redrive error too", () => {
     assert.equal(matches(letter({ headers: {} }), { tenant: 'default' }, ''), true);
     assert.equal(matches(letter(), { q: 'not replayed' }, 'p.', 'not replayed: bytes'), true);
   });

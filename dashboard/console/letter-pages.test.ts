@@ -10,14 +10,24 @@ import { Redis } from 'ioredis';
 import type { DeadLetter } from '../../lib/queues/dead-letters.ts';
 import { AuditLog } from './audit-log.ts';
 import { ConfirmationError, Confirmations } from './confirmations.ts';
-import { CursorError, decodeCursor, walkLetters, type LetterKeys } from './letter-pages.ts';
+import { CursorError, decodeCursor, type LetterKeys, walkLetters } from './letter-pages.ts';
 
 const redis = new Redis(process.env.QUEUE_REDIS_URL ?? 'redis://127.0.0.1:6380');
 const name = `test-console-${randomBytes(6).toString('hex')}`;
 const keys: LetterKeys = { key: (s) => `bull:${name}:${s}` };
 
 function letter(i: number): DeadLetter {
-  return { topic: 'orders', partition: i % 6, offset: String(i), key: `o-${i % 1000}`, value_base64: null, step: i % 10 === 0 ? 'decode' : 'apply', error: `e${i}`, attempts: [], dead_at: new Date(1_800_000_000_000 + i).toISOString() };
+  return {
+    topic: 'orders',
+    partition: i % 6,
+    offset: String(i),
+    key: `o-${i % 1000}`,
+    value_base64: null,
+    step: i % 10 === 0 ? 'decode' : 'apply',
+    error: `e${i}`,
+    attempts: [],
+    dead_at: new Date(1_800_000_000_000 + i).toISOString(),
+  };
 }
 
 /** Writes letters the way BullMQ keeps them: a hash each, held ones in `failed` by time. */
@@ -57,7 +67,7 @@ describe('walkLetters', () => {
     await seed(1000, 3);
     const seen: string[] = [];
     let cursor = decodeCursor(undefined);
-    for (let pages = 0; ; pages++) {
+    for (let pages = 0;; pages++) {
       assert.ok(pages < 100);
       const page = await walkLetters(redis, keys, cursor, (l) => l.data.step === 'apply', { limit: 37, budget: 1000, chunk: 16 });
       seen.push(...page.letters.map((l) => l.id));
@@ -88,7 +98,12 @@ describe('walkLetters', () => {
     const ms = performance.now() - started;
     assert.ok(ms < 5000, `three pages took ${ms} ms`);
     // A time window walks only its slice of the sorted set.
-    const window = await walkLetters(redis, keys, decodeCursor(undefined), () => true, { limit: 1000, budget: 5000, from: 1_800_000_000_000 + 100, to: 1_800_000_000_000 + 109 });
+    const window = await walkLetters(redis, keys, decodeCursor(undefined), () => true, {
+      limit: 1000,
+      budget: 5000,
+      from: 1_800_000_000_000 + 100,
+      to: 1_800_000_000_000 + 109,
+    });
     assert.equal(window.letters.length, 20);
     assert.equal(window.next, undefined);
   });

@@ -3,8 +3,8 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Codec } from '../../schemas/codec.ts';
 import type { DeadLetter } from '../../lib/queues/dead-letters.ts';
-import { matches, type LetterFilter } from './letter-filter.ts';
-import { decodeCursor, walkLetters, type Page } from './letter-pages.ts';
+import { type LetterFilter, matches } from './letter-filter.ts';
+import { decodeCursor, type Page, walkLetters } from './letter-pages.ts';
 import { decodeLetter, type StoredLetter } from './letter-view.ts';
 
 /** Letters read per page request at most (the cursor goes on from there). */
@@ -34,7 +34,12 @@ export class LetterQuery {
   }
 
   page(f: LetterFilter, cursor: string | undefined, limit: number, budget = PAGE_BUDGET): Promise<Page> {
-    return walkLetters(this.redis, this.keys, decodeCursor(cursor), this.matcher(f), { limit, budget, ...(f.from !== undefined ? { from: f.from - 60_000 } : {}), ...(f.to !== undefined ? { to: f.to + 60_000 } : {}) });
+    return walkLetters(this.redis, this.keys, decodeCursor(cursor), this.matcher(f), {
+      limit,
+      budget,
+      ...(f.from !== undefined ? { from: f.from - 60_000 } : {}),
+      ...(f.to !== undefined ? { to: f.to + 60_000 } : {}),
+    });
   }
 
   /** Every letter the filter takes (the walk is chunked; only the matches are kept). */
@@ -50,7 +55,13 @@ export class LetterQuery {
       if (failed === null && waiting === null) continue;
       const data = await this.redis.hmget(this.keys.key(id), 'data', 'failedReason', 'atm');
       if (!data[0]) continue;
-      out.push({ id, data: JSON.parse(data[0]) as DeadLetter, state: failed !== null ? 'failed' : 'waiting', ...(data[1] ? { failedReason: data[1] } : {}), attemptsMade: Number(data[2] ?? 0) });
+      out.push({
+        id,
+        data: JSON.parse(data[0]) as DeadLetter,
+        state: failed !== null ? 'failed' : 'waiting',
+        ...(data[1] ? { failedReason: data[1] } : {}),
+        attemptsMade: Number(data[2] ?? 0),
+      });
     }
     return out;
   }

@@ -76,9 +76,7 @@ export function letterView(codec: Codec, redactFields: ReadonlySet<string>, s: S
     attempts: d.attempts ?? [],
     dead_at: d.dead_at,
     value_bytes: d.value_base64 === null ? 0 : Buffer.byteLength(d.value_base64, 'base64'),
-    ...(decoded instanceof Error
-      ? { decode_error: decoded.message }
-      : { schema_id: decoded.schemaId, record: redact(jsonSafe(decoded.value), redactFields) }),
+    ...(decoded instanceof Error ? { decode_error: decoded.message } : { schema_id: decoded.schemaId, record: redact(jsonSafe(decoded.value), redactFields) }),
     ...(s.attemptsMade > 1 && s.failedReason && s.failedReason !== d.error ? { redrive_error: s.failedReason } : {}),
   };
 }

@@ -57,7 +57,12 @@ export function parkedEvent(codec: Codec, fields: ReadonlySet<string>, text: str
   }
 }
 
-export async function retriesInProgress(redis: Redis, queues: { group: WorkerGroup; queue: Queue }[], codec: Codec, fields: ReadonlySet<string>): Promise<RetryInProgress[]> {
+export async function retriesInProgress(
+  redis: Redis,
+  queues: { group: WorkerGroup; queue: Queue }[],
+  codec: Codec,
+  fields: ReadonlySet<string>,
+): Promise<RetryInProgress[]> {
   const out: RetryInProgress[] = [];
   for (const { group, queue } of queues) {
     const jobs = await queue.getJobs(['delayed', 'waiting', 'active', 'prioritized'], 0, RETRIES_SHOWN - 1, true);

@@ -5,7 +5,9 @@ import { PipelineProbe, type ProbeSources } from './pipeline-probe.ts';
 
 describe('prometheus text', () => {
   it('reads samples and labels, sums by labels, and takes quantiles of bucket deltas', () => {
-    const s = parseMetrics('# HELP x\nferry_a_total{group="read-model",topic="o"} 3\nferry_a_total{group="analytics"} 4\nferry_h_bucket{le="0.01",sink="pg"} 90\nferry_h_bucket{le="0.1",sink="pg"} 99\nferry_h_bucket{le="+Inf",sink="pg"} 100\n');
+    const s = parseMetrics(
+      '# HELP x\nferry_a_total{group="read-model",topic="o"} 3\nferry_a_total{group="analytics"} 4\nferry_h_bucket{le="0.01",sink="pg"} 90\nferry_h_bucket{le="0.1",sink="pg"} 99\nferry_h_bucket{le="+Inf",sink="pg"} 100\n',
+    );
     assert.equal(total(s, 'ferry_a_total'), 7);
     assert.equal(total(s, 'ferry_a_total', { group: 'analytics' }), 4);
     const b = buckets(s, 'ferry_h', { sink: 'pg' });
@@ -17,8 +19,11 @@ describe('prometheus text', () => {
 
 function sources(over: Partial<ProbeSources> = {}, state = { applied: 0 }): ProbeSources {
   return {
-    gatewayMetrics: async () => 'ferry_gateway_http_requests_total{method="POST",route="/v1/events/:topic",status="202"} 10\nferry_gateway_produced_records_total{outcome="accepted",code=""} 10\n',
-    workerMetrics: [async () => `ferry_worker_events_applied_total{topic="orders",group="read-model"} ${state.applied}\nferry_worker_sink_outage{group="analytics"} 0\n`],
+    gatewayMetrics: async () =>
+      'ferry_gateway_http_requests_total{method="POST",route="/v1/events/:topic",status="202"} 10\nferry_gateway_produced_records_total{outcome="accepted",code=""} 10\n',
+    workerMetrics: [
+      async () => `ferry_worker_events_applied_total{topic="orders",group="read-model"} ${state.applied}\nferry_worker_sink_outage{group="analytics"} 0\n`,
+    ],
     pings: { postgres: async () => {}, redis: async () => {}, clickhouse: async () => {}, 'queue-redis': async () => {} },
     lag: async () => ({ groups: { 'read-model': [{ topic: 'orders', partition: 0, high: 10, committed: 7, lag: 3 }] }, partitions: { orders: 1 } }),
     deadLetters: async () => 0,
@@ -46,7 +51,12 @@ describe('PipelineProbe', () => {
 
   it('turns a store that does not answer down, with the reason, and a sink outage degraded', async () => {
     const probe = new PipelineProbe(sources({
-      pings: { postgres: async () => {}, redis: async () => {}, clickhouse: () => Promise.reject(new Error('connect ECONNREFUSED')), 'queue-redis': () => new Promise(() => {}) },
+      pings: {
+        postgres: async () => {},
+        redis: async () => {},
+        clickhouse: () => Promise.reject(new Error('connect ECONNREFUSED')),
+        'queue-redis': () => new Promise(() => {}),
+      },
       workerMetrics: [async () => 'ferry_worker_sink_outage{group="analytics"} 1\n'],
       gatewayMetrics: () => Promise.reject(new Error('fetch failed')),
     }));

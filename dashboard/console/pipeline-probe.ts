@@ -4,7 +4,7 @@
  * someone watches; turns the readings into boxes (up / degraded / down, with the reason) and
  * arrows (events/s and errors/s), each rate over the last few seconds.
  */
-import { buckets, parseMetrics, quantile, total, type Sample } from './prometheus-text.ts';
+import { buckets, parseMetrics, quantile, type Sample, total } from './prometheus-text.ts';
 import type { LagReading } from './kafka-lag.ts';
 
 export type Health = 'up' | 'degraded' | 'down';
@@ -57,7 +57,9 @@ const KAFKA_STALE_MS = 5_000;
 
 export function within<T>(p: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer in ${ms} ms`)), ms)))]).finally(() =>
+    clearTimeout(timer)
+  );
 }
 
 interface Reading {
@@ -88,8 +90,16 @@ export class PipelineProbe {
     this.#readLag(now);
     const [gateway, workers, pings, counts] = await Promise.all([
       within(this.sources.gatewayMetrics(), PROBE_TIMEOUT_MS).then((t) => ({ samples: parseMetrics(t) }), (err: unknown) => ({ error: short(err) })),
-      Promise.all(this.sources.workerMetrics.map((w) => within(w(), PROBE_TIMEOUT_MS).then((t) => ({ samples: parseMetrics(t) }), (err: unknown) => ({ error: short(err) })))),
-      Promise.all(Object.entries(this.sources.pings).map(async ([name, ping]) => [name, await within(ping(), PROBE_TIMEOUT_MS).then(() => undefined, (err: unknown) => short(err))] as const)),
+      Promise.all(
+        this.sources.workerMetrics.map((w) =>
+          within(w(), PROBE_TIMEOUT_MS).then((t) => ({ samples: parseMetrics(t) }), (err: unknown) => ({ error: short(err) }))
+        ),
+      ),
+      Promise.all(
+        Object.entries(this.sources.pings).map(async ([name, ping]) =>
+          [name, await within(ping(), PROBE_TIMEOUT_MS).then(() => undefined, (err: unknown) => short(err))] as const
+        ),
+      ),
       Promise.all([within(this.sources.deadLetters(), PROBE_TIMEOUT_MS).catch(() => null), within(this.sources.retries(), PROBE_TIMEOUT_MS).catch(() => null)]),
     ]);
     this.#counts = { deadLetters: counts[0], retries: counts[1] };
@@ -158,7 +168,11 @@ export class PipelineProbe {
     const p99 = (sink: string): number | null => {
       if (!wk) return null;
       const old = this.#before(cur!.t, P99_WINDOW_MS, (r) => (r.workers.length ? r.workers : undefined));
-      const q = quantile(0.99, buckets(wk, 'ferry_worker_sink_write_seconds', { sink }), old && old !== wk ? buckets(old, 'ferry_worker_sink_write_seconds', { sink }) : undefined);
+      const q = quantile(
+        0.99,
+        buckets(wk, 'ferry_worker_sink_write_seconds', { sink }),
+        old && old !== wk ? buckets(old, 'ferry_worker_sink_write_seconds', { sink }) : undefined,
+      );
       return q === undefined ? null : Math.round(q * 10000) / 10;
     };
     const sinkP99 = { postgres: p99('postgres'), redis: p99('redis'), clickhouse: p99('clickhouse') };
@@ -167,7 +181,9 @@ export class PipelineProbe {
     const box = (id: string, health: Health, reason: string) => boxes.push({ id, health, reason });
     box('clients', 'up', `${requests.toFixed(1)} requests/s`);
     if (!cur) {
-      for (const id of ['gateway', 'producer', 'kafka', 'read-model', 'analytics', 'postgres', 'redis', 'clickhouse', 'queue-redis']) box(id, 'down', 'no reading yet');
+      for (const id of ['gateway', 'producer', 'kafka', 'read-model', 'analytics', 'postgres', 'redis', 'clickhouse', 'queue-redis']) {
+        box(id, 'down', 'no reading yet');
+      }
       return { at: new Date(now).toISOString(), boxes, arrows: [], lag: {}, partitions: {}, sinkP99, ...this.#counts };
     }
     if (!gw) box('gateway', 'down', `metrics unreachable: ${cur.gatewayError ?? 'no answer'}`);
@@ -219,6 +235,14 @@ export class PipelineProbe {
       { from: 'analytics', to: 'clickhouse', rate: written('clickhouse'), errors: failures('analytics') },
       { from: 'redis', to: 'gateway', rate: readRequests, errors: readErrors },
     ].map((a) => ({ ...a, rate: Math.round(a.rate * 10) / 10, errors: Math.round(a.errors * 10) / 10 }));
-    return { at: new Date(now).toISOString(), boxes, arrows, lag: lagFresh ? this.#lag.reading!.groups : {}, partitions: lagFresh ? this.#lag.reading!.partitions : {}, sinkP99, ...this.#counts };
+    return {
+      at: new Date(now).toISOString(),
+      boxes,
+      arrows,
+      lag: lagFresh ? this.#lag.reading!.groups : {},
+      partitions: lagFresh ? this.#lag.reading!.partitions : {},
+      sinkP99,
+      ...this.#counts,
+    };
   }
 }

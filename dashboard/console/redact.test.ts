@@ -7,14 +7,23 @@ import { letterView, traceId } from './letter-view.ts';
 
 const codec = new Codec(loadRegistry());
 const order = {
-  event_id: '0b7e2c1a-3f4d-4a5b-8c6d-7e8f9a0b1c2d', received_at: 1_800_000_000_123, order_id: 'o-1', customer_id: 'c-secret', status: 'paid',
-  amount_cents: 500, currency: 'EUR', items: [], occurred_at: 1_799_999_999_000,
+  event_id: '0b7e2c1a-3f4d-4a5b-8c6d-7e8f9a0b1c2d',
+  received_at: 1_800_000_000_123,
+  order_id: 'o-1',
+  customer_id: 'c-secret',
+  status: 'paid',
+  amount_cents: 500,
+  currency: 'EUR',
+  items: [],
+  occurred_at: 1_799_999_999_000,
 };
 
 describe('redact', () => {
   it('hides the named fields at any depth and leaves the rest', () => {
     assert.deepEqual(redact({ a: 1, customer_id: 'c', items: [{ customer_id: 'd', sku: 's' }] }, new Set(['customer_id'])), {
-      a: 1, customer_id: REDACTED, items: [{ customer_id: REDACTED, sku: 's' }],
+      a: 1,
+      customer_id: REDACTED,
+      items: [{ customer_id: REDACTED, sku: 's' }],
     });
     assert.deepEqual(jsonSafe({ b: Buffer.from('xyz'), n: 10n }), { b: { bytes: 3 }, n: '10' });
   });
@@ -22,8 +31,22 @@ describe('redact', () => {
 
 describe('letterView', () => {
   const stored = (value: Uint8Array | null, headers: Record<string, string> = {}) => ({
-    id: 'p.orders:1:7', state: 'failed', attemptsMade: 1, failedReason: 'boom',
-    data: { topic: 'p.orders', partition: 1, offset: '7', key: 'o-1', value_base64: value ? Buffer.from(value).toString('base64') : null, headers, step: 'apply', error: 'boom', attempts: [{ at: 't', error: 'boom' }], dead_at: '2026-11-25T10:00:00Z' },
+    id: 'p.orders:1:7',
+    state: 'failed',
+    attemptsMade: 1,
+    failedReason: 'boom',
+    data: {
+      topic: 'p.orders',
+      partition: 1,
+      offset: '7',
+      key: 'o-1',
+      value_base64: value ? Buffer.from(value).toString('base64') : null,
+      headers,
+      step: 'apply',
+      error: 'boom',
+      attempts: [{ at: 't', error: 'boom' }],
+      dead_at: '2026-11-25T10:00:00Z',
+    },
   });
 
   it('decodes the record through the schema it names, redacted, and never carries the bytes', () => {

@@ -4,12 +4,12 @@
  * Host/Origin/CSRF checks and credentials (dashboard/app.ts, dashboard/auth.ts) run before it.
  */
 import { readFileSync } from 'node:fs';
-import { Hono, type Context } from 'hono';
+import { type Context, Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { FilterError, parseFilter } from './letter-filter.ts';
 import { CursorError } from './letter-pages.ts';
 import type { LetterQuery } from './letter-query.ts';
-import { parseSelection, type Action, type LetterActions } from './letter-actions.ts';
+import { type Action, type LetterActions, parseSelection } from './letter-actions.ts';
 import { ConfirmationError } from './confirmations.ts';
 import type { AuditLog } from './audit-log.ts';
 import type { LetterView, StoredLetter } from './letter-view.ts';
@@ -60,7 +60,8 @@ export function consoleRoutes(o: ConsoleOptions): Hono {
     // Reasons only: never a request body or a record.
     return c.json({ error: `the console could not answer: ${err.message.slice(0, 200)}` }, 503);
   });
-  const html = (c: Context) => c.html(page, 200, { 'cache-control': 'no-store', 'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:" });
+  const html = (c: Context) =>
+    c.html(page, 200, { 'cache-control': 'no-store', 'content-security-policy': "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:" });
   app.get('/', html);
   app.get('/console.js', (c) => c.body(SCRIPT, 200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' }));
 
@@ -123,7 +124,6 @@ export function consoleRoutes(o: ConsoleOptions): Hono {
       } finally {
         off();
       }
-    }),
-  );
+    }));
   return app;
 }

@@ -5,7 +5,7 @@
  * CPU profile of single-event requests puts about 14 % of the gateway's CPU there.
  */
 import type { IncomingMessage } from 'node:http';
-import { declaredTooLarge, decodeUtf8, readWebBody, TOO_LARGE, type BodyReader, type BodyResult } from '../body.ts';
+import { type BodyReader, type BodyResult, declaredTooLarge, decodeUtf8, readWebBody, TOO_LARGE } from '../body.ts';
 
 export const readNodeBody: BodyReader = (c, maxBytes) => {
   const incoming = (c.env as { incoming?: IncomingMessage } | undefined)?.incoming;

@@ -11,7 +11,7 @@ import cluster from 'node:cluster';
 import { timingSafeEqual } from 'node:crypto';
 import type { Handler, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { problem } from '../../lib/problem.ts';
 import type { Delivery, EventProducer, OutgoingRecord } from '../../lib/kafka/event-producer.ts';
 
@@ -41,7 +41,12 @@ export class GatewayMetrics {
   constructor(readonly options: GatewayMetricsOptions = {}) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'ferry_gateway_' });
-    this.#requests = new Counter({ name: 'ferry_gateway_http_requests_total', help: 'HTTP requests by route and status.', labelNames: ['method', 'route', 'status'], registers });
+    this.#requests = new Counter({
+      name: 'ferry_gateway_http_requests_total',
+      help: 'HTTP requests by route and status.',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+    });
     this.#duration = new Histogram({
       name: 'ferry_gateway_http_request_duration_seconds',
       help: 'Time to answer, by route.',
@@ -56,7 +61,12 @@ export class GatewayMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers,
     });
-    this.#records = new Counter({ name: 'ferry_gateway_produced_records_total', help: 'Records by outcome (accepted, failed) and failure code.', labelNames: ['outcome', 'code'], registers });
+    this.#records = new Counter({
+      name: 'ferry_gateway_produced_records_total',
+      help: 'Records by outcome (accepted, failed) and failure code.',
+      labelNames: ['outcome', 'code'],
+      registers,
+    });
     const { inFlight, maxInFlight, waiting } = options;
     new Gauge({
       name: 'ferry_gateway_producer_in_flight',

@@ -55,14 +55,21 @@ export class RedisRateLimiter implements RateLimiter {
 
   async take(subject: string): Promise<RateDecision> {
     try {
-      const [allowed, retryUs] = await this.#redis.ferryRateTake(`${this.options.prefix}ratelimit:${encodeURIComponent(subject)}`, this.#intervalUs, this.#burst);
+      const [allowed, retryUs] = await this.#redis.ferryRateTake(
+        `${this.options.prefix}ratelimit:${encodeURIComponent(subject)}`,
+        this.#intervalUs,
+        this.#burst,
+      );
       return allowed === 1 ? { allowed: true } : { allowed: false, retryAfterMs: Math.ceil(Number(retryUs) / 1000) };
     } catch (err) {
       const closed = this.options.onRedisDown === 'closed';
       // Warn at most once a minute.
       if (Date.now() - this.#lastWarning > 60_000) {
         this.#lastWarning = Date.now();
-        this.options.logger?.warn({ err: (err as Error).message }, closed ? 'rate limiter unavailable; refusing requests with 503' : 'rate limiter unavailable; allowing requests');
+        this.options.logger?.warn(
+          { err: (err as Error).message },
+          closed ? 'rate limiter unavailable; refusing requests with 503' : 'rate limiter unavailable; allowing requests',
+        );
       }
       return closed ? { allowed: false, unavailable: true } : { allowed: true };
     }

@@ -16,7 +16,19 @@ import { RedisIdempotencyStore } from './redis-idempotency-store.ts';
 import { RedisRateLimiter } from './redis-rate-limiter.ts';
 
 export interface RedisStores {
-  options: Pick<GatewayOptions, 'readModel' | 'rateLimiter' | 'addressLimiter' | 'idempotency' | 'idempotencyTtlMs' | 'idempotencyLeaseMs' | 'applied' | 'maxWaitSeconds' | 'maxWaitAnswerBytes' | 'maxStoredAnswerBytes'>;
+  options: Pick<
+    GatewayOptions,
+    | 'readModel'
+    | 'rateLimiter'
+    | 'addressLimiter'
+    | 'idempotency'
+    | 'idempotencyTtlMs'
+    | 'idempotencyLeaseMs'
+    | 'applied'
+    | 'maxWaitSeconds'
+    | 'maxWaitAnswerBytes'
+    | 'maxStoredAnswerBytes'
+  >;
   applied: AppliedEvents;
   /** Drops the connections (call after the server stopped). */
   close: () => Promise<void>;
@@ -44,10 +56,21 @@ export async function withRedisStores(config: GatewayConfig, logger: LogSink): P
     options: {
       readModel: new OrderReadModel(redis, sql, config.redisPrefix),
       rateLimiter: config.rateLimitPerSecond > 0
-        ? new RedisRateLimiter(redis, { perSecond: config.rateLimitPerSecond, burst: config.rateLimitBurst, prefix: config.redisPrefix, logger, onRedisDown: config.rateLimitOnRedisDown })
+        ? new RedisRateLimiter(redis, {
+          perSecond: config.rateLimitPerSecond,
+          burst: config.rateLimitBurst,
+          prefix: config.redisPrefix,
+          logger,
+          onRedisDown: config.rateLimitOnRedisDown,
+        })
         : undefined,
       addressLimiter: config.rateLimitAddressPerSecond > 0
-        ? new RedisRateLimiter(redis, { perSecond: config.rateLimitAddressPerSecond, prefix: config.redisPrefix, logger, onRedisDown: config.rateLimitOnRedisDown })
+        ? new RedisRateLimiter(redis, {
+          perSecond: config.rateLimitAddressPerSecond,
+          prefix: config.redisPrefix,
+          logger,
+          onRedisDown: config.rateLimitOnRedisDown,
+        })
         : undefined,
       idempotency: new RedisIdempotencyStore(idempotencyRedis, config.redisPrefix),
       idempotencyTtlMs: config.idempotencyTtlSeconds * 1000,
@@ -76,7 +99,10 @@ async function warnIfEvicting(redis: Redis, log: LogSink): Promise<void> {
   try {
     const [, policy] = (await redis.config('GET', 'maxmemory-policy')) as [string, string];
     if (policy !== 'noeviction') {
-      log.warn({ policy }, 'the Redis of IDEMPOTENCY_REDIS_URL may evict keys: a stored Idempotency-Key answer can vanish before IDEMPOTENCY_TTL_SECONDS; point it at a Redis with maxmemory-policy noeviction');
+      log.warn(
+        { policy },
+        'the Redis of IDEMPOTENCY_REDIS_URL may evict keys: a stored Idempotency-Key answer can vanish before IDEMPOTENCY_TTL_SECONDS; point it at a Redis with maxmemory-policy noeviction',
+      );
     }
   } catch (err) {
     log.debug({ err: (err as Error).message }, 'could not read maxmemory-policy of the idempotency Redis');

@@ -16,7 +16,7 @@
 import { createRequire } from 'node:module';
 import type { KafkaJS as KafkaJSTypes } from '@confluentinc/kafka-javascript';
 import type { Logger } from '../logger.ts';
-import { kafkaSecurityProperties, type KafkaSecurity } from './security.ts';
+import { type KafkaSecurity, kafkaSecurityProperties } from './security.ts';
 
 const require = createRequire(import.meta.url);
 const { KafkaJS } = require('@confluentinc/kafka-javascript') as { KafkaJS: typeof KafkaJSTypes };
@@ -104,13 +104,11 @@ export interface ConsumerHealth {
 function kafkaLogger(logger: Logger): KafkaJSTypes.Logger {
   const { logLevel } = KafkaJS;
   let level: number = logLevel.WARN;
-  const line =
-    (min: number, write: (fields: object, msg: string) => void) =>
-    (message: string, extra?: object) => {
-      if (level < min) return;
-      const { timestamp: _t, message: _m, ...fields } = (extra ?? {}) as Record<string, unknown>;
-      write({ kafka: fields }, message);
-    };
+  const line = (min: number, write: (fields: object, msg: string) => void) => (message: string, extra?: object) => {
+    if (level < min) return;
+    const { timestamp: _t, message: _m, ...fields } = (extra ?? {}) as Record<string, unknown>;
+    write({ kafka: fields }, message);
+  };
   const kafkaLogger: KafkaJSTypes.Logger = {
     error: line(logLevel.ERROR, (f, m) => logger.error(f, m)),
     warn: line(logLevel.WARN, (f, m) => logger.warn(f, m)),
@@ -183,8 +181,10 @@ export class BatchConsumer {
           this.#lastProgress = Date.now();
         } catch (err) {
           this.#failures++;
-          logger.warn({ topic: batch.topic, partition: batch.partition, firstOffset: batch.messages[0]?.offset, err: (err as Error).message },
-            'batch failed; it will be delivered again');
+          logger.warn(
+            { topic: batch.topic, partition: batch.partition, firstOffset: batch.messages[0]?.offset, err: (err as Error).message },
+            'batch failed; it will be delivered again',
+          );
           await new Promise((r) => setTimeout(r, backoff));
           throw err;
         } finally {

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { cuttableProxy, isolate, type CuttableProxy, type Isolated } from '../../test/helpers.ts';
+import { type CuttableProxy, cuttableProxy, isolate, type Isolated } from '../../test/helpers.ts';
 import { KafkaProducer } from './producer.ts';
 
 let iso: Isolated;

@@ -5,8 +5,8 @@
  */
 import { createRequire } from 'node:module';
 import type * as RdKafka from '@confluentinc/kafka-javascript';
-import { kafkaSecurityProperties, type KafkaSecurity } from './security.ts';
-import { DELIVERY_TIMEOUT_MS, ProduceError, type Delivery, type EventProducer, type OutgoingRecord } from './event-producer.ts';
+import { type KafkaSecurity, kafkaSecurityProperties } from './security.ts';
+import { type Delivery, DELIVERY_TIMEOUT_MS, type EventProducer, type OutgoingRecord, ProduceError } from './event-producer.ts';
 
 const require = createRequire(import.meta.url);
 const { Producer, CODES } = require('@confluentinc/kafka-javascript') as typeof RdKafka;
@@ -131,7 +131,9 @@ export class KafkaProducer implements EventProducer {
       if (typeof slot !== 'number') return;
       this.#slots.settle(
         slot,
-        err ? { ok: false, error: new ProduceError(err.message, true, String(err.code)) } : { ok: true, partition: report.partition, offset: String(report.offset) },
+        err
+          ? { ok: false, error: new ProduceError(err.message, true, String(err.code)) }
+          : { ok: true, partition: report.partition, offset: String(report.offset) },
       );
     });
     // Errors are reported per record through delivery reports; this keeps an emitted
@@ -187,7 +189,10 @@ export class KafkaProducer implements EventProducer {
     // Admission is per send, all or nothing: a batch is never split by the bound. The check and
     // the produce calls below run without an await in between, so concurrent sends cannot overshoot.
     if (this.#inFlight + records.length > this.#maxInFlight) {
-      return records.map(() => ({ ok: false, error: new ProduceError('the gateway has too many records waiting for Kafka; retry shortly', true, 'BACKPRESSURE') }));
+      return records.map(() => ({
+        ok: false,
+        error: new ProduceError('the gateway has too many records waiting for Kafka; retry shortly', true, 'BACKPRESSURE'),
+      }));
     }
     if (records.length === 0) return [];
     return new Promise<Delivery[]>((resolve) => {
@@ -212,7 +217,10 @@ export class KafkaProducer implements EventProducer {
           // No report will come for this record: settle it here, which frees its slot.
           const e = err as { code?: number; message?: string };
           const full = e.code === CODES.ERRORS.ERR__QUEUE_FULL;
-          this.#slots.settle(slot, { ok: false, error: new ProduceError(full ? 'producer queue is full' : (e.message ?? 'produce failed'), true, full ? 'QUEUE_FULL' : String(e.code)) });
+          this.#slots.settle(slot, {
+            ok: false,
+            error: new ProduceError(full ? 'producer queue is full' : (e.message ?? 'produce failed'), true, full ? 'QUEUE_FULL' : String(e.code)),
+          });
         }
       }
     });

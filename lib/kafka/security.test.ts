@@ -53,7 +53,13 @@ describe('readKafkaSecurity', () => {
   });
 
   it('maps TLS with a client certificate', () => {
-    const s = readKafkaSecurity({ KAFKA_SECURITY_PROTOCOL: 'ssl', KAFKA_SSL_CA_FILE: caFile, KAFKA_SSL_CERT_FILE: certFile, KAFKA_SSL_KEY_FILE: keyFile, KAFKA_SSL_KEY_PASSWORD: 'kp' });
+    const s = readKafkaSecurity({
+      KAFKA_SECURITY_PROTOCOL: 'ssl',
+      KAFKA_SSL_CA_FILE: caFile,
+      KAFKA_SSL_CERT_FILE: certFile,
+      KAFKA_SSL_KEY_FILE: keyFile,
+      KAFKA_SSL_KEY_PASSWORD: 'kp',
+    });
     assert.deepEqual(kafkaSecurityProperties(s), {
       'security.protocol': 'ssl',
       'ssl.ca.location': caFile,
@@ -110,7 +116,11 @@ describe('readKafkaSecurity', () => {
   });
 
   it('checks the files at start-up', () => {
-    assertConfigError({ KAFKA_SECURITY_PROTOCOL: 'ssl', KAFKA_SSL_CA_FILE: join(dir, 'missing.pem') }, 'KAFKA_SSL_CA_FILE', /cannot read .*missing\.pem \(ENOENT\)/);
+    assertConfigError(
+      { KAFKA_SECURITY_PROTOCOL: 'ssl', KAFKA_SSL_CA_FILE: join(dir, 'missing.pem') },
+      'KAFKA_SSL_CA_FILE',
+      /cannot read .*missing\.pem \(ENOENT\)/,
+    );
     assertConfigError({ ...sasl, KAFKA_SASL_PASSWORD: '', KAFKA_SASL_PASSWORD_FILE: join(dir, 'nope') }, 'KAFKA_SASL_PASSWORD_FILE', /ENOENT/);
     assertConfigError({ KAFKA_SECURITY_PROTOCOL: 'ssl', KAFKA_SSL_CERT_FILE: certFile }, 'KAFKA_SSL_KEY_FILE', /both/);
     assertConfigError({ KAFKA_SECURITY_PROTOCOL: 'ssl', KAFKA_SSL_KEY_FILE: keyFile }, 'KAFKA_SSL_CERT_FILE', /both/);

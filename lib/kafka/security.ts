@@ -125,7 +125,10 @@ export function readKafkaSecurity(env: Env = process.env): KafkaSecurity {
     const certFile = readableFile(env, 'KAFKA_SSL_CERT_FILE');
     const keyFile = readableFile(env, 'KAFKA_SSL_KEY_FILE');
     if ((certFile === undefined) !== (keyFile === undefined)) {
-      throw new ConfigError(certFile === undefined ? 'KAFKA_SSL_CERT_FILE' : 'KAFKA_SSL_KEY_FILE', 'a client certificate needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE');
+      throw new ConfigError(
+        certFile === undefined ? 'KAFKA_SSL_CERT_FILE' : 'KAFKA_SSL_KEY_FILE',
+        'a client certificate needs both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE',
+      );
     }
     const keyPassword = set(env, 'KAFKA_SSL_KEY_PASSWORD');
     if (keyPassword !== undefined && keyFile === undefined) {

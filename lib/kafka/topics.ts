@@ -4,8 +4,8 @@
  */
 import { createRequire } from 'node:module';
 import type * as RdKafka from '@confluentinc/kafka-javascript';
-import { readInt, ConfigError } from '../config.ts';
-import { kafkaSecurityProperties, type KafkaSecurity } from './security.ts';
+import { ConfigError, readInt } from '../config.ts';
+import { type KafkaSecurity, kafkaSecurityProperties } from './security.ts';
 
 const require = createRequire(import.meta.url);
 const { AdminClient, CODES } = require('@confluentinc/kafka-javascript') as typeof RdKafka;
@@ -35,13 +35,19 @@ export function defaultMinInsyncReplicas(replicationFactor: number): number {
 export function readReplication(env: Record<string, string | undefined>, brokers: string[]): { replicationFactor: number; minInsyncReplicas: number } {
   const replicationFactor = readInt(env, 'KAFKA_REPLICATION_FACTOR', Math.max(1, Math.min(3, brokers.length)), 1, 10);
   const minInsyncReplicas = readInt(env, 'KAFKA_MIN_INSYNC_REPLICAS', defaultMinInsyncReplicas(replicationFactor), 1, 10);
-  if (minInsyncReplicas > replicationFactor) throw new ConfigError('KAFKA_MIN_INSYNC_REPLICAS', `must be at most KAFKA_REPLICATION_FACTOR (${replicationFactor})`);
+  if (minInsyncReplicas > replicationFactor) {
+    throw new ConfigError('KAFKA_MIN_INSYNC_REPLICAS', `must be at most KAFKA_REPLICATION_FACTOR (${replicationFactor})`);
+  }
   return { replicationFactor, minInsyncReplicas };
 }
 
 /** Creates the topics that do not exist yet; returns the names it created. */
 export async function ensureTopics(options: EnsureTopicsOptions): Promise<string[]> {
-  const admin = AdminClient.create({ 'bootstrap.servers': options.brokers.join(','), 'client.id': 'ferry-admin', ...kafkaSecurityProperties(options.security) });
+  const admin = AdminClient.create({
+    'bootstrap.servers': options.brokers.join(','),
+    'client.id': 'ferry-admin',
+    ...kafkaSecurityProperties(options.security),
+  });
   const created: string[] = [];
   const replicationFactor = options.replicationFactor ?? Math.max(1, Math.min(3, options.brokers.length));
   const minInsync = options.minInsyncReplicas ?? defaultMinInsyncReplicas(replicationFactor);

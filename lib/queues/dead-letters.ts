@@ -3,7 +3,7 @@
  * original record bytes and where they came from, so it can be inspected and replayed.
  * The job id is topic:partition:offset, so a redelivered record is dead-lettered once.
  */
-import { Queue, type Job } from 'bullmq';
+import { type Job, Queue } from 'bullmq';
 import type { EventProducer } from '../kafka/event-producer.ts';
 import type { Redis } from 'ioredis';
 import type { RawMessage } from '../kafka/consumer.ts';
@@ -211,7 +211,12 @@ export class DeadLetters {
  */
 export async function replayLetter(producer: EventProducer, d: DeadLetter): Promise<{ partition: number; offset: string }> {
   if (d.value_base64 === null) throw new Error('the dead letter has no record value to replay');
-  const [delivery] = await producer.send([{ topic: d.topic, key: d.key ?? '', value: Buffer.from(d.value_base64, 'base64'), ...(d.headers ? { headers: d.headers } : {}) }]);
+  const [delivery] = await producer.send([{
+    topic: d.topic,
+    key: d.key ?? '',
+    value: Buffer.from(d.value_base64, 'base64'),
+    ...(d.headers ? { headers: d.headers } : {}),
+  }]);
   if (!delivery) throw new Error('the producer returned no delivery');
   if (!delivery.ok) throw delivery.error;
   return { partition: delivery.partition, offset: delivery.offset };

@@ -16,7 +16,9 @@ export async function checkQueueRedis(redis: Redis): Promise<void> {
     throw new UnsafeQueueRedisError(`QUEUE_REDIS_URL: maxmemory-policy is ${policy}; BullMQ needs noeviction`);
   }
   if (aof !== 'yes' && !save) {
-    throw new UnsafeQueueRedisError('QUEUE_REDIS_URL: this Redis keeps nothing on disk (appendonly no, no save points); retry and dead-letter jobs would be lost on restart');
+    throw new UnsafeQueueRedisError(
+      'QUEUE_REDIS_URL: this Redis keeps nothing on disk (appendonly no, no save points); retry and dead-letter jobs would be lost on restart',
+    );
   }
 }
 

@@ -12,6 +12,12 @@ import { decodeRecord } from '../event.ts';
 export function whyNotReplayable(codec: Codec, topicPrefix: string, d: DeadLetter): string | undefined {
   if (!topicNames(topicPrefix, codec.registry.topics.keys()).includes(d.topic)) return `${d.topic} is not one of Ferry's topics`;
   if (d.value_base64 === null) return 'the dead letter has no record value';
-  const decoded = decodeRecord(codec, topicPrefix, { topic: d.topic, partition: d.partition, offset: d.offset, key: null, value: Buffer.from(d.value_base64, 'base64') });
+  const decoded = decodeRecord(codec, topicPrefix, {
+    topic: d.topic,
+    partition: d.partition,
+    offset: d.offset,
+    key: null,
+    value: Buffer.from(d.value_base64, 'base64'),
+  });
   return decoded instanceof Error ? `${decoded.message}; the worker would dead-letter it again` : undefined;
 }

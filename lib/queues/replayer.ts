@@ -13,12 +13,12 @@
  *   topic that is not Ferry's, bytes that do not decode) is refused the same way, unproduced.
  * Sinks apply by event id, so a replay that ran twice (a crash after the produce) changes nothing.
  */
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DELIVERY_TIMEOUT_MS, type EventProducer } from '../kafka/event-producer.ts';
 import type { Logger } from '../logger.ts';
 import type { Codec } from '../../schemas/codec.ts';
-import { replayLetter, type DeadLetter } from './dead-letters.ts';
+import { type DeadLetter, replayLetter } from './dead-letters.ts';
 import { whyNotReplayable } from './replay-check.ts';
 
 export interface DeadLetterReplayerOptions {

@@ -19,7 +19,18 @@ after(async () => {
   await iso?.cleanup();
 });
 
-const AWKWARD = ['tab\there', 'new\nline', 'carriage\rreturn', 'back\\slash', 'back\\tslash-t', 'quote " and \' apostrophe', 'nul \u0000 byte', 'ünïcödé 🚢', '\\N', ''];
+const AWKWARD = [
+  'tab\there',
+  'new\nline',
+  'carriage\rreturn',
+  'back\\slash',
+  'back\\tslash-t',
+  'quote " and \' apostrophe',
+  'nul \u0000 byte',
+  'ünïcödé 🚢',
+  '\\N',
+  '',
+];
 
 function view(i: number, text: string, tenant = 'default'): ConsumedEvent {
   return {
@@ -29,7 +40,14 @@ function view(i: number, text: string, tenant = 'default'): ConsumedEvent {
     key: `user-${text}`,
     tenant,
     schemaId: 2,
-    value: { event_id: randomUUID(), received_at: 1_764_000_000_123 + i, user_id: `user-${text}`, url: `https://shop.example/${text}`, referrer: text === '' ? null : text, occurred_at: 1_764_000_000_456 + i },
+    value: {
+      event_id: randomUUID(),
+      received_at: 1_764_000_000_123 + i,
+      user_id: `user-${text}`,
+      url: `https://shop.example/${text}`,
+      referrer: text === '' ? null : text,
+      occurred_at: 1_764_000_000_456 + i,
+    },
   };
 }
 
@@ -38,7 +56,10 @@ test('rows read back column for column, awkward characters and 64-bit offsets in
   const events = AWKWARD.map((t, i) => view(i, t));
   await Promise.all([sink.insert(events.slice(0, 4)), sink.insert(events.slice(4))]);
 
-  const rs = await iso.clickhouse.query({ query: 'SELECT *, toUnixTimestamp(occurred_at) AS occurred_s FROM events FINAL ORDER BY partition, offset', format: 'JSONEachRow' });
+  const rs = await iso.clickhouse.query({
+    query: 'SELECT *, toUnixTimestamp(occurred_at) AS occurred_s FROM events FINAL ORDER BY partition, offset',
+    format: 'JSONEachRow',
+  });
   const rows = (await rs.json()) as Record<string, unknown>[];
   assert.equal(rows.length, events.length);
   const byId = new Map(rows.map((r) => [r.event_id as string, r]));
@@ -65,6 +86,9 @@ test('the same event id from two tenants keeps both rows; a redelivered copy sti
   await sink.insert([acme, globex]);
   await sink.insert([acme]);
   await iso.clickhouse.command({ query: 'OPTIMIZE TABLE events FINAL' });
-  const rs = await iso.clickhouse.query({ query: `SELECT tenant, key FROM events FINAL WHERE event_id = '${String(acme.value.event_id)}' ORDER BY tenant`, format: 'JSONEachRow' });
+  const rs = await iso.clickhouse.query({
+    query: `SELECT tenant, key FROM events FINAL WHERE event_id = '${String(acme.value.event_id)}' ORDER BY tenant`,
+    format: 'JSONEachRow',
+  });
   assert.deepEqual(await rs.json(), [{ tenant: 'acme', key: 'user-same-id' }, { tenant: 'globex', key: 'user-same-id' }]);
 });

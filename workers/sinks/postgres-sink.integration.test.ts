@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import postgres from 'postgres';
-import { isolate, liftFailures, planFailures, type Isolated } from '../../test/helpers.ts';
+import { isolate, type Isolated, liftFailures, planFailures } from '../../test/helpers.ts';
 import type { ConsumedEvent } from '../../lib/event.ts';
 import { selectOrders } from '../../lib/order-cache.ts';
 import { PostgresSink } from './postgres-sink.ts';
@@ -35,8 +35,15 @@ function order(orderId: string, status: string, minute: number, tenant = 'defaul
     tenant,
     schemaId: 1,
     value: {
-      event_id: randomUUID(), received_at: Date.now(), order_id: orderId, customer_id: 'c-1', status,
-      amount_cents: 100 + minute, currency: 'EUR', items: [], occurred_at: Date.UTC(2026, 10, 23, 10, minute),
+      event_id: randomUUID(),
+      received_at: Date.now(),
+      order_id: orderId,
+      customer_id: 'c-1',
+      status,
+      amount_cents: 100 + minute,
+      currency: 'EUR',
+      items: [],
+      occurred_at: Date.UTC(2026, 10, 23, 10, minute),
     },
   };
 }
@@ -101,13 +108,17 @@ test('two tenants with the same order id have an order each, and read back their
   // A later event of acme's order does not move globex's.
   const shipped = await sink.applyOrders([order('pg-shared', 'shipped', 2, 'acme')]);
   assert.equal(shipped.failures.size, 0);
-  assert.deepEqual(shipped.current.map((r) => [r.tenant, r.status, Number(r.amount_cents)]), [['acme', 'shipped', 102]], 'only the batch\'s own tenant and order come back');
+  assert.deepEqual(
+    shipped.current.map((r) => [r.tenant, r.status, Number(r.amount_cents)]),
+    [['acme', 'shipped', 102]],
+    "only the batch's own tenant and order come back",
+  );
   const rows = await selectOrders(iso.sql, [{ tenant: 'acme', orderId: 'pg-shared' }, { tenant: 'globex', orderId: 'pg-shared' }]);
   assert.deepEqual(rows.map((r) => [r.tenant, r.status]).sort(), [['acme', 'shipped'], ['globex', 'paid']]);
   assert.equal((await selectOrders(iso.sql, [{ tenant: 'initech', orderId: 'pg-shared' }])).length, 0);
 });
 
-test('a failing event blocks only its own tenant\'s order', async () => {
+test("a failing event blocks only its own tenant's order", async () => {
   await planFailures(iso.sql, 'pg-tenant-bad', 1_000_000, 'created');
   const batch = [order('pg-tenant-bad', 'created', 0, 'acme'), order('pg-tenant-ok', 'created', 0, 'globex'), order('pg-tenant-bad', 'paid', 1, 'acme')];
   const { failures } = await sink.applyOrders(batch);
@@ -192,7 +203,9 @@ test('after a failure the rest of the batch goes in ranges: four events that fai
     const bad = [99, 199, 299, 399];
     for (const i of bad) await planFailures(iso.sql, `pg-rest-${name}-${i}`, 1, 'created');
     const session = postgres(iso.env.DATABASE_URL!, {
-      max: 1, onnotice: () => {}, connection: (retryChunk === undefined ? {} : { 'ferry.apply_retry_chunk': retryChunk }) as Record<string, string>,
+      max: 1,
+      onnotice: () => {},
+      connection: (retryChunk === undefined ? {} : { 'ferry.apply_retry_chunk': retryChunk }) as Record<string, string>,
     });
     const before = await reached.rows();
     const batch = Array.from({ length: 500 }, (_, i) => order(`pg-rest-${name}-${i}`, 'created', 0));
@@ -212,7 +225,7 @@ test('after a failure the rest of the batch goes in ranges: four events that fai
   await reached.drop();
 });
 
-test('a session whose first call was rolled back (the search\'s counter with it) still applies the next batch', async () => {
+test("a session whose first call was rolled back (the search's counter with it) still applies the next batch", async () => {
   // The session-local counter is created by the first call in a session; a transaction that
   // rolls back takes it away again, and the next call must create it anew, not use the old one.
   const session = postgres(iso.env.DATABASE_URL!, { max: 1, onnotice: () => {} });
@@ -220,7 +233,10 @@ test('a session whose first call was rolled back (the search\'s counter with it)
     const own = new PostgresSink(session);
     await planFailures(iso.sql, 'pg-session-bad', 1_000_000, 'created');
     await session.begin(async (tx) => {
-      const { failures } = await new PostgresSink(tx as unknown as postgres.Sql).applyOrders([order('pg-session-a', 'created', 0), order('pg-session-bad', 'created', 0)]);
+      const { failures } = await new PostgresSink(tx as unknown as postgres.Sql).applyOrders([
+        order('pg-session-a', 'created', 0),
+        order('pg-session-bad', 'created', 0),
+      ]);
       assert.equal(failures.size, 1);
       const [made] = await tx`SELECT to_regclass('pg_temp.ferry_apply_progress') IS NOT NULL AS made`;
       assert.equal(made!.made, true, 'the first call of the session made the counter');
@@ -229,7 +245,11 @@ test('a session whose first call was rolled back (the search\'s counter with it)
     assert.deepEqual(await historyOf('pg-session-a'), [], 'rolled back');
     const [gone] = await session`SELECT to_regclass('pg_temp.ferry_apply_progress') IS NULL AS gone`;
     assert.equal(gone!.gone, true, 'the rollback took the counter away');
-    const { failures } = await own.applyOrders([order('pg-session-b', 'created', 0), order('pg-session-bad', 'created', 0), order('pg-session-c', 'created', 0)]);
+    const { failures } = await own.applyOrders([
+      order('pg-session-b', 'created', 0),
+      order('pg-session-bad', 'created', 0),
+      order('pg-session-c', 'created', 0),
+    ]);
     assert.deepEqual([...failures.values()].map((f) => f.code), ['P0001']);
     assert.deepEqual([await historyOf('pg-session-b'), await historyOf('pg-session-c')], [['created'], ['created']]);
     await liftFailures(iso.sql, 'pg-session-bad');

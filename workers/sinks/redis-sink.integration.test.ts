@@ -85,14 +85,28 @@ test('two tenants with the same user and URL count apart: neither adds to nor su
 test('a tenant counts at most maxUrls distinct URLs; page views of further URLs count under (other)', async () => {
   const capped = new RedisSink(iso.redis, iso.env.REDIS_PREFIX!, 3);
   await capped.applyPageViews(Array.from({ length: 6 }, (_, i) => view(`cap${i}`, `https://shop.example/cap${i % 5}`, 5, String(i), 'capped')));
-  assert.deepEqual(await counts('capped'), { 'https://shop.example/cap0': '2', 'https://shop.example/cap1': '1', 'https://shop.example/cap2': '1', [OTHER_URLS]: '2' });
+  assert.deepEqual(await counts('capped'), {
+    'https://shop.example/cap0': '2',
+    'https://shop.example/cap1': '1',
+    'https://shop.example/cap2': '1',
+    [OTHER_URLS]: '2',
+  });
 });
 
 function orderRow(orderId: string, status: string, offset: number): OrderRow {
   const at = new Date('2026-11-25T10:00:00Z');
   return {
-    tenant: 'default', order_id: orderId, customer_id: 'c1', status, amount_cents: '1200', currency: 'EUR',
-    items: [{ sku: 'sku-1', quantity: 1, price_cents: 1200 }], occurred_at: at, updated_at: at, event_id: randomUUID(), source_offset: String(offset),
+    tenant: 'default',
+    order_id: orderId,
+    customer_id: 'c1',
+    status,
+    amount_cents: '1200',
+    currency: 'EUR',
+    items: [{ sku: 'sku-1', quantity: 1, price_cents: 1200 }],
+    occurred_at: at,
+    updated_at: at,
+    event_id: randomUUID(),
+    source_offset: String(offset),
   };
 }
 

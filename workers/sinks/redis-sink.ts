@@ -94,14 +94,16 @@ export class RedisSink {
   async applyPageViews(events: ConsumedEvent[]): Promise<void> {
     // One connection runs the calls in order: a user's later page view meets the marker an
     // earlier chunk set.
-    await Promise.all(chunks(events, PER_CALL).map((chunk) => {
-      const keys: string[] = [];
-      const args: (string | number)[] = [SEEN_TTL_S, this.#maxUrls];
-      for (const e of chunk) {
-        keys.push(this.pageViewsKey(e.tenant), `${this.prefix}seen:pv:${encodeURIComponent(e.tenant)}:${e.key}`);
-        args.push((e.value as unknown as PageViewEvent).url, e.partition, e.offset);
-      }
-      return this.#redis.ferryCountOnce(keys.length, ...keys, ...args);
-    }));
+    await Promise.all(
+      chunks(events, PER_CALL).map((chunk) => {
+        const keys: string[] = [];
+        const args: (string | number)[] = [SEEN_TTL_S, this.#maxUrls];
+        for (const e of chunk) {
+          keys.push(this.pageViewsKey(e.tenant), `${this.prefix}seen:pv:${encodeURIComponent(e.tenant)}:${e.key}`);
+          args.push((e.value as unknown as PageViewEvent).url, e.partition, e.offset);
+        }
+        return this.#redis.ferryCountOnce(keys.length, ...keys, ...args);
+      }),
+    );
   }
 }

@@ -4,7 +4,7 @@
  * navigation. Bundled with the SDK by gateway/node/demo.ts; `?key=` on the page's URL gives the
  * API key when the gateway has authentication on.
  */
-import { ferry, uuid, type OrderEvent, type OrderItem } from '../src/ferry.ts';
+import { ferry, type OrderEvent, type OrderItem, uuid } from '../src/ferry.ts';
 
 interface Product {
   sku: string;
@@ -33,7 +33,7 @@ const store = (name: string, value: unknown) => localStorage.setItem(name, JSON.
 const escape = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
 let user = localStorage.getItem('shop.user');
-if (!user) localStorage.setItem('shop.user', (user = `visitor-${uuid().slice(0, 8)}`));
+if (!user) localStorage.setItem('shop.user', user = `visitor-${uuid().slice(0, 8)}`);
 const cart = (): Record<string, number> => stored('shop.cart', {});
 /** The shop's own list of this visitor's orders (the gateway keeps the orders). */
 const orders = (): OrderEvent[] => stored('shop.orders', []);
@@ -47,12 +47,17 @@ function items(): OrderItem[] {
 }
 
 const views: Record<string, () => string | Promise<string>> = {
-  products: () => `<h2>Products</h2><ul>${PRODUCTS.map((p) => `<li>${escape(p.name)} <span>${money(p.price_cents)} <button data-add="${p.sku}">Add to cart</button></span></li>`).join('')}</ul>`,
+  products: () =>
+    `<h2>Products</h2><ul>${
+      PRODUCTS.map((p) => `<li>${escape(p.name)} <span>${money(p.price_cents)} <button data-add="${p.sku}">Add to cart</button></span></li>`).join('')
+    }</ul>`,
   cart: () => {
     const list = items();
     if (list.length === 0) return '<h2>Cart</h2><p>Empty.</p>';
     const total = list.reduce((n, i) => n + i.quantity * i.price_cents, 0);
-    const rows = list.map((i) => `<li>${escape(PRODUCTS.find((p) => p.sku === i.sku)!.name)} × ${i.quantity}<span>${money(i.quantity * i.price_cents)}</span></li>`);
+    const rows = list.map((i) =>
+      `<li>${escape(PRODUCTS.find((p) => p.sku === i.sku)!.name)} × ${i.quantity}<span>${money(i.quantity * i.price_cents)}</span></li>`
+    );
     return `<h2>Cart</h2><ul>${rows.join('')}<li><b>Total</b><b>${money(total)}</b></li></ul><button id="checkout">Checkout</button>`;
   },
   orders: async () => {
@@ -64,7 +69,9 @@ const views: Record<string, () => string | Promise<string>> = {
         const current = await ferry.order(o.order_id).catch(() => undefined);
         const status = String(current?.status ?? 'pending');
         const pay = status === 'created' ? ` <button data-pay="${escape(o.order_id)}">Pay</button>` : '';
-        return `<li><span>${escape(o.order_id)} · ${money(o.amount_cents)}</span><span class="${escape(status)}" data-order="${escape(o.order_id)}">${escape(status)}${pay}</span></li>`;
+        return `<li><span>${escape(o.order_id)} · ${money(o.amount_cents)}</span><span class="${escape(status)}" data-order="${escape(o.order_id)}">${
+          escape(status)
+        }${pay}</span></li>`;
       }),
     );
     return `<h2>Orders</h2><ul>${rows.join('')}</ul>`;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
-import { createClient, uuid, type FerryError } from './ferry.ts';
+import { createClient, type FerryError, uuid } from './ferry.ts';
 
 class MemoryStorage {
   map = new Map<string, string>();
@@ -54,7 +54,10 @@ beforeEach(() => {
 
 const view = (n: number) => ({ user_id: `u-${n}`, url: `https://shop.example/${n}`, occurred_at: '2026-11-23T10:00:00Z' });
 const problem = (status: number, headers: Record<string, string> = {}) => () =>
-  new Response(JSON.stringify({ title: 'nope', status, detail: 'amount_cents must be at least 0' }), { status, headers: { 'content-type': 'application/problem+json', ...headers } });
+  new Response(JSON.stringify({ title: 'nope', status, detail: 'amount_cents must be at least 0' }), {
+    status,
+    headers: { 'content-type': 'application/problem+json', ...headers },
+  });
 
 describe('createClient', () => {
   it('batches what is tracked together into one request with an Idempotency-Key, setting event_id and turning Dates into RFC 3339', async () => {
@@ -117,7 +120,13 @@ describe('createClient', () => {
   });
 
   it('a 207 sends only the failed events again, under a new key', async () => {
-    answers.push(() => Response.json({ accepted: 3, failed: 1, results: [{ status: 'accepted' }, { status: 'failed', index: 1 }, { status: 'accepted' }, { status: 'accepted' }] }, { status: 207 }));
+    answers.push(() =>
+      Response.json({
+        accepted: 3,
+        failed: 1,
+        results: [{ status: 'accepted' }, { status: 'failed', index: 1 }, { status: 'accepted' }, { status: 'accepted' }],
+      }, { status: 207 })
+    );
     const ferry = createClient({ url: 'http://gw.test', flushMs: 5 });
     for (let i = 0; i < 4; i++) ferry.track('page_views', view(i));
     await ferry.flush();
@@ -139,7 +148,14 @@ describe('createClient', () => {
   it('send() resolves with the answer of its own batch, asking Prefer: wait', async () => {
     answers.push(() => Response.json({ event_id: 'e', order: { status: 'paid' } }, { status: 200 }));
     const ferry = createClient({ url: 'http://gw.test' });
-    const answer = await ferry.send('orders', { order_id: 'o-2', customer_id: 'c', status: 'paid', amount_cents: 1, currency: 'EUR', occurred_at: '2026-11-23T10:00:00Z' }, { wait: 5 });
+    const answer = await ferry.send('orders', {
+      order_id: 'o-2',
+      customer_id: 'c',
+      status: 'paid',
+      amount_cents: 1,
+      currency: 'EUR',
+      occurred_at: '2026-11-23T10:00:00Z',
+    }, { wait: 5 });
     assert.deepEqual(answer.order, { status: 'paid' });
     assert.equal(sent[0]!.headers.prefer, 'wait=5');
   });
@@ -158,7 +174,7 @@ describe('createClient', () => {
     assert.equal(sent.at(-1)!.body, sent[0]!.body);
   });
 
-  it('pagehide: keepalive fetch under each batch\'s own key while 60 KB last; past that a beacon only for a batch never sent, which then leaves the outbox', () => {
+  it("pagehide: keepalive fetch under each batch's own key while 60 KB last; past that a beacon only for a batch never sent, which then leaves the outbox", () => {
     const listeners: Record<string, () => void> = {};
     g.addEventListener = (type: string, fn: () => void) => (listeners[type] = fn);
     const beacons: { url: string; body: string }[] = [];
@@ -169,10 +185,18 @@ describe('createClient', () => {
       keepalive.push({ key: init.headers['idempotency-key']!, keepalive: init.keepalive === true });
       return Response.json({}, { status: 202 });
     };
-    const batch = (id: string, tries: number, kb: number) => ({ id, topic: 'page_views', tries, events: [JSON.stringify({ pad: 'x'.repeat(kb * 1000 - 12) })] });
+    const batch = (id: string, tries: number, kb: number) => ({
+      id,
+      topic: 'page_views',
+      tries,
+      events: [JSON.stringify({ pad: 'x'.repeat(kb * 1000 - 12) })],
+    });
     (g.sessionStorage as MemoryStorage).setItem('ferry.tab', 'tab');
     const slot = 'ferry:http://gw.test:tab';
-    (g.localStorage as MemoryStorage).setItem(slot, JSON.stringify({ b: [batch('k-a', 1, 30), batch('k-b', 0, 25), batch('k-c', 2, 20), batch('k-d', 0, 10)], o: {}, d: 0, t: Date.now() }));
+    (g.localStorage as MemoryStorage).setItem(
+      slot,
+      JSON.stringify({ b: [batch('k-a', 1, 30), batch('k-b', 0, 25), batch('k-c', 2, 20), batch('k-d', 0, 10)], o: {}, d: 0, t: Date.now() }),
+    );
     createClient({ url: 'http://gw.test', beaconKey: 'beacon key' });
     listeners.pagehide!();
     assert.deepEqual(keepalive, [{ key: 'k-a', keepalive: true }, { key: 'k-b', keepalive: true }]);

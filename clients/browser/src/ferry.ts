@@ -6,10 +6,10 @@
  * keepalive fetch under the same keys; see the README for why not sendBeacon first.
  */
 import type { TopicEvents } from './events.generated.ts';
-import { bodyOf, Queue, utf8Length, type Batch, type KeyValueStore } from './queue.ts';
-import { backoffMs, retryAfterMs, verdict, type BackoffOptions } from './retry.ts';
+import { type Batch, bodyOf, type KeyValueStore, Queue, utf8Length } from './queue.ts';
+import { backoffMs, type BackoffOptions, retryAfterMs, verdict } from './retry.ts';
 
-export type { TopicEvents, OrderEvent, OrderItem, OrderStatus, PageViewEvent } from './events.generated.ts';
+export type { OrderEvent, OrderItem, OrderStatus, PageViewEvent, TopicEvents } from './events.generated.ts';
 export type { BackoffOptions } from './retry.ts';
 
 export interface FerryOptions {
@@ -149,8 +149,8 @@ export function createClient<E = TopicEvents>(options: FerryOptions): FerryClien
 
   /** `b` left the outbox (sent, or dropped), replaced by `made`: waiters wait for those instead. */
   function settled(b: Batch, made: Batch[] = []): void {
-    for (const w of waiters) if (w.ids.delete(b.id)) for (const m of made) w.ids.add(m.id);
-    for (let i = waiters.length; i--; ) if (!waiters[i]!.ids.size) waiters.splice(i, 1)[0]!.done();
+    for (const w of waiters) if (w.ids.delete(b.id)) { for (const m of made) w.ids.add(m.id); }
+    for (let i = waiters.length; i--;) if (!waiters[i]!.ids.size) waiters.splice(i, 1)[0]!.done();
   }
 
   function seal(): void {
@@ -164,7 +164,7 @@ export function createClient<E = TopicEvents>(options: FerryOptions): FerryClien
     if (pumping || retryTimer) return;
     pumping = true;
     try {
-      for (let b: Batch | undefined; (b = q.batches[0]); ) {
+      for (let b: Batch | undefined; (b = q.batches[0]);) {
         let status = 0;
         let text = '';
         let retryAfter: string | null = null;

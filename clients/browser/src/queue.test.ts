@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { bodyOf, Queue, utf8Length, type KeyValueStore, type QueueOptions } from './queue.ts';
+import { bodyOf, type KeyValueStore, Queue, type QueueOptions, utf8Length } from './queue.ts';
 
 /** A Storage of the Web Storage API's shape, in memory. */
 class MemoryStorage implements KeyValueStore {
@@ -24,7 +24,18 @@ class MemoryStorage implements KeyValueStore {
 
 function queue(storage: KeyValueStore, over: Partial<QueueOptions> = {}): Queue {
   let n = 0;
-  return new Queue({ prefix: 'ferry:test:', slot: 'tab-1', storage, newId: () => `key-${++n}`, now: () => 1_000_000, batchEvents: 3, batchBytes: 1000, maxEvents: 100, maxBytes: 100_000, ...over });
+  return new Queue({
+    prefix: 'ferry:test:',
+    slot: 'tab-1',
+    storage,
+    newId: () => `key-${++n}`,
+    now: () => 1_000_000,
+    batchEvents: 3,
+    batchBytes: 1000,
+    maxEvents: 100,
+    maxBytes: 100_000,
+    ...over,
+  });
 }
 const ev = (i: number) => JSON.stringify({ user_id: `u-${i}`, n: i });
 
@@ -65,7 +76,8 @@ describe('Queue', () => {
 
   it('adopts the slots of tabs that were closed (released) or went silent for staleMs, not of live ones', () => {
     const s = new MemoryStorage();
-    const stored = (t: number, r?: 1) => JSON.stringify({ b: [{ id: `k-${t}`, topic: 't', events: [ev(t)], tries: 1 }], o: { t: [ev(t + 1)] }, d: 2, t, ...(r ? { r } : {}) });
+    const stored = (t: number, r?: 1) =>
+      JSON.stringify({ b: [{ id: `k-${t}`, topic: 't', events: [ev(t)], tries: 1 }], o: { t: [ev(t + 1)] }, d: 2, t, ...(r ? { r } : {}) });
     s.setItem('ferry:test:closed', stored(999_000, 1));
     s.setItem('ferry:test:dead', stored(1));
     s.setItem('ferry:test:live', stored(990_000));

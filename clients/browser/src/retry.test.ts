@@ -46,10 +46,15 @@ describe('backoffMs', () => {
 
   it('never sooner than Retry-After, and at most a fifth later', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1000, max: 120_000 }), fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), (attempt, after, r) => {
-        const ms = backoffMs(attempt, after, () => r);
-        return ms >= after && ms <= Math.max(after * 1.2, 1000 * 2 ** (attempt - 1)) + 1e-6;
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 3 }),
+        fc.integer({ min: 1000, max: 120_000 }),
+        fc.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+        (attempt, after, r) => {
+          const ms = backoffMs(attempt, after, () => r);
+          return ms >= after && ms <= Math.max(after * 1.2, 1000 * 2 ** (attempt - 1)) + 1e-6;
+        },
+      ),
     );
   });
 
