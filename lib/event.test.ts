@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { headersOf } from './kafka/consumer.ts';
-import { decodeRecord as decode } from './event.ts';
+import { decodeRecord as decode, tenantEventKey } from './event.ts';
 
 const codec = new Codec(loadRegistry());
 const value = Buffer.from(codec.encode('orders', {
@@ -56,6 +56,15 @@ describe('decode', () => {
     const wrong = decode(codec, 'p.', { ...raw(), topic: 'p.page_views' });
     assert.ok(wrong instanceof Error);
     assert.match(wrong.message, /belongs to topic orders/);
+  });
+});
+
+describe('tenantEventKey', () => {
+  it('tells apart the same event id of two tenants, even tenants that hold the separator', () => {
+    const id = '0b7e2c1a-3f4d-4a5b-8c6d-7e8f9a0b1c2d';
+    assert.equal(tenantEventKey('acme', id), tenantEventKey('acme', id));
+    assert.notEqual(tenantEventKey('acme', id), tenantEventKey('globex', id));
+    assert.notEqual(tenantEventKey('a/b', 'c'), tenantEventKey('a', 'b/c'));
   });
 });
 

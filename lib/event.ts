@@ -19,6 +19,15 @@ export interface ConsumedEvent extends Traced {
   value: Record<string, unknown>;
 }
 
+/**
+ * Names one event across tenants: event ids are unique per tenant only, so whatever matches
+ * events by id (a sink's failures) keys them by both. Length-prefixed, as the tenant comes from a
+ * record header and may hold any character.
+ */
+export function tenantEventKey(tenant: string, eventId: string): string {
+  return `${tenant.length}:${tenant}/${eventId}`;
+}
+
 // Generated from the .avsc files (schemas/generate-types.ts).
 export type { OrderEvent, OrderItem, OrderStatus, PageViewEvent, TopicEvents } from '../schemas/types.generated.ts';
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, test } from 'node:test';
 import postgres from 'postgres';
-import type { ConsumedEvent } from './event.ts';
+import { type ConsumedEvent, tenantEventKey } from './event.ts';
 import { migratePostgres, quoteIdent } from './migrate.ts';
 import { isTransientSqlState } from './sqlstates.ts';
 import { newIsolationId } from '../support/stale-isolations.ts';
@@ -136,7 +136,7 @@ async function behaviour(url: string): Promise<unknown> {
     for (const batch of batches) {
       const { failures, current } = await sink.applyOrders(batch);
       results.push({
-        failures: [...failures].map(([eventId, f]) => [eventId, f.code]),
+        failures: [...failures].map(([key, f]) => [key, f.code]),
         current: current.map((r) => [r.order_id, r.status, r.event_id]).sort(),
       });
     }
@@ -156,11 +156,17 @@ test('a database migrated by 001-009 upgrades to what a fresh database is: table
 
   const upgraded = await functions(old);
   assert.deepEqual(Object.keys(upgraded), Object.keys(before.functions));
-  // Changed since 009 on purpose: order_history is keyed per tenant (010), so the set function conflicts on (tenant, event_id).
-  const changedSince009 = (name: string) => name.startsWith('ferry_apply_orders_set(');
+  // Changed since 009 on purpose: order_history is keyed per tenant (010), so the set function
+  // conflicts on (tenant, event_id); event ids are unique per tenant only, so the two that name
+  // failed events return failed_tenant too.
+  const changedSince009 = (name: string) => ['ferry_apply_orders_set(', 'ferry_apply_orders(', 'ferry_apply_orders_current('].some((p) => name.startsWith(p));
   const unchanged = (fns: Record<string, string>) => Object.fromEntries(Object.entries(fns).filter(([name]) => !changedSince009(name)));
   assert.deepEqual(unchanged(upgraded), unchanged(before.functions), 'the repeatable files hold the other functions as the old migrations left them');
   assert.deepEqual(await functions(fresh), upgraded);
+  const returning = (fns: Record<string, string>) =>
+    Object.keys(fns).filter((name) => /RETURNS TABLE\(failed_tenant text, failed_event_id uuid/.test(fns[name]!)).map((name) => name.replace(/\(.*/, ''));
+  assert.deepEqual(returning(upgraded), ['ferry_apply_orders', 'ferry_apply_orders_current'], 'the upgrade replaced both (DROP, then CREATE)');
+  assert.deepEqual(returning(before.functions), []);
 
   const repeatablesTable = (rows: string[]) => rows.filter((r) => !r.includes('ferry_schema_repeatables'));
   const historyKey = (rows: string[]) => rows.filter((r) => !r.includes('order_history_pkey') && !r.includes('order_history_tenant_event_id_key'));
@@ -176,7 +182,7 @@ test('a database migrated by 001-009 upgrades to what a fresh database is: table
   const { orders, history, results } = onFresh as { orders: { order_id: string; status: string }[]; history: unknown[]; results: { failures: unknown[] }[] };
   assert.deepEqual(orders.map((o) => [o.order_id, o.status]), [['o-1', 'paid'], ['o-2', 'created'], ['o-4', 'created']]);
   assert.equal(history.length, 5, 'created, paid, o-2, the late shipped, o-4');
-  assert.deepEqual(results[2]!.failures, [[id(5), '23514'], [id(7), 'blocked']]);
+  assert.deepEqual(results[2]!.failures, [[tenantEventKey('default', id(5)), '23514'], [tenantEventKey('default', id(7)), 'blocked']]);
 });
 
 test('ferry_transient_sqlstate says what the worker says, for every code it knows and some it does not', async () => {

@@ -118,24 +118,49 @@ test('the same event id from two tenants: both land in order_history and orders'
   assert.deepEqual(history.map((r) => r.tenant), ['acme', 'globex']);
 });
 
-test("Prefer: wait on an event id another tenant also used is not ended by the other tenant's event", async () => {
+test("Prefer: wait on an event id another tenant also used is not ended by the other tenant's event, nor held by its failure in the same batch", async () => {
   const eventId = randomUUID();
   // globex's event keeps failing, so it is never applied while the wait lasts.
-  await planFailures(iso.sql, 't-wait-g', 1_000_000, 'paid');
-  const delayed = `bull:${iso.env.FERRY_TOPIC_PREFIX}ferry-retries:delayed`;
-  const parked = await queueRedis.zcard(delayed);
+  await planFailures(iso.sql, 't-wait', 1_000_000, 'paid');
+  // One order id, so one partition: while a lock holds the read model's call for an earlier
+  // event of it, both events queue behind that call and come in one batch.
   let globexAnswered = false;
-  const globex = send(GLOBEX, orderEvent('t-wait-g', 'paid', '2026-11-23T10:00:00Z', { event_id: eventId }), 'orders', { prefer: 'wait=8' }).finally(
-    () => (globexAnswered = true),
-  );
-  // Parked first: a failure is named by event id alone, so in one batch acme's event would be held with it.
-  await waitFor(async () => (await queueRedis.zcard(delayed)) > parked, { what: "globex's event parked for a retry", timeoutMs: 6_000 });
-  const acme = await send(ACME, orderEvent('t-wait-a', 'created', '2026-11-23T10:00:00Z', { event_id: eventId }), 'orders', { prefer: 'wait=20' });
-  assert.equal(acme.status, 200, 'acme waited for its own event');
+  let globex: ReturnType<typeof send> | undefined;
+  let acme: ReturnType<typeof send> | undefined;
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const lock = iso.sql.begin(async (tx) => {
+    await tx`LOCK TABLE order_history IN SHARE MODE`;
+    await released;
+  });
+  try {
+    assert.equal(await post(GLOBEX, orderEvent('t-wait', 'created', '2026-11-23T09:00:00Z')), 202);
+    await waitFor(async () => (await iso.sql`SELECT 1 FROM pg_locks WHERE NOT granted AND relation = 'order_history'::regclass`).length > 0, {
+      what: 'the worker waiting on the lock',
+      timeoutMs: 20_000,
+    });
+    globex = send(GLOBEX, orderEvent('t-wait', 'paid', '2026-11-23T10:00:00Z', { event_id: eventId }), 'orders', { prefer: 'wait=10' }).finally(
+      () => (globexAnswered = true),
+    );
+    acme = send(ACME, orderEvent('t-wait', 'created', '2026-11-23T10:00:00Z', { event_id: eventId }), 'orders', { prefer: 'wait=20' });
+    // Both consumed (the analytics group writes ClickHouse without PostgreSQL), so both are in the next batch.
+    await waitFor(async () => {
+      const rs = await iso.clickhouse.query({ query: `SELECT count() AS n FROM events WHERE event_id = '${eventId}'`, format: 'JSONEachRow' });
+      return Number(((await rs.json()) as { n: string }[])[0]?.n) === 2;
+    }, { what: 'both events consumed', timeoutMs: 20_000 });
+  } finally {
+    release();
+    await lock;
+  }
+  // Held with globex's failure, acme's event would wait for its retry a minute away.
+  const answer = await acme!;
+  assert.equal(answer.status, 200, 'acme waited for its own event');
   assert.equal(globexAnswered, false, "globex's wait was still on when acme's event with its id was announced");
-  const answer = await globex;
-  assert.equal(answer.status, 202, "globex's event was not applied; the wait ran out");
-  assert.equal(answer.json.applied, undefined);
+  const g = await globex!;
+  assert.equal(g.status, 202, "globex's event was not applied; the wait ran out");
+  assert.equal(g.json.applied, undefined);
+  const rows = await iso.sql<{ tenant: string; status: string }[]>`SELECT tenant, status FROM orders WHERE order_id = 't-wait' ORDER BY tenant`;
+  assert.deepEqual(rows.map((r) => [r.tenant, r.status]), [['acme', 'created'], ['globex', 'created']]);
 });
 
 test('page views with the same event id, user and URL from two tenants: both in ClickHouse, each counted for its own tenant', async () => {

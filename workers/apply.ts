@@ -58,7 +58,7 @@ export function createApply({ postgres, redis, clickhouse, observe }: Sinks): Ap
       let failed = new Map<string, Error & { code?: string }>();
       await timed('postgres', 'ferry_apply_orders', orders.length, orders, async () => {
         const result = await postgres.applyOrders(orders);
-        failed = new Map([...result.failures].map(([id, f]) => [id, Object.assign(new Error(f.message), { code: f.code })]));
+        failed = new Map([...result.failures].map(([key, f]) => [key, Object.assign(new Error(f.message), { code: f.code })]));
         current = result.current;
       });
       // The cache follows what PostgreSQL holds, failed events or not.

@@ -42,8 +42,9 @@ export function describe(err: unknown): string {
 }
 
 /**
- * Some events of a batch failed for reasons of their own (the rest was applied): by event id,
- * the error of each, and for later events of a failed key, that they wait behind it.
+ * Some events of a batch failed for reasons of their own (the rest was applied): by
+ * tenantEventKey (lib/event.ts), the error of each, and for later events of a failed key, that
+ * they wait behind it.
  */
 export class EventFailures extends Error {
   constructor(readonly failures: ReadonlyMap<string, Error & { code?: string }>) {

@@ -24,7 +24,7 @@ import { ALL_STEPS, type Apply, ApplyError, type SinkStep } from './apply.ts';
 import type { BatchHandler, RawMessage } from '../lib/kafka/consumer.ts';
 import type { DeadLetters } from '../lib/queues/dead-letters.ts';
 import { describe, EventFailures, isOutage } from './errors.ts';
-import { type ConsumedEvent, decodeRecord } from '../lib/event.ts';
+import { type ConsumedEvent, decodeRecord, tenantEventKey } from '../lib/event.ts';
 import type { KeyRetries } from './key-retries.ts';
 import { DEFAULT_TENANT, TENANT_HEADER } from '../lib/contract.ts';
 import { traceIdOf } from '../lib/tracing.ts';
@@ -105,16 +105,21 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
   }
 
   /**
-   * The sink applied everything but the named events: block each failed event's key (BullMQ
-   * retries it) and park the later events of that key behind it. Returns what was applied.
+   * The sink applied everything but the named events (`failures` by tenantEventKey, as ids are
+   * unique per tenant only): block each failed event's key (BullMQ retries it) and park the
+   * later events of that key behind it. Returns what was applied.
    */
   async function holdFailed(records: RawMessage[], events: Map<RawMessage, ConsumedEvent>, failures: ReadonlyMap<string, Error>): Promise<ConsumedEvent[]> {
-    const held = byKey(records.filter((m) => failures.has(String(events.get(m)!.value.event_id))));
+    const failureOf = (m: RawMessage) => {
+      const e = events.get(m)!;
+      return failures.get(tenantEventKey(e.tenant, String(e.value.event_id)));
+    };
+    const held = byKey(records.filter((m) => failureOf(m) !== undefined));
     const heldRecords = new Set<RawMessage>();
     for (const list of held.values()) {
       // Offset order: the first held record of a key is the one that failed.
       const first = list[0]!;
-      const err = failures.get(String(events.get(first)!.value.event_id))!;
+      const err = failureOf(first)!;
       logger.warn(
         { topic: first.topic, partition: first.partition, offset: first.offset, trace_id: traceIdOf(first.headers), err: describe(err) },
         'event failed; retrying it in order',

@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import postgres from 'postgres';
 import { isolate, type Isolated, liftFailures, planFailures } from '../../test/helpers.ts';
-import type { ConsumedEvent } from '../../lib/event.ts';
+import { type ConsumedEvent, tenantEventKey } from '../../lib/event.ts';
 import { selectOrders } from '../../lib/order-cache.ts';
 import { PostgresSink } from './postgres-sink.ts';
 
@@ -48,6 +48,9 @@ function order(orderId: string, status: string, minute: number, tenant = 'defaul
   };
 }
 
+/** How the sink names an event in its failures. */
+const keyOf = (e: ConsumedEvent) => tenantEventKey(e.tenant, String(e.value.event_id));
+
 const statusOf = async (orderId: string) => (await iso.sql<{ status: string }[]>`SELECT status FROM orders WHERE order_id = ${orderId}`)[0]?.status;
 const historyOf = async (orderId: string) =>
   (await iso.sql<{ status: string }[]>`SELECT status FROM order_history WHERE order_id = ${orderId} ORDER BY applied_seq`).map((r) => r.status);
@@ -72,7 +75,7 @@ test('a failing event is named, the later events of its order wait, and every ot
   ];
   const { failures, current } = await sink.applyOrders(batch);
   assert.deepEqual(
-    [...failures.entries()].map(([id, f]) => [batch.findIndex((e) => e.value.event_id === id), f.code]),
+    [...failures.entries()].map(([key, f]) => [batch.findIndex((e) => keyOf(e) === key), f.code]),
     [[1, 'P0001'], [3, 'blocked']],
   );
   // The same round trip returns the orders as they stand after the call: pg-bad has no row yet.
@@ -80,7 +83,7 @@ test('a failing event is named, the later events of its order wait, and every ot
     ['pg-c', 'paid', batch[4]!.value.event_id],
     ['pg-d', 'created', batch[2]!.value.event_id],
   ]);
-  assert.match(failures.get(String(batch[1]!.value.event_id))!.message, /planned failure/);
+  assert.match(failures.get(keyOf(batch[1]!))!.message, /planned failure/);
   assert.deepEqual(await historyOf('pg-c'), ['created', 'paid']);
   assert.equal(await statusOf('pg-c'), 'paid');
   assert.deepEqual(await historyOf('pg-d'), ['created']);
@@ -127,6 +130,19 @@ test("a failing event blocks only its own tenant's order", async () => {
   await liftFailures(iso.sql, 'pg-tenant-bad');
 });
 
+test("a failing event is named with its tenant: another tenant's event with the same event id is applied, not named", async () => {
+  await planFailures(iso.sql, 'pg-dup-bad', 1_000_000, 'created');
+  const bad = order('pg-dup-bad', 'created', 0, 'acme');
+  const ok = order('pg-dup-ok', 'created', 0, 'globex');
+  ok.value.event_id = bad.value.event_id;
+  const { failures } = await sink.applyOrders([bad, ok]);
+  assert.deepEqual([...failures].map(([key, f]) => [key, f.code]), [[tenantEventKey('acme', String(bad.value.event_id)), 'P0001']]);
+  assert.equal(failures.has(keyOf(ok)), false);
+  assert.deepEqual(await historyOf('pg-dup-ok'), ['created']);
+  assert.deepEqual(await historyOf('pg-dup-bad'), []);
+  await liftFailures(iso.sql, 'pg-dup-bad');
+});
+
 test('in a batch of many, failing events far apart are named, their orders wait across the batch, all else is applied', async () => {
   await planFailures(iso.sql, 'pg-many-bad-a', 1_000_000, 'created');
   await planFailures(iso.sql, 'pg-many-bad-b', 1_000_000, 'created');
@@ -136,7 +152,7 @@ test('in a batch of many, failing events far apart are named, their orders wait 
   batch[50] = order('pg-many-bad-b', 'created', 0);
   batch[69] = order('pg-many-bad-b', 'paid', 1);
   const { failures } = await sink.applyOrders(batch);
-  const byIndex = new Map([...failures].map(([id, f]) => [batch.findIndex((e) => e.value.event_id === id), f.code]));
+  const byIndex = new Map([...failures].map(([key, f]) => [batch.findIndex((e) => keyOf(e) === key), f.code]));
   assert.deepEqual([...byIndex].sort((x, y) => x[0] - y[0]), [[5, 'P0001'], [40, 'blocked'], [50, 'P0001'], [69, 'blocked']]);
   const [applied] = await iso.sql<{ n: string }[]>`SELECT count(*) AS n FROM order_history WHERE order_id LIKE 'pg-many-%'`;
   assert.equal(Number(applied!.n), 66);
@@ -166,7 +182,7 @@ test('the search goes on from where a failed statement stopped: three events tha
   for (const i of bad) await planFailures(iso.sql, `pg-reach-bad-${i}`, 1_000_000, 'created');
   const batch = Array.from({ length: 400 }, (_, i) => order(bad.includes(i) ? `pg-reach-bad-${i}` : `pg-reach-${i}`, 'created', 0));
   const { failures } = await sink.applyOrders(batch);
-  assert.deepEqual([...failures.keys()].map((id) => batch.findIndex((e) => e.value.event_id === id)).sort((a, b) => a - b), bad);
+  assert.deepEqual([...failures.keys()].map((key) => batch.findIndex((e) => keyOf(e) === key)).sort((a, b) => a - b), bad);
   const [applied] = await iso.sql<{ n: string }[]>`SELECT count(*) AS n FROM order_history WHERE order_id LIKE 'pg-reach-%'`;
   assert.equal(Number(applied!.n), 397);
   // Going on from the failing row: 397 applied + 327 reached by the three failed statements

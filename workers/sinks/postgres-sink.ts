@@ -1,7 +1,7 @@
 /**
  * PostgreSQL: the order read model and its history, one round trip per batch.
  *
- * Exactly once in effect: `order_history` is keyed by event id, and only the events whose
+ * Exactly once in effect: `order_history` is keyed by (tenant, event id), and only the events whose
  * history row is new in this statement may touch `orders` (a redelivered or replayed event
  * changes nothing); among those, `orders` moves only to a greater (occurred_at, source_offset)
  * version, so an older event arriving late never moves a row back. The statement lives in
@@ -12,7 +12,7 @@
  */
 import type { Sql } from 'postgres';
 import type { OrderRow } from '../../lib/order-cache.ts';
-import type { ConsumedEvent, OrderEvent } from '../../lib/event.ts';
+import { type ConsumedEvent, type OrderEvent, tenantEventKey } from '../../lib/event.ts';
 
 /** Why an event was not applied: its own SQLSTATE and message, or `blocked` behind an earlier failed event of its order. */
 export interface OrderFailure {
@@ -24,10 +24,11 @@ export class PostgresSink {
   constructor(readonly sql: Sql) {}
 
   /**
-   * Applies `events` (in offset order) and returns the ones not applied, by event id (empty
-   * when all were), and the rows of their orders as PostgreSQL holds them afterwards, read in
-   * the same round trip (ferry_apply_orders_current). Throws only when the whole call failed (connection
-   * lost, deadlock, ...).
+   * Applies `events` (in offset order) and returns the ones not applied, by tenantEventKey
+   * (event ids are unique per tenant only; empty when all were applied), and the rows of their
+   * orders as PostgreSQL holds them afterwards, read in the same round trip
+   * (ferry_apply_orders_current). Throws only when the whole call failed (connection lost,
+   * deadlock, ...).
    */
   async applyOrders(events: ConsumedEvent[]): Promise<{ failures: Map<string, OrderFailure>; current: OrderRow[] }> {
     const failures = new Map<string, OrderFailure>();
@@ -62,17 +63,17 @@ export class PostgresSink {
       cols.partition.push(e.partition);
       cols.offset.push(e.offset);
     }
-    const rows = await this.sql<({ failed_event_id: string | null; error_code: string; error_message: string } & OrderRow)[]>`
-      SELECT failed_event_id::text, error_code, error_message, tenant, order_id, customer_id, status, amount_cents, currency,
+    const rows = await this.sql<({ failed_tenant: string | null; failed_event_id: string | null; error_code: string; error_message: string } & OrderRow)[]>`
+      SELECT failed_tenant, failed_event_id::text, error_code, error_message, tenant, order_id, customer_id, status, amount_cents, currency,
              items, occurred_at, updated_at, event_id, source_offset
       FROM ferry_apply_orders_current(
         ${cols.tenant}::text[], ${cols.event_id}::uuid[], ${cols.order_id}::text[], ${cols.customer_id}::text[], ${cols.status}::text[],
         ${cols.amount_cents}::bigint[], ${cols.currency}::text[], ${cols.items}::text[], ${cols.occurred_at}::timestamptz[],
         ${cols.received_at}::timestamptz[], ${cols.partition}::int[], ${cols.offset}::bigint[])`;
     for (const r of rows) {
-      if (r.failed_event_id !== null) failures.set(r.failed_event_id, { code: r.error_code, message: r.error_message });
+      if (r.failed_event_id !== null) failures.set(tenantEventKey(r.failed_tenant!, r.failed_event_id), { code: r.error_code, message: r.error_message });
       else {
-        const { failed_event_id: _f, error_code: _c, error_message: _m, ...row } = r;
+        const { failed_tenant: _t, failed_event_id: _f, error_code: _c, error_message: _m, ...row } = r;
         current.push(row);
       }
     }

@@ -4,8 +4,9 @@
 -- fails for a reason of its own, the row that stopped it is tried alone and the rows before it
 -- as a set, the rest after it in ranges (halving when that row is not known); single rows are
 -- tried twice (a failure that passes at once, a trigger's lock or a race, costs nothing more).
--- Returns the events not applied: each that failed (with its SQLSTATE and message) and the later
--- events of its order, which wait behind it ('blocked'). Empty: the whole batch was applied.
+-- Returns the events not applied, by tenant and event id (ids are unique per tenant only): each
+-- that failed (with its SQLSTATE and message) and the later events of its order, which wait
+-- behind it ('blocked'). Empty: the whole batch was applied.
 -- Failures that are not an event's fault (ferry_transient_sqlstate) abort the whole call.
 --
 -- Order (read slowly): ranges come off a stack earliest first, so rows are settled in offset
@@ -36,11 +37,13 @@
 --   most a range; these ranges are only paid by a batch that already failed. They are at least
 --   rest / 16 rows, so one failure does not commit more subtransactions than PostgreSQL caches
 --   per transaction (64) and other sessions' snapshots do not overflow.
-CREATE OR REPLACE FUNCTION ferry_apply_orders(
+-- The result gained failed_tenant, which CREATE OR REPLACE refuses.
+DROP FUNCTION IF EXISTS ferry_apply_orders(text[], uuid[], text[], text[], text[], bigint[], text[], text[], timestamptz[], timestamptz[], int[], bigint[]);
+CREATE FUNCTION ferry_apply_orders(
   p_tenant text[], p_event_id uuid[], p_order_id text[], p_customer_id text[], p_status text[], p_amount_cents bigint[],
   p_currency text[], p_items text[], p_occurred_at timestamptz[], p_received_at timestamptz[],
   p_partition int[], p_offset bigint[]
-) RETURNS TABLE (failed_event_id uuid, error_code text, error_message text) LANGUAGE plpgsql AS $$
+) RETURNS TABLE (failed_tenant text, failed_event_id uuid, error_code text, error_message text) LANGUAGE plpgsql AS $$
 DECLARE
   n int := coalesce(array_length(p_event_id, 1), 0);
   los int[];
@@ -97,7 +100,7 @@ BEGIN
           IF attempt = 2 THEN
             failed_orders := failed_orders || (ferry_order_ref(p_tenant[lo], p_order_id[lo]));
             failed_at := failed_at || lo;
-            failed_event_id := p_event_id[lo]; error_code := state; error_message := msg;
+            failed_tenant := p_tenant[lo]; failed_event_id := p_event_id[lo]; error_code := state; error_message := msg;
             RETURN NEXT;
           END IF;
         END;
@@ -157,7 +160,7 @@ BEGIN
     FOR k IN 1 .. n LOOP
       j := array_position(failed_orders, ferry_order_ref(p_tenant[k], p_order_id[k]));
       IF j IS NOT NULL AND k > failed_at[j] THEN
-        failed_event_id := p_event_id[k]; error_code := 'blocked'; error_message := 'an earlier event of this order failed';
+        failed_tenant := p_tenant[k]; failed_event_id := p_event_id[k]; error_code := 'blocked'; error_message := 'an earlier event of this order failed';
         RETURN NEXT;
       END IF;
     END LOOP;
