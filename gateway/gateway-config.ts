@@ -1,10 +1,10 @@
-import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { type CommonConfig, ConfigError, loadCommonConfig, readInt, readString, readUrl } from '../lib/config.ts';
 import { type ProducerTuning, readProducerTuning } from '../lib/kafka/producer-config.ts';
 import { type ApiKeyEntry, parseApiKeys } from '../lib/api-keys.ts';
 import type { JwtOptions } from './auth.ts';
 import { type HttpLimits, readHttpLimits } from '../lib/http-limits.ts';
+import { readTlsFiles, type TlsFiles } from '../lib/net.ts';
 
 export interface GatewayConfig extends CommonConfig, ProducerTuning {
   /** HTTP port. @defaultValue 8080 (PORT) */
@@ -45,7 +45,7 @@ export interface GatewayConfig extends CommonConfig, ProducerTuning {
   /** Browser origins allowed by CORS, comma-separated, or `*`. @defaultValue `*`, none in production (CORS_ORIGINS) */
   corsOrigins: string[];
   /** PEM files; HTTPS when both are set. @defaultValue none: HTTP (TLS_CERT_FILE, TLS_KEY_FILE) */
-  tls: { certFile: string; keyFile: string } | undefined;
+  tls: TlsFiles | undefined;
   /** Cap on `Prefer: wait=N`. @defaultValue 30 (PREFER_WAIT_MAX_SECONDS) */
   maxWaitSeconds: number;
   /** Largest `Prefer: wait` answer; a larger one leaves out the orders it would embed. @defaultValue 1048576 (WAIT_ANSWER_MAX_BYTES) */
@@ -98,13 +98,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     if (o !== '*' && !/^https?:\/\/[^/\s]+$/.test(o)) throw new ConfigError('CORS_ORIGINS', `"${o}" is not an origin like https://shop.example or *`);
   }
 
-  const certFile = readString(env, 'TLS_CERT_FILE', '');
-  const keyFile = readString(env, 'TLS_KEY_FILE', '');
-  if ((certFile === '') !== (keyFile === '')) {
-    throw new ConfigError(certFile ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'set both TLS_CERT_FILE and TLS_KEY_FILE, or neither');
-  }
-  if (certFile && !existsSync(certFile)) throw new ConfigError('TLS_CERT_FILE', `no file ${certFile}`);
-  if (keyFile && !existsSync(keyFile)) throw new ConfigError('TLS_KEY_FILE', `no file ${keyFile}`);
+  const tls = readTlsFiles(env);
 
   const metricsToken = readString(env, 'METRICS_TOKEN', '');
   if (metricsToken !== '' && metricsToken.length < 16) throw new ConfigError('METRICS_TOKEN', 'must be at least 16 characters');
@@ -128,7 +122,7 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
     rateLimitAddressPerSecond,
     rateLimitOnRedisDown,
     corsOrigins,
-    tls: certFile ? { certFile, keyFile } : undefined,
+    tls,
     maxWaitSeconds: readInt(env, 'PREFER_WAIT_MAX_SECONDS', 30, 1, 300),
     maxWaitAnswerBytes: readInt(env, 'WAIT_ANSWER_MAX_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),
     idempotencyMaxAnswerBytes: readInt(env, 'IDEMPOTENCY_MAX_ANSWER_BYTES', 1024 * 1024, 1024, 64 * 1024 * 1024),

@@ -1,7 +1,7 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { type CommonConfig, ConfigError, loadCommonConfig, readInt, readString } from '../lib/config.ts';
 import { type ProducerTuning, readProducerTuning } from '../lib/kafka/producer-config.ts';
-import { isLoopback } from '../lib/net.ts';
+import { isLoopback, readTlsFiles, type TlsFiles } from '../lib/net.ts';
 
 /** The token a development producer service accepts when none is configured. Never off loopback. */
 export const DEV_PRODUCER_TOKEN = 'ferry-dev-producer-token';
@@ -26,7 +26,7 @@ export interface ProducerServiceConfig extends CommonConfig, ProducerTuning {
    * header the edge gateways send must not cross a network in clear text.
    * @defaultValue none: HTTP, on loopback only (TLS_CERT_FILE, TLS_KEY_FILE)
    */
-  tls: { certFile: string; keyFile: string } | undefined;
+  tls: TlsFiles | undefined;
 }
 
 export function loadProducerServiceConfig(env: Record<string, string | undefined> = process.env): ProducerServiceConfig {
@@ -53,14 +53,8 @@ export function loadProducerServiceConfig(env: Record<string, string | undefined
   }
   if (token === '') token = DEV_PRODUCER_TOKEN;
   if (token.length < 16) throw new ConfigError('PRODUCER_TOKEN', 'must be a secret of at least 16 characters');
-  const certFile = readString(env, 'TLS_CERT_FILE', '');
-  const keyFile = readString(env, 'TLS_KEY_FILE', '');
-  if ((certFile === '') !== (keyFile === '')) {
-    throw new ConfigError(certFile ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE', 'set both TLS_CERT_FILE and TLS_KEY_FILE, or neither');
-  }
-  if (certFile && !existsSync(certFile)) throw new ConfigError('TLS_CERT_FILE', `no file ${certFile}`);
-  if (keyFile && !existsSync(keyFile)) throw new ConfigError('TLS_KEY_FILE', `no file ${keyFile}`);
-  if (!certFile && !isLoopback(host)) {
+  const tls = readTlsFiles(env);
+  if (!tls && !isLoopback(host)) {
     throw new ConfigError('TLS_CERT_FILE', `must be set (with TLS_KEY_FILE) when PRODUCER_HOST (${host}) is not a loopback address`);
   }
   return {
@@ -70,6 +64,6 @@ export function loadProducerServiceConfig(env: Record<string, string | undefined
     host,
     token,
     devToken,
-    tls: certFile ? { certFile, keyFile } : undefined,
+    tls,
   };
 }
