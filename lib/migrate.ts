@@ -23,9 +23,10 @@ import postgres from 'postgres';
 import type { ClickHouseClient } from '@clickhouse/client';
 import { chIdent, createClickhouse, ensureClickhouseDatabase } from './clickhouse.ts';
 import { clickhouseDatabase } from './config.ts';
+import { fromRoot } from './paths.ts';
 import { TRANSIENT_SQLSTATE_CLASSES, TRANSIENT_SQLSTATES } from './sqlstates.ts';
 
-const migrationsDir = new URL('../migrations/', import.meta.url);
+const migrationsDir = fromRoot('migrations/');
 
 interface Migration {
   name: string;

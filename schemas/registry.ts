@@ -5,6 +5,7 @@
  * cannot read every earlier one (compatibility.ts), so no process starts with it.
  */
 import { readFileSync } from 'node:fs';
+import { fromRoot } from '../lib/paths.ts';
 import { backwardIncompatibility } from './compatibility.ts';
 import type { SchemaObject } from './validate.ts';
 
@@ -34,7 +35,7 @@ interface RegistryFile {
   topics: Record<string, { key: string; versions: { id: number; version: number; file: string }[] }>;
 }
 
-const here = new URL('./', import.meta.url);
+const here = fromRoot('schemas/');
 
 export function loadRegistry(dir: URL = here): Registry {
   const file = JSON.parse(readFileSync(new URL('registry.json', dir), 'utf8')) as RegistryFile;

@@ -15,6 +15,9 @@ npx --no-install eslint .
 echo "== format"
 # deno fmt (deno.json): `npm run format` rewrites what this refuses.
 ./node_modules/deno/deno fmt --check --quiet
+echo "== build"
+# The tests start the bundles in dist/ as well as the sources (test/built-output.integration.test.ts).
+node --import tsx scripts/build.ts
 echo "== stale isolations"
 # What earlier test or benchmark processes left when they died before their cleanup.
 node --import tsx support/stale-isolations.ts

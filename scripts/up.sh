@@ -39,6 +39,8 @@ if [[ $brokers == 3 ]]; then
   export KAFKA_BROKERS
   export KAFKA_REPLICATION_FACTOR=${KAFKA_REPLICATION_FACTOR:-3}
 fi
-node --import tsx cli/migrate.ts
+# The Procfile runs the bundles in dist/ (scripts/build.ts, well under a second).
+npm run --silent build
+node --max-semi-space-size=64 dist/cli/migrate.js
 # foreman gives each process a PORT; .foreman pins the first (the gateway) to 8080.
 foreman start -f Procfile -d "$root"

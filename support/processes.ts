@@ -28,12 +28,21 @@ export interface Proc {
 }
 
 /**
- * Runs a TypeScript entry under Node with Ferry's V8 flags (lib/node-flags.ts, as the Procfile
+ * Runs an entry under Node with Ferry's V8 flags (lib/node-flags.ts, as the Procfile
  * does) and any extra node flags after them (e.g. --cpu-prof; later flags win), keeping the tail of
  * its output. The child stops by itself if this process dies first (support/exit-with-parent.cjs).
+ * A `.ts` entry runs through tsx; a `.js` one (a bundle in dist/, scripts/build.ts) runs as it is,
+ * as the Procfile runs it.
  */
 export function startProcess(entry: string, env: Record<string, string>, nodeArgs: string[] = []): Proc {
-  const child = spawn(process.execPath, [...NODE_FLAGS, ...nodeArgs, '--require', `${root}support/exit-with-parent.cjs`, '--import', 'tsx', entry], {
+  const child = spawn(process.execPath, [
+    ...NODE_FLAGS,
+    ...nodeArgs,
+    '--require',
+    `${root}support/exit-with-parent.cjs`,
+    ...(entry.endsWith('.ts') ? ['--import', 'tsx'] : []),
+    entry,
+  ], {
     cwd: root,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -61,9 +70,10 @@ function track(child: ChildProcess): Proc {
   };
 }
 
-export async function startGateway(env: Record<string, string>): Promise<{ proc: Proc; url: string }> {
+/** The gateway from `entry` (dist/gateway/main.js for the built one). */
+export async function startGateway(env: Record<string, string>, entry = 'gateway/main.ts'): Promise<{ proc: Proc; url: string }> {
   const port = await freePort();
-  const proc = startProcess('gateway/main.ts', { GATEWAY_PROCESSES: '1', PORT: String(port), HOST: '127.0.0.1', ...env });
+  const proc = startProcess(entry, { GATEWAY_PROCESSES: '1', PORT: String(port), HOST: '127.0.0.1', ...env });
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}/readyz`)).ok, { timeoutMs: 60_000, what: `gateway ready\n${proc.output()}` }).catch((err) => {
     throw new Error(`${(err as Error).message}\n${proc.output()}`);
@@ -71,8 +81,8 @@ export async function startGateway(env: Record<string, string>): Promise<{ proc:
   return { proc, url };
 }
 
-export function startWorker(env: Record<string, string>): Proc {
-  return startProcess('workers/main.ts', { WORKER_PROCESSES: '1', ...env });
+export function startWorker(env: Record<string, string>, entry = 'workers/main.ts'): Proc {
+  return startProcess(entry, { WORKER_PROCESSES: '1', ...env });
 }
 
 /** The producer service (producer/main.ts) that edge gateways forward to, on `port` (a free one by default). */

@@ -7,8 +7,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import * as esbuild from 'esbuild';
+import { fromRoot } from '../../lib/paths.ts';
 
-const here = new URL('./', import.meta.url);
+// From the root, as the gateway's bundle (dist/gateway/main.js) imports this module for /demo.
+const here = fromRoot('clients/browser/');
 export const ENTRY = fileURLToPath(new URL('src/ferry.ts', here));
 export const DIST = fileURLToPath(new URL('dist/', here));
 /** The budget for the minified and gzipped bundle. */
@@ -62,7 +64,8 @@ export async function declarations(): Promise<Map<string, string>> {
   return files;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+// By file name, not import.meta.url: inside the gateway's bundle that URL is dist/gateway/main.js.
+if (process.argv[1] === fileURLToPath(new URL('build.ts', here))) {
   const b = await bundle();
   mkdirSync(DIST, { recursive: true });
   writeFileSync(`${DIST}ferry.js`, b.code);

@@ -4,6 +4,7 @@
  * Host/Origin/CSRF checks and credentials (dashboard/app.ts, dashboard/auth.ts) run before it.
  */
 import { readFileSync } from 'node:fs';
+import { fromRoot } from '../../lib/paths.ts';
 import { type Context, Hono } from 'hono';
 import { streamSSE } from 'hono/streaming';
 import { FilterError, parseFilter } from './letter-filter.ts';
@@ -29,7 +30,7 @@ export interface ConsoleOptions {
   search: (q: string) => Promise<Timeline>;
 }
 
-const here = new URL('./', import.meta.url);
+const here = fromRoot('dashboard/console/');
 const PAGE = readFileSync(new URL('page.html', here), 'utf8');
 const SCRIPT = readFileSync(new URL('console.js', here), 'utf8');
 

@@ -8,8 +8,9 @@ import { fileURLToPath } from 'node:url';
 import type { Hono } from 'hono';
 import type { GatewayEnv } from '../app.ts';
 import { bundle } from '../../clients/browser/build.ts';
+import { fromRoot } from '../../lib/paths.ts';
 
-const DEMO = new URL('../../clients/browser/demo/', import.meta.url);
+const DEMO = fromRoot('clients/browser/demo/');
 
 export async function mountDemo(app: Hono<GatewayEnv>): Promise<void> {
   const esbuild = await import('esbuild');
