@@ -144,6 +144,9 @@ export class BatchConsumer {
       // A member learns of a rebalance at its next heartbeat; with librdkafka's 3 s default a
       // cooperative rebalance (two rounds) holds the moved partitions for several seconds.
       'heartbeat.interval.ms': options.heartbeatIntervalMs ?? 500,
+      // A member subscribed to topics that do not exist yet (a worker started before migrate)
+      // joins them at its next metadata refresh: librdkafka's default is 5 minutes.
+      'topic.metadata.refresh.interval.ms': 10_000,
       'fetch.min.bytes': options.fetchMinBytes ?? 1,
       'fetch.wait.max.ms': options.fetchMaxWaitMs ?? 500,
       'client.id': 'ferry-worker',
