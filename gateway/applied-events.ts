@@ -8,7 +8,7 @@
  * Register before producing: a worker can apply an event before the producer's delivery
  * report reaches the gateway.
  */
-import { type AppliedEvent, decodeApplied } from '../lib/contract.ts';
+import { type AppliedEvent, decodeApplied, tenantEventKey } from '../lib/contract.ts';
 
 export interface AppliedWatch {
   /** Resolves true once every watched id was applied, false after `timeoutMs` or on `signal`. Ends the watch. */
@@ -21,9 +21,6 @@ export interface AppliedEventsSource {
   /** Watches the events `tenant` sent with these ids. */
   watch(tenant: string, eventIds: string[]): AppliedWatch;
 }
-
-/** Length-prefixed: an announced tenant comes from a record header, which need not be a valid one. */
-const pairKey = (tenant: string, eventId: string) => `${tenant.length}:${tenant}/${eventId}`;
 
 interface Waiter {
   remaining: Set<string>;
@@ -41,7 +38,7 @@ export class AppliedEvents implements AppliedEventsSource {
   watch(tenant: string, eventIds: string[]): AppliedWatch {
     let resolveDone!: () => void;
     const applied = new Promise<void>((resolve) => (resolveDone = resolve));
-    const waiter: Waiter = { remaining: new Set(eventIds.map((id) => pairKey(tenant, id))), done: resolveDone };
+    const waiter: Waiter = { remaining: new Set(eventIds.map((id) => tenantEventKey(tenant, id))), done: resolveDone };
     for (const id of waiter.remaining) {
       let set = this.#byId.get(id);
       if (!set) this.#byId.set(id, set = new Set());
@@ -82,7 +79,7 @@ export class AppliedEvents implements AppliedEventsSource {
   /** Marks events as applied; resolves the waiters whose last event this was. */
   deliver(events: Iterable<AppliedEvent>): void {
     for (const { tenant, eventId } of events) {
-      const id = pairKey(tenant, eventId);
+      const id = tenantEventKey(tenant, eventId);
       const set = this.#byId.get(id);
       if (!set) continue;
       this.#byId.delete(id);

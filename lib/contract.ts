@@ -16,6 +16,19 @@ export const TRACEPARENT_HEADER = 'traceparent';
 /** Records without the header (produced by other tools) belong to the development tenant. */
 export const DEFAULT_TENANT = 'default';
 
+/** The tenant a record's headers name. */
+export function tenantOf(headers: Record<string, string> | undefined): string {
+  return headers?.[TENANT_HEADER] ?? DEFAULT_TENANT;
+}
+
+/**
+ * One key for an event: ids are unique per tenant only. Length-prefixed, since a tenant read
+ * from a record header need not be a valid name and could otherwise reach into the id's part.
+ */
+export function tenantEventKey(tenant: string, eventId: string): string {
+  return `${tenant.length}:${tenant}/${eventId}`;
+}
+
 /** Redis channel (after REDIS_PREFIX) where the read-model group announces applied events. */
 export const APPLIED_CHANNEL = 'applied';
 

@@ -1,9 +1,9 @@
 import type { Codec } from '../schemas/codec.ts';
 import type { RawMessage } from './kafka/consumer.ts';
-import { DEFAULT_TENANT, TENANT_HEADER, TRACEPARENT_HEADER } from './contract.ts';
+import { DEFAULT_TENANT, tenantEventKey, tenantOf, TRACEPARENT_HEADER } from './contract.ts';
 import { type Traced, TRACESTATE_HEADER } from './tracing.ts';
 
-export { DEFAULT_TENANT };
+export { DEFAULT_TENANT, tenantEventKey };
 
 /** An event as the worker sees it: decoded, with where it came from in Kafka. */
 export interface ConsumedEvent extends Traced {
@@ -17,15 +17,6 @@ export interface ConsumedEvent extends Traced {
   tenant: string;
   schemaId: number;
   value: Record<string, unknown>;
-}
-
-/**
- * Names one event across tenants: event ids are unique per tenant only, so whatever matches
- * events by id (a sink's failures) keys them by both. Length-prefixed, as the tenant comes from a
- * record header and may hold any character.
- */
-export function tenantEventKey(tenant: string, eventId: string): string {
-  return `${tenant.length}:${tenant}/${eventId}`;
 }
 
 // Generated from the .avsc files (schemas/generate-types.ts).
@@ -43,7 +34,7 @@ export function decodeRecord(codec: Codec, topicPrefix: string, raw: RawMessage)
       partition: raw.partition,
       offset: raw.offset,
       key: raw.key?.toString('utf8') ?? '',
-      tenant: raw.headers?.[TENANT_HEADER] ?? DEFAULT_TENANT,
+      tenant: tenantOf(raw.headers),
       schemaId: d.schemaId,
       value: d.value,
       // As sent, parsed only when spans are recorded (lib/tracing.ts inSinkSpan).

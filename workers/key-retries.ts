@@ -20,7 +20,7 @@ import type { Logger } from '../lib/logger.ts';
 import type { RawMessage } from '../lib/kafka/consumer.ts';
 import { type DeadLetter, type DeadLetters, type StoredRecord, toStoredRecord } from '../lib/queues/dead-letters.ts';
 import { describe, isOutage } from './errors.ts';
-import { DEFAULT_TENANT, TENANT_HEADER } from '../lib/contract.ts';
+import { tenantOf } from '../lib/contract.ts';
 import { traceIdOf } from '../lib/tracing.ts';
 
 /** A parked record: the raw Kafka record plus its attempt history. */
@@ -125,8 +125,7 @@ export class KeyRetries {
    * comes from a record header, and a `:` in it must not reach into the key's part.
    */
   listKey(record: RawMessage): string {
-    const tenant = record.headers?.[TENANT_HEADER] ?? DEFAULT_TENANT;
-    return `${this.options.name}:parked:${record.topic}:${encodeURIComponent(tenant)}:${record.key?.toString('utf8') ?? ''}`;
+    return `${this.options.name}:parked:${record.topic}:${encodeURIComponent(tenantOf(record.headers))}:${record.key?.toString('utf8') ?? ''}`;
   }
 
   /**

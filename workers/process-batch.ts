@@ -26,7 +26,7 @@ import type { DeadLetters } from '../lib/queues/dead-letters.ts';
 import { describe, EventFailures, isOutage } from './errors.ts';
 import { type ConsumedEvent, decodeRecord, tenantEventKey } from '../lib/event.ts';
 import type { KeyRetries } from './key-retries.ts';
-import { DEFAULT_TENANT, TENANT_HEADER } from '../lib/contract.ts';
+import { tenantOf } from '../lib/contract.ts';
 import { traceIdOf } from '../lib/tracing.ts';
 
 export interface ProcessBatchOptions {
@@ -203,7 +203,7 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
 function byKey(records: RawMessage[]): Map<string, RawMessage[]> {
   const groups = new Map<string, RawMessage[]>();
   for (const m of records) {
-    const k = `${m.topic}\u0000${m.headers?.[TENANT_HEADER] ?? DEFAULT_TENANT}\u0000${m.key?.toString('utf8') ?? ''}`;
+    const k = `${m.topic}\u0000${tenantOf(m.headers)}\u0000${m.key?.toString('utf8') ?? ''}`;
     const group = groups.get(k);
     if (group) group.push(m);
     else groups.set(k, [m]);

@@ -2,7 +2,7 @@
  * The console's dead-letter filter: what the query string (or an action's body) names, and
  * whether a stored letter matches it. Every term is optional; all given must hold.
  */
-import { DEFAULT_TENANT, TENANT_HEADER } from '../../lib/contract.ts';
+import { tenantOf } from '../../lib/contract.ts';
 import type { DeadLetter } from '../../lib/queues/dead-letters.ts';
 
 export interface LetterFilter {
@@ -52,15 +52,11 @@ export function isEmpty(f: LetterFilter): boolean {
   return Object.values(f).every((v) => v === undefined);
 }
 
-export function tenantOf(d: Pick<DeadLetter, 'headers'>): string {
-  return d.headers?.[TENANT_HEADER] ?? DEFAULT_TENANT;
-}
-
 /** Whether a letter matches, all but eventId (which needs the decoded record). */
 export function matches(d: DeadLetter, f: LetterFilter, topicPrefix: string, extraError = ''): boolean {
   if (f.topic && d.topic !== f.topic && d.topic !== topicPrefix + f.topic) return false;
   if (f.key && d.key !== f.key) return false;
-  if (f.tenant && tenantOf(d) !== f.tenant) return false;
+  if (f.tenant && tenantOf(d.headers) !== f.tenant) return false;
   if (f.step && d.step !== f.step) return false;
   if (f.q) {
     const q = f.q.toLowerCase();

@@ -6,7 +6,7 @@
 import type { Codec } from '../../schemas/codec.ts';
 import type { DeadLetter } from '../../lib/queues/dead-letters.ts';
 import { jsonSafe, redact } from './redact.ts';
-import { tenantOf } from './letter-filter.ts';
+import { tenantOf } from '../../lib/contract.ts';
 
 /** A letter's job as read from the queue Redis (letter-pages.ts). */
 export interface StoredLetter {
@@ -67,7 +67,7 @@ export function letterView(codec: Codec, redactFields: ReadonlySet<string>, s: S
     partition: d.partition,
     offset: d.offset,
     key: d.key,
-    tenant: tenantOf(d),
+    tenant: tenantOf(d.headers),
     headers: { ...(d.headers ?? {}) },
     ...(trace ? { trace_id: trace } : {}),
     step: d.step,

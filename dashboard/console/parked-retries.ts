@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import type { Codec } from '../../schemas/codec.ts';
 import type { StoredRecord } from '../../lib/queues/dead-letters.ts';
 import type { WorkerGroup } from '../../lib/queues/names.ts';
-import { tenantOf } from './letter-filter.ts';
+import { tenantOf } from '../../lib/contract.ts';
 import { jsonSafe, redact } from './redact.ts';
 
 export interface ParkedEvent {
@@ -47,7 +47,7 @@ export function parkedEvent(codec: Codec, fields: ReadonlySet<string>, text: str
   } catch {
     return undefined;
   }
-  const base = { topic: p.topic, partition: p.partition, offset: p.offset, key: p.key, tenant: tenantOf(p) };
+  const base = { topic: p.topic, partition: p.partition, offset: p.offset, key: p.key, tenant: tenantOf(p.headers) };
   if (p.value_base64 === null) return base;
   try {
     const d = codec.decode(Buffer.from(p.value_base64, 'base64'));
