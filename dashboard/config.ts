@@ -1,5 +1,6 @@
 import { isLoopback } from '../lib/net.ts';
 import { type CommonConfig, ConfigError, loadCommonConfig, readInt, readString, readUrl } from '../lib/config.ts';
+import { VIEWER_USER } from './auth.ts';
 
 export { isLoopback };
 
@@ -59,6 +60,9 @@ export function loadDashboardConfig(env: Record<string, string | undefined> = pr
   }
   if (readonlyPassword !== '' && readonlyPassword.length < MIN_PASSWORD_LENGTH) {
     throw new ConfigError('DASHBOARD_READONLY_PASSWORD', `must have at least ${MIN_PASSWORD_LENGTH} characters`);
+  }
+  if (readonlyPassword !== '' && username === VIEWER_USER) {
+    throw new ConfigError('DASHBOARD_USER', `"${VIEWER_USER}" is the read-only user's name; give the admin another`);
   }
   if (password === '' && !isLoopback(host)) {
     throw new ConfigError(
