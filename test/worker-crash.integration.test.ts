@@ -4,16 +4,12 @@
  * each event exactly once.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { Redis } from 'ioredis';
 import { DeadLetters } from '../lib/queues/dead-letters.ts';
 import { KafkaProducer } from '../lib/kafka/producer.ts';
 import { connectQueueRedis } from '../lib/queues/redis.ts';
-import { freePort, isolate, type Isolated, liftFailures, orderEvent, planFailures, pool, postJson, startGateway, startWorker, waitFor } from './helpers.ts';
+import { startPersistentRedis } from '../support/persistent-redis.ts';
+import { isolate, type Isolated, liftFailures, orderEvent, planFailures, pool, postJson, startGateway, startWorker, waitFor } from './helpers.ts';
 
 const BATCH = 100;
 
@@ -114,41 +110,9 @@ test('a second worker joining mid-run (rebalance) loses nothing and applies noth
   }
 });
 
-function startRedis(port: number, dir: string): ChildProcess {
-  return spawn('redis-server', [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--appendonly',
-    'yes',
-    '--appendfsync',
-    'always',
-    '--maxmemory-policy',
-    'noeviction',
-    '--save',
-    '',
-  ], { stdio: 'ignore' });
-}
-
 test('the queue Redis killed with SIGKILL and restarted loses no retry or dead-letter job', async () => {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'ferry-qredis-'));
-  let redis = startRedis(port, dir);
-  const queueUrl = `redis://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    const probe = new Redis(queueUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => {});
-    try {
-      return (await probe.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      probe.disconnect();
-    }
-  }, { what: 'queue redis up' });
+  const redis = await startPersistentRedis();
+  const queueUrl = redis.url;
   const iso = await isolate({ QUEUE_REDIS_URL: queueUrl });
   const gateway = await startGateway(iso.env);
   // Slow retries: the retry job is still waiting when Redis dies.
@@ -170,9 +134,8 @@ test('the queue Redis killed with SIGKILL and restarted loses no retry or dead-l
       timeoutMs: 30_000,
     });
 
-    redis.kill('SIGKILL');
-    await new Promise((r) => redis.once('exit', r));
-    redis = startRedis(port, dir);
+    await redis.kill();
+    await redis.restart();
     await waitFor(async () => (await conn.ping().catch(() => undefined)) === 'PONG', { what: 'queue redis back' });
 
     assert.equal((await deadLetters.list({ key: 'qr-poison' })).length, 1, 'the dead letter survived');
@@ -188,7 +151,6 @@ test('the queue Redis killed with SIGKILL and restarted loses no retry or dead-l
     await deadLetters.close();
     conn.disconnect();
     await iso.cleanup();
-    redis.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    await redis.remove();
   }
 });

@@ -3,14 +3,8 @@
  * the machine's shared instances, so the workers reach them through a proxy the runner cuts; the
  * queue Redis is one of the run's own and is SIGKILLed. 9. PostgreSQL made slow by the proxy.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Redis } from 'ioredis';
 import { type FaultProxy, faultProxy } from '../../support/fault-proxy.ts';
-import { freePort } from '../../support/processes.ts';
-import { waitFor } from '../../support/wait-for.ts';
+import { type PersistentRedis, startPersistentRedis } from '../../support/persistent-redis.ts';
 import type { Scenario } from '../scenario.ts';
 
 type Store = 'DATABASE_URL' | 'CLICKHOUSE_URL' | 'REDIS_URL';
@@ -41,39 +35,7 @@ function proxied(id: string, title: string, store: Store, mode: 'cut' | 'slow'):
 }
 
 function queueRedisKill(): Scenario {
-  let redis: ChildProcess | undefined;
-  let port = 0;
-  let dir = '';
-  const start = () => {
-    redis = spawn('redis-server', [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      'always',
-      '--maxmemory-policy',
-      'noeviction',
-      '--save',
-      '',
-    ], { stdio: 'ignore' });
-  };
-  const up = () =>
-    waitFor(async () => {
-      const probe = new Redis(port, '127.0.0.1', { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      probe.on('error', () => {});
-      try {
-        return (await probe.ping()) === 'PONG';
-      } catch {
-        return false;
-      } finally {
-        probe.disconnect();
-      }
-    }, { what: 'the run queue Redis up', timeoutMs: 15_000 });
+  let redis: PersistentRedis | undefined;
   return {
     id: '8d',
     title: 'queue Redis SIGKILL',
@@ -83,24 +45,13 @@ function queueRedisKill(): Scenario {
     afterS: 5,
     recovery: 'drain',
     setup: async () => {
-      port = await freePort();
-      dir = mkdtempSync(join(tmpdir(), 'ferry-chaos-qredis-'));
-      start();
-      await up();
+      redis = await startPersistentRedis();
     },
-    workerEnv: () => ({ QUEUE_REDIS_URL: `redis://127.0.0.1:${port}` }),
-    inject: async () => {
-      const r = redis!;
-      r.kill('SIGKILL');
-      await new Promise((resolve) => r.once('exit', resolve));
-    },
-    lift: async () => {
-      start();
-      await up();
-    },
+    workerEnv: () => ({ QUEUE_REDIS_URL: redis!.url }),
+    inject: () => redis!.kill(),
+    lift: () => redis!.restart(),
     teardown: async () => {
-      redis?.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
+      await redis?.remove();
     },
   };
 }
