@@ -6,7 +6,6 @@
  * may read, and that a page of an origin not allowed never gets its POST sent at all.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -17,7 +16,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import type { KafkaJS as KafkaJSTypes } from '@confluentinc/kafka-javascript';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { freePort, isolate, type Isolated, orderEvent, type Proc, startProcess, startWorker, waitFor } from './helpers.ts';
+import { freePort, isolate, type Isolated, orderEvent, type Proc, selfSignedCert, startProcess, startWorker, waitFor } from './helpers.ts';
 
 const require = createRequire(import.meta.url);
 const { KafkaJS } = require('@confluentinc/kafka-javascript') as { KafkaJS: typeof KafkaJSTypes };
@@ -54,25 +53,7 @@ before(async () => {
   assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: scripts/install.sh installs Debian's chromium`);
   iso = await isolate();
   dir = mkdtempSync(join(tmpdir(), 'ferry-browser-'));
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '1',
-    '-subj',
-    '/CN=127.0.0.1',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1',
-  ], { stdio: 'ignore' });
+  const { cert, key } = selfSignedCert(dir);
   shop = await pageServer();
   elsewhere = await pageServer();
 

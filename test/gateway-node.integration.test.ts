@@ -4,7 +4,6 @@
  * partial failure (207), and Java-compatible key -> partition mapping (murmur2).
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -17,7 +16,7 @@ import { after, before, describe, test } from 'node:test';
 import type { KafkaJS as KafkaJSTypes } from '@confluentinc/kafka-javascript';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
-import { freePort, isolate, type Isolated, orderEvent, postJson, startGateway, startProcess, waitFor } from './helpers.ts';
+import { freePort, isolate, type Isolated, orderEvent, postJson, selfSignedCert, startGateway, startProcess, waitFor } from './helpers.ts';
 import { readTopic } from './kafka-reader.ts';
 
 const require = createRequire(import.meta.url);
@@ -57,25 +56,7 @@ describe('HTTPS', () => {
   test('serves HTTPS when TLS_CERT_FILE and TLS_KEY_FILE are set, and not plain HTTP on that port', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ferry-tls-'));
     try {
-      const cert = join(dir, 'cert.pem');
-      const key = join(dir, 'key.pem');
-      execFileSync('openssl', [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      ], { stdio: 'ignore' });
+      const { cert, key } = selfSignedCert(dir);
       const ca = readFileSync(cert);
       const port = await freePort();
       const proc = startProcess('gateway/main.ts', {

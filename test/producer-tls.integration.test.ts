@@ -3,13 +3,12 @@
  * over https), and no start off loopback without TLS.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { freePort, isolate, type Isolated, startProcess, waitFor } from './helpers.ts';
+import { freePort, isolate, type Isolated, selfSignedCert, startProcess, waitFor } from './helpers.ts';
 
 const TOKEN = 'producer-tls-token-0123456789';
 let iso: Isolated;
@@ -25,25 +24,7 @@ after(async () => {
 });
 
 test('serves HTTPS with TLS_CERT_FILE and TLS_KEY_FILE (the token still required), and no plain HTTP on that port', async () => {
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  execFileSync('openssl', [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    key,
-    '-out',
-    cert,
-    '-days',
-    '1',
-    '-subj',
-    '/CN=localhost',
-    '-addext',
-    'subjectAltName=IP:127.0.0.1,DNS:localhost',
-  ], { stdio: 'ignore' });
+  const { cert, key } = selfSignedCert(dir);
   const ca = readFileSync(cert);
   const port = await freePort();
   const proc = startProcess('producer/main.ts', { ...iso.env, PRODUCER_PORT: String(port), PRODUCER_TOKEN: TOKEN, TLS_CERT_FILE: cert, TLS_KEY_FILE: key });
