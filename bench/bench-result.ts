@@ -22,8 +22,8 @@ export interface Point {
 export interface LegResult {
   id: string;
   title: string;
-  kind: 'http' | 'producer' | 'drain' | 'e2e';
-  unit: 'req/s' | 'events/s';
+  kind: 'http' | 'producer' | 'drain' | 'e2e' | 'startup';
+  unit: 'req/s' | 'events/s' | 'CPU s';
   /** The leg's throughput in `unit` (steady window). */
   value: number;
   /** Events per second, when a request carries several. */
@@ -80,6 +80,9 @@ export interface BenchResult {
   machine: Machine;
   settings: Record<string, unknown>;
   legs: LegResult[];
+  /** The goals the report leads with (ratios.ts goals()). */
+  goals: Ratio[];
+  /** Each part against its own floor (ratios.ts ratios()). */
   ratios: Ratio[];
   bridge: { available: boolean; tried: string[]; outcome: string };
   profiles?: Record<string, unknown>;

@@ -9,6 +9,12 @@
  *   d  worker drain rate (every sink written) / gateway sustained ingest (leg b)
  *   e  worker drain rate with 1% of PostgreSQL writes failing once / without failures
  *   f  end-to-end p99, accepted -> written in PostgreSQL, at half the sustained rate
+ *   s  the whole pipeline's sustained rate with batches of 50 (every event in every sink, p99 ≤ 250 ms)
+ *   u  a worker's start-up CPU
+ *
+ * The report leads with where the CPU goes (per process, per event, by leg) and the goals
+ * (ratios.ts goals()), then each part against its own floor (ratios.ts ratios()). Ferry's
+ * processes run from the bundles in dist/ (built first), as the Procfile runs them.
  *
  * Every HTTP leg is warmed up and then measured with the same autocannon settings; CPU of
  * every process is sampled from /proc; a leg whose load generator (this process) used more
@@ -17,7 +23,8 @@
  * Options: --quick, --profile (node --cpu-prof on the Ferry processes; numbers then are not
  * comparable), --legs a,b,c,d,e,f, --out DIR (default bench/results), --f-rate N (offer f this
  * many req/s instead of half the sustained rate, to compare runs at one rate), --split-groups
- * (legs d, e, f run the read-model and analytics groups in worker processes of their own).
+ * (legs d, e, f run the read-model and analytics groups in worker processes of their own),
+ * --source (Ferry's processes from the TypeScript under tsx instead of dist/).
  */
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -33,8 +40,11 @@ import { legC } from './legs/c-ack.ts';
 import { legD } from './legs/d-drain.ts';
 import { legE } from './legs/e-drain-failures.ts';
 import { legF } from './legs/f-end-to-end.ts';
+import { legS } from './legs/s-sustained.ts';
+import { legU } from './legs/u-startup.ts';
+import { build } from '../scripts/build.ts';
 import { machine } from './machine.ts';
-import { ratios } from './ratios.ts';
+import { goals, ratios } from './ratios.ts';
 import { renderHtml, renderMarkdown } from './report.ts';
 
 const root = new URL('../', import.meta.url).pathname;
@@ -48,13 +58,14 @@ const { values: args } = parseArgs({
     connections: { type: 'string' },
     'f-rate': { type: 'string' },
     'split-groups': { type: 'boolean', default: false },
+    source: { type: 'boolean', default: false },
   },
 });
 
 const quick = args.quick!;
 const settings = benchSettings({ quick, connections: args.connections, splitGroups: args['split-groups']! });
 if (args['f-rate'] !== undefined && !(Number(args['f-rate']) > 0)) throw new Error(`--f-rate must be a positive number of req/s, got ${args['f-rate']}`);
-const legsWanted = new Set((args.legs ?? (quick ? 'a,b,d,f' : 'a,b,c,d,e,f')).split(',').map((s) => s.trim()));
+const legsWanted = new Set((args.legs ?? (quick ? 'a,b,d,f,s,u' : 'a,b,c,d,e,f,s,u')).split(',').map((s) => s.trim()));
 const outDir = args.out ?? `${root}bench/results`;
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const runDir = `${outDir}/bench-${stamp}`;
@@ -74,6 +85,7 @@ const ctx = new BenchContext({
   profile: args.profile!,
   settings,
   fRate: args['f-rate'] !== undefined ? Number(args['f-rate']) : undefined,
+  built: !args.source,
 });
 ctx.sampler.start(1000);
 
@@ -83,20 +95,28 @@ async function main(): Promise<void> {
   log(`${quick ? 'quick' : 'full'} benchmark${args.profile ? ' (profiled)' : ''}, legs ${[...legsWanted].join(',')}; results in ${runDir}`);
   const legs = new Map<string, LegResult>();
   const add = (ls: LegResult[]) => ls.forEach((l) => legs.set(l.id, l));
+  if (!args.source) {
+    await build();
+    log('built dist/: Ferry processes run from the bundles');
+  }
 
   const needsThroughput = ['a', 'b', 'c'].some((l) => legsWanted.has(l));
-  const [isoT, isoD, isoE] = await Promise.all([
+  const needsPipeline = ['d', 'f', 's'].some((l) => legsWanted.has(l));
+  const [isoT, isoD, isoE, isoU] = await Promise.all([
     needsThroughput ? ctx.stack() : undefined,
-    legsWanted.has('d') || legsWanted.has('f') ? ctx.stack() : undefined,
+    needsPipeline ? ctx.stack() : undefined,
     legsWanted.has('e') ? ctx.stack() : undefined,
+    legsWanted.has('u') ? ctx.stack() : undefined,
   ]);
+  // First, on a quiet machine: nothing else of the run has started yet.
+  if (legsWanted.has('u')) add([await legU(ctx, isoU!)]);
   if (legsWanted.has('a')) add(await legA(ctx, isoT!));
   if (legsWanted.has('c')) add(await legC(ctx, isoT!));
   if (legsWanted.has('b')) add(await legB(ctx, isoT!));
 
   let running: Running = {};
-  if (legsWanted.has('d') || legsWanted.has('f')) {
-    const d = await legD(ctx, isoD!, legsWanted.has('f'));
+  if (needsPipeline) {
+    const d = await legD(ctx, isoD!, legsWanted.has('f') || legsWanted.has('s'));
     add([d.leg]);
     running = d;
   }
@@ -104,6 +124,7 @@ async function main(): Promise<void> {
     const f = await legF(ctx, isoD!, running, legs);
     if (f) add([f]);
   }
+  if (legsWanted.has('s') && running.gateway) add([await legS(ctx, isoD!, running, legs)]);
   await Promise.all([ctx.stop(running.gateway?.proc), ctx.stop(running.worker), ctx.stop(running.analytics)]);
   if (legsWanted.has('e')) add(await legE(ctx, isoE!, legsWanted.has('d') ? { iso: isoD!, leg: legs.get('d-drain')! } : undefined));
 
@@ -116,6 +137,7 @@ async function main(): Promise<void> {
     machine: m,
     settings,
     legs: [...legs.values()],
+    goals: goals(legs),
     ratios: ratios(legs, m),
     // After the legs: Maven's JVM would otherwise compete with them for the CPU.
     bridge: quick ? { available: false, tried: [], outcome: 'not tried in quick mode' } : await tryBridge(root),

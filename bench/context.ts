@@ -3,6 +3,7 @@
  * sampler, the Kafka admin, and the stacks and child processes to clean up at the end.
  */
 import { existsSync, readdirSync } from 'node:fs';
+import { builtPath, ENTRIES } from '../scripts/build.ts';
 import { isolate, type Isolated } from '../support/isolation.ts';
 import { CpuSampler, serviceTargets } from './cpu.ts';
 import { type Child, spawnNode, spawnServer } from './procs.ts';
@@ -49,6 +50,11 @@ export interface BenchOptions {
   settings: BenchSettings;
   /** --f-rate: leg f offers this many req/s instead of half the sustained rate. */
   fRate?: number;
+  /**
+   * Ferry's own entries (scripts/build.ts ENTRIES) run from the bundles in dist/, as the Procfile
+   * runs them; false (--source) runs the TypeScript under tsx. @defaultValue true
+   */
+  built?: boolean;
 }
 
 export function benchLog(line: string): void {
@@ -118,14 +124,19 @@ export class BenchContext {
     return proc;
   }
 
+  /** What to start for `entry`: a Ferry entry's bundle (unless --source), anything else as it is. */
+  entry(entry: string): string {
+    return this.options.built !== false && ENTRIES.includes(entry) ? builtPath(entry) : entry;
+  }
+
   /** Starts a Node child under `name` (its CPU and profile go by that name) and watches it. */
   spawn(name: string, entry: string, env: Record<string, string>): Child {
-    return this.watch(spawnNode(name, entry, env, this.nodeArgs(name)));
+    return this.watch(spawnNode(name, this.entry(entry), env, this.nodeArgs(name)));
   }
 
   /** Starts a server child under `name` and watches it. */
   async server(name: string, entry: string, env: Record<string, string>, readyPath = '/healthz'): Promise<{ proc: Child; url: string }> {
-    const s = await spawnServer(name, entry, env, this.nodeArgs(name), readyPath);
+    const s = await spawnServer(name, this.entry(entry), env, this.nodeArgs(name), readyPath);
     this.watch(s.proc);
     return s;
   }

@@ -97,29 +97,52 @@ test('batches with a small key spread, and the checker notices an event that was
   assert.equal(verdict.ok, false);
 });
 
-test('the quick benchmark runs a drain leg on a stack of its own and its checker finds nothing lost or duplicated', async () => {
+test('npm run bench:quick runs every quick leg against the real pipeline, and its checkers find nothing lost or duplicated', async () => {
   const out = mkdtempSync(`${tmpdir()}/ferry-bench-`);
   try {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/bench.ts', '--quick', '--legs', 'd', '--out', out], {
+    // What `npm run bench:quick` runs, into a directory of its own. Speed is not asserted: the
+    // machine is shared; the run must only complete, check its events, and report every goal.
+    const run = spawnSync(process.execPath, ['--import', 'tsx', 'bench/bench.ts', '--quick', '--out', out], {
       cwd: new URL('../', import.meta.url).pathname,
       encoding: 'utf8',
       timeout: 240_000,
     });
     assert.equal(run.status, 0, `${run.stdout}\n${run.stderr}`);
     const result = JSON.parse(readFileSync(`${out}/quick-latest.json`, 'utf8')) as {
-      legs: { id: string; valid: boolean; value: number; check: { ok: boolean; lost: number; duplicates: number; phantoms: number } }[];
+      legs: { id: string; valid: boolean; value: number; check?: { ok: boolean; lost: number; duplicates: number; phantoms: number } }[];
+      goals: { id: string; value: number }[];
       ratios: { id: string }[];
     };
-    const d = result.legs.find((l) => l.id === 'd-drain')!;
-    assert.equal(d.check.lost, 0);
-    assert.equal(d.check.duplicates, 0);
-    assert.equal(d.check.phantoms, 0);
-    assert.ok(d.check.ok);
-    assert.ok(d.value > 0, 'a drain rate was measured');
-    assert.deepEqual(result.ratios.map((r) => r.id), ['a', 'b', 'c', 'd', 'e', 'f']);
+    assert.deepEqual(result.legs.map((l) => l.id).sort(), [
+      'a-bare',
+      'a-gateway',
+      'b-bare',
+      'b-gateway',
+      'd-drain',
+      'f-end-to-end',
+      's-sustained',
+      'u-startup',
+    ]);
+    for (const id of ['d-drain', 'f-end-to-end']) {
+      const leg = result.legs.find((l) => l.id === id)!;
+      assert.deepEqual({ id, lost: leg.check!.lost, duplicates: leg.check!.duplicates, phantoms: leg.check!.phantoms, ok: leg.check!.ok }, {
+        id,
+        lost: 0,
+        duplicates: 0,
+        phantoms: 0,
+        ok: true,
+      });
+    }
+    assert.ok(result.legs.find((l) => l.id === 'd-drain')!.value > 0, 'a drain rate was measured');
+    assert.ok(result.legs.find((l) => l.id === 'u-startup')!.value > 0, 'a start-up CPU was measured');
+    assert.deepEqual(result.goals.map((g) => g.id), ['1', '2', '3', '4']);
+    assert.ok(result.goals.filter((g) => g.id !== '2').every((g) => Number.isFinite(g.value)), 'goals 1, 3 and 4 have a value whatever the load');
+    assert.deepEqual(result.ratios.map((r) => r.id), ['a', 'b', 'c', 'd', 'd (ceiling)', 'd (whole drain)', 'd (single events)', 'e', 'f']);
     const html = readFileSync(`${out}/quick-latest.html`, 'utf8');
     assert.match(html, /<svg /);
-    assert.match(readFileSync(`${out}/quick-latest.md`, 'utf8'), /\| d \|/);
+    const md = readFileSync(`${out}/quick-latest.md`, 'utf8');
+    assert.ok(md.indexOf('| process |') < md.indexOf('| goal |'), 'the CPU table comes first');
+    assert.match(md, /\| worker \| \d/);
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

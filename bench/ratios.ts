@@ -1,6 +1,6 @@
 /** The ratios the report states, each from two legs (or one) of the run, with its target. */
 import type { LegResult, Machine, Ratio } from './bench-result.ts';
-import { drainCeiling } from './drain-ceiling.ts';
+import { DRAIN_SERVICES, drainCeiling } from './drain-ceiling.ts';
 
 function ratio(
   legs: Map<string, LegResult>,
@@ -23,7 +23,51 @@ function ratio(
   return { id, title, numerator: num, denominator: den, value: v, target, direction, unit, met, why };
 }
 
-/** Every ratio of the report; a leg not run or invalid leaves its ratio unmet with why. */
+/**
+ * The worker's CPU per drained event over Kafka's and the stores' (DRAIN_SERVICES) over the
+ * whole drain of leg d: the worker processes are `worker-d` (and `analytics-d` with
+ * --split-groups).
+ */
+export function workerOverStores(cpuUsPerEvent: Record<string, number> | undefined): number {
+  if (!cpuUsPerEvent) return Number.NaN;
+  const worker = Object.entries(cpuUsPerEvent).filter(([k]) => /^(worker|analytics)-d$/.test(k)).reduce((sum, [, v]) => sum + v, 0);
+  const stores = DRAIN_SERVICES.reduce((sum, name) => sum + (cpuUsPerEvent[name] ?? 0), 0);
+  return worker > 0 && stores > 0 ? worker / stores : Number.NaN;
+}
+
+/**
+ * The goals the report leads with, each a ratio (or a bound) within one run: the pipeline as a
+ * whole rather than each part against its own floor.
+ */
+export function goals(legs: Map<string, LegResult>): Ratio[] {
+  return [
+    ratio(
+      legs,
+      '1',
+      "worker CPU per drained event / Kafka's and the stores' CPU per drained event (leg d, whole drain)",
+      'd-drain',
+      undefined,
+      1.0,
+      '<=',
+      (n) => workerOverStores(n.drainCpuUsPerEvent),
+    ),
+    ratio(legs, '2', 'whole pipeline sustained events/s, batches of 50 (s) / gateway batched ingest, no worker (b)', 's-sustained', 'b-gateway', 0.35, '>='),
+    ratio(
+      legs,
+      '3',
+      'p99 accepted -> PostgreSQL at half the sustained single-event rate (f)',
+      'f-end-to-end',
+      undefined,
+      50,
+      '<=',
+      (n) => n.endToEnd?.postgresMs.p99 ?? Number.NaN,
+      'ms',
+    ),
+    ratio(legs, '4', "a worker's start-up CPU, median (u)", 'u-startup', undefined, 0.3, '<=', (n) => n.value, 's'),
+  ];
+}
+
+/** Every part against its own floor; a leg not run or invalid leaves its ratio unmet with why. */
 export function ratios(legs: Map<string, LegResult>, m: Machine): Ratio[] {
   return [
     ratio(legs, 'a', 'gateway single-event req/s / bare Hono handler', 'a-gateway', 'a-bare', 0.8, '>='),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { BenchResult, LegResult } from './bench-result.ts';
-import { escapeHtml, lineChart, renderHtml, renderMarkdown } from './report.ts';
+import { cpuTable, escapeHtml, lineChart, renderHtml, renderMarkdown } from './report.ts';
 import { summarize } from './stats.ts';
 
 const leg = (id: string, extra: Partial<LegResult> = {}): LegResult => ({
@@ -35,7 +35,12 @@ const result: BenchResult = {
       unit: 'events/s',
       lagSeries: [{ t: 0, v: 100 }, { t: 1, v: 0 }],
       endToEnd: { postgresMs: summarize([5, 10]), clickhouseMs: summarize([6, 12]) },
+      drainCpuUsPerEvent: { 'worker-d': 30, kafka: 10, postgresql: 12, clickhouse: 5, redis: 3, 'gateway-d': 1, machine: 80 },
     }),
+  ],
+  goals: [
+    { id: '1', title: 'worker / stores', numerator: 'd-drain', value: 1.0, target: 1, direction: '<=', met: true },
+    { id: '4', title: 'start-up', numerator: 'u-startup', value: 0.42, target: 0.3, direction: '<=', unit: 's', met: false },
   ],
   ratios: [
     {
@@ -76,6 +81,22 @@ test('the Markdown table gives every ratio a verdict', () => {
   assert.match(md, /2 cores \(AMD EPYC\)/);
   // CPU column leaves out the machine totals and idle processes.
   assert.match(md, /gateway 0\.9, load generator 0\.3 \|/);
+});
+
+test('the CPU table: µs per event by kind of process and leg, with the stores summed and the worker set against them', () => {
+  const [head, ...body] = cpuTable(result);
+  // a-gateway: 0.9 cores at 1000 events/s = 900 µs per event; d-drain: the whole drain's figures.
+  assert.deepEqual(head, ['process', 'd: worker drain (whole drain)', 'a: gateway, single events']);
+  const row = (name: string) => body.find((r) => r[0] === name);
+  assert.deepEqual(row('worker'), ['worker', '30', '']);
+  assert.deepEqual(row('gateway'), ['gateway', '1', '900']);
+  assert.deepEqual(row('Kafka + stores'), ['Kafka + stores', '30', '0']);
+  assert.deepEqual(row('worker / (Kafka + stores)'), ['worker / (Kafka + stores)', '1.00', '']);
+  assert.equal(row('machine'), undefined, 'the host total is not a process');
+  assert.equal(body[0]![0], 'worker', 'the worker leads');
+  const md = renderMarkdown(result);
+  assert.ok(md.indexOf('| process |') < md.indexOf('| goal |') && md.indexOf('| goal |') < md.indexOf('| ratio |'), 'CPU table, then goals, then ratios');
+  assert.match(md, /\| 4 \| start-up \| 0\.42 s \| <= 0\.3 s \| MISSED \|/);
 });
 
 test('charts: no data, and a percentile axis', () => {

@@ -116,13 +116,72 @@ function legLine(l: LegResult): string[] {
   ];
 }
 
+/** The legs the CPU table has a column for, in this order, with what each column measures. */
+const CPU_COLUMNS: { id: string; head: string }[] = [
+  { id: 'd-drain', head: 'd: worker drain (whole drain)' },
+  { id: 'e-drain-failures', head: 'e: drain, 1% failing (whole drain)' },
+  { id: 'f-end-to-end', head: 'f: end to end, single events' },
+  { id: 'a-gateway', head: 'a: gateway, single events' },
+  { id: 'b-gateway', head: 'b: gateway, batches' },
+];
+
+/** `worker-d` → `worker`, `gateway-a` → `gateway`: one row per kind of process across legs. */
+const processKind = (name: string) => name.replace(/-[a-z]$/, '');
+
+/** The services a drain needs besides the worker (drain-ceiling.ts DRAIN_SERVICES). */
+const STORES = ['kafka', 'postgresql', 'clickhouse', 'redis', 'queue redis'];
+
+/**
+ * Where the CPU goes: µs of a core per event for each process in each leg that moves events.
+ * Drain legs count every process's CPU from the worker's start to lag 0 over the backlog; the
+ * others, the measured window's cores over its events/s.
+ */
+export function cpuTable(r: BenchResult): string[][] {
+  const columns = CPU_COLUMNS.map((c) => ({ ...c, leg: r.legs.find((l) => l.id === c.id) })).filter((c) => c.leg);
+  const perEvent = columns.map(({ leg }) => {
+    const out = new Map<string, number>();
+    const add = (name: string, us: number) => {
+      if (name === 'machine' || name === 'other' || !Number.isFinite(us)) return;
+      out.set(processKind(name), (out.get(processKind(name)) ?? 0) + us);
+    };
+    if (leg!.drainCpuUsPerEvent) { for (const [name, us] of Object.entries(leg!.drainCpuUsPerEvent)) add(name, us); }
+    else {
+      const events = leg!.eventsPerS ?? leg!.value;
+      for (const [name, cores] of Object.entries(leg!.cpuCores)) if (events > 0) add(name, (cores / events) * 1e6);
+    }
+    return out;
+  });
+  const names = [...new Set(perEvent.flatMap((m) => [...m.keys()]))].sort((a, b) => {
+    const rank = (n: string) => (n === 'worker' || n === 'analytics' ? 0 : n === 'gateway' ? 1 : STORES.includes(n) ? 2 + STORES.indexOf(n) : 10);
+    return rank(a) - rank(b) || a.localeCompare(b);
+  });
+  const cell = (v: number | undefined) => (v === undefined ? '' : String(round(v)));
+  const sum = (m: Map<string, number>, keep: (n: string) => boolean) => [...m].filter(([n]) => keep(n)).reduce((a, [, v]) => a + v, 0);
+  return [
+    ['process', ...columns.map((c) => c.head)],
+    ...names.map((n) => [n, ...perEvent.map((m) => cell(m.get(n)))]),
+    ['Kafka + stores', ...perEvent.map((m) => cell(sum(m, (n) => STORES.includes(n))))],
+    [
+      'worker / (Kafka + stores)',
+      ...perEvent.map((m) => {
+        const stores = sum(m, (n) => STORES.includes(n));
+        const worker = sum(m, (n) => n === 'worker' || n === 'analytics');
+        return worker > 0 && stores > 0 ? round(worker / stores).toFixed(2) : '';
+      }),
+    ],
+  ];
+}
+
+function ratioRow(x: Ratio): string[] {
+  return [x.id, x.title, ratioValue(x), `${x.direction} ${x.target}${x.unit ? ` ${x.unit}` : ''}`, verdict(x)];
+}
+
 export function renderMarkdown(r: BenchResult): string {
   const rows = (cells: string[][]) => cells.map((c) => `| ${c.map((x) => x.replace(/\|/g, '\\|')).join(' | ')} |`).join('\n');
-  const ratios = rows([
-    ['ratio', 'what', 'measured', 'target', 'verdict'],
-    ['---', '---', '---', '---', '---'],
-    ...r.ratios.map((x) => [x.id, x.title, ratioValue(x), `${x.direction} ${x.target}${x.unit ? ` ${x.unit}` : ''}`, verdict(x)]),
-  ]);
+  const withRule = ([head, ...body]: string[][]) => rows([head!, head!.map(() => '---'), ...body]);
+  const cpu = withRule(cpuTable(r));
+  const goals = withRule([['goal', 'what', 'measured', 'target', 'verdict'], ...r.goals.map(ratioRow)]);
+  const ratios = withRule([['ratio', 'what', 'measured', 'target', 'verdict'], ...r.ratios.map(ratioRow)]);
   const legs = rows([
     ['leg', 'what', 'throughput', 'latency p50 / p99 / p99.9 ms', 'CPU cores', 'validity'],
     ['---', '---', '---', '---', '---', '---'],
@@ -131,6 +190,12 @@ export function renderMarkdown(r: BenchResult): string {
   const m = r.machine;
   return [
     `Run of ${r.startedAt} (${r.mode}${r.profiled ? ', profiled: not comparable' : ''}, ${round(r.durationS)} s).`,
+    '',
+    'Where the CPU goes, µs of a core per event:',
+    '',
+    cpu,
+    '',
+    goals,
     '',
     ratios,
     '',
@@ -178,10 +243,10 @@ export function renderHtml(r: BenchResult): string {
         .map((row) => `<tr>${row.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`)
         .join('')
     }</tbody></table>`;
-  const ratios = table(
-    ['ratio', 'what', 'measured', 'target', 'verdict'],
-    r.ratios.map((x) => [x.id, x.title, ratioValue(x), `${x.direction} ${x.target}${x.unit ? ` ${x.unit}` : ''}`, verdict(x)]),
-  );
+  const [cpuHead, ...cpuBody] = cpuTable(r);
+  const cpu = table(cpuHead!, cpuBody);
+  const goals = table(['goal', 'what', 'measured', 'target', 'verdict'], r.goals.map(ratioRow));
+  const ratios = table(['ratio', 'what', 'measured', 'target', 'verdict'], r.ratios.map(ratioRow));
   const legs = table(['leg', 'what', 'throughput', 'latency p50 / p99 / p99.9 ms', 'CPU cores', 'validity'], r.legs.map(legLine));
   const metricRows = r.legs.flatMap((l) =>
     Object.entries(l.metrics ?? {}).map(([name, d]) => {
@@ -205,7 +270,9 @@ export function renderHtml(r: BenchResult): string {
 <p>${escapeHtml(r.startedAt)}, ${escapeHtml(r.mode)} mode${r.profiled ? ' (profiled: numbers not comparable)' : ''}, ${round(r.durationS)} s.
 Machine: ${m.nproc} cores (${escapeHtml(m.cpuModel)}), ${round(m.memoryGiB)} GiB, ${escapeHtml(m.kernel)}, Node ${escapeHtml(m.node)};
 load average ${m.loadAverageStart.map(round).join(' ')} at the start, ${m.loadAverageEnd.map(round).join(' ')} at the end.</p>
-<h2>Ratios</h2>${ratios}
+<h2>Where the CPU goes (µs of a core per event)</h2>${cpu}
+<h2>Goals</h2>${goals}
+<h2>Each part against its floor</h2>${ratios}
 <h2>Legs</h2>${legs}
 <ul>${notes}</ul>
 ${metrics}

@@ -35,14 +35,22 @@ export async function legA(ctx: BenchContext, iso: Isolated): Promise<LegResult[
   floorNode.notes.push(
     "Informational: not one of the ratios. The floor of ratio a reads the body with Hono's c.req.text(), which builds a web Request, an AbortSignal and a stream per request; the gateway reads Node's request directly. This floor does the same, to show what the rest of the gateway costs.",
   );
-  // Informational: the production configuration (API key required, no CORS by default).
+  // Informational: the production configuration (API key required, no CORS by default). Its
+  // rate limits stay on, each request checked against Redis, with limits far above what one
+  // client sends, so the leg measures their cost rather than their limit.
   const key = `fry_bench_${crypto.randomUUID()}`;
   const keys = JSON.stringify([{ id: 'bench', tenant: 'bench', sha256: await sha256Hex(key), scopes: ['write:orders', 'write:page_views'] }]);
-  const prod = await ctx.server('gateway-a-production', 'gateway/main.ts', { ...ctx.gatewayEnv(iso), NODE_ENV: 'production', FERRY_API_KEYS: keys }, '/readyz');
+  const prod = await ctx.server('gateway-a-production', 'gateway/main.ts', {
+    ...ctx.gatewayEnv(iso),
+    NODE_ENV: 'production',
+    FERRY_API_KEYS: keys,
+    RATE_LIMIT_PER_SECOND: '1000000',
+    RATE_LIMIT_ADDRESS_PER_SECOND: '1000000',
+  }, '/readyz');
   const production = await httpLeg(
     ctx,
     'a-gateway-production',
-    'gateway: single-event POST, NODE_ENV=production (API key checked, no CORS)',
+    'gateway: single-event POST, NODE_ENV=production (API key and rate limits checked, no CORS)',
     prod.url,
     requests,
     1,
