@@ -23,8 +23,39 @@ function ratio(
   return { id, title, numerator: num, denominator: den, value: v, target, direction, unit, met, why };
 }
 
+/** What the ratios need besides the legs. */
+export interface RatioContext {
+  /** Why the peer of ratio 5 could not be run (bench/peer-install.ts), when it could not. */
+  peerUnavailable?: string;
+}
+
+/** Ratio 5: the gateway against @platformatic/kafka-hooks (leg g); unmet with the reason when the peer was not available. */
+function peerRatios(legs: Map<string, LegResult>, unavailable: string | undefined): Ratio[] {
+  const rs = [
+    ratio(
+      legs,
+      '5 (single)',
+      'gateway single-event req/s / @platformatic/kafka-hooks POST /topics/:topic req/s, same event, same Kafka',
+      'g-gateway',
+      'g-peer',
+      1.5,
+      '>=',
+    ),
+    ratio(
+      legs,
+      '5 (batch)',
+      'gateway batch events/s / kafka-hooks single-message events/s (it has no batch publish)',
+      'g-gateway-batch',
+      'g-peer',
+      1.5,
+      '>=',
+    ),
+  ];
+  return unavailable === undefined ? rs : rs.map((r) => ({ ...r, value: Number.NaN, met: null, why: `the peer was not run: ${unavailable}` }));
+}
+
 /** Every ratio of the report; a leg not run or invalid leaves its ratio unmet with why. */
-export function ratios(legs: Map<string, LegResult>, m: Machine): Ratio[] {
+export function ratios(legs: Map<string, LegResult>, m: Machine, context: RatioContext = {}): Ratio[] {
   return [
     ratio(legs, 'a', 'gateway single-event req/s / bare Hono handler', 'a-gateway', 'a-bare', 0.8, '>='),
     ...(legs.has('a-gateway-production')
@@ -105,5 +136,6 @@ export function ratios(legs: Map<string, LegResult>, m: Machine): Ratio[] {
       (n) => n.endToEnd?.postgresMs.p99 ?? Number.NaN,
       'ms',
     ),
+    ...peerRatios(legs, context.peerUnavailable),
   ];
 }
