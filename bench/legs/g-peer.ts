@@ -112,7 +112,7 @@ export async function legG(ctx: BenchContext, iso: Isolated, peer: Extract<PeerI
       rf === 1 ? ': acks=all and acks=1 then wait for the same single write' : 's'
     }.`,
     'kafka-hooks takes the body as bytes: no JSON parse, validation, Avro, event id, tenant or metrics; the key comes from the x-plt-kafka-hooks-key header (here the event key Ferry uses), and every request header is copied into the record.',
-    "kafka-hooks' Kafka client keeps at most 5 requests in flight per broker connection (@platformatic/kafka's maxInflights, which kafka-hooks does not expose either) and each request carries one record, so against one broker it produces at most 5 records per produce round trip, whatever CPU it has left (see its cores).",
+    "kafka-hooks' Kafka client keeps at most 5 requests in flight per broker connection (@platformatic/kafka's maxInflights, not exposed by kafka-hooks either) and each request carries one record, so against one broker at most 5 records are on their way at once and its rate follows the broker's round trip.",
     'kafka-hooks has no batch publish: a JSON array would be one record. Ratio 5 (batch) compares the gateway batch events/s with this leg, one event per request.',
   );
   return [gateway, peerLeg, gatewayBatch];
