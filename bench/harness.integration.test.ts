@@ -109,6 +109,7 @@ test('the quick benchmark runs a drain leg on a stack of its own and its checker
     const result = JSON.parse(readFileSync(`${out}/quick-latest.json`, 'utf8')) as {
       legs: { id: string; valid: boolean; value: number; check: { ok: boolean; lost: number; duplicates: number; phantoms: number } }[];
       ratios: { id: string }[];
+      peer?: unknown;
     };
     const d = result.legs.find((l) => l.id === 'd-drain')!;
     assert.equal(d.check.lost, 0);
@@ -116,7 +117,8 @@ test('the quick benchmark runs a drain leg on a stack of its own and its checker
     assert.equal(d.check.phantoms, 0);
     assert.ok(d.check.ok);
     assert.ok(d.value > 0, 'a drain rate was measured');
-    assert.deepEqual(result.ratios.map((r) => r.id), ['a', 'b', 'c', 'd', 'e', 'f']);
+    assert.deepEqual(result.ratios.map((r) => r.id), ['a', 'b', 'c', 'd', 'e', 'f', '5 (single)', '5 (batch)']);
+    assert.equal(result.peer, undefined, 'the peer is neither installed nor reported when leg g was not asked for');
     const html = readFileSync(`${out}/quick-latest.html`, 'utf8');
     assert.match(html, /<svg /);
     assert.match(readFileSync(`${out}/quick-latest.md`, 'utf8'), /\| d \|/);
