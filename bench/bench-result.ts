@@ -85,6 +85,8 @@ export interface BenchResult {
   /** Each part against its own floor (ratios.ts ratios()). */
   ratios: Ratio[];
   bridge: { available: boolean; tried: string[]; outcome: string };
+  /** The peer of ratio 5 (leg g), when leg g was asked for: what was installed or why not. */
+  peer?: { available: boolean; tried: string[]; outcome: string };
   profiles?: Record<string, unknown>;
   commands: string[];
 }

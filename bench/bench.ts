@@ -15,13 +15,15 @@
  * The report leads with where the CPU goes (per process, per event, by leg) and the goals
  * (ratios.ts goals()), then each part against its own floor (ratios.ts ratios()). Ferry's
  * processes run from the bundles in dist/ (built first), as the Procfile runs them.
+ *   g  gateway single-event req/s and batch events/s / @platformatic/kafka-hooks' POST /topics/:topic
+ *      (goal 5; full runs only, last; the peer is installed on demand, bench/peer-install.ts)
  *
  * Every HTTP leg is warmed up and then measured with the same autocannon settings; CPU of
  * every process is sampled from /proc; a leg whose load generator (this process) used more
  * than 0.9 of a core is marked invalid and left out of the ratios.
  *
  * Options: --quick, --profile (node --cpu-prof on the Ferry processes; numbers then are not
- * comparable), --legs a,b,c,d,e,f, --out DIR (default bench/results), --f-rate N (offer f this
+ * comparable), --legs a,b,c,d,e,f,g, --out DIR (default bench/results), --f-rate N (offer f this
  * many req/s instead of half the sustained rate, to compare runs at one rate), --split-groups
  * (legs d, e, f run the read-model and analytics groups in worker processes of their own),
  * --source (Ferry's processes from the TypeScript under tsx instead of dist/).
@@ -40,10 +42,12 @@ import { legC } from './legs/c-ack.ts';
 import { legD } from './legs/d-drain.ts';
 import { legE } from './legs/e-drain-failures.ts';
 import { legF } from './legs/f-end-to-end.ts';
+import { legG } from './legs/g-peer.ts';
 import { legS } from './legs/s-sustained.ts';
 import { legU } from './legs/u-startup.ts';
 import { build } from '../scripts/build.ts';
 import { machine } from './machine.ts';
+import { installPeer } from './peer-install.ts';
 import { goals, ratios } from './ratios.ts';
 import { renderHtml, renderMarkdown } from './report.ts';
 
@@ -65,7 +69,7 @@ const { values: args } = parseArgs({
 const quick = args.quick!;
 const settings = benchSettings({ quick, connections: args.connections, splitGroups: args['split-groups']! });
 if (args['f-rate'] !== undefined && !(Number(args['f-rate']) > 0)) throw new Error(`--f-rate must be a positive number of req/s, got ${args['f-rate']}`);
-const legsWanted = new Set((args.legs ?? (quick ? 'a,b,d,f,s,u' : 'a,b,c,d,e,f,s,u')).split(',').map((s) => s.trim()));
+const legsWanted = new Set((args.legs ?? (quick ? 'a,b,d,f,s,u' : 'a,b,c,d,e,f,s,u,g')).split(',').map((s) => s.trim()));
 const outDir = args.out ?? `${root}bench/results`;
 const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const runDir = `${outDir}/bench-${stamp}`;
@@ -100,7 +104,7 @@ async function main(): Promise<void> {
     log('built dist/: Ferry processes run from the bundles');
   }
 
-  const needsThroughput = ['a', 'b', 'c'].some((l) => legsWanted.has(l));
+  const needsThroughput = ['a', 'b', 'c', 'g'].some((l) => legsWanted.has(l));
   const needsPipeline = ['d', 'f', 's'].some((l) => legsWanted.has(l));
   const [isoT, isoD, isoE, isoU] = await Promise.all([
     needsThroughput ? ctx.stack() : undefined,
@@ -127,6 +131,23 @@ async function main(): Promise<void> {
   if (legsWanted.has('s') && running.gateway) add([await legS(ctx, isoD!, running, legs)]);
   await Promise.all([ctx.stop(running.gateway?.proc), ctx.stop(running.worker), ctx.stop(running.analytics)]);
   if (legsWanted.has('e')) add(await legE(ctx, isoE!, legsWanted.has('d') ? { iso: isoD!, leg: legs.get('d-drain')! } : undefined));
+  let peer: BenchResult['peer'];
+  if (legsWanted.has('g')) {
+    // Last: npm's install, when the cache lacks the peer, would otherwise compete with legs.
+    log('g: the peer, @platformatic/kafka-hooks (bench/peer-install.ts)');
+    const install = installPeer();
+    peer = { available: install.available, tried: install.tried, outcome: install.outcome };
+    log(`g: ${install.outcome}`);
+    if (install.available) {
+      try {
+        add(await legG(ctx, isoT!, install));
+      } catch (err) {
+        // The peer is not Ferry: its failure is reported, and the other legs' results stay.
+        peer = { ...peer, available: false, outcome: `${install.outcome} Leg g failed: ${(err as Error).message.split('\n')[0]}` };
+        log(`g failed: ${(err as Error).stack ?? String(err)}`);
+      }
+    }
+  }
 
   m.loadAverageEnd = loadavg();
   const result: BenchResult = {
@@ -137,10 +158,11 @@ async function main(): Promise<void> {
     machine: m,
     settings,
     legs: [...legs.values()],
-    goals: goals(legs),
+    goals: goals(legs, { peerUnavailable: peer && !peer.available ? peer.outcome : undefined }),
     ratios: ratios(legs, m),
     // After the legs: Maven's JVM would otherwise compete with them for the CPU.
     bridge: quick ? { available: false, tried: [], outcome: 'not tried in quick mode' } : await tryBridge(root),
+    ...(peer ? { peer } : {}),
     ...(args.profile ? { profiles: ctx.profiles } : {}),
     commands: [
       'bash scripts/services.sh start',

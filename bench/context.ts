@@ -134,9 +134,9 @@ export class BenchContext {
     return this.watch(spawnNode(name, this.entry(entry), env, this.nodeArgs(name)));
   }
 
-  /** Starts a server child under `name` and watches it. */
-  async server(name: string, entry: string, env: Record<string, string>, readyPath = '/healthz'): Promise<{ proc: Child; url: string }> {
-    const s = await spawnServer(name, this.entry(entry), env, this.nodeArgs(name), readyPath);
+  /** Starts a server child under `name` (under the Node binary `node`, by default this one) and watches it. */
+  async server(name: string, entry: string, env: Record<string, string>, readyPath = '/healthz', node?: string): Promise<{ proc: Child; url: string }> {
+    const s = await spawnServer(name, this.entry(entry), env, this.nodeArgs(name), readyPath, node);
     this.watch(s.proc);
     return s;
   }

@@ -112,6 +112,7 @@ test('npm run bench:quick runs every quick leg against the real pipeline, and it
       legs: { id: string; valid: boolean; value: number; check?: { ok: boolean; lost: number; duplicates: number; phantoms: number } }[];
       goals: { id: string; value: number }[];
       ratios: { id: string }[];
+      peer?: unknown;
     };
     assert.deepEqual(result.legs.map((l) => l.id).sort(), [
       'a-bare',
@@ -135,9 +136,13 @@ test('npm run bench:quick runs every quick leg against the real pipeline, and it
     }
     assert.ok(result.legs.find((l) => l.id === 'd-drain')!.value > 0, 'a drain rate was measured');
     assert.ok(result.legs.find((l) => l.id === 'u-startup')!.value > 0, 'a start-up CPU was measured');
-    assert.deepEqual(result.goals.map((g) => g.id), ['1', '2', '3', '4']);
-    assert.ok(result.goals.filter((g) => g.id !== '2').every((g) => Number.isFinite(g.value)), 'goals 1, 3 and 4 have a value whatever the load');
+    assert.deepEqual(result.goals.map((g) => g.id), ['1', '2', '3', '4', '5 (single)', '5 (batch)']);
+    assert.ok(
+      result.goals.filter((g) => ['1', '3', '4'].includes(g.id)).every((g) => Number.isFinite(g.value)),
+      'goals 1, 3 and 4 have a value whatever the load',
+    );
     assert.deepEqual(result.ratios.map((r) => r.id), ['a', 'b', 'c', 'd', 'd (ceiling)', 'd (whole drain)', 'd (single events)', 'e', 'f']);
+    assert.equal(result.peer, undefined, 'the peer is neither installed nor reported when leg g was not asked for');
     const html = readFileSync(`${out}/quick-latest.html`, 'utf8');
     assert.match(html, /<svg /);
     const md = readFileSync(`${out}/quick-latest.md`, 'utf8');

@@ -20,6 +20,8 @@ import { Histogram } from './stats.ts';
 export interface FixedRequest {
   path: string;
   body: string;
+  /** Headers of this request only, over LoadOptions.headers. */
+  headers?: Record<string, string>;
 }
 
 export interface LoadOptions {
@@ -126,7 +128,7 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
         onResponse: (status, body, context, resHeaders) => o.onAnswer?.(context.seq as number, status, body, resHeaders),
       },
     ]
-    : o.requests.map((r) => ({ method: 'POST', headers, path: r.path, body: r.body }));
+    : o.requests.map((r) => ({ method: 'POST', headers: r.headers ? { ...headers, ...r.headers } : headers, path: r.path, body: r.body }));
 
   const split = (total: number, i: number) => Math.floor(total / phases) + (i < total % phases ? 1 : 0);
   const instances: autocannon.Instance[] = [];

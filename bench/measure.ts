@@ -143,11 +143,55 @@ export interface PairSide {
   headers?: Record<string, string>;
 }
 
+/** One side of an alternated measurement, with its own requests and offered rate. */
+export interface HttpSide extends PairSide {
+  requests: FixedRequest[];
+  eventsPerRequest: number;
+  offered: number;
+}
+
 /**
- * Two saturation legs of one ratio, measured in alternating rounds (A B, B A, A B, ...) with
- * both servers up the whole time, so that drift of a shared, noisy machine falls on both sides
- * alike instead of on whichever leg ran second. Each side's value is the mean of its rounds;
- * the numerator's notes list the ratio of every round, so the spread is visible.
+ * Saturation windows of several sides in alternating rounds (A B C, C B A, A B C, ...) with
+ * every server up the whole time, so that drift of a shared, noisy machine falls on all sides
+ * alike instead of on whichever leg ran last. Each side is warmed up first; its warm-up and its
+ * windows come back in the order of `sides`.
+ */
+export async function alternatingWindows(ctx: BenchContext, sides: HttpSide[]): Promise<{ warmups: LoadResult[]; windows: Window[][] }> {
+  const warmups: LoadResult[] = [];
+  for (const side of sides) {
+    ctx.log(`${side.id}: ${side.title}: warm-up ${ctx.settings.warmupS} s`);
+    warmups.push(
+      await runLoad({
+        url: side.url,
+        connections: ctx.settings.connections,
+        rate: side.offered,
+        durationS: ctx.settings.warmupS,
+        phases: ctx.settings.phases,
+        requests: side.requests,
+        headers: side.headers ?? {},
+      }),
+    );
+  }
+  const roundS = ctx.settings.measureS / ctx.settings.rounds;
+  const windows: Window[][] = sides.map(() => []);
+  ctx.log(`${sides.map((s) => s.id).join(' / ')}: ${ctx.settings.rounds} rounds of ${round(roundS)} s each, alternating`);
+  for (let i = 0; i < ctx.settings.rounds; i++) {
+    const order = sides.map((_, j) => j);
+    if (i % 2 === 1) order.reverse();
+    for (const j of order) {
+      const side = sides[j]!;
+      windows[j]!.push(
+        await measureWindow(ctx, `${side.id} round ${i + 1}`, side.title, side.url, side.requests, side.eventsPerRequest, side.offered, roundS, side.headers),
+      );
+    }
+  }
+  return { warmups, windows };
+}
+
+/**
+ * Two saturation legs of one ratio, measured in alternating rounds (alternatingWindows). Each
+ * side's value is the mean of its rounds; the numerator's notes list the ratio of every round,
+ * so the spread is visible.
  */
 export async function pairedHttpLegs(
   ctx: BenchContext,
@@ -157,31 +201,11 @@ export async function pairedHttpLegs(
   eventsPerRequest: number,
   offered: number,
 ): Promise<[LegResult, LegResult]> {
-  for (const side of [a, b]) {
-    ctx.log(`${side.id}: ${side.title}: warm-up ${ctx.settings.warmupS} s`);
-    await runLoad({
-      url: side.url,
-      connections: ctx.settings.connections,
-      rate: offered,
-      durationS: ctx.settings.warmupS,
-      phases: ctx.settings.phases,
-      requests,
-      headers: side.headers ?? {},
-    });
-  }
+  const { windows } = await alternatingWindows(ctx, [a, b].map((side) => ({ ...side, requests, eventsPerRequest, offered })));
   const roundS = ctx.settings.measureS / ctx.settings.rounds;
-  const windows = new Map<PairSide, Window[]>([[a, []], [b, []]]);
-  ctx.log(`${a.id} / ${b.id}: ${ctx.settings.rounds} rounds of ${round(roundS)} s each, alternating`);
-  for (let i = 0; i < ctx.settings.rounds; i++) {
-    for (const side of i % 2 === 0 ? [a, b] : [b, a]) {
-      windows.get(side)!.push(
-        await measureWindow(ctx, `${side.id} round ${i + 1}`, side.title, side.url, requests, eventsPerRequest, offered, roundS, side.headers),
-      );
-    }
-  }
-  const legA = combineRounds(a.id, windows.get(a)!, b.id, roundS);
-  const legB = combineRounds(b.id, windows.get(b)!, a.id, roundS);
-  noteRounds(ctx, legA, legB, windows.get(a)!.map((w, i) => w.leg.value / windows.get(b)![i]!.leg.value));
+  const legA = combineRounds(a.id, windows[0]!, b.id, roundS);
+  const legB = combineRounds(b.id, windows[1]!, a.id, roundS);
+  noteRounds(ctx, legA, legB, windows[0]!.map((w, i) => w.leg.value / windows[1]![i]!.leg.value));
   return [legA, legB];
 }
 

@@ -17,21 +17,22 @@ export interface Child {
   stop: (signal?: NodeJS.Signals) => Promise<number | null>;
 }
 
-export function spawnNode(name: string, entry: string, env: Record<string, string>, nodeArgs: string[] = []): Child {
-  const proc = startProcess(entry, env, nodeArgs);
+export function spawnNode(name: string, entry: string, env: Record<string, string>, nodeArgs: string[] = [], node?: string): Child {
+  const proc = startProcess(entry, env, nodeArgs, node);
   return { name, pid: proc.child.pid!, ...proc };
 }
 
-/** Starts an HTTP server child on a free port and waits until `readyPath` answers 200. */
+/** Starts an HTTP server child on a free port (under `node`, by default this one) and waits until `readyPath` answers 200. */
 export async function spawnServer(
   name: string,
   entry: string,
   env: Record<string, string>,
   nodeArgs: string[] = [],
   readyPath = '/healthz',
+  node?: string,
 ): Promise<{ proc: Child; url: string }> {
   const port = await freePort();
-  const proc = spawnNode(name, entry, { PORT: String(port), HOST: '127.0.0.1', ...env }, nodeArgs);
+  const proc = spawnNode(name, entry, { PORT: String(port), HOST: '127.0.0.1', ...env }, nodeArgs, node);
   const url = `http://127.0.0.1:${port}`;
   await waitFor(async () => (await fetch(`${url}${readyPath}`)).ok, { timeoutMs: 60_000, what: `${name} ready` }).catch((err: Error) => {
     void proc.stop('SIGKILL');

@@ -23,6 +23,37 @@ function ratio(
   return { id, title, numerator: num, denominator: den, value: v, target, direction, unit, met, why };
 }
 
+/** What the ratios need besides the legs. */
+export interface RatioContext {
+  /** Why the peer of goal 5 could not be run (bench/peer-install.ts), when it could not. */
+  peerUnavailable?: string;
+}
+
+/** Goal 5: the gateway against @platformatic/kafka-hooks (leg g); unmet with the reason when the peer was not available. */
+function peerRatios(legs: Map<string, LegResult>, unavailable: string | undefined): Ratio[] {
+  const rs = [
+    ratio(
+      legs,
+      '5 (single)',
+      'gateway single-event req/s / @platformatic/kafka-hooks POST /topics/:topic req/s, same event, same Kafka',
+      'g-gateway',
+      'g-peer',
+      1.5,
+      '>=',
+    ),
+    ratio(
+      legs,
+      '5 (batch)',
+      'gateway batch events/s / kafka-hooks single-message events/s (it has no batch publish)',
+      'g-gateway-batch',
+      'g-peer',
+      1.5,
+      '>=',
+    ),
+  ];
+  return unavailable === undefined ? rs : rs.map((r) => ({ ...r, value: Number.NaN, met: null, why: `the peer was not run: ${unavailable}` }));
+}
+
 /**
  * The worker's CPU per drained event over Kafka's and the stores' (DRAIN_SERVICES) over the
  * whole drain of leg d: the worker processes are `worker-d` (and `analytics-d` with
@@ -39,7 +70,7 @@ export function workerOverStores(cpuUsPerEvent: Record<string, number> | undefin
  * The goals the report leads with, each a ratio (or a bound) within one run: the pipeline as a
  * whole rather than each part against its own floor.
  */
-export function goals(legs: Map<string, LegResult>): Ratio[] {
+export function goals(legs: Map<string, LegResult>, context: RatioContext = {}): Ratio[] {
   return [
     ratio(
       legs,
@@ -64,6 +95,7 @@ export function goals(legs: Map<string, LegResult>): Ratio[] {
       'ms',
     ),
     ratio(legs, '4', "a worker's start-up CPU, median (u)", 'u-startup', undefined, 0.3, '<=', (n) => n.value, 's'),
+    ...peerRatios(legs, context.peerUnavailable),
   ];
 }
 

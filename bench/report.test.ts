@@ -106,3 +106,10 @@ test('charts: no data, and a percentile axis', () => {
   assert.match(svg, /<path d="M/);
   assert.equal(escapeHtml('<a href="x">&</a>'), '&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;');
 });
+
+test("the peer's outcome is reported when leg g was asked for", () => {
+  const peer = { available: false, tried: ['npm install --prefix <cache> @platformatic/kafka-hooks@0.6.4'], outcome: 'installing it failed: E404' };
+  assert.doesNotMatch(renderMarkdown(result), /Peer of ratio 5/);
+  assert.match(renderMarkdown({ ...result, peer }), /Peer of ratio 5: installing it failed: E404/);
+  assert.match(renderHtml({ ...result, peer }), /<h2>Peer of ratio 5<\/h2><p>installing it failed: E404<\/p><ul><li><code>npm install/);
+});

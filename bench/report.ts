@@ -206,6 +206,7 @@ export function renderMarkdown(r: BenchResult): string {
     } at the start, ${m.loadAverageEnd.map(round).join(' ')} at the end.`,
     '',
     `Kafka bridge: ${r.bridge.outcome}`,
+    ...(r.peer ? ['', `Peer of ratio 5: ${r.peer.outcome}`] : []),
   ].join('\n');
 }
 
@@ -278,6 +279,11 @@ load average ${m.loadAverageStart.map(round).join(' ')} at the start, ${m.loadAv
 ${metrics}
 <h2>Charts</h2>${latency}${e2e}${throughput}${lag}
 <h2>Kafka bridge</h2><p>${escapeHtml(r.bridge.outcome)}</p><ul>${r.bridge.tried.map((t) => `<li><code>${escapeHtml(t)}</code></li>`).join('')}</ul>
+${
+    r.peer
+      ? `<h2>Peer of ratio 5</h2><p>${escapeHtml(r.peer.outcome)}</p><ul>${r.peer.tried.map((t) => `<li><code>${escapeHtml(t)}</code></li>`).join('')}</ul>`
+      : ''
+  }
 <h2>Reproduce</h2><ul>${r.commands.map((c) => `<li><code>${escapeHtml(c)}</code></li>`).join('')}</ul>
 </body></html>
 `;

@@ -214,6 +214,19 @@ export class KafkaAdmin {
     return lag;
   }
 
+  /** The topics' end offsets summed over their partitions: how many records were ever written to them. */
+  async endOffsets(topics: string[]): Promise<number> {
+    await this.connect();
+    let sum = 0;
+    for (const topic of topics) for (const p of await this.#admin.fetchTopicOffsets(topic)) sum += Number(p.high);
+    return sum;
+  }
+
+  async deleteGroups(groups: string[]): Promise<void> {
+    await this.connect();
+    await this.#admin.deleteGroups(groups);
+  }
+
   async deleteTopics(topics: string[]): Promise<void> {
     await this.connect();
     await this.#admin.deleteTopics({ topics, timeout: 15_000 });

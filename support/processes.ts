@@ -32,10 +32,10 @@ export interface Proc {
  * does) and any extra node flags after them (e.g. --cpu-prof; later flags win), keeping the tail of
  * its output. The child stops by itself if this process dies first (support/exit-with-parent.cjs).
  * A `.ts` entry runs through tsx; a `.js` one (a bundle in dist/, scripts/build.ts) runs as it is,
- * as the Procfile runs it.
+ * as the Procfile runs it. `node` is the Node binary (another version's, for a peer that needs it).
  */
-export function startProcess(entry: string, env: Record<string, string>, nodeArgs: string[] = []): Proc {
-  const child = spawn(process.execPath, [
+export function startProcess(entry: string, env: Record<string, string>, nodeArgs: string[] = [], node = process.execPath): Proc {
+  const child = spawn(node, [
     ...NODE_FLAGS,
     ...nodeArgs,
     '--require',
