@@ -6,7 +6,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import * as esbuild from 'esbuild';
 import { fromRoot } from '../../lib/paths.ts';
 
 // From the root, as the gateway's bundle (dist/gateway/main.js) imports this module for /demo.
@@ -24,6 +23,9 @@ export interface Bundle {
 
 /** The minified ES module, in memory. */
 export async function bundle(): Promise<Bundle> {
+  // Loaded here, not at the top: the gateway's bundle holds this module, and a production gateway
+  // (no /demo, and no development dependencies installed) must not load esbuild.
+  const esbuild = await import('esbuild');
   const out = await esbuild.build({
     entryPoints: [ENTRY],
     bundle: true,
