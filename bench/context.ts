@@ -64,7 +64,7 @@ export function benchLog(line: string): void {
 export class BenchContext {
   readonly sampler = new CpuSampler();
   readonly kafka = new KafkaAdmin((process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(','));
-  /** Topics to delete at the end. */
+  /** Topics made outside a stack (the bare producer's, the peer's), deleted at the end. */
   readonly topics: string[] = [];
   /** CPU profile summaries by process and file (--profile). */
   readonly profiles: Record<string, unknown> = {};
@@ -103,8 +103,8 @@ export class BenchContext {
 
   /** An isolated stack, dropped at the end. */
   async stack(): Promise<Isolated> {
+    // Its cleanup drops its topics with the rest; `topics` is for topics made outside a stack.
     const iso = await isolate({ LOG_LEVEL: 'warn' });
-    this.topics.push(iso.topic('orders'), iso.topic('page_views'));
     this.#cleanups.push(() => iso.cleanup());
     return iso;
   }
