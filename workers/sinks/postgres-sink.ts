@@ -13,6 +13,7 @@
 import type { Sql } from 'postgres';
 import type { OrderRow } from '../../lib/order-cache.ts';
 import { type ConsumedEvent, type OrderEvent, tenantEventKey } from '../../lib/event.ts';
+import { arrayJson, arrayLiteral, arrayNumber, arrayText } from './pg-array.ts';
 
 /** Why an event was not applied: its own SQLSTATE and message, or `blocked` behind an earlier failed event of its order. */
 export interface OrderFailure {
@@ -34,42 +35,43 @@ export class PostgresSink {
     const failures = new Map<string, OrderFailure>();
     const current: OrderRow[] = [];
     if (events.length === 0) return { failures, current };
-    const cols = {
-      tenant: [] as string[],
-      event_id: [] as string[],
-      order_id: [] as string[],
-      customer_id: [] as string[],
-      status: [] as string[],
-      amount_cents: [] as string[],
-      currency: [] as string[],
-      items: [] as string[],
-      occurred_at: [] as string[],
-      received_at: [] as string[],
-      partition: [] as number[],
-      offset: [] as string[],
-    };
+    // The columns go as array literals built here ('{"a","b"}', see pg-array.ts): postgres.js
+    // would escape every element with two regex passes and turn each timestamp back into a Date.
+    const tenant: string[] = [];
+    const eventId: string[] = [];
+    const orderId: string[] = [];
+    const customerId: string[] = [];
+    const status: string[] = [];
+    const amountCents: string[] = [];
+    const currency: string[] = [];
+    const items: string[] = [];
+    const occurredAt: string[] = [];
+    const receivedAt: string[] = [];
+    const partition: string[] = [];
+    const offset: string[] = [];
     for (const e of events) {
       const v = e.value as unknown as OrderEvent;
-      cols.tenant.push(e.tenant);
-      cols.event_id.push(v.event_id);
-      cols.order_id.push(v.order_id);
-      cols.customer_id.push(v.customer_id);
-      cols.status.push(v.status);
-      cols.amount_cents.push(String(v.amount_cents));
-      cols.currency.push(v.currency);
-      cols.items.push(JSON.stringify(v.items));
-      cols.occurred_at.push(new Date(v.occurred_at).toISOString());
-      cols.received_at.push(new Date(v.received_at).toISOString());
-      cols.partition.push(e.partition);
-      cols.offset.push(e.offset);
+      tenant.push(arrayText(e.tenant));
+      eventId.push(arrayText(v.event_id));
+      orderId.push(arrayText(v.order_id));
+      customerId.push(arrayText(v.customer_id));
+      status.push(arrayText(v.status));
+      amountCents.push(arrayNumber(v.amount_cents));
+      currency.push(arrayText(v.currency));
+      items.push(arrayJson(JSON.stringify(v.items)));
+      occurredAt.push(new Date(v.occurred_at).toISOString());
+      receivedAt.push(new Date(v.received_at).toISOString());
+      partition.push(arrayNumber(e.partition));
+      offset.push(arrayText(e.offset));
     }
     const rows = await this.sql<({ failed_tenant: string | null; failed_event_id: string | null; error_code: string; error_message: string } & OrderRow)[]>`
       SELECT failed_tenant, failed_event_id::text, error_code, error_message, tenant, order_id, customer_id, status, amount_cents, currency,
              items, occurred_at, updated_at, event_id, source_offset
       FROM ferry_apply_orders_current(
-        ${cols.tenant}::text[], ${cols.event_id}::uuid[], ${cols.order_id}::text[], ${cols.customer_id}::text[], ${cols.status}::text[],
-        ${cols.amount_cents}::bigint[], ${cols.currency}::text[], ${cols.items}::text[], ${cols.occurred_at}::timestamptz[],
-        ${cols.received_at}::timestamptz[], ${cols.partition}::int[], ${cols.offset}::bigint[])`;
+        ${arrayLiteral(tenant)}::text[], ${arrayLiteral(eventId)}::uuid[], ${arrayLiteral(orderId)}::text[], ${arrayLiteral(customerId)}::text[],
+        ${arrayLiteral(status)}::text[], ${arrayLiteral(amountCents)}::bigint[], ${arrayLiteral(currency)}::text[], ${arrayLiteral(items)}::text[],
+        ${arrayLiteral(occurredAt)}::timestamptz[], ${arrayLiteral(receivedAt)}::timestamptz[], ${arrayLiteral(partition)}::int[],
+        ${arrayLiteral(offset)}::bigint[])`;
     for (const r of rows) {
       if (r.failed_event_id !== null) failures.set(tenantEventKey(r.failed_tenant!, r.failed_event_id), { code: r.error_code, message: r.error_message });
       else {
