@@ -13,7 +13,7 @@
 import type { Sql } from 'postgres';
 import type { OrderRow } from '../../lib/order-cache.ts';
 import { type ConsumedEvent, type OrderEvent, tenantEventKey } from '../../lib/event.ts';
-import { arrayJson, arrayLiteral, arrayNumber, arrayText } from './pg-array.ts';
+import { arrayLiteral, escapeText, quotedJson, textArrayLiteral } from './pg-array.ts';
 
 /** Why an event was not applied: its own SQLSTATE and message, or `blocked` behind an earlier failed event of its order. */
 export interface OrderFailure {
@@ -35,43 +35,50 @@ export class PostgresSink {
     const failures = new Map<string, OrderFailure>();
     const current: OrderRow[] = [];
     if (events.length === 0) return { failures, current };
-    // The columns go as array literals built here ('{"a","b"}', see pg-array.ts): postgres.js
-    // would escape every element with two regex passes and turn each timestamp back into a Date.
+    // The columns go as array literals built here (pg-array.ts), one join per column.
     const tenant: string[] = [];
     const eventId: string[] = [];
     const orderId: string[] = [];
     const customerId: string[] = [];
     const status: string[] = [];
-    const amountCents: string[] = [];
+    const amountCents: number[] = [];
     const currency: string[] = [];
     const items: string[] = [];
     const occurredAt: string[] = [];
     const receivedAt: string[] = [];
-    const partition: string[] = [];
+    const partition: number[] = [];
     const offset: string[] = [];
+    // Events of one request share received_at (and often occurred_at), and a partition's
+    // batch holds them in a row: each timestamp is formatted again only when it changes.
+    let occurredMs = Number.NaN;
+    let occurredIso = '';
+    let receivedMs = Number.NaN;
+    let receivedIso = '';
     for (const e of events) {
       const v = e.value as unknown as OrderEvent;
-      tenant.push(arrayText(e.tenant));
-      eventId.push(arrayText(v.event_id));
-      orderId.push(arrayText(v.order_id));
-      customerId.push(arrayText(v.customer_id));
-      status.push(arrayText(v.status));
-      amountCents.push(arrayNumber(v.amount_cents));
-      currency.push(arrayText(v.currency));
-      items.push(arrayJson(JSON.stringify(v.items)));
-      occurredAt.push(new Date(v.occurred_at).toISOString());
-      receivedAt.push(new Date(v.received_at).toISOString());
-      partition.push(arrayNumber(e.partition));
-      offset.push(arrayText(e.offset));
+      tenant.push(escapeText(e.tenant));
+      eventId.push(escapeText(v.event_id));
+      orderId.push(escapeText(v.order_id));
+      customerId.push(escapeText(v.customer_id));
+      status.push(escapeText(v.status));
+      amountCents.push(v.amount_cents);
+      currency.push(escapeText(v.currency));
+      items.push(quotedJson(JSON.stringify(v.items)));
+      if (v.occurred_at !== occurredMs) occurredIso = new Date(occurredMs = v.occurred_at).toISOString();
+      if (v.received_at !== receivedMs) receivedIso = new Date(receivedMs = v.received_at).toISOString();
+      occurredAt.push(occurredIso);
+      receivedAt.push(receivedIso);
+      partition.push(e.partition);
+      offset.push(escapeText(e.offset));
     }
     const rows = await this.sql<({ failed_tenant: string | null; failed_event_id: string | null; error_code: string; error_message: string } & OrderRow)[]>`
       SELECT failed_tenant, failed_event_id::text, error_code, error_message, tenant, order_id, customer_id, status, amount_cents, currency,
              items, occurred_at, updated_at, event_id, source_offset
       FROM ferry_apply_orders_current(
-        ${arrayLiteral(tenant)}::text[], ${arrayLiteral(eventId)}::uuid[], ${arrayLiteral(orderId)}::text[], ${arrayLiteral(customerId)}::text[],
-        ${arrayLiteral(status)}::text[], ${arrayLiteral(amountCents)}::bigint[], ${arrayLiteral(currency)}::text[], ${arrayLiteral(items)}::text[],
-        ${arrayLiteral(occurredAt)}::timestamptz[], ${arrayLiteral(receivedAt)}::timestamptz[], ${arrayLiteral(partition)}::int[],
-        ${arrayLiteral(offset)}::bigint[])`;
+        ${textArrayLiteral(tenant)}::text[], ${textArrayLiteral(eventId)}::uuid[], ${textArrayLiteral(orderId)}::text[],
+        ${textArrayLiteral(customerId)}::text[], ${textArrayLiteral(status)}::text[], ${arrayLiteral(amountCents)}::bigint[],
+        ${textArrayLiteral(currency)}::text[], ${arrayLiteral(items)}::text[], ${arrayLiteral(occurredAt)}::timestamptz[],
+        ${arrayLiteral(receivedAt)}::timestamptz[], ${arrayLiteral(partition)}::int[], ${textArrayLiteral(offset)}::bigint[])`;
     for (const r of rows) {
       if (r.failed_event_id !== null) failures.set(tenantEventKey(r.failed_tenant!, r.failed_event_id), { code: r.error_code, message: r.error_message });
       else {
