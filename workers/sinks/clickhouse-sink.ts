@@ -115,6 +115,10 @@ export class ClickhouseSink {
     const result = await this.client.exec({ query: this.#query, values: Readable.from(chunks.map((c) => c.bytes), { objectMode: false }) });
     // An insert answers with an empty body; reading it to the end frees the connection.
     for await (const _ of result.stream);
+    // ClickHouse read every byte before it answered: the buffers can carry later rows. (After
+    // a failure they are left to the garbage collector: a request being torn down may still
+    // read them.)
+    for (const c of chunks) this.#writer.recycle(c.bytes);
   }
 
   async ping(): Promise<void> {

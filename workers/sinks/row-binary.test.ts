@@ -87,7 +87,7 @@ describe('RowBinaryWriter', () => {
     assert.equal(w.length, 0, 'nothing written by a refused value');
   });
 
-  it('take() hands out a copy and starts over; writeUint64 stamps in place', () => {
+  it('take() hands over what was written and goes on elsewhere; writeUint64 stamps in place', () => {
     const w = new RowBinaryWriter(4);
     w.uint64(1);
     const first = w.take();
@@ -99,5 +99,21 @@ describe('RowBinaryWriter', () => {
     w.uint32(9);
     w.reset();
     assert.equal(w.take().length, 0);
+  });
+
+  it('a recycled buffer is written again, whole, and never while it is handed out', () => {
+    const w = new RowBinaryWriter(64);
+    w.string('a'.repeat(40));
+    const first = w.take();
+    const firstCopy = Buffer.from(first);
+    w.string('b'.repeat(40));
+    assert.deepEqual(first, firstCopy, 'writing goes on in another buffer');
+    w.recycle(first);
+    const second = w.take();
+    w.string('c'.repeat(30));
+    const third = w.take();
+    assert.equal(third.buffer, first.buffer, 'the recycled buffer carries the next rows');
+    assert.equal(new Reader(third).string(), 'c'.repeat(30));
+    assert.equal(new Reader(second).string(), 'b'.repeat(40));
   });
 });

@@ -13,14 +13,19 @@ import { Buffer } from 'node:buffer';
 const TWO_32 = 2 ** 32;
 const DECIMAL_U64 = /^[0-9]{1,20}$/;
 const U64_MAX = 2n ** 64n - 1n;
+/** Buffers kept for reuse: a few inserts' worth. */
+const MAX_SPARE = 4;
 
 export class RowBinaryWriter {
+  // Buffers of their own (allocUnsafeSlow, never a slice of Node's shared pool), so one taken
+  // and given back is whole.
   #buf: Buffer;
   #pos = 0;
+  readonly #spare: Buffer[] = [];
 
   /** @param initialBytes the first buffer's size; it doubles when full. @defaultValue 64 KiB */
   constructor(initialBytes = 64 * 1024) {
-    this.#buf = Buffer.allocUnsafe(initialBytes);
+    this.#buf = Buffer.allocUnsafeSlow(initialBytes);
   }
 
   /** Bytes written since the last `take`. */
@@ -28,12 +33,23 @@ export class RowBinaryWriter {
     return this.#pos;
   }
 
-  /** The bytes written so far, in a Buffer of their own; the writer starts over (keeping its buffer). */
+  /**
+   * The bytes written so far, as a view of the buffer they were written in, which the writer
+   * hands over: it goes on in a buffer given back by `recycle`, or a new one.
+   */
   take(): Buffer {
-    const out = Buffer.allocUnsafe(this.#pos);
-    this.#buf.copy(out, 0, 0, this.#pos);
+    const out = this.#buf.subarray(0, this.#pos);
+    this.#buf = this.#spare.pop() ?? Buffer.allocUnsafeSlow(this.#buf.length);
     this.#pos = 0;
     return out;
+  }
+
+  /**
+   * Gives back a buffer `take` returned, once nothing reads it any more, to be written again:
+   * a fresh buffer costs the allocation and, for large ones, the kernel's page faults.
+   */
+  recycle(taken: Buffer): void {
+    if (this.#spare.length < MAX_SPARE) this.#spare.push(Buffer.from(taken.buffer, taken.byteOffset, taken.buffer.byteLength - taken.byteOffset));
   }
 
   /** Drops what was written since the last `take`. */
@@ -96,7 +112,7 @@ export class RowBinaryWriter {
 
   #ensure(bytes: number): void {
     if (this.#pos + bytes <= this.#buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(2 * this.#buf.length, this.#pos + bytes));
+    const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.#buf.length, this.#pos + bytes));
     this.#buf.copy(grown, 0, 0, this.#pos);
     this.#buf = grown;
   }
