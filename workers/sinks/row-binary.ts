@@ -22,6 +22,8 @@ export class RowBinaryWriter {
   #buf: Buffer;
   #pos = 0;
   readonly #spare: Buffer[] = [];
+  /** Buffers take() handed over and recycle() has not had back. */
+  readonly #handedOver = new WeakSet<ArrayBufferLike>();
 
   /** @param initialBytes the first buffer's size; it doubles when full. @defaultValue 64 KiB */
   constructor(initialBytes = 64 * 1024) {
@@ -34,22 +36,33 @@ export class RowBinaryWriter {
   }
 
   /**
-   * The bytes written so far, as a view of the buffer they were written in, which the writer
-   * hands over: it goes on in a buffer given back by `recycle`, or a new one.
+   * The bytes written so far. When they fill at least half the writer's buffer, that buffer is
+   * handed over (no copy) and the writer goes on in one given back by `recycle`, or a new one;
+   * fewer bytes are copied out, so a small batch does not hold a large buffer.
    */
   take(): Buffer {
-    const out = this.#buf.subarray(0, this.#pos);
-    this.#buf = this.#spare.pop() ?? Buffer.allocUnsafeSlow(this.#buf.length);
+    let out: Buffer;
+    if (2 * this.#pos >= this.#buf.length) {
+      out = this.#buf.subarray(0, this.#pos);
+      this.#handedOver.add(this.#buf.buffer);
+      let next = this.#spare.pop();
+      if (next === undefined || next.length < this.#buf.length) next = Buffer.allocUnsafeSlow(this.#buf.length);
+      this.#buf = next;
+    } else {
+      out = Buffer.allocUnsafe(this.#pos);
+      this.#buf.copy(out, 0, 0, this.#pos);
+    }
     this.#pos = 0;
     return out;
   }
 
   /**
-   * Gives back a buffer `take` returned, once nothing reads it any more, to be written again:
-   * a fresh buffer costs the allocation and, for large ones, the kernel's page faults.
+   * Gives back what `take` returned, once nothing reads it any more: a buffer it handed over is
+   * written again (a fresh one costs the allocation and, when large, the kernel's page faults).
    */
   recycle(taken: Buffer): void {
-    if (this.#spare.length < MAX_SPARE) this.#spare.push(Buffer.from(taken.buffer, taken.byteOffset, taken.buffer.byteLength - taken.byteOffset));
+    if (!this.#handedOver.delete(taken.buffer)) return;
+    if (this.#spare.length < MAX_SPARE) this.#spare.push(Buffer.from(taken.buffer));
   }
 
   /** Drops what was written since the last `take`. */
