@@ -131,6 +131,7 @@ export class KeyRetries {
   readonly queue: Queue<RetryJob>;
   readonly #redis: Redis & Scripts;
   #worker: Worker<RetryJob> | undefined;
+  #workerConnection: Redis | undefined;
   readonly #attempts: number;
   readonly #backoffMs: number;
   /** The set naming this queue's lists that exist. */
@@ -296,7 +297,7 @@ export class KeyRetries {
           first = false;
         }
       },
-      { connection: this.options.connection.duplicate(), concurrency: this.options.concurrency ?? 8 },
+      { connection: this.#workerConnection = this.options.connection.duplicate(), concurrency: this.options.concurrency ?? 8 },
     );
     this.#worker.on('error', (err) => logger.warn({ err: err.message }, 'retry worker error'));
   }
@@ -310,6 +311,8 @@ export class KeyRetries {
     try {
       await this.#worker?.close();
     } finally {
+      // BullMQ leaves a connection it was given open; this one was made here for the worker.
+      this.#workerConnection?.disconnect();
       await this.queue.close();
     }
   }
