@@ -52,7 +52,12 @@ export interface AppliedEvent {
 }
 
 export function encodeApplied(events: AppliedEvent[]): string {
-  return JSON.stringify({ event_ids: events.map((e) => e.eventId), tenants: events.map((e) => e.tenant) } satisfies AppliedMessage);
+  return encodeAppliedLists(events.map((e) => e.eventId), events.map((e) => e.tenant));
+}
+
+/** The same announcement from two lists, `tenants[i]` the tenant that sent `eventIds[i]` (no object per event). */
+export function encodeAppliedLists(eventIds: string[], tenants: string[]): string {
+  return JSON.stringify({ event_ids: eventIds, tenants } satisfies AppliedMessage);
 }
 
 /**

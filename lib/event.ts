@@ -29,18 +29,25 @@ export function decodeRecord(codec: Codec, topicPrefix: string, raw: RawMessage)
     const d = codec.decode(raw.value);
     const logical = raw.topic.startsWith(topicPrefix) ? raw.topic.slice(topicPrefix.length) : raw.topic;
     if (d.topic !== logical) throw new Error(`schema ${d.schemaId} belongs to topic ${d.topic}, not ${logical}`);
-    return {
+    const headers = raw.headers;
+    const event: ConsumedEvent = {
       topic: d.topic,
       partition: raw.partition,
       offset: raw.offset,
       key: raw.key?.toString('utf8') ?? '',
-      tenant: tenantOf(raw.headers),
+      tenant: tenantOf(headers),
       schemaId: d.schemaId,
       value: d.value,
-      // As sent, parsed only when spans are recorded (lib/tracing.ts inSinkSpan).
-      ...(raw.headers?.[TRACEPARENT_HEADER] !== undefined ? { traceparent: raw.headers[TRACEPARENT_HEADER] } : {}),
-      ...(raw.headers?.[TRACESTATE_HEADER] !== undefined ? { tracestate: raw.headers[TRACESTATE_HEADER] } : {}),
     };
+    // As sent, parsed only when spans are recorded (lib/tracing.ts inSinkSpan). Set only when
+    // present, without spreading a temporary object per record.
+    if (headers !== undefined) {
+      const traceparent = headers[TRACEPARENT_HEADER];
+      const tracestate = headers[TRACESTATE_HEADER];
+      if (traceparent !== undefined) event.traceparent = traceparent;
+      if (tracestate !== undefined) event.tracestate = tracestate;
+    }
+    return event;
   } catch (err) {
     return err as Error;
   }

@@ -95,11 +95,30 @@ export function orderDoc(row: OrderRow) {
     amount_cents: Number(row.amount_cents),
     currency: row.currency,
     items: row.items,
-    occurred_at: row.occurred_at.toISOString(),
-    updated_at: row.updated_at.toISOString(),
+    occurred_at: occurredIso(row.occurred_at),
+    updated_at: updatedIso(row.updated_at),
     event_id: row.event_id,
   };
 }
+
+/**
+ * toISOString that formats again only when the time differs from the last one it saw: the rows
+ * of one write mostly share occurred_at, and their updated_at to the millisecond.
+ */
+function isoOfLast(): (d: Date) => string {
+  let ms = Number.NaN;
+  let iso = '';
+  return (d) => {
+    const t = d.getTime();
+    if (t !== ms) {
+      iso = d.toISOString();
+      ms = t;
+    }
+    return iso;
+  };
+}
+const occurredIso = isoOfLast();
+const updatedIso = isoOfLast();
 
 export function rowVersion(row: OrderRow): string {
   return orderVersion(row.occurred_at.getTime(), row.source_offset);

@@ -6,11 +6,12 @@
 import { Buffer } from 'node:buffer';
 import avro from 'avsc';
 import type { Registry } from './registry.ts';
-import { HEADER_SIZE, unframe, WireFormatError, writeHeader } from './wire-format.ts';
+import { HEADER_SIZE, schemaIdOf, WireFormatError, writeHeader } from './wire-format.ts';
 
 export interface DecodedEvent {
   topic: string;
   schemaId: number;
+  /** The record as avsc reads it: its fields are own properties (nested records are avsc's record objects too). */
   value: Record<string, unknown>;
 }
 
@@ -46,27 +47,31 @@ export class Codec {
 
   /** Throws WireFormatError (not retriable) for anything that is not a record of a known schema. */
   decode(bytes: Uint8Array): DecodedEvent {
-    const { schemaId, avro: body } = unframe(bytes);
+    const schemaId = schemaIdOf(bytes);
     const known = this.registry.byId.get(schemaId);
     if (!known) throw new WireFormatError(`unknown schema id ${schemaId}`);
     const latest = this.#latest.get(known.topic)!;
     const writer = this.#types.get(schemaId)!;
-    const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+    // avsc reads from the offset after the header: no view of the body is made per record.
+    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    let decoded: { value: unknown; offset: number };
     try {
-      let value: unknown;
       if (schemaId === latest.id) {
-        value = writer.fromBuffer(buf);
+        decoded = writer.decode(buf, HEADER_SIZE);
       } else {
         let resolver = this.#resolvers.get(schemaId);
         if (!resolver) {
           resolver = latest.type.createResolver(writer);
           this.#resolvers.set(schemaId, resolver);
         }
-        value = latest.type.fromBuffer(buf, resolver);
+        decoded = latest.type.decode(buf, HEADER_SIZE, resolver);
       }
-      return { topic: known.topic, schemaId, value: { ...(value as Record<string, unknown>) } };
     } catch (err) {
       throw new WireFormatError(`record does not decode with schema ${schemaId}: ${(err as Error).message}`);
     }
+    if (decoded.offset !== buf.length) {
+      throw new WireFormatError(`record does not decode with schema ${schemaId}: ${decoded.offset < 0 ? 'truncated buffer' : 'trailing data'}`);
+    }
+    return { topic: known.topic, schemaId, value: decoded.value as Record<string, unknown> };
   }
 }

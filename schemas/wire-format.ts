@@ -31,9 +31,13 @@ export class WireFormatError extends Error {
   }
 }
 
-export function unframe(bytes: Uint8Array): { schemaId: number; avro: Uint8Array } {
+/** The schema id of a framed record; its Avro body starts at HEADER_SIZE. */
+export function schemaIdOf(bytes: Uint8Array): number {
   if (bytes.length < HEADER_SIZE) throw new WireFormatError(`record of ${bytes.length} bytes is shorter than the 5-byte header`);
   if (bytes[0] !== MAGIC_BYTE) throw new WireFormatError(`unknown magic byte ${bytes[0]}`);
-  const schemaId = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(1, false);
-  return { schemaId, avro: bytes.subarray(HEADER_SIZE) };
+  return ((bytes[1]! << 24) | (bytes[2]! << 16) | (bytes[3]! << 8) | bytes[4]!) >>> 0;
+}
+
+export function unframe(bytes: Uint8Array): { schemaId: number; avro: Uint8Array } {
+  return { schemaId: schemaIdOf(bytes), avro: bytes.subarray(HEADER_SIZE) };
 }

@@ -83,6 +83,16 @@ describe('GroupCommit', () => {
     assert.deepEqual(r.calls, [[1, 2], [3, 4], [5, 6, 7, 8], [9]]);
   });
 
+  it('counts items by their size when one carries many', async () => {
+    const r = recorder();
+    // Each item stands for that many rows.
+    const gc = new GroupCommit(r.send, { maxItems: 5, maxInFlight: 1, size: (n) => n });
+    const all = [gc.add([2]), gc.add([3]), gc.add([1]), gc.add([4, 1]), gc.add([9])];
+    for (let i = 0; i < 4; i++) await r.release().catch(() => {});
+    await Promise.all(all);
+    assert.deepEqual(r.calls, [[2, 3], [1], [4, 1], [9]]);
+  });
+
   it('a failed call rejects every caller in it, and the next items start a new call', async () => {
     const r = recorder(true);
     const gc = new GroupCommit(r.send);

@@ -9,15 +9,19 @@
  * across calls.
  */
 
-export interface GroupCommitOptions {
-  /** Most items in one call; a fuller buffer waits for the next call (one caller's items may exceed it). @defaultValue 20000 */
+export interface GroupCommitOptions<T> {
+  /** Most items (counted by `size`) in one call; a fuller buffer waits for the next call (one caller's items may exceed it). @defaultValue 20000 */
   maxItems?: number;
   /** Calls running at the same time. @defaultValue 2 */
   maxInFlight?: number;
+  /** How many items one item counts as (an item may carry many rows). @defaultValue 1 */
+  size?: (item: T) => number;
 }
 
 interface Buffer<T> {
   items: T[];
+  /** The items' total size. */
+  size: number;
   done: Promise<void>;
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -27,32 +31,40 @@ export class GroupCommit<T> {
   readonly #send: (items: T[]) => Promise<void>;
   readonly #maxItems: number;
   readonly #maxInFlight: number;
+  readonly #size: ((item: T) => number) | undefined;
   /** Buffers waiting to be sent, oldest first; only the last one takes new items. */
   readonly #queue: Buffer<T>[] = [];
   #inFlight = 0;
   #scheduled = false;
 
-  constructor(send: (items: T[]) => Promise<void>, options: GroupCommitOptions = {}) {
+  constructor(send: (items: T[]) => Promise<void>, options: GroupCommitOptions<T> = {}) {
     this.#send = send;
     this.#maxItems = options.maxItems ?? 20_000;
     this.#maxInFlight = options.maxInFlight ?? 2;
+    this.#size = options.size;
   }
 
   /** Adds `items` to the open buffer; resolves when the call carrying them succeeded. */
   add(items: readonly T[]): Promise<void> {
     if (items.length === 0) return Promise.resolve();
+    let size = items.length;
+    if (this.#size) {
+      size = 0;
+      for (const item of items) size += this.#size(item);
+    }
     let b = this.#queue[this.#queue.length - 1];
-    if (!b || (b.items.length > 0 && b.items.length + items.length > this.#maxItems)) {
+    if (!b || (b.items.length > 0 && b.size + size > this.#maxItems)) {
       let resolve!: () => void;
       let reject!: (err: unknown) => void;
       const done = new Promise<void>((res, rej) => {
         resolve = res;
         reject = rej;
       });
-      b = { items: [], done, resolve, reject };
+      b = { items: [], size: 0, done, resolve, reject };
       this.#queue.push(b);
     }
     for (const item of items) b.items.push(item);
+    b.size += size;
     this.#schedule();
     return b.done;
   }

@@ -12,6 +12,10 @@
  * Read slowly: "park if blocked" and "pop and unblock" are single Lua scripts, so an event is
  * either parked behind a head that a job will still see, or finds the key free and is applied
  * directly; it can never be parked behind a list that no job drains.
+ *
+ * The lists that exist are also named in one set per queue (`<name>:blocked`), added and removed
+ * by the same scripts that make and empty a list, so a batch can learn with one question that
+ * no key of its group is blocked, which is almost always the case (see parkBlocked).
  */
 import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -50,13 +54,36 @@ if redis.call('LPOS', KEYS[1], ARGV[1]) then return 2 end
 redis.call('RPUSH', KEYS[1], ARGV[1])
 return 1`;
 
+// KEYS: the list, the set of lists.
 const BLOCK = `
 if not redis.call('LPOS', KEYS[1], ARGV[1]) then redis.call('RPUSH', KEYS[1], ARGV[1]) end
+redis.call('SADD', KEYS[2], KEYS[1])
 return redis.call('LINDEX', KEYS[1], 0)`;
 
+// KEYS: the list, the set of lists.
 const POP_HEAD = `
 if redis.call('LINDEX', KEYS[1], 0) == ARGV[1] then redis.call('LPOP', KEYS[1]) end
-return redis.call('LINDEX', KEYS[1], 0)`;
+local head = redis.call('LINDEX', KEYS[1], 0)
+if not head then redis.call('SREM', KEYS[2], KEYS[1]) end
+return head`;
+
+// KEYS: the set of lists, then lists to add to it when they exist (found by a scan). Returns
+// how many lists the set names.
+const INDEX_LISTS = `
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('SADD', KEYS[1], KEYS[i]) end
+end
+return redis.call('SCARD', KEYS[1])`;
+
+// KEYS: the set of lists. Returns how many it names, after dropping (a few at a time) any whose
+// list is gone: a worker from before the set emptied it without removing it.
+const COUNT_LISTS = `
+local n = redis.call('SCARD', KEYS[1])
+if n == 0 then return 0 end
+for _, list in ipairs(redis.call('SRANDMEMBER', KEYS[1], 16)) do
+  if redis.call('EXISTS', list) == 0 then redis.call('SREM', KEYS[1], list) end
+end
+return redis.call('SCARD', KEYS[1])`;
 
 // KEYS: lists. Returns the (1-based) positions of those that exist: one command for a batch's
 // keys instead of an EXISTS each.
@@ -73,8 +100,10 @@ const KEYS_PER_CALL = 1000;
 type Scripts = {
   ferryWhichExist(numKeys: number, ...keys: string[]): Promise<number[]>;
   ferryParkIfBlocked(list: string, record: string): Promise<number>;
-  ferryBlock(list: string, record: string): Promise<string>;
-  ferryPopHead(list: string, record: string): Promise<string | null>;
+  ferryBlockIndexed(list: string, lists: string, record: string): Promise<string>;
+  ferryPopHeadIndexed(list: string, lists: string, record: string): Promise<string | null>;
+  ferryIndexLists(numKeys: number, lists: string, ...found: string[]): Promise<number>;
+  ferryCountLists(lists: string): Promise<number>;
 };
 
 interface RetryJob {
@@ -102,18 +131,26 @@ export class KeyRetries {
   readonly queue: Queue<RetryJob>;
   readonly #redis: Redis & Scripts;
   #worker: Worker<RetryJob> | undefined;
+  #workerConnection: Redis | undefined;
   readonly #attempts: number;
   readonly #backoffMs: number;
+  /** The set naming this queue's lists that exist. */
+  readonly #blockedLists: string;
+  /** Lists made before the set existed, added to it once per process (#indexExisting). */
+  #indexed: Promise<void> | undefined;
 
   constructor(readonly options: KeyRetriesOptions) {
     const r = options.connection as Redis & Partial<Scripts>;
-    if (!r.ferryParkIfBlocked) {
-      r.defineCommand('ferryParkIfBlocked', { numberOfKeys: 1, lua: PARK_IF_BLOCKED });
-      r.defineCommand('ferryBlock', { numberOfKeys: 1, lua: BLOCK });
-      r.defineCommand('ferryPopHead', { numberOfKeys: 1, lua: POP_HEAD });
-      r.defineCommand('ferryWhichExist', { lua: WHICH_EXIST });
+    if (!r.ferryParkIfBlocked) r.defineCommand('ferryParkIfBlocked', { numberOfKeys: 1, lua: PARK_IF_BLOCKED });
+    if (!r.ferryWhichExist) r.defineCommand('ferryWhichExist', { lua: WHICH_EXIST });
+    if (!r.ferryBlockIndexed) {
+      r.defineCommand('ferryBlockIndexed', { numberOfKeys: 2, lua: BLOCK });
+      r.defineCommand('ferryPopHeadIndexed', { numberOfKeys: 2, lua: POP_HEAD });
+      r.defineCommand('ferryIndexLists', { lua: INDEX_LISTS });
+      r.defineCommand('ferryCountLists', { numberOfKeys: 1, lua: COUNT_LISTS });
     }
     this.#redis = r as Redis & Scripts;
+    this.#blockedLists = `${options.name}:blocked`;
     this.queue = new Queue<RetryJob>(`${options.name}`, { connection: options.connection });
     this.#attempts = options.attempts ?? 5;
     this.#backoffMs = options.backoffMs ?? 1000;
@@ -129,15 +166,17 @@ export class KeyRetries {
   }
 
   /**
-   * Parks, in order, every record whose key is blocked; returns those that are free to apply.
-   * Idempotent: a redelivered record already parked is not parked twice.
+   * Parks, in order, every record whose key is blocked; returns those that are free to apply
+   * (`records` itself when none is parked). Idempotent: a redelivered record already parked is
+   * not parked twice.
    */
   async parkBlocked(records: RawMessage[]): Promise<RawMessage[]> {
     if (records.length === 0) return [];
-    // Keys are almost never blocked: ask which lists exist (keys only, no payloads) and run
-    // the atomic park script just for records of those keys. Only this partition's processing
-    // blocks its keys, so a key cannot become blocked between the two steps; it can become
-    // free, which the script sees.
+    if (await this.#nothingBlocked()) return records;
+    // Ask which of the batch's lists exist (keys only, no payloads) and run the atomic park
+    // script just for records of those keys. Only this partition's processing blocks its keys,
+    // so a key cannot become blocked between the two steps; it can become free, which the
+    // script sees.
     const lists = records.map((r) => this.listKey(r));
     const distinct = [...new Set(lists)];
     const found = await Promise.all(
@@ -157,11 +196,40 @@ export class KeyRetries {
     return records.filter((r) => !parked.has(r));
   }
 
+  /**
+   * True when no key of this queue is blocked, asked once per batch instead of once per key:
+   * the set of lists is empty and no retry job waits or runs. The set alone would do (lists are
+   * added and removed by the scripts that make and empty them); the jobs cover lists that a
+   * worker from before the set makes while it still runs, as each of its lists has a job. Such
+   * lists made earlier are added to the set once per process, before the first answer.
+   */
+  async #nothingBlocked(): Promise<boolean> {
+    this.#indexed ??= this.#indexExisting().catch((err: unknown) => {
+      this.#indexed = undefined;
+      throw err;
+    });
+    await this.#indexed;
+    const [lists, jobs] = await Promise.all([
+      this.#redis.ferryCountLists(this.#blockedLists),
+      this.queue.getJobCountByTypes('waiting', 'paused', 'delayed', 'prioritized', 'waiting-children', 'active'),
+    ]);
+    return lists === 0 && jobs === 0;
+  }
+
+  /** Adds to the set the lists that exist (a scan of the queue Redis, once per process). */
+  async #indexExisting(): Promise<void> {
+    const pattern = `${this.options.name.replace(/[*?[\]\\]/g, '\\$&')}:parked:*`;
+    const scan = this.#redis.scanStream({ match: pattern, count: 1000 });
+    for await (const keys of scan as AsyncIterable<string[]>) {
+      if (keys.length > 0) await this.#redis.ferryIndexLists(keys.length + 1, this.#blockedLists, ...keys);
+    }
+  }
+
   /** Parks a failed record at (or behind) the head of its key and schedules the head's retry. */
   async block(record: RawMessage, error: unknown): Promise<void> {
     const parked = JSON.stringify(toParked(record));
     const list = this.listKey(record);
-    const head = await this.#redis.ferryBlock(list, parked);
+    const head = await this.#redis.ferryBlockIndexed(list, this.#blockedLists, parked);
     if (head === parked) await this.#schedule(list, head, [{ at: new Date().toISOString(), error: describe(error) }], this.#delay(1));
   }
 
@@ -225,11 +293,11 @@ export class KeyRetries {
             await deadLetters.add(fromParked(record), this.options.step ?? 'apply', err as Error, errors as DeadLetter['attempts']);
             this.options.onOutcome?.('dead');
           }
-          head = await this.#redis.ferryPopHead(list, head);
+          head = await this.#redis.ferryPopHeadIndexed(list, this.#blockedLists, head);
           first = false;
         }
       },
-      { connection: this.options.connection.duplicate(), concurrency: this.options.concurrency ?? 8 },
+      { connection: this.#workerConnection = this.options.connection.duplicate(), concurrency: this.options.concurrency ?? 8 },
     );
     this.#worker.on('error', (err) => logger.warn({ err: err.message }, 'retry worker error'));
   }
@@ -243,6 +311,8 @@ export class KeyRetries {
     try {
       await this.#worker?.close();
     } finally {
+      // BullMQ leaves a connection it was given open; this one was made here for the worker.
+      this.#workerConnection?.disconnect();
       await this.queue.close();
     }
   }

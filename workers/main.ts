@@ -44,7 +44,7 @@ import { ClickhouseSink } from './sinks/clickhouse-sink.ts';
 import { PostgresSink } from './sinks/postgres-sink.ts';
 import { RedisSink } from './sinks/redis-sink.ts';
 import { loadWorkerConfig, type WorkerGroup } from './worker-config.ts';
-import { ANALYTICS_APPLIED_CHANNEL, APPLIED_CHANNEL, encodeApplied } from '../lib/contract.ts';
+import { ANALYTICS_APPLIED_CHANNEL, APPLIED_CHANNEL, encodeAppliedLists } from '../lib/contract.ts';
 import { startTracing } from '../lib/tracing-sdk.ts';
 
 const config = orExit(() => loadWorkerConfig());
@@ -134,12 +134,18 @@ async function runMember(index: number): Promise<void> {
     const onApplied = (events: ConsumedEvent[]) => {
       if (events.length === 0) return;
       const perTopic = new Map<string, number>();
-      for (const e of events) perTopic.set(e.topic, (perTopic.get(e.topic) ?? 0) + 1);
+      const eventIds: string[] = [];
+      const tenants: string[] = [];
+      for (const e of events) {
+        perTopic.set(e.topic, (perTopic.get(e.topic) ?? 0) + 1);
+        eventIds.push(String(e.value.event_id));
+        tenants.push(e.tenant);
+      }
       for (const [topic, n] of perTopic) eventsConsumed.inc({ topic, group: spec.group }, n);
       // Gateways holding a "Prefer: wait" request listen on the read model's channel. Best
       // effort, and not waited for: a lost notification only means that client gets its 202
       // when the wait runs out, so the partition's next batch need not wait for the publish.
-      void redis.publish(channel, encodeApplied(events.map((e) => ({ tenant: e.tenant, eventId: String(e.value.event_id) })))).catch(() => {});
+      void redis.publish(channel, encodeAppliedLists(eventIds, tenants)).catch(() => {});
     };
     const retries = new KeyRetries({
       connection: queueRedis,

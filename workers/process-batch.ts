@@ -57,8 +57,10 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
   const steps = options.steps ?? ALL_STEPS;
   const skipPoison = options.poison === 'skip';
 
-  async function decodeAll(messages: RawMessage[]): Promise<Map<RawMessage, ConsumedEvent>> {
-    const out = new Map<RawMessage, ConsumedEvent>();
+  /** The decodable records and their events, index for index; poison is dead-lettered or skipped. */
+  async function decodeAll(messages: RawMessage[]): Promise<{ records: RawMessage[]; events: ConsumedEvent[] }> {
+    const records: RawMessage[] = [];
+    const events: ConsumedEvent[] = [];
     for (const raw of messages) {
       const decoded = decodeRecord(codec, topicPrefix, raw);
       if (decoded instanceof Error) {
@@ -75,10 +77,11 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
         );
         await deadLetters.add(raw, 'decode', decoded);
       } else {
-        out.set(raw, decoded);
+        records.push(raw);
+        events.push(decoded);
       }
     }
-    return out;
+    return { records, events };
   }
 
   /** Applies one key's records in order; the first failure blocks the key for the rest. */
@@ -155,8 +158,11 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
   }
 
   return async function processBatch(messages: RawMessage[]): Promise<void> {
-    const events = await decodeAll(messages);
-    const decodable = messages.filter((m) => events.has(m));
+    const decoded = await decodeAll(messages);
+    const decodable = decoded.records;
+    // Record -> event, needed only when some records are parked or an event failed.
+    let byRecord: Map<RawMessage, ConsumedEvent> | undefined;
+    const eventsOf = () => (byRecord ??= new Map(decodable.map((m, i) => [m, decoded.events[i]!])));
     const deadline = Date.now() + outageRetryMs;
     let wait = 250;
     // Steps still to write: one that succeeded is not written again while another is retried.
@@ -164,7 +170,7 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
     for (;;) {
       try {
         const free = await retries.parkBlocked(decodable);
-        const batch = free.map((m) => events.get(m)!);
+        const batch = free === decodable ? decoded.events : free.map((m) => eventsOf().get(m)!);
         try {
           await apply(batch, pending);
           await options.onApplied?.(batch);
@@ -173,13 +179,13 @@ export function createBatchProcessor(options: ProcessBatchOptions): BatchHandler
           if (isOutage(err)) throw err;
           const named = namedFailures(err);
           if (named) {
-            await options.onApplied?.(await holdFailed(free, events, named));
+            await options.onApplied?.(await holdFailed(free, eventsOf(), named));
             if (wait > 250) options.onOutage?.(false);
             return;
           }
           // Find the failing events by halving the batch along key lines (a key's events always
           // stay together, in order), so a few bad events cost a few statements, not one per event.
-          const applied = await applyGroups([...byKey(free).values()], events, pending, false);
+          const applied = await applyGroups([...byKey(free).values()], eventsOf(), pending, false);
           await options.onApplied?.(applied);
         }
         if (wait > 250) options.onOutage?.(false);

@@ -30,6 +30,10 @@ const AWKWARD = [
   'ünïcödé 🚢',
   '\\N',
   '',
+  // Lengths whose UTF-8 size needs a one-byte, then a two-byte length prefix (row-binary.ts).
+  'a'.repeat(60),
+  'é'.repeat(70),
+  '🚢'.repeat(40),
 ];
 
 function view(i: number, text: string, tenant = 'default'): ConsumedEvent {
@@ -54,6 +58,7 @@ function view(i: number, text: string, tenant = 'default'): ConsumedEvent {
 test('rows read back column for column, awkward characters and 64-bit offsets included', async () => {
   const sink = new ClickhouseSink(iso.clickhouse);
   const events = AWKWARD.map((t, i) => view(i, t));
+  const before = Date.now();
   await Promise.all([sink.insert(events.slice(0, 4)), sink.insert(events.slice(4))]);
 
   const rs = await iso.clickhouse.query({
@@ -75,6 +80,7 @@ test('rows read back column for column, awkward characters and 64-bit offsets in
     assert.equal(Number(r.occurred_at_ms), e.value.occurred_at);
     assert.equal(Number(r.received_at_ms), e.value.received_at);
     assert.equal(Number(r.occurred_s), Math.floor((e.value.occurred_at as number) / 1000));
+    assert.ok(Number(r.written_at_ms) >= before && Number(r.written_at_ms) <= Date.now(), 'written_at_ms is when the insert ran');
     assert.deepEqual(JSON.parse(r.payload as string), e.value);
   }
 });

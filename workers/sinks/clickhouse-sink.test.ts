@@ -1,22 +1,66 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { ConsumedEvent } from '../../lib/event.ts';
-import { ClickhouseSink } from './clickhouse-sink.ts';
+import { ClickhouseSink, EVENT_COLUMNS } from './clickhouse-sink.ts';
 
 type Values = { event_id: string; written_at_ms: number }[];
+
+/** The rows of a RowBinary body, the columns tests look at. */
+function rowsOf(body: Buffer): Values {
+  let pos = 0;
+  const str = () => {
+    let n = 0;
+    let shift = 0;
+    for (;;) {
+      const b = body[pos++]!;
+      n += (b & 0x7f) * 2 ** shift;
+      shift += 7;
+      if (b < 0x80) break;
+    }
+    pos += n;
+    return body.toString('utf8', pos - n, pos);
+  };
+  const u32 = () => (pos += 4, body.readUInt32LE(pos - 4));
+  const u64 = () => (pos += 8, Number(body.readBigUInt64LE(pos - 8)));
+  const read: Record<(typeof EVENT_COLUMNS)[number], () => string | number> = {
+    event_id: str,
+    topic: str,
+    tenant: str,
+    key: str,
+    occurred_at: u32,
+    occurred_at_ms: u64,
+    received_at_ms: u64,
+    written_at_ms: u64,
+    partition: u32,
+    offset: u64,
+    schema_id: u32,
+    payload: str,
+  };
+  const rows: Values = [];
+  while (pos < body.length) {
+    const row: Record<string, string | number> = {};
+    for (const c of EVENT_COLUMNS) row[c] = read[c]();
+    rows.push(row as Values[number]);
+  }
+  return rows;
+}
 
 /**
  * Records insert calls; the client is a stand-in for the group-commit logic only. Each insert
  * stays open until `release()` lets the oldest one finish (or fail when `fail` is set).
  */
 function fakeClient(fail = false) {
-  const calls: { table: string; values: Values }[] = [];
+  const calls: { query: string; values: Values }[] = [];
   const open: (() => void)[] = [];
   const client = {
-    insert: (args: { table: string; values: Values }) => {
-      calls.push(args);
-      return new Promise<void>((resolve, reject) => open.push(() => (fail ? reject(new Error('clickhouse down')) : resolve())));
+    exec: async (args: { query: string; values: Readable }) => {
+      const chunks: Buffer[] = [];
+      for await (const c of args.values) chunks.push(c as Buffer);
+      calls.push({ query: args.query, values: rowsOf(Buffer.concat(chunks)) });
+      await new Promise<void>((resolve, reject) => open.push(() => (fail ? reject(new Error('clickhouse down')) : resolve())));
+      return { stream: Readable.from([]) };
     },
   } as unknown as ClickHouseClient;
   const release = async () => {
@@ -57,7 +101,7 @@ describe('ClickhouseSink group commit', () => {
     await Promise.all([a, b]);
     assert.equal(calls.length, 1);
     assert.deepEqual(ids(calls[0]!.values), ['a', 'b', 'c']);
-    assert.equal(calls[0]!.table, 'events');
+    assert.equal(calls[0]!.query, `INSERT INTO \`events\` (${EVENT_COLUMNS.join(', ')}) FORMAT RowBinary`);
   });
 
   it('while maxInFlight inserts run, later rows gather and go out together as soon as one returns', async () => {
@@ -131,6 +175,18 @@ describe('ClickhouseSink group commit', () => {
     for (let i = 0; i < 3; i++) await release();
     await Promise.all([a, b, c]);
     assert.deepEqual(calls.map((call) => ids(call.values)), [['a'], ['b'], ['c']]);
+  });
+
+  it('an event that does not fit its columns fails its own batch only', async () => {
+    const { client, calls, release } = fakeClient();
+    const sink = new ClickhouseSink(client);
+    const bad = { ...event('bad'), value: { ...event('bad').value, occurred_at: -1 } };
+    const good = sink.insert([event('a')]);
+    await assert.rejects(sink.insert([event('b'), bad]), RangeError);
+    const next = sink.insert([event('c')]);
+    await release();
+    await Promise.all([good, next]);
+    assert.deepEqual(calls.map((call) => ids(call.values)), [['a', 'c']]);
   });
 
   it('an empty insert writes nothing', async () => {

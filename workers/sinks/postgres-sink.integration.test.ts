@@ -64,6 +64,28 @@ test('a batch is applied whole, and applying it again changes nothing', async ()
   assert.deepEqual(await historyOf('pg-b'), ['created']);
 });
 
+test('every column reads back as sent, whatever characters the strings hold', async () => {
+  // The columns travel as array literals (pg-array.ts): quotes, backslashes, braces, commas and
+  // the word NULL must stay text.
+  const awkward = ['quote " in', 'back\\slash', '{brace}, comma', 'NULL', ' spaced ', 'tab\tnl\n', 'ünïcödé 🚢', '\\"'];
+  const batch = awkward.map((text, i): ConsumedEvent => {
+    const e = order(`pg-awk-${text}`, 'created', i, `tenant ${text}`);
+    return { ...e, value: { ...e.value, customer_id: text, items: [{ sku: text, quantity: 1, price_cents: i }] } };
+  });
+  assert.equal((await sink.applyOrders(batch)).failures.size, 0);
+  const rows = await selectOrders(iso.sql, batch.map((e) => ({ tenant: e.tenant, orderId: String(e.value.order_id) })));
+  assert.equal(rows.length, batch.length);
+  for (const e of batch) {
+    const row = rows.find((r) => r.tenant === e.tenant && r.order_id === e.value.order_id);
+    assert.ok(row, `order of ${JSON.stringify(e.tenant)} is missing`);
+    assert.equal(row.customer_id, e.value.customer_id);
+    assert.deepEqual(row.items, e.value.items);
+    assert.equal(row.event_id, e.value.event_id);
+    assert.equal(row.occurred_at.getTime(), e.value.occurred_at);
+    assert.equal(row.source_offset, e.offset);
+  }
+});
+
 test('a failing event is named, the later events of its order wait, and every other event is applied in order', async () => {
   await planFailures(iso.sql, 'pg-bad', 1_000_000, 'created');
   const batch = [

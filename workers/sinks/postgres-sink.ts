@@ -13,6 +13,7 @@
 import type { Sql } from 'postgres';
 import type { OrderRow } from '../../lib/order-cache.ts';
 import { type ConsumedEvent, type OrderEvent, tenantEventKey } from '../../lib/event.ts';
+import { arrayLiteral, escapeText, quotedJson, textArrayLiteral } from './pg-array.ts';
 
 /** Why an event was not applied: its own SQLSTATE and message, or `blocked` behind an earlier failed event of its order. */
 export interface OrderFailure {
@@ -34,42 +35,50 @@ export class PostgresSink {
     const failures = new Map<string, OrderFailure>();
     const current: OrderRow[] = [];
     if (events.length === 0) return { failures, current };
-    const cols = {
-      tenant: [] as string[],
-      event_id: [] as string[],
-      order_id: [] as string[],
-      customer_id: [] as string[],
-      status: [] as string[],
-      amount_cents: [] as string[],
-      currency: [] as string[],
-      items: [] as string[],
-      occurred_at: [] as string[],
-      received_at: [] as string[],
-      partition: [] as number[],
-      offset: [] as string[],
-    };
+    // The columns go as array literals built here (pg-array.ts), one join per column.
+    const tenant: string[] = [];
+    const eventId: string[] = [];
+    const orderId: string[] = [];
+    const customerId: string[] = [];
+    const status: string[] = [];
+    const amountCents: number[] = [];
+    const currency: string[] = [];
+    const items: string[] = [];
+    const occurredAt: string[] = [];
+    const receivedAt: string[] = [];
+    const partition: number[] = [];
+    const offset: string[] = [];
+    // Events of one request share received_at (and often occurred_at), and a partition's
+    // batch holds them in a row: each timestamp is formatted again only when it changes.
+    let occurredMs = Number.NaN;
+    let occurredIso = '';
+    let receivedMs = Number.NaN;
+    let receivedIso = '';
     for (const e of events) {
       const v = e.value as unknown as OrderEvent;
-      cols.tenant.push(e.tenant);
-      cols.event_id.push(v.event_id);
-      cols.order_id.push(v.order_id);
-      cols.customer_id.push(v.customer_id);
-      cols.status.push(v.status);
-      cols.amount_cents.push(String(v.amount_cents));
-      cols.currency.push(v.currency);
-      cols.items.push(JSON.stringify(v.items));
-      cols.occurred_at.push(new Date(v.occurred_at).toISOString());
-      cols.received_at.push(new Date(v.received_at).toISOString());
-      cols.partition.push(e.partition);
-      cols.offset.push(e.offset);
+      tenant.push(escapeText(e.tenant));
+      eventId.push(escapeText(v.event_id));
+      orderId.push(escapeText(v.order_id));
+      customerId.push(escapeText(v.customer_id));
+      status.push(escapeText(v.status));
+      amountCents.push(v.amount_cents);
+      currency.push(escapeText(v.currency));
+      items.push(quotedJson(JSON.stringify(v.items)));
+      if (v.occurred_at !== occurredMs) occurredIso = new Date(occurredMs = v.occurred_at).toISOString();
+      if (v.received_at !== receivedMs) receivedIso = new Date(receivedMs = v.received_at).toISOString();
+      occurredAt.push(occurredIso);
+      receivedAt.push(receivedIso);
+      partition.push(e.partition);
+      offset.push(escapeText(e.offset));
     }
     const rows = await this.sql<({ failed_tenant: string | null; failed_event_id: string | null; error_code: string; error_message: string } & OrderRow)[]>`
       SELECT failed_tenant, failed_event_id::text, error_code, error_message, tenant, order_id, customer_id, status, amount_cents, currency,
              items, occurred_at, updated_at, event_id, source_offset
       FROM ferry_apply_orders_current(
-        ${cols.tenant}::text[], ${cols.event_id}::uuid[], ${cols.order_id}::text[], ${cols.customer_id}::text[], ${cols.status}::text[],
-        ${cols.amount_cents}::bigint[], ${cols.currency}::text[], ${cols.items}::text[], ${cols.occurred_at}::timestamptz[],
-        ${cols.received_at}::timestamptz[], ${cols.partition}::int[], ${cols.offset}::bigint[])`;
+        ${textArrayLiteral(tenant)}::text[], ${textArrayLiteral(eventId)}::uuid[], ${textArrayLiteral(orderId)}::text[],
+        ${textArrayLiteral(customerId)}::text[], ${textArrayLiteral(status)}::text[], ${arrayLiteral(amountCents)}::bigint[],
+        ${textArrayLiteral(currency)}::text[], ${arrayLiteral(items)}::text[], ${arrayLiteral(occurredAt)}::timestamptz[],
+        ${arrayLiteral(receivedAt)}::timestamptz[], ${arrayLiteral(partition)}::int[], ${textArrayLiteral(offset)}::bigint[])`;
     for (const r of rows) {
       if (r.failed_event_id !== null) failures.set(tenantEventKey(r.failed_tenant!, r.failed_event_id), { code: r.error_code, message: r.error_message });
       else {

@@ -98,8 +98,17 @@ export class RedisSink {
       chunks(events, PER_CALL).map((chunk) => {
         const keys: string[] = [];
         const args: (string | number)[] = [SEEN_TTL_S, this.#maxUrls];
+        // A chunk's events mostly share a tenant: its keys' parts are made once per run of it.
+        let tenant: string | undefined;
+        let counts = '';
+        let seen = '';
         for (const e of chunk) {
-          keys.push(this.pageViewsKey(e.tenant), `${this.prefix}seen:pv:${encodeURIComponent(e.tenant)}:${e.key}`);
+          if (e.tenant !== tenant) {
+            tenant = e.tenant;
+            counts = this.pageViewsKey(tenant);
+            seen = `${this.prefix}seen:pv:${encodeURIComponent(tenant)}:`;
+          }
+          keys.push(counts, seen + e.key);
           args.push((e.value as unknown as PageViewEvent).url, e.partition, e.offset);
         }
         return this.#redis.ferryCountOnce(keys.length, ...keys, ...args);

@@ -1,0 +1,119 @@
+/**
+ * KeyRetries against the real queue Redis: which records park, answered per batch from the set
+ * of blocked lists and the retry jobs, including lists made by a worker that kept no set.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { RawMessage } from '../lib/kafka/consumer.ts';
+import { createLogger } from '../lib/logger.ts';
+import { DeadLetters } from '../lib/queues/dead-letters.ts';
+import { connectQueueRedis } from '../lib/queues/redis.ts';
+import { isolate, type Isolated, waitFor } from '../test/helpers.ts';
+import { KeyRetries, toParked } from './key-retries.ts';
+
+let iso: Isolated;
+let redis: ReturnType<typeof connectQueueRedis>;
+let deadLetters: DeadLetters;
+const open: KeyRetries[] = [];
+let queues = 0;
+
+before(async () => {
+  iso = await isolate();
+  redis = connectQueueRedis(iso.env.QUEUE_REDIS_URL!);
+  deadLetters = new DeadLetters(redis, `${iso.env.FERRY_TOPIC_PREFIX}ferry-dead-letters`);
+});
+
+after(async () => {
+  for (const r of open) await r.close();
+  await deadLetters?.close();
+  redis?.disconnect();
+  await iso?.cleanup();
+});
+
+/** A KeyRetries on a queue of its own; not started (no job runs) unless a test starts it. */
+function retries(name = `${iso.env.FERRY_TOPIC_PREFIX}ferry-retries-${++queues}`, backoffMs = 60_000): KeyRetries {
+  const r = new KeyRetries({ connection: redis, name, deadLetters, logger: createLogger('test', 'silent'), backoffMs });
+  open.push(r);
+  return r;
+}
+
+let offset = 0;
+const record = (key: string): RawMessage => ({
+  topic: iso.topic('orders'),
+  partition: 0,
+  offset: String(++offset),
+  key: Buffer.from(key),
+  value: Buffer.from([0, 0, 0, 0, 1]),
+  headers: { 'ferry-tenant': 'acme' },
+});
+const keysOf = (records: RawMessage[]) => records.map((r) => r.key!.toString());
+
+test('nothing blocked: the batch is returned as it is', async () => {
+  const r = retries();
+  const batch = [record('a'), record('b')];
+  assert.equal(await r.parkBlocked(batch), batch);
+});
+
+test('a blocked key parks its later records, other keys go on; the set names the list while it exists', async () => {
+  const r = retries();
+  const failed = record('k1');
+  await r.block(failed, new Error('boom'));
+  assert.deepEqual(await redis.smembers(`${r.options.name}:blocked`), [r.listKey(failed)]);
+  const later = [record('k1'), record('k2'), record('k1')];
+  assert.deepEqual(keysOf(await r.parkBlocked(later)), ['k2']);
+  assert.equal(await redis.llen(r.listKey(failed)), 3);
+  // Even with no retry job left, the list keeps the key blocked (a job that failed for good).
+  await r.queue.obliterate({ force: true });
+  assert.deepEqual(keysOf(await r.parkBlocked([record('k1'), record('k3')])), ['k3']);
+});
+
+test('once its retry applied every parked record, the key is free and leaves the set', async () => {
+  const r = retries(undefined, 10);
+  const applied: string[] = [];
+  r.start(async (records) => {
+    for (const p of records) applied.push(p.offset);
+  });
+  const failed = record('k4');
+  await r.block(failed, new Error('boom'));
+  const behind = record('k4');
+  assert.deepEqual(await r.parkBlocked([behind]), []);
+  await waitFor(async () => (await redis.exists(r.listKey(failed))) === 0, { what: 'the list drained' });
+  assert.deepEqual(applied, [failed.offset, behind.offset]);
+  assert.equal(await redis.scard(`${r.options.name}:blocked`), 0);
+  await waitFor(async () => (await r.pending()) === 0, { what: 'the job done' });
+  const batch = [record('k4')];
+  assert.equal(await r.parkBlocked(batch), batch);
+});
+
+test('a list made by a worker that kept no set is found by the scan when a process starts', async () => {
+  const name = `${iso.env.FERRY_TOPIC_PREFIX}ferry-retries-${++queues}`;
+  const first = record('old');
+  const list = retries(name).listKey(first);
+  // What such a worker leaves: the list, no set. With no job, only the scan finds it.
+  await redis.rpush(list, JSON.stringify(toParked(first)));
+  const started = retries(name);
+  assert.deepEqual(keysOf(await started.parkBlocked([record('old'), record('new')])), ['new']);
+  assert.deepEqual(await redis.smembers(`${name}:blocked`), [list]);
+});
+
+test('a list made by such a worker after the scan keeps its key blocked through its retry job', async () => {
+  const r = retries();
+  assert.equal(keysOf(await r.parkBlocked([record('older')])).length, 1, 'the scan found nothing');
+  const later = record('older');
+  const list = r.listKey(later);
+  await redis.rpush(list, JSON.stringify(toParked(later)));
+  await r.queue.add('retry', { list, head: JSON.stringify(toParked(later)), errors: [] }, { delay: 60_000 });
+  assert.deepEqual(keysOf(await r.parkBlocked([record('older'), record('new')])), ['new']);
+});
+
+test('a name left in the set after its list was emptied elsewhere is dropped, and batches pass untouched again', async () => {
+  const r = retries();
+  const gone = record('gone');
+  await r.block(gone, new Error('boom'));
+  await r.queue.obliterate({ force: true });
+  await redis.del(r.listKey(gone)); // emptied by a worker that kept no set
+  const batch = [record('gone'), record('other')];
+  assert.deepEqual(keysOf(await r.parkBlocked(batch)), ['gone', 'other']);
+  assert.equal(await redis.scard(`${r.options.name}:blocked`), 0);
+  assert.equal(await r.parkBlocked(batch), batch);
+});
