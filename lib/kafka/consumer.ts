@@ -160,6 +160,7 @@ export class BatchConsumer {
   #wakeSleeper: (() => void) | undefined;
   /** The loop waits because the buffer bound is reached: handing records out should wake it. */
   #gated = false;
+  #lastPoll = 0;
   #connected = false;
   #lastProgress = Date.now();
   #batches = 0;
@@ -176,6 +177,7 @@ export class BatchConsumer {
       'group.id': options.groupId,
       'client.id': 'ferry-worker',
       'partition.assignment.strategy': 'cooperative-sticky',
+      // A member that died is noticed (and its partitions moved) within 30 s; librdkafka's default is 45.
       'session.timeout.ms': 30_000,
       // Stored only after the handler returned (above); committed every commitIntervalMs.
       'enable.auto.offset.store': false,
@@ -219,7 +221,7 @@ export class BatchConsumer {
   }
 
   async connect(handler: BatchHandler): Promise<void> {
-    if (this.#handler) throw new Error('connect() was already called');
+    if (this.#handler || this.#closing) throw new Error('connect() is called once, before disconnect()');
     this.#handler = handler;
     this.#connecting = new Promise<void>((resolve, reject) => {
       this.#client.connect({}, (err) => (err ? reject(new Error(`could not connect to Kafka: ${err.message}`)) : resolve()));
@@ -310,36 +312,44 @@ export class BatchConsumer {
 
   /** The consume loop. It never throws: an error from consume() is logged and polling goes on. */
   async #poll(): Promise<void> {
-    let lastPoll = 0;
     while (!this.#stopping) {
-      const room = this.#maxBuffered - this.#buffered();
-      const sincePoll = Date.now() - lastPoll;
-      if (room <= 0 && sincePoll < POLL_INTERVAL_MS) {
-        this.#gated = true;
-        await this.#sleep(POLL_INTERVAL_MS - sincePoll);
-        this.#gated = false;
-        continue;
-      }
-      // With the buffer full, one record: enough to serve a rebalance and count as a poll.
-      const want = room > 0 ? Math.min(room, this.#maxBatchSize * this.#concurrency) : 1;
-      const wakes = this.#wakes;
-      let messages: RdKafka.Message[];
       try {
-        messages = await this.#consume(want);
+        await this.#pollOnce();
       } catch (err) {
-        lastPoll = Date.now();
-        if (this.#stopping) break;
-        this.#logger.warn({ err: describe(err), code: (err as RdKafka.LibrdKafkaError).code }, 'consume failed; polling again');
+        this.#logger.error({ err: describe(err) }, 'consume loop failed; polling again');
         await this.#sleep(POLL_INTERVAL_MS);
-        continue;
       }
-      lastPoll = Date.now();
-      // Fewer than asked: librdkafka's queue is empty, and its callback wakes the loop when it
-      // is not. A wake-up during consume() may have been for records consume() did not see.
-      const drained = messages.length < want && wakes === this.#wakes;
-      if (messages.length > 0) this.#receive(messages);
-      if (drained && !this.#stopping) await this.#sleep(POLL_INTERVAL_MS);
     }
+  }
+
+  async #pollOnce(): Promise<void> {
+    const room = this.#maxBuffered - this.#buffered();
+    const sincePoll = Date.now() - this.#lastPoll;
+    if (room <= 0 && sincePoll < POLL_INTERVAL_MS) {
+      this.#gated = true;
+      await this.#sleep(POLL_INTERVAL_MS - sincePoll);
+      this.#gated = false;
+      return;
+    }
+    // With the buffer full, one record: enough to serve a rebalance and count as a poll.
+    const want = room > 0 ? Math.min(room, this.#maxBatchSize * this.#concurrency) : 1;
+    const wakes = this.#wakes;
+    let messages: RdKafka.Message[];
+    try {
+      messages = await this.#consume(want);
+    } catch (err) {
+      this.#lastPoll = Date.now();
+      if (this.#stopping) return;
+      this.#logger.warn({ err: describe(err), code: (err as RdKafka.LibrdKafkaError).code }, 'consume failed; polling again');
+      await this.#sleep(POLL_INTERVAL_MS);
+      return;
+    }
+    this.#lastPoll = Date.now();
+    // Fewer than asked: librdkafka's queue is empty, and its callback wakes the loop when it
+    // is not. A wake-up during consume() may have been for records consume() did not see.
+    const drained = messages.length < want && wakes === this.#wakes;
+    if (messages.length > 0) this.#receive(messages);
+    if (drained && !this.#stopping) await this.#sleep(POLL_INTERVAL_MS);
   }
 
   /** Buffers fetched records by partition and hands out what slots allow. */
@@ -372,7 +382,8 @@ export class BatchConsumer {
       const batch = new Array<RawMessage>(records.length);
       for (let i = 0; i < records.length; i++) batch[i] = rawMessageOf(records[i]!);
       this.#running++;
-      p.task = this.#deliver(p, batch, { topic: p.topic, partition: p.partition, offset: last.offset + 1, leaderEpoch: last.leaderEpoch });
+      p.task = this.#deliver(p, batch, { topic: p.topic, partition: p.partition, offset: last.offset + 1, leaderEpoch: last.leaderEpoch })
+        .catch((err) => this.#logger.error({ topic: p.topic, partition: p.partition, err: describe(err) }, 'batch delivery failed'));
       started = true;
     }
     if (started) this.#roomMade();
@@ -498,7 +509,12 @@ export class BatchConsumer {
     const code = err?.code;
     // Only meaningful inside the callback, before the unassign; not asked while closing (the
     // binding does not check that its handle still exists).
-    const lost = code !== CODES.ERRORS.ERR__ASSIGN_PARTITIONS && !this.#stopping && this.#client.assignmentLost();
+    let lost = false;
+    try {
+      lost = code !== CODES.ERRORS.ERR__ASSIGN_PARTITIONS && !this.#stopping && this.#client.assignmentLost();
+    } catch (e) {
+      this.#logger.warn({ err: describe(e) }, 'could not tell whether the assignment was lost');
+    }
     this.#rebalances = this.#rebalances.then(async () => {
       try {
         if (code === CODES.ERRORS.ERR__ASSIGN_PARTITIONS) this.#assign(assignment);
@@ -516,6 +532,7 @@ export class BatchConsumer {
     for (const { topic, partition } of assignment) {
       let byPartition = this.#partitions.get(topic);
       if (!byPartition) this.#partitions.set(topic, byPartition = new Map());
+      if (byPartition.get(partition)?.accepting) continue; // already this member's
       const p: Partition = {
         topic,
         partition,
