@@ -44,15 +44,20 @@ async function topic(name: string, partitions: number): Promise<string> {
   return t;
 }
 
-/** `count` records over `keys` keys; a record's value is `<key>:<its number within the key>`. */
-async function produce(t: string, count: number, keys: number, from = 0): Promise<void> {
+/** `count` records over `keys` keys; a record's value is `<key>:<its number within the key>`. Returns records per partition. */
+async function produce(t: string, count: number, keys: number, from = 0): Promise<Map<number, number>> {
   const records = Array.from({ length: count }, (_, j) => {
     const i = from + j;
     const key = `k-${i % keys}`;
     return { topic: t, key, value: Buffer.from(`${key}:${Math.floor(i / keys)}`), headers: { 'ferry-tenant': 'acme' } };
   });
   const deliveries = await producer.send(records);
-  assert.ok(deliveries.every((d) => d.ok), 'every record acknowledged');
+  const perPartition = new Map<number, number>();
+  for (const d of deliveries) {
+    assert.ok(d.ok, 'every record acknowledged');
+    perPartition.set(d.partition, (perPartition.get(d.partition) ?? 0) + 1);
+  }
+  return perPartition;
 }
 
 function consumer(options: { groupId: string; topic: string; maxBatchSize: number; retryBackoffMs?: number; commitIntervalMs?: number }): BatchConsumer {
@@ -130,6 +135,37 @@ test('a batch whose handler threw is handed over again before any later record o
   for (const [key, ns] of perKey(applied())) assert.deepEqual(ns, upTo(10), `${key} in order`);
   assert.equal(c.health().failures, 1);
   assert.equal(c.health().batches, applied().length);
+});
+
+test("while one partition's batch keeps failing the others flow past it, within a small buffer bound, and it resumes in order", async () => {
+  const t = await topic('held', 3);
+  const perPartition = await produce(t, 300, 30);
+  const applied: Call[] = [];
+  let held: number | undefined;
+  let attempts = 0;
+  const handled = (partition?: number) =>
+    applied.filter((call) => partition === undefined || call.partition === partition).reduce((n, call) => n + call.values.length, 0);
+  // A bound far below the backlog: the held partition must not keep the others out.
+  const c = new BatchConsumer({ brokers, logger, groupId: `${id}.held`, topics: [t], maxBatchSize: 10, maxBufferedRecords: 40, retryBackoffMs: 30 });
+  consumers.push(c);
+  await c.connect(async (batch) => {
+    const call = callOf('m', batch);
+    held ??= call.partition;
+    // The held partition's first batch fails until every record of the other partitions went through.
+    if (call.partition === held && handled(held) === 0 && handled() < 300 - perPartition.get(held)!) {
+      attempts++;
+      throw new Error('sink down');
+    }
+    applied.push(call);
+    await new Promise((r) => setTimeout(r, 10)); // a sink write
+  });
+  await waitFor(async () => handled() >= 300, { what: 'every record handled', timeoutMs: 60_000 });
+  assert.ok(attempts >= 2, `the held batch failed ${attempts} times`);
+  for (const p of [0, 1, 2]) {
+    const offsets = applied.filter((call) => call.partition === p).flatMap((call) => call.offsets);
+    assert.deepEqual(offsets, upTo(perPartition.get(p) ?? 0), `partition ${p}: every record once, in offset order`);
+  }
+  for (const [key, ns] of perKey(applied)) assert.deepEqual(ns, upTo(10), `${key} in order`);
 });
 
 test('an offset is committed only after its batch returned: a member killed mid-batch leaves that batch to the next, and disconnect commits the running one', async () => {
