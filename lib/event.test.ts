@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
-import { headersOf } from './kafka/consumer.ts';
 import { decodeRecord as decode, tenantEventKey } from './event.ts';
 
 const codec = new Codec(loadRegistry());
@@ -65,13 +64,5 @@ describe('tenantEventKey', () => {
     assert.equal(tenantEventKey('acme', id), tenantEventKey('acme', id));
     assert.notEqual(tenantEventKey('acme', id), tenantEventKey('globex', id));
     assert.notEqual(tenantEventKey('a/b', 'c'), tenantEventKey('a', 'b/c'));
-  });
-});
-
-describe('headersOf', () => {
-  it('turns KafkaJS headers into text, the last value of a repeated header', () => {
-    assert.deepEqual(headersOf({ 'ferry-tenant': Buffer.from('acme'), x: ['a', Buffer.from('b')], none: undefined }), { 'ferry-tenant': 'acme', x: 'b' });
-    assert.equal(headersOf(undefined), undefined);
-    assert.equal(headersOf({}), undefined);
   });
 });

@@ -8,7 +8,7 @@
  * 4. if that fails (only the failed sink steps are tried again; the others wrote everything):
  *    - an outage (a sink unreachable): wait and try the same batch again, without spending
  *      attempts or dead-lettering anything; after `outageRetryMs` give the batch back to the
- *      consumer (which seeks back and redelivers it) so the member keeps polling.
+ *      consumer (which delivers it again) so the member keeps polling.
  *    - the sink named the events that failed (PostgreSQL does, see sinks/postgres-sink.ts): each
  *      failed event blocks its key and is retried by BullMQ, the later events of its key park
  *      behind it, everything else is already applied.

@@ -1,54 +1,60 @@
 /**
  * A Kafka consumer-group member with a narrow contract: `connect(handler)`, `disconnect()`,
- * `health()`. Built on librdkafka through the KafkaJS-compatible API.
+ * `health()`. Built on the binding's node-rdkafka-style KafkaConsumer (librdkafka with little
+ * JavaScript on top): one loop calls consume(), records are buffered per partition, and each
+ * partition's records go to the handler in batches, in offset order, one call at a time.
  *
- * Offset tracking (read slowly): librdkafka's automatic offset *store* is off. An offset is
- * stored only when the handler for its batch has returned, i.e. after every sink of this
- * consumer group wrote the batch (when batches are combined, after the combined call that
- * carried it: workers/group-commit.ts); the periodic auto-commit then commits only stored
- * offsets. When the handler throws, nothing is stored and the consumer seeks back to the
- * batch's first record, so the batch is delivered again (sinks are idempotent, so that is
- * safe). A crash between the sink writes and the commit therefore means redelivery, never loss.
+ * Offset tracking (read slowly): librdkafka's automatic offset *store* is off. An offset (the
+ * batch's last + 1) is stored only when the handler for its batch has returned, i.e. after every
+ * sink of this consumer group wrote the batch (when batches are combined, after the combined call
+ * that carried it: workers/group-commit.ts); the periodic auto-commit then commits only stored
+ * offsets. When the handler throws, nothing is stored and the same batch is handed over again
+ * after `retryBackoffMs`, from memory, before any later record of its partition (sinks are
+ * idempotent, so that is safe). Redelivering from memory instead of seeking back means no race
+ * with the records of that partition librdkafka already fetched, and no second fetch. A crash
+ * between the sink writes and the commit therefore means redelivery, never loss.
  *
- * Rebalance: librdkafka commits stored offsets before partitions are revoked, so the next
- * owner starts after the last fully applied batch.
+ * Memory: the loop fetches only while the records buffered for partitions that are not paused
+ * stay under `maxBufferedRecords`; under that bound librdkafka's own queue holds the rest. A
+ * partition whose batch failed is paused until the batch goes through (librdkafka drops what it
+ * had prefetched for it and, on resume, fetches again from after the last record this consumer
+ * took), so a held partition stops growing while the others keep flowing. Healthy partitions are
+ * never paused for memory: that would throw away librdkafka's prefetch and fetch it again.
+ * consume() is still called while the bound is reached (one record at a time, every
+ * POLL_INTERVAL_MS), so the member keeps within max.poll.interval.ms and serves rebalances.
+ *
+ * Rebalance (cooperative-sticky, read slowly): on revoke, the revoked partitions' buffered records
+ * are dropped, their running batches finish and store their offsets, the stored offsets are
+ * committed, and only then are the partitions unassigned, so the next owner starts after the last
+ * applied batch. A lost assignment (the member was thrown out of the group) is unassigned at
+ * once and stores nothing more: those partitions may already be another member's.
  */
 import { createRequire } from 'node:module';
-import type { KafkaJS as KafkaJSTypes } from '@confluentinc/kafka-javascript';
+import type * as RdKafka from '@confluentinc/kafka-javascript';
 import type { Logger } from '../logger.ts';
+import { PartitionBuffer } from './partition-buffer.ts';
+import { type RawMessage, rawMessageOf } from './raw-message.ts';
 import { type KafkaSecurity, kafkaSecurityProperties } from './security.ts';
 
+export { headersOf, type RawMessage } from './raw-message.ts';
+
 const require = createRequire(import.meta.url);
-const { KafkaJS } = require('@confluentinc/kafka-javascript') as { KafkaJS: typeof KafkaJSTypes };
+const { KafkaConsumer, CODES } = require('@confluentinc/kafka-javascript') as typeof RdKafka;
 
-export interface RawMessage {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  /** Record headers as text (`ferry-tenant`, ...); the last value of a repeated header. */
-  headers?: Record<string, string>;
-  /** The record's Kafka timestamp in ms (CreateTime: when the gateway produced it). */
-  timestamp?: number;
-}
+/** The binding's consumer with the methods its type declarations leave out. */
+type Client = RdKafka.KafkaConsumer & {
+  incrementalAssign(partitions: RdKafka.TopicPartition[]): void;
+  incrementalUnassign(partitions: RdKafka.TopicPartition[]): void;
+  assignmentLost(): boolean;
+  rebalanceProtocol(): 'NONE' | 'COOPERATIVE' | 'EAGER';
+  commitCb(offsets: RdKafka.TopicPartitionOffset[] | null, cb: (err: RdKafka.LibrdKafkaError | null) => void): void;
+};
 
-/** KafkaJS-style headers (Buffer, string or a list of them) as plain text. */
-export function headersOf(h: Record<string, unknown> | undefined): Record<string, string> | undefined {
-  if (!h) return undefined;
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) {
-    const last: unknown = Array.isArray(v) ? v[v.length - 1] : v;
-    if (last !== undefined && last !== null) out[k] = Buffer.isBuffer(last) ? last.toString('utf8') : String(last);
-  }
-  return Object.keys(out).length > 0 ? out : undefined;
-}
-
-/** A KafkaJS-style timestamp (ms as text) as a number; undefined when the record has none. */
-function timestampOf(t: string | undefined): number | undefined {
-  const ms = Number(t);
-  return t !== undefined && Number.isFinite(ms) ? ms : undefined;
-}
+/**
+ * How long the loop waits for librdkafka to say its queue has records before polling anyway, and
+ * how often it polls while the buffer is full (rebalances are served from inside consume()).
+ */
+const POLL_INTERVAL_MS = 500;
 
 /** Handles one batch from one partition, in offset order. Throw to have it redelivered. */
 export type BatchHandler = (messages: RawMessage[]) => Promise<void>;
@@ -72,6 +78,12 @@ export interface BatchConsumerOptions {
   maxBatchSize?: number;
   /** Partitions handled at the same time in this process. @defaultValue 12 (both topics' 6 partitions) */
   partitionsConcurrently?: number;
+  /**
+   * Records fetched and not yet handed to a handler, over the partitions that are not paused;
+   * at this many the member stops taking records from librdkafka until handlers catch up.
+   * @defaultValue 2 × maxBatchSize × partitionsConcurrently
+   */
+  maxBufferedRecords?: number;
   /** How often stored offsets are committed. @defaultValue 1000 */
   commitIntervalMs?: number;
   /**
@@ -97,50 +109,81 @@ export interface ConsumerHealth {
   failures: number;
 }
 
-/**
- * The KafkaJS layer's log lines, librdkafka's among them (a refused password or certificate, a
- * broker gone), as the worker's own JSON lines instead of the layer's console objects.
- */
-function kafkaLogger(logger: Logger): KafkaJSTypes.Logger {
-  const { logLevel } = KafkaJS;
-  let level: number = logLevel.WARN;
-  const line = (min: number, write: (fields: object, msg: string) => void) => (message: string, extra?: object) => {
-    if (level < min) return;
-    const { timestamp: _t, message: _m, ...fields } = (extra ?? {}) as Record<string, unknown>;
-    write({ kafka: fields }, message);
-  };
-  const kafkaLogger: KafkaJSTypes.Logger = {
-    error: line(logLevel.ERROR, (f, m) => logger.error(f, m)),
-    warn: line(logLevel.WARN, (f, m) => logger.warn(f, m)),
-    info: line(logLevel.INFO, (f, m) => logger.info(f, m)),
-    debug: line(logLevel.DEBUG, (f, m) => logger.debug(f, m)),
-    namespace: () => kafkaLogger,
-    setLogLevel: (l: number) => {
-      level = l;
-    },
-  };
-  return kafkaLogger;
+/** This member's view of one assigned partition. */
+interface Partition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly buffer: PartitionBuffer;
+  /** False once revoked or closing: nothing more is handed out, a failed batch is not retried. */
+  accepting: boolean;
+  /** Still in librdkafka's assignment, so offsets may be stored for it. */
+  owned: boolean;
+  /** The batch handed to the handler (retries included) until it went through or was given up. */
+  task: Promise<void> | undefined;
+  /** Ends a retry backoff early (revocation, disconnect). */
+  abort: (() => void) | undefined;
+  /** Paused in librdkafka because its batch failed. */
+  paused: boolean;
+  /** In the queue of partitions waiting for a handler slot. */
+  queued: boolean;
+  /** The last offset stored, for the commit before a revocation. */
+  stored: RdKafka.TopicPartitionOffset | undefined;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 export class BatchConsumer {
-  readonly #consumer: KafkaJSTypes.Consumer;
+  readonly #client: Client;
+  readonly #logger: Logger;
+  readonly #maxBatchSize: number;
+  readonly #concurrency: number;
+  readonly #maxBuffered: number;
+  readonly #retryBackoffMs: number;
+  /** Assigned partitions by topic, then partition number (no key string per record). */
+  readonly #partitions = new Map<string, Map<number, Partition>>();
+  /** Batches of revoked partitions still running; a partition assigned again waits for its old batch. */
+  readonly #retiring = new Map<Partition, Promise<void>>();
+  /** Partitions with buffered records waiting for a handler slot, oldest first. */
+  #ready: Partition[] = [];
+  #running = 0;
+  #handler: BatchHandler | undefined;
+  #loop: Promise<void> | undefined;
+  #connecting: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #stopping = false;
+  /** Rebalance events, handled one after the other. */
+  #rebalances: Promise<void> = Promise.resolve();
+  /** Counts wake-ups, so one that came while consume() ran is not slept through. */
+  #wakes = 0;
+  #wakeSleeper: (() => void) | undefined;
+  /** The loop waits because the buffer bound is reached: handing records out should wake it. */
+  #gated = false;
+  #lastPoll = 0;
   #connected = false;
   #lastProgress = Date.now();
   #batches = 0;
   #failures = 0;
-  #closing: Promise<void> | undefined;
 
   constructor(readonly options: BatchConsumerOptions) {
-    const kafka = new KafkaJS.Kafka({ kafkaJS: { brokers: options.brokers, logLevel: KafkaJS.logLevel.WARN, logger: kafkaLogger(options.logger) } });
-    this.#consumer = kafka.consumer({
-      kafkaJS: {
-        groupId: options.groupId,
-        fromBeginning: true,
-        autoCommit: true,
-        autoCommitInterval: options.commitIntervalMs ?? 1000,
-        partitionAssigners: [KafkaJS.PartitionAssigners.cooperativeSticky],
-      },
-      'js.consumer.max.batch.size': options.maxBatchSize ?? 500,
+    this.#logger = options.logger;
+    this.#maxBatchSize = options.maxBatchSize ?? 500;
+    this.#concurrency = options.partitionsConcurrently ?? 12;
+    this.#maxBuffered = options.maxBufferedRecords ?? 2 * this.#maxBatchSize * this.#concurrency;
+    this.#retryBackoffMs = options.retryBackoffMs ?? 1000;
+    const config: RdKafka.ConsumerGlobalConfig & RdKafka.ConsumerTopicConfig & { queue_non_empty_cb: () => void } = {
+      'bootstrap.servers': options.brokers.join(','),
+      'group.id': options.groupId,
+      'client.id': 'ferry-worker',
+      'partition.assignment.strategy': 'cooperative-sticky',
+      // A member that died is noticed (and its partitions moved) within 30 s; librdkafka's default is 45.
+      'session.timeout.ms': 30_000,
+      // Stored only after the handler returned (above); committed every commitIntervalMs.
+      'enable.auto.offset.store': false,
+      'enable.auto.commit': true,
+      'auto.commit.interval.ms': options.commitIntervalMs ?? 1000,
+      'auto.offset.reset': 'earliest',
       // A member learns of a rebalance at its next heartbeat; with librdkafka's 3 s default a
       // cooperative rebalance (two rounds) holds the moved partitions for several seconds.
       'heartbeat.interval.ms': options.heartbeatIntervalMs ?? 500,
@@ -149,52 +192,49 @@ export class BatchConsumer {
       'topic.metadata.refresh.interval.ms': 10_000,
       'fetch.min.bytes': options.fetchMinBytes ?? 1,
       'fetch.wait.max.ms': options.fetchMaxWaitMs ?? 500,
-      'client.id': 'ferry-worker',
+      // librdkafka's warnings and errors (a refused password or certificate, a broker gone)
+      // reach 'event.log' and become the worker's own log lines; no `debug` contexts.
+      event_cb: true,
+      log_level: 4,
+      rebalance_cb: (err: RdKafka.LibrdKafkaError | undefined, assignment: RdKafka.TopicPartition[]) => this.#onRebalance(err, assignment),
+      offset_commit_cb: (err: RdKafka.LibrdKafkaError | undefined) => {
+        if (err && err.code !== CODES.ERRORS.ERR__NO_OFFSET) {
+          this.#logger.warn({ err: err.message }, 'offset commit failed; the next one carries the same offsets');
+        }
+      },
+      // The binding calls this when librdkafka's queue goes from empty to not empty (the
+      // KafkaJS layer of the same package waits on it the same way): the loop sleeps until then
+      // instead of blocking a libuv thread in consume() or polling on a timer.
+      queue_non_empty_cb: () => this.#wake(),
       ...kafkaSecurityProperties(options.security),
+    };
+    this.#client = new KafkaConsumer(config) as Client;
+    this.#client.on('event.log', (log: { severity: number; fac: string; message: string; name?: string }) => {
+      if (log.severity > 4) return;
+      const fields = { kafka: { fac: log.fac, name: log.name } };
+      if (log.severity <= 3) this.#logger.error(fields, log.message);
+      else this.#logger.warn(fields, log.message);
     });
+    // Without a listener an emitted error would end the process; librdkafka recovers by itself.
+    this.#client.on('event.error', (err) => this.#logger.error({ kafka: { code: err.code } }, `Error: ${err.message}`));
+    (this.#client as unknown as NodeJS.EventEmitter).on('error', (err: Error) => this.#logger.error({ err: err.message }, 'kafka client error'));
   }
 
   async connect(handler: BatchHandler): Promise<void> {
-    const { logger } = this.options;
-    await this.#consumer.connect();
-    await this.#consumer.subscribe({ topics: this.options.topics });
-    this.#connected = true;
-    const backoff = this.options.retryBackoffMs ?? 1000;
-    await this.#consumer.run({
-      partitionsConsumedConcurrently: this.options.partitionsConcurrently ?? 12,
-      // The batch's last offset is stored only after the handler returned.
-      eachBatchAutoResolve: true,
-      eachBatch: async ({ batch }) => {
-        const messages: RawMessage[] = batch.messages.map((m) => ({
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: m.offset,
-          key: m.key ?? null,
-          value: m.value ?? null,
-          headers: headersOf(m.headers as Record<string, unknown> | undefined),
-          timestamp: timestampOf(m.timestamp),
-        }));
-        const observer = this.options.observer;
-        observer?.inFlight?.(messages.length);
-        try {
-          await handler(messages);
-          const lag = Number(batch.offsetLag());
-          if (Number.isFinite(lag)) observer?.lag?.(batch.topic, batch.partition, lag);
-          this.#batches++;
-          this.#lastProgress = Date.now();
-        } catch (err) {
-          this.#failures++;
-          logger.warn(
-            { topic: batch.topic, partition: batch.partition, firstOffset: batch.messages[0]?.offset, err: (err as Error).message },
-            'batch failed; it will be delivered again',
-          );
-          await new Promise((r) => setTimeout(r, backoff));
-          throw err;
-        } finally {
-          observer?.inFlight?.(-messages.length);
-        }
-      },
+    if (this.#handler || this.#closing) throw new Error('connect() is called once, before disconnect()');
+    this.#handler = handler;
+    this.#connecting = new Promise<void>((resolve, reject) => {
+      this.#client.connect({}, (err) => (err ? reject(new Error(`could not connect to Kafka: ${err.message}`)) : resolve()));
     });
+    await this.#connecting;
+    if (this.#stopping) return;
+    // consume() takes what librdkafka already has and returns at once; the loop waits for
+    // queue_non_empty_cb instead.
+    this.#client.setDefaultConsumeTimeout(0);
+    this.#client.subscribe(this.options.topics);
+    this.#connected = true;
+    this.#lastProgress = Date.now();
+    this.#loop = this.#poll();
   }
 
   health(): ConsumerHealth {
@@ -203,10 +243,370 @@ export class BatchConsumer {
 
   /** Stops fetching, lets running batches finish, commits, and leaves the group. Idempotent. */
   disconnect(): Promise<void> {
-    this.#closing ??= (async () => {
-      this.#connected = false;
-      await this.#consumer.disconnect();
-    })();
+    this.#closing ??= this.#close();
     return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    this.#connected = false;
+    this.#stopping = true;
+    this.#wake();
+    const connected = await this.#connecting?.then(() => true, () => false);
+    await this.#loop;
+    const tasks: Promise<void>[] = [...this.#retiring.values()];
+    for (const p of this.#each()) {
+      p.accepting = false;
+      p.buffer.clear();
+      p.abort?.();
+      if (p.task) tasks.push(p.task);
+    }
+    this.#ready = [];
+    await Promise.all(tasks);
+    await this.#rebalances;
+    if (!connected) return;
+    // What the running batches stored; librdkafka would commit it while closing too, but this
+    // way a failure is said here.
+    await this.#commit(null).catch((err) => this.#logger.warn({ err: describe(err) }, 'final offset commit failed'));
+    // close(): revokes everything through the rebalance callback (which now unassigns at
+    // once), commits what is stored, and leaves the group.
+    await new Promise<void>((resolve) => this.#client.disconnect(() => resolve()));
+  }
+
+  #each(): Partition[] {
+    const all: Partition[] = [];
+    for (const byPartition of this.#partitions.values()) for (const p of byPartition.values()) all.push(p);
+    return all;
+  }
+
+  #wake(): void {
+    this.#wakes++;
+    const sleeper = this.#wakeSleeper;
+    this.#wakeSleeper = undefined;
+    sleeper?.();
+  }
+
+  /** Resolves after `ms` or at the next wake-up, whichever is first. */
+  #sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wakeSleeper = undefined;
+        resolve();
+      }, ms);
+      this.#wakeSleeper = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  #consume(n: number): Promise<RdKafka.Message[]> {
+    return new Promise((resolve, reject) => this.#client.consume(n, (err, messages) => (err ? reject(err) : resolve(messages))));
+  }
+
+  /** Records buffered for partitions that are not paused: what bounds fetching. */
+  #buffered(): number {
+    let n = 0;
+    for (const byPartition of this.#partitions.values()) for (const p of byPartition.values()) if (!p.paused) n += p.buffer.size;
+    return n;
+  }
+
+  /** The consume loop. It never throws: an error from consume() is logged and polling goes on. */
+  async #poll(): Promise<void> {
+    while (!this.#stopping) {
+      try {
+        await this.#pollOnce();
+      } catch (err) {
+        this.#logger.error({ err: describe(err) }, 'consume loop failed; polling again');
+        await this.#sleep(POLL_INTERVAL_MS);
+      }
+    }
+  }
+
+  async #pollOnce(): Promise<void> {
+    const room = this.#maxBuffered - this.#buffered();
+    const sincePoll = Date.now() - this.#lastPoll;
+    if (room <= 0 && sincePoll < POLL_INTERVAL_MS) {
+      this.#gated = true;
+      await this.#sleep(POLL_INTERVAL_MS - sincePoll);
+      this.#gated = false;
+      return;
+    }
+    // With the buffer full, one record: enough to serve a rebalance and count as a poll.
+    const want = room > 0 ? Math.min(room, this.#maxBatchSize * this.#concurrency) : 1;
+    const wakes = this.#wakes;
+    let messages: RdKafka.Message[];
+    try {
+      messages = await this.#consume(want);
+    } catch (err) {
+      this.#lastPoll = Date.now();
+      if (this.#stopping) return;
+      this.#logger.warn({ err: describe(err), code: (err as RdKafka.LibrdKafkaError).code }, 'consume failed; polling again');
+      await this.#sleep(POLL_INTERVAL_MS);
+      return;
+    }
+    this.#lastPoll = Date.now();
+    // Fewer than asked: librdkafka's queue is empty, and its callback wakes the loop when it
+    // is not. A wake-up during consume() may have been for records consume() did not see.
+    const drained = messages.length < want && wakes === this.#wakes;
+    if (messages.length > 0) this.#receive(messages);
+    if (drained && !this.#stopping) await this.#sleep(POLL_INTERVAL_MS);
+  }
+
+  /** Buffers fetched records by partition and hands out what slots allow. */
+  #receive(messages: RdKafka.Message[]): void {
+    let p: Partition | undefined;
+    for (const m of messages) {
+      if (p === undefined || p.partition !== m.partition || p.topic !== m.topic) p = this.#partitions.get(m.topic)?.get(m.partition);
+      // Records of a partition no longer (or not yet) this member's are not handed out.
+      if (p === undefined || !p.accepting) continue;
+      if (p.buffer.push(m) && !p.queued && p.task === undefined) {
+        p.queued = true;
+        this.#ready.push(p);
+      }
+    }
+    this.#dispatch();
+  }
+
+  /**
+   * Starts batches for waiting partitions while slots are free, all in this turn of the event
+   * loop, so GroupCommit can combine them.
+   */
+  #dispatch(): void {
+    let started = false;
+    while (this.#running < this.#concurrency && this.#ready.length > 0) {
+      const p = this.#ready.shift()!;
+      p.queued = false;
+      if (!p.accepting || p.task !== undefined || p.buffer.size === 0) continue;
+      const records = p.buffer.take(this.#maxBatchSize);
+      const last = records[records.length - 1]!;
+      const batch = new Array<RawMessage>(records.length);
+      for (let i = 0; i < records.length; i++) batch[i] = rawMessageOf(records[i]!);
+      this.#running++;
+      p.task = this.#deliver(p, batch, { topic: p.topic, partition: p.partition, offset: last.offset + 1, leaderEpoch: last.leaderEpoch })
+        .catch((err) => this.#logger.error({ topic: p.topic, partition: p.partition, err: describe(err) }, 'batch delivery failed'));
+      started = true;
+    }
+    if (started) this.#roomMade();
+  }
+
+  /** Records left the buffer bound: a loop waiting for room may fetch again. */
+  #roomMade(): void {
+    if (this.#gated) this.#wake();
+  }
+
+  /** Hands `batch` to the handler until it goes through, then stores `next`. */
+  async #deliver(p: Partition, batch: RawMessage[], next: RdKafka.TopicPartitionOffset): Promise<void> {
+    const observer = this.options.observer;
+    observer?.inFlight?.(batch.length);
+    let done = false;
+    try {
+      for (;;) {
+        try {
+          await this.#handler!(batch);
+          done = true;
+          break;
+        } catch (err) {
+          this.#failures++;
+          this.#logger.warn(
+            { topic: p.topic, partition: p.partition, firstOffset: batch[0]?.offset, err: describe(err) },
+            'batch failed; it will be delivered again',
+          );
+          if (!p.accepting) break; // revoked or closing: the next owner (or start) redelivers it
+          this.#pause(p);
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, this.#retryBackoffMs);
+            p.abort = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          p.abort = undefined;
+          if (!p.accepting) break;
+        }
+      }
+      if (done) {
+        // Subtle: stored only while the partition is still assigned here. After a lost
+        // assignment it may be another member's, which starts from what was committed.
+        if (p.owned) {
+          try {
+            this.#client.offsetsStore([next]);
+            p.stored = next;
+          } catch (err) {
+            this.#logger.warn({ topic: p.topic, partition: p.partition, err: describe(err) }, 'could not store an offset; the batch may be delivered again');
+          }
+        }
+        this.#batches++;
+        this.#lastProgress = Date.now();
+        if (observer?.lag) this.#observeLag(p, next.offset);
+      }
+    } finally {
+      observer?.inFlight?.(-batch.length);
+      this.#running--;
+      p.task = undefined;
+      if (p.accepting) {
+        if (p.paused) this.#resume(p);
+        if (p.buffer.size > 0 && !p.queued) {
+          p.queued = true;
+          this.#ready.push(p);
+        }
+      }
+      this.#dispatch();
+    }
+  }
+
+  /** Lag from the high watermark librdkafka keeps from its fetches (no broker request). */
+  #observeLag(p: Partition, nextOffset: number): void {
+    let high: number;
+    try {
+      high = this.#client.getWatermarkOffsets(p.topic, p.partition).highOffset;
+    } catch {
+      return;
+    }
+    if (high >= 0) this.options.observer!.lag!(p.topic, p.partition, Math.max(0, high - nextOffset));
+  }
+
+  #pause(p: Partition): void {
+    if (p.paused || !p.owned) return;
+    try {
+      this.#client.pause([{ topic: p.topic, partition: p.partition }]);
+      p.paused = true;
+    } catch (err) {
+      this.#logger.warn({ topic: p.topic, partition: p.partition, err: describe(err) }, 'could not pause a partition');
+    }
+  }
+
+  /**
+   * Subtle: librdkafka keeps a partition's pause across an unassign, so a partition assigned
+   * here again later would never be fetched; revocation resumes it first.
+   */
+  #resume(p: Partition): void {
+    if (!p.paused) return;
+    p.paused = false;
+    try {
+      this.#client.resume([{ topic: p.topic, partition: p.partition }]);
+    } catch (err) {
+      this.#logger.warn({ topic: p.topic, partition: p.partition, err: describe(err) }, 'could not resume a partition');
+    }
+  }
+
+  #commit(offsets: RdKafka.TopicPartitionOffset[] | null): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      try {
+        this.#client.commitCb(offsets, (err) => (err && err.code !== CODES.ERRORS.ERR__NO_OFFSET ? reject(err) : resolve()));
+      } catch (err) {
+        if ((err as RdKafka.LibrdKafkaError).code === CODES.ERRORS.ERR__NO_OFFSET) resolve();
+        else reject(err);
+      }
+    });
+  }
+
+  /**
+   * librdkafka's rebalance callback. It reaches JavaScript after the consume() call that served
+   * it, and librdkafka waits (fetching nothing for the group) until the partitions are assigned
+   * or unassigned, so revocation may take as long as the running batches.
+   */
+  #onRebalance(err: RdKafka.LibrdKafkaError | undefined, assignment: RdKafka.TopicPartition[]): void {
+    const code = err?.code;
+    // Only meaningful inside the callback, before the unassign; not asked while closing (the
+    // binding does not check that its handle still exists).
+    let lost = false;
+    try {
+      lost = code !== CODES.ERRORS.ERR__ASSIGN_PARTITIONS && !this.#stopping && this.#client.assignmentLost();
+    } catch (e) {
+      this.#logger.warn({ err: describe(e) }, 'could not tell whether the assignment was lost');
+    }
+    this.#rebalances = this.#rebalances.then(async () => {
+      try {
+        if (code === CODES.ERRORS.ERR__ASSIGN_PARTITIONS) this.#assign(assignment);
+        else {
+          if (code !== CODES.ERRORS.ERR__REVOKE_PARTITIONS) this.#logger.error({ err: err?.message }, 'rebalance failed; giving up the partitions');
+          await this.#revoke(assignment, lost || code !== CODES.ERRORS.ERR__REVOKE_PARTITIONS);
+        }
+      } catch (e) {
+        this.#logger.error({ err: describe(e) }, 'rebalance handling failed');
+      }
+    });
+  }
+
+  #assign(assignment: RdKafka.TopicPartition[]): void {
+    for (const { topic, partition } of assignment) {
+      let byPartition = this.#partitions.get(topic);
+      if (!byPartition) this.#partitions.set(topic, byPartition = new Map());
+      if (byPartition.get(partition)?.accepting) continue; // already this member's
+      const p: Partition = {
+        topic,
+        partition,
+        buffer: new PartitionBuffer(),
+        accepting: true,
+        owned: true,
+        task: undefined,
+        abort: undefined,
+        paused: false,
+        queued: false,
+        stored: undefined,
+      };
+      // A batch of this partition from its previous assignment (lost, still running) finishes
+      // first: two handler calls of one partition never overlap.
+      const previous = [...this.#retiring].find(([old]) => old.topic === topic && old.partition === partition)?.[1];
+      if (previous) {
+        p.task = previous.then(() => {
+          p.task = undefined;
+          if (p.accepting && p.buffer.size > 0 && !p.queued) {
+            p.queued = true;
+            this.#ready.push(p);
+          }
+          this.#dispatch();
+        });
+      }
+      byPartition.set(partition, p);
+    }
+    try {
+      if (this.#client.rebalanceProtocol() === 'EAGER') this.#client.assign(assignment);
+      else this.#client.incrementalAssign(assignment);
+    } catch (err) {
+      this.#logger.error({ err: describe(err) }, 'could not take the assigned partitions');
+    }
+    if (assignment.length > 0) this.#logger.info({ partitions: assignment.map((tp) => `${tp.topic}[${tp.partition}]`) }, 'partitions assigned');
+  }
+
+  async #revoke(assignment: RdKafka.TopicPartition[], lost: boolean): Promise<void> {
+    const revoked: Partition[] = [];
+    for (const { topic, partition } of assignment) {
+      const p = this.#partitions.get(topic)?.get(partition);
+      if (!p) continue;
+      this.#partitions.get(topic)!.delete(partition);
+      p.accepting = false;
+      p.buffer.clear();
+      p.abort?.();
+      if (lost) p.owned = false;
+      revoked.push(p);
+    }
+    this.#ready = this.#ready.filter((p) => p.accepting);
+    if (!lost && !this.#stopping) {
+      // Running batches finish and store their offsets; those are committed before the
+      // partitions go, so the next owner starts after the last applied batch.
+      await Promise.all(revoked.map((p) => p.task));
+      const stored = revoked.flatMap((p) => (p.stored ? [p.stored] : []));
+      if (stored.length > 0) await this.#commit(stored).catch((err) => this.#logger.warn({ err: describe(err) }, 'commit before revocation failed'));
+    }
+    for (const p of revoked) {
+      this.#resume(p);
+      p.owned = false;
+      if (p.task) {
+        const task = p.task;
+        this.#retiring.set(p, task);
+        void task.finally(() => this.#retiring.delete(p));
+      }
+    }
+    try {
+      if (this.#client.rebalanceProtocol() === 'EAGER') this.#client.unassign();
+      else this.#client.incrementalUnassign(assignment);
+    } catch (err) {
+      this.#logger.error({ err: describe(err) }, 'could not unassign the revoked partitions');
+    }
+    if (assignment.length > 0) {
+      this.#logger.info({ partitions: assignment.map((tp) => `${tp.topic}[${tp.partition}]`), lost }, 'partitions revoked');
+    }
+    this.#roomMade();
   }
 }

@@ -1,0 +1,236 @@
+/**
+ * BatchConsumer against the real broker: a failed batch comes back before anything after it, an
+ * offset is committed only once its batch returned (a member killed mid-batch leaves the batch to
+ * the next one; a member disconnecting finishes and commits its running batch), and a second
+ * member joining takes partitions over without losing, repeating or reordering a key's records.
+ */
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { after, before, test } from 'node:test';
+import type * as RdKafka from '@confluentinc/kafka-javascript';
+import { startProcess } from '../../support/processes.ts';
+import { newIsolationId } from '../../support/stale-isolations.ts';
+import { waitFor } from '../../support/wait-for.ts';
+import { createLogger } from '../logger.ts';
+import { BatchConsumer, type RawMessage } from './consumer.ts';
+import { KafkaProducer } from './producer.ts';
+import { deleteTopics, ensureTopics, readReplication } from './topics.ts';
+
+const require = createRequire(import.meta.url);
+const { KafkaConsumer } = require('@confluentinc/kafka-javascript') as typeof RdKafka;
+
+const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',');
+const id = newIsolationId();
+const topics: string[] = [];
+const logger = createLogger('consumer-test', process.env.LOG_LEVEL ?? 'warn');
+const consumers: BatchConsumer[] = [];
+let producer: KafkaProducer;
+
+before(async () => {
+  producer = new KafkaProducer({ brokers });
+  await producer.connect();
+});
+
+after(async () => {
+  await Promise.all(consumers.map((c) => c.disconnect()));
+  await producer?.close();
+  await deleteTopics(brokers, topics);
+});
+
+async function topic(name: string, partitions: number): Promise<string> {
+  const t = `${id}.${name}`;
+  topics.push(t);
+  await ensureTopics({ brokers, topics: [t], partitions, ...readReplication(process.env, brokers) });
+  return t;
+}
+
+/** `count` records over `keys` keys; a record's value is `<key>:<its number within the key>`. Returns records per partition. */
+async function produce(t: string, count: number, keys: number, from = 0): Promise<Map<number, number>> {
+  const records = Array.from({ length: count }, (_, j) => {
+    const i = from + j;
+    const key = `k-${i % keys}`;
+    return { topic: t, key, value: Buffer.from(`${key}:${Math.floor(i / keys)}`), headers: { 'ferry-tenant': 'acme' } };
+  });
+  const deliveries = await producer.send(records);
+  const perPartition = new Map<number, number>();
+  for (const d of deliveries) {
+    assert.ok(d.ok, 'every record acknowledged');
+    perPartition.set(d.partition, (perPartition.get(d.partition) ?? 0) + 1);
+  }
+  return perPartition;
+}
+
+function consumer(options: { groupId: string; topic: string; maxBatchSize: number; retryBackoffMs?: number; commitIntervalMs?: number }): BatchConsumer {
+  const c = new BatchConsumer({ brokers, logger, topics: [options.topic], ...options });
+  consumers.push(c);
+  return c;
+}
+
+/** The group's committed offset of one partition (asked of the coordinator without joining the group). */
+async function committed(groupId: string, t: string, partition: number): Promise<number> {
+  const probe = new KafkaConsumer({ 'bootstrap.servers': brokers.join(','), 'group.id': groupId, event_cb: false });
+  await new Promise<void>((resolve, reject) => probe.connect({}, (err) => (err ? reject(err) : resolve())));
+  try {
+    const [tp] = await new Promise<RdKafka.TopicPartitionOffset[]>((resolve, reject) =>
+      probe.committed([{ topic: t, partition }], 5_000, (err, tps) => (err ? reject(err) : resolve(tps)))
+    );
+    return tp!.offset;
+  } finally {
+    await new Promise<void>((resolve) => probe.disconnect(() => resolve()));
+  }
+}
+
+interface Call {
+  member: string;
+  partition: number;
+  offsets: number[];
+  values: string[];
+}
+
+function callOf(member: string, batch: RawMessage[]): Call {
+  return { member, partition: batch[0]!.partition, offsets: batch.map((m) => Number(m.offset)), values: batch.map((m) => m.value!.toString()) };
+}
+
+/** Each key's record numbers in the order the handler got them. */
+function perKey(calls: Call[]): Map<string, number[]> {
+  const byKey = new Map<string, number[]>();
+  for (const c of calls) {
+    for (const v of c.values) {
+      const [key, n] = v.split(':') as [string, string];
+      byKey.set(key, [...(byKey.get(key) ?? []), Number(n)]);
+    }
+  }
+  return byKey;
+}
+
+const upTo = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+test('a batch whose handler threw is handed over again before any later record of its partition', async () => {
+  const t = await topic('retry', 3);
+  await produce(t, 300, 30);
+  const calls: Call[] = [];
+  let failed: Call | undefined;
+  const c = consumer({ groupId: `${id}.retry`, topic: t, maxBatchSize: 20, retryBackoffMs: 300 });
+  await c.connect(async (batch) => {
+    const call = callOf('m', batch);
+    // The second batch of the first partition to get one fails, once.
+    const fail = !failed && calls.some((earlier) => earlier.partition === call.partition);
+    calls.push(call);
+    if (fail) {
+      failed = call;
+      throw new Error('planned failure');
+    }
+  });
+  const applied = () => calls.filter((call) => call !== failed);
+  await waitFor(async () => applied().reduce((n, call) => n + call.values.length, 0) >= 300, { what: 'every record handled', timeoutMs: 60_000 });
+
+  assert.ok(failed, 'a batch failed');
+  const ofPartition = calls.filter((call) => call.partition === failed!.partition);
+  const at = ofPartition.indexOf(failed);
+  assert.deepEqual(ofPartition[at + 1]?.offsets, failed.offsets, 'the same batch again, and nothing of its partition before it');
+  for (const p of [0, 1, 2]) {
+    const offsets = applied().filter((call) => call.partition === p).flatMap((call) => call.offsets);
+    assert.deepEqual(offsets, upTo(offsets.length), `partition ${p}: every record once, in offset order`);
+  }
+  for (const [key, ns] of perKey(applied())) assert.deepEqual(ns, upTo(10), `${key} in order`);
+  assert.equal(c.health().failures, 1);
+  assert.equal(c.health().batches, applied().length);
+});
+
+test("while one partition's batch keeps failing the others flow past it, within a small buffer bound, and it resumes in order", async () => {
+  const t = await topic('held', 3);
+  const perPartition = await produce(t, 300, 30);
+  const applied: Call[] = [];
+  let held: number | undefined;
+  let attempts = 0;
+  const handled = (partition?: number) =>
+    applied.filter((call) => partition === undefined || call.partition === partition).reduce((n, call) => n + call.values.length, 0);
+  // A bound far below the backlog: the held partition must not keep the others out.
+  const c = new BatchConsumer({ brokers, logger, groupId: `${id}.held`, topics: [t], maxBatchSize: 10, maxBufferedRecords: 40, retryBackoffMs: 30 });
+  consumers.push(c);
+  await c.connect(async (batch) => {
+    const call = callOf('m', batch);
+    held ??= call.partition;
+    // The held partition's first batch fails until every record of the other partitions went through.
+    if (call.partition === held && handled(held) === 0 && handled() < 300 - perPartition.get(held)!) {
+      attempts++;
+      throw new Error('sink down');
+    }
+    applied.push(call);
+    await new Promise((r) => setTimeout(r, 10)); // a sink write
+  });
+  await waitFor(async () => handled() >= 300, { what: 'every record handled', timeoutMs: 60_000 });
+  assert.ok(attempts >= 2, `the held batch failed ${attempts} times`);
+  for (const p of [0, 1, 2]) {
+    const offsets = applied.filter((call) => call.partition === p).flatMap((call) => call.offsets);
+    assert.deepEqual(offsets, upTo(perPartition.get(p) ?? 0), `partition ${p}: every record once, in offset order`);
+  }
+  for (const [key, ns] of perKey(applied)) assert.deepEqual(ns, upTo(10), `${key} in order`);
+});
+
+test('an offset is committed only after its batch returned: a member killed mid-batch leaves that batch to the next, and disconnect commits the running one', async () => {
+  const t = await topic('crash', 1);
+  const groupId = `${id}.crash`;
+  await produce(t, 30, 3);
+  const child = startProcess('support/fixtures/holding-consumer.ts', { KAFKA_BROKERS: brokers.join(','), TOPIC: t, GROUP: groupId, HOLD_OFFSET: '10' });
+  let heldFrom: number;
+  try {
+    const m = await waitFor(async () => /holding (\d+)/.exec(child.output()), { what: `the child holding a batch\n${child.output()}`, timeoutMs: 60_000 });
+    heldFrom = Number(m[1]);
+    // The batches before it are committed (every 100 ms); the held one is not.
+    await waitFor(async () => (await committed(groupId, t, 0)) === heldFrom, { what: `offset ${heldFrom} committed`, timeoutMs: 30_000 });
+  } finally {
+    await child.stop('SIGKILL');
+  }
+  assert.ok(heldFrom > 0 && heldFrom <= 10, `held from ${heldFrom}`);
+
+  // The next member (once the killed one's session expired) starts with the held batch.
+  const calls: Call[] = [];
+  let lastRunning = false;
+  let lastFinishedAt = 0;
+  const next = consumer({ groupId, topic: t, maxBatchSize: 10 });
+  await next.connect(async (batch) => {
+    calls.push(callOf('next', batch));
+    if (batch[batch.length - 1]!.offset === '29') {
+      lastRunning = true;
+      await new Promise((r) => setTimeout(r, 500)); // a slow sink
+      lastFinishedAt = Date.now();
+    }
+  });
+  await waitFor(async () => lastRunning, { what: 'the last batch running', timeoutMs: 90_000 });
+  await next.disconnect();
+  const closedAt = Date.now();
+  assert.equal(calls[0]!.offsets[0], heldFrom, 'redelivered from the held batch on');
+  assert.deepEqual(calls.flatMap((call) => call.offsets), upTo(30).slice(heldFrom));
+  assert.ok(lastFinishedAt > 0 && lastFinishedAt <= closedAt, 'disconnect waited for the running batch');
+  assert.equal(await committed(groupId, t, 0), 30, 'and committed it');
+});
+
+test('a second member joining takes partitions over without losing, repeating or reordering the records of a key', async () => {
+  const t = await topic('rebalance', 6);
+  const groupId = `${id}.rebalance`;
+  const calls: Call[] = [];
+  const handler = (member: string) => async (batch: RawMessage[]) => {
+    calls.push(callOf(member, batch));
+    await new Promise((r) => setTimeout(r, 20)); // batches take a while, so some run during the rebalance
+  };
+  await produce(t, 600, 60);
+  const first = consumer({ groupId, topic: t, maxBatchSize: 10 });
+  await first.connect(handler('first'));
+  await waitFor(async () => calls.length >= 15, { what: 'the first member under way', timeoutMs: 60_000 });
+  const second = consumer({ groupId, topic: t, maxBatchSize: 10 });
+  await second.connect(handler('second'));
+  await produce(t, 600, 60, 600);
+  await waitFor(async () => calls.reduce((n, call) => n + call.values.length, 0) >= 1200, { what: 'every record handled', timeoutMs: 90_000 });
+  await Promise.all([first.disconnect(), second.disconnect()]);
+
+  const moved = new Set(calls.filter((call) => call.member === 'first').map((call) => call.partition));
+  const taken = new Set(calls.filter((call) => call.member === 'second').map((call) => call.partition));
+  assert.ok(taken.size > 0 && [...taken].some((p) => moved.has(p)), 'the second member took over partitions the first had been reading');
+  assert.equal(calls.reduce((n, call) => n + call.values.length, 0), 1200, 'nothing handled twice');
+  for (const [key, ns] of perKey(calls)) assert.deepEqual(ns, upTo(20), `${key} complete and in order`);
+  for (const p of upTo(6)) {
+    const offsets = calls.filter((call) => call.partition === p).flatMap((call) => call.offsets);
+    assert.deepEqual(offsets, upTo(offsets.length), `partition ${p} in offset order`);
+  }
+});
