@@ -13,6 +13,7 @@ import { type FieldProblem, toAvro } from '../schemas/validate.ts';
 import type { AppliedEventsSource } from './applied-events.ts';
 import { authenticate, type Authenticator, type Credential, forbidden, hasScope } from './auth.ts';
 import { type BodyReader, readWebBody } from './body.ts';
+import { type HeadersReader, readWebHeaders, type RequestHeaders } from './headers.ts';
 import { countArrayElements, countNdjsonLines } from './batch-count.ts';
 import { renderDocsPage } from './docs-page.ts';
 import { etagMatches } from './etag.ts';
@@ -47,6 +48,8 @@ export interface GatewayOptions {
   maxBodyBytes?: number;
   /** Reads the body under the limit; runtimes may pass a cheaper one. @defaultValue readWebBody (the web Request) */
   readBody?: BodyReader;
+  /** Reads the request headers; runtimes may pass a cheaper one. @defaultValue readWebHeaders (the web Request's Headers) */
+  readHeaders?: HeadersReader;
   /** Most events in one batch request. @defaultValue 500 */
   maxBatchEvents?: number;
   /** Clock, for tests. @defaultValue Date.now */
@@ -114,6 +117,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     topicName = (t: string) => t,
     maxBodyBytes = 1024 * 1024,
     readBody = readWebBody,
+    readHeaders = readWebHeaders,
     maxBatchEvents = 500,
     now = Date.now,
     newId = () => crypto.randomUUID(),
@@ -158,7 +162,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     // Browsers send Origin on every cross-origin request; without one there is nothing to
     // answer, and skipping the middleware keeps server-to-server posts on the fast path.
     app.use('*', async function corsWhenOrigin(c, next) {
-      if (!c.req.header('origin')) return next();
+      if (!readHeaders(c).get('origin')) return next();
       return corsMiddleware(c, next);
     });
   }
@@ -209,7 +213,8 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
   const traceRequest: MiddlewareHandler<GatewayEnv> = async function traceRequest(c, next) {
     const route = c.req.path.startsWith('/v1/beacon/') ? '/v1/beacon/{topic}' : '/v1/events/{topic}';
     const topic = c.req.param('topic');
-    const span = startRequestSpan(`POST ${route}`, c.req.header(TRACEPARENT_HEADER), c.req.header(TRACESTATE_HEADER), {
+    const headers = readHeaders(c);
+    const span = startRequestSpan(`POST ${route}`, headers.get(TRACEPARENT_HEADER), headers.get(TRACESTATE_HEADER), {
       'http.request.method': 'POST',
       'http.route': route,
       ...(topic && registry.topics.has(topic) ? { 'ferry.topic': topic } : {}),
@@ -235,13 +240,15 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
 
   // Every /v1 route: who is calling (401), then their budget (429). Beacons carry their key in
   // the URL and must come from a listed origin (see beaconOrigin).
-  const fromHeaders = authenticate(authenticator);
+  const fromHeaders = authenticate(authenticator, 'headers', readHeaders);
   const fromBeaconUrl = authenticate(authenticator, 'beacon-url');
   const beaconOrigins = corsOrigins ?? [];
   app.use(
     '/v1/*',
     async function credential(c, next) {
-      const answer = c.req.path.startsWith('/v1/beacon/') ? (beaconOrigin(c, beaconOrigins) ?? (await fromBeaconUrl(c, next))) : await fromHeaders(c, next);
+      const answer = c.req.path.startsWith('/v1/beacon/')
+        ? (beaconOrigin(c, readHeaders(c), beaconOrigins) ?? (await fromBeaconUrl(c, next)))
+        : await fromHeaders(c, next);
       // A refused credential is charged to the address, so keys cannot be guessed at full speed.
       if (addressLimiter && !c.get('credential')) return (await takeForAddress(c, addressLimiter, clientAddress)) ?? answer;
       return answer;
@@ -257,9 +264,10 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
   };
 
   const representation: MiddlewareHandler<GatewayEnv> = async function representation(c, next) {
-    const refused = codingProblem(c);
+    const headers = readHeaders(c);
+    const refused = codingProblem(c, headers);
     if (refused) return refused;
-    const type = mediaTypeOf(c);
+    const type = mediaTypeOf(headers);
     if (type !== 'application/json' && type !== 'application/x-ndjson' && type !== 'application/jsonl') {
       return problem(c, 415, 'Unsupported Media Type', 'send application/json (one event or an array) or application/x-ndjson');
     }
@@ -269,9 +277,10 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
   // sendBeacon sends a string as text/plain, the one type that needs no preflight; JSON is
   // taken too, for clients that can choose.
   const beaconRepresentation: MiddlewareHandler<GatewayEnv> = async function beaconRepresentation(c, next) {
-    const refused = codingProblem(c);
+    const headers = readHeaders(c);
+    const refused = codingProblem(c, headers);
     if (refused) return refused;
-    const type = mediaTypeOf(c);
+    const type = mediaTypeOf(headers);
     if (type !== 'text/plain' && type !== 'application/json') {
       return problem(c, 415, 'Unsupported Media Type', 'send the JSON (one event or an array) as text/plain, as navigator.sendBeacon does with a string');
     }
@@ -281,15 +290,16 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
   const ingest: Handler<GatewayEnv> = async function ingest(c) {
     const topic = c.req.param('topic')!;
     const schemas = registry.topics.get(topic)!;
-    const type = mediaTypeOf(c);
+    const requestHeaders = readHeaders(c);
+    const type = mediaTypeOf(requestHeaders);
     const ndjson = type === 'application/x-ndjson' || type === 'application/jsonl';
     const credential = c.get('credential');
 
-    const idempotencyKey = idempotency ? readIdempotencyKey(c.req.raw.headers) : undefined;
+    const idempotencyKey = idempotency ? readIdempotencyKey(requestHeaders) : undefined;
     if (idempotencyKey === null) {
       return problem(c, 400, 'Invalid Idempotency-Key', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
     }
-    const wait = applied ? preferredWait(c.req.raw.headers, maxWaitSeconds) : undefined;
+    const wait = applied ? preferredWait(requestHeaders, maxWaitSeconds) : undefined;
 
     const body = await readBody(c, maxBodyBytes);
     if (!body.ok) {
@@ -421,7 +431,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     // Weak: the cached and the database copy of one version may differ in formatting, not meaning.
     const etag = `W/"${found.order.event_id}"`;
     const headers = { etag, 'cache-control': 'private, no-cache', 'x-ferry-source': found.source };
-    if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers);
+    if (etagMatches(readHeaders(c).get('if-none-match') ?? undefined, etag)) return c.body(null, 304, headers);
     return c.json(found.order, 200, headers);
   });
 
@@ -482,12 +492,12 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
  * Runtimes decode only the chunked transfer coding; anything else would reach us still encoded
  * (RFC 9112 6.1: answer 501). Content codings are not decoded either (RFC 9110 8.4: 415).
  */
-function codingProblem(c: Context): Response | undefined {
-  const transfer = (c.req.header('transfer-encoding') ?? 'chunked').toLowerCase().split(',').map((t) => t.trim());
+function codingProblem(c: Context, headers: RequestHeaders): Response | undefined {
+  const transfer = (headers.get('transfer-encoding') ?? 'chunked').toLowerCase().split(',').map((t) => t.trim());
   if (transfer.length !== 1 || transfer[0] !== 'chunked') {
     return problem(c, 501, 'Transfer coding not supported', 'send the body as is or with Transfer-Encoding: chunked only');
   }
-  const coding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase();
+  const coding = (headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
   if (coding !== 'identity' && coding !== '') {
     return problem(c, 415, 'Unsupported Media Type', `Content-Encoding ${coding} is not supported; send the body uncompressed`, {}, {
       'accept-encoding': 'identity',
@@ -501,9 +511,9 @@ function codingProblem(c: Context): Response | undefined {
  * another origin from sending one: the gateway checks the Origin itself. Allowed when
  * CORS_ORIGINS is `*`, or when the request's Origin is listed; refused when the list is empty.
  */
-function beaconOrigin(c: Context, allowed: string[]): Response | undefined {
+function beaconOrigin(c: Context, headers: RequestHeaders, allowed: string[]): Response | undefined {
   if (allowed.includes('*')) return undefined;
-  const origin = c.req.header('origin');
+  const origin = headers.get('origin') ?? undefined;
   if (origin !== undefined && allowed.includes(origin)) return undefined;
   if (allowed.length === 0) return problem(c, 403, 'Forbidden', 'beacons are taken only from origins listed in CORS_ORIGINS, and none are listed');
   return problem(
@@ -571,8 +581,8 @@ function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   return Promise.race([work, deadline]);
 }
 
-function mediaTypeOf(c: Context): string {
-  return (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+function mediaTypeOf(headers: RequestHeaders): string {
+  return (headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
 function respond(
