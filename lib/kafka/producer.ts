@@ -91,6 +91,8 @@ class Slots {
 export class KafkaProducer implements EventProducer {
   readonly #producer: RdKafka.Producer;
   #connected: Promise<void> | undefined;
+  /** Set once connected (librdkafka reconnects by itself from then on): send skips awaiting #connected. */
+  #up = false;
   #closing: Promise<void> | undefined;
   #inFlight = 0;
   readonly #maxInFlight: number;
@@ -163,6 +165,7 @@ export class KafkaProducer implements EventProducer {
       // Delivery reports are polled on librdkafka's background thread and handed to the event
       // loop as they arrive: a JS poll timer would add up to its interval to every ack wait.
       this.#producer.setPollInBackground(true);
+      this.#up = true;
     });
     // A failed first connect is forgotten, so a producer started while Kafka was away (the
     // dashboard's, which connects on its first replay) tries again instead of failing forever.
@@ -183,18 +186,22 @@ export class KafkaProducer implements EventProducer {
     return this.#maxInFlight;
   }
 
-  async send(records: OutgoingRecord[]): Promise<Delivery[]> {
-    await this.connect();
-    if (this.#closing) return records.map(() => ({ ok: false, error: new ProduceError('gateway is shutting down', true) }));
+  send(records: OutgoingRecord[]): Promise<Delivery[]> {
+    // Awaiting the settled connect would cost every send a promise and a turn of the microtask queue.
+    return this.#up ? this.#send(records) : this.connect().then(() => this.#send(records));
+  }
+
+  #send(records: OutgoingRecord[]): Promise<Delivery[]> {
+    if (this.#closing) return Promise.resolve(records.map(() => ({ ok: false, error: new ProduceError('gateway is shutting down', true) })));
     // Admission is per send, all or nothing: a batch is never split by the bound. The check and
     // the produce calls below run without an await in between, so concurrent sends cannot overshoot.
     if (this.#inFlight + records.length > this.#maxInFlight) {
-      return records.map(() => ({
+      return Promise.resolve(records.map(() => ({
         ok: false,
         error: new ProduceError('the gateway has too many records waiting for Kafka; retry shortly', true, 'BACKPRESSURE'),
-      }));
+      })));
     }
-    if (records.length === 0) return [];
+    if (records.length === 0) return Promise.resolve([]);
     return new Promise<Delivery[]>((resolve) => {
       const send: PendingSend = { deliveries: new Array<Delivery>(records.length), remaining: records.length, resolve };
       // Records of one request usually share one headers object: convert it once.
