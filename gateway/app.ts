@@ -504,11 +504,13 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
  * (RFC 9112 6.1: answer 501). Content codings are not decoded either (RFC 9110 8.4: 415).
  */
 function codingProblem(c: Context, headers: RequestHeaders): Response | undefined {
-  const transfer = (headers.get('transfer-encoding') ?? 'chunked').toLowerCase().split(',').map((t) => t.trim());
-  if (transfer.length !== 1 || transfer[0] !== 'chunked') {
+  // Both headers are usually absent: nothing to split or lower-case then. A list of codings
+  // (a comma) is never `chunked` alone.
+  const transfer = headers.get('transfer-encoding');
+  if (transfer !== null && transfer.toLowerCase().trim() !== 'chunked') {
     return problem(c, 501, 'Transfer coding not supported', 'send the body as is or with Transfer-Encoding: chunked only');
   }
-  const coding = (headers.get('content-encoding') ?? 'identity').trim().toLowerCase();
+  const coding = headers.get('content-encoding')?.trim().toLowerCase() ?? 'identity';
   if (coding !== 'identity' && coding !== '') {
     return problem(c, 415, 'Unsupported Media Type', `Content-Encoding ${coding} is not supported; send the body uncompressed`, {}, {
       'accept-encoding': 'identity',
