@@ -13,6 +13,7 @@ import type { Context, Handler, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { problem } from '../../lib/problem.ts';
+import { PendingCounts, type PendingSeries } from './pending-counts.ts';
 import type { Delivery, EventProducer, OutgoingRecord } from '../../lib/kafka/event-producer.ts';
 
 const ASK = 'ferry:gateway-metrics';
@@ -31,21 +32,27 @@ export interface GatewayMetricsOptions {
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly #requests: Counter<'method' | 'route' | 'status'>;
   readonly #duration: Histogram<'method' | 'route'>;
   readonly #produce: Histogram<'outcome'>;
   readonly #records: Counter<'outcome' | 'code'>;
+  readonly #requestCounts = new PendingCounts<'method' | 'route' | 'status'>();
+  readonly #recordCounts = new PendingCounts<'outcome' | 'code'>();
   #asks = 0;
   readonly #pending = new Map<number, (text: string) => void>();
 
   constructor(readonly options: GatewayMetricsOptions = {}) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'ferry_gateway_' });
-    this.#requests = new Counter({
+    const requestCounts = this.#requestCounts;
+    const recordCounts = this.#recordCounts;
+    new Counter({
       name: 'ferry_gateway_http_requests_total',
       help: 'HTTP requests by route and status.',
       labelNames: ['method', 'route', 'status'],
       registers,
+      collect() {
+        requestCounts.flush(this);
+      },
     });
     this.#duration = new Histogram({
       name: 'ferry_gateway_http_request_duration_seconds',
@@ -66,6 +73,9 @@ export class GatewayMetrics {
       help: 'Records by outcome (accepted, failed) and failure code.',
       labelNames: ['outcome', 'code'],
       registers,
+      collect() {
+        recordCounts.flush(this);
+      },
     });
     const { inFlight, maxInFlight, waiting } = options;
     new Gauge({
@@ -108,13 +118,13 @@ export class GatewayMetrics {
 
   /** Counts and times every request; the route label is the matched pattern, never the raw path. */
   middleware(): MiddlewareHandler {
-    const requests = this.#requests;
+    const requests = this.#requestCounts;
     const duration = this.#duration;
-    // Label children, made once per label values: prom-client otherwise builds and checks a
-    // labels object on every call. The values are bounded: Node's parser takes a fixed set of
-    // methods, the routes are the app's, statuses are three digits.
+    // Label children and pending counts, made once per label values: prom-client otherwise
+    // builds and checks a labels object on every call. The values are bounded: Node's parser
+    // takes a fixed set of methods, the routes are the app's, statuses are three digits.
     const timers = new Map<string, Histogram.Internal<'method' | 'route'>>();
-    const counters = new Map<string, Counter.Internal>();
+    const counters = new Map<string, PendingSeries>();
     return async function metrics(c, next) {
       const start = performance.now();
       await next();
@@ -128,8 +138,8 @@ export class GatewayMetrics {
       timer.observe(seconds);
       const countKey = `${key} ${status}`;
       let counter = counters.get(countKey);
-      if (!counter) counters.set(countKey, counter = requests.labels(method, route, String(status)));
-      counter.inc();
+      if (!counter) counters.set(countKey, counter = requests.series({ method, route, status: String(status) }));
+      counter.count++;
     };
   }
 
@@ -138,7 +148,7 @@ export class GatewayMetrics {
     const histogram = this.#produce;
     const records = this.#records;
     const timers = { ok: histogram.labels('ok'), partial: histogram.labels('partial'), failed: histogram.labels('failed'), error: histogram.labels('error') };
-    const accepted = records.labels('accepted', '');
+    const accepted = this.#recordCounts.series({ outcome: 'accepted', code: '' });
     return {
       send(batch: OutgoingRecord[]): Promise<Delivery[]> {
         const start = performance.now();
@@ -148,7 +158,7 @@ export class GatewayMetrics {
             for (const d of deliveries) if (!d.ok) failed++;
             const outcome = failed === 0 ? 'ok' : failed === deliveries.length ? 'failed' : 'partial';
             timers[outcome].observe((performance.now() - start) / 1000);
-            if (deliveries.length > failed) accepted.inc(deliveries.length - failed);
+            accepted.count += deliveries.length - failed;
             if (failed > 0) { for (const d of deliveries) if (!d.ok) records.inc({ outcome: 'failed', code: d.error.code ?? 'unknown' }); }
             return deliveries;
           },
