@@ -13,6 +13,7 @@ import { type FieldProblem, toAvro } from '../schemas/validate.ts';
 import type { AppliedEventsSource } from './applied-events.ts';
 import { authenticate, type Authenticator, type Credential, forbidden, hasScope } from './auth.ts';
 import { type BodyReader, readWebBody } from './body.ts';
+import { type HeadersReader, readWebHeaders, type RequestHeaders } from './headers.ts';
 import { countArrayElements, countNdjsonLines } from './batch-count.ts';
 import { renderDocsPage } from './docs-page.ts';
 import { etagMatches } from './etag.ts';
@@ -33,7 +34,7 @@ import { type ClientAddress, rateLimit, type RateLimiter, takeForAddress } from 
 import type { OrderView, ReadModel } from './read-model.ts';
 import { TENANT_HEADER } from '../lib/contract.ts';
 import type { LogSink } from '../lib/log-sink.ts';
-import { formatTraceparent, startRequestSpan, traceHeaders, TRACEPARENT_HEADER, TRACESTATE_HEADER } from '../lib/tracing.ts';
+import { formatTraceparent, startRequestSpan, traceHeaders, TRACEPARENT_HEADER, TRACESTATE_HEADER, tracing } from '../lib/tracing.ts';
 import { type SpanContext, SpanStatusCode } from '@opentelemetry/api';
 
 export interface GatewayOptions {
@@ -47,6 +48,8 @@ export interface GatewayOptions {
   maxBodyBytes?: number;
   /** Reads the body under the limit; runtimes may pass a cheaper one. @defaultValue readWebBody (the web Request) */
   readBody?: BodyReader;
+  /** Reads the request headers; runtimes may pass a cheaper one. @defaultValue readWebHeaders (the web Request's Headers) */
+  readHeaders?: HeadersReader;
   /** Most events in one batch request. @defaultValue 500 */
   maxBatchEvents?: number;
   /** Clock, for tests. @defaultValue Date.now */
@@ -95,8 +98,11 @@ export interface GatewayOptions {
   logger?: LogSink;
 }
 
-/** `trace`: the request span's context on the event and beacon routes (lib/tracing.ts). */
-export type GatewayEnv = { Variables: { credential: Credential; trace?: SpanContext } };
+/**
+ * `trace`: the request span's context on the event and beacon routes (lib/tracing.ts);
+ * `tracedAnswer`: the answer that already carries its traceparent (answer()).
+ */
+export type GatewayEnv = { Variables: { credential: Credential; trace?: SpanContext; tracedAnswer?: Response } };
 
 interface RejectedEvent {
   index: number;
@@ -104,6 +110,10 @@ interface RejectedEvent {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Media types of the event route (one event or an array as JSON; NDJSON) and of the beacon route. */
+const EVENT_TYPES = ['application/json', 'application/x-ndjson', 'application/jsonl'];
+const BEACON_TYPES = ['text/plain', 'application/json'];
 
 export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
   const {
@@ -114,6 +124,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     topicName = (t: string) => t,
     maxBodyBytes = 1024 * 1024,
     readBody = readWebBody,
+    readHeaders = readWebHeaders,
     maxBatchEvents = 500,
     now = Date.now,
     newId = () => crypto.randomUUID(),
@@ -158,7 +169,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     // Browsers send Origin on every cross-origin request; without one there is nothing to
     // answer, and skipping the middleware keeps server-to-server posts on the fast path.
     app.use('*', async function corsWhenOrigin(c, next) {
-      if (!c.req.header('origin')) return next();
+      if (!readHeaders(c).get('origin')) return next();
       return corsMiddleware(c, next);
     });
   }
@@ -209,11 +220,12 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
   const traceRequest: MiddlewareHandler<GatewayEnv> = async function traceRequest(c, next) {
     const route = c.req.path.startsWith('/v1/beacon/') ? '/v1/beacon/{topic}' : '/v1/events/{topic}';
     const topic = c.req.param('topic');
-    const span = startRequestSpan(`POST ${route}`, c.req.header(TRACEPARENT_HEADER), c.req.header(TRACESTATE_HEADER), {
-      'http.request.method': 'POST',
-      'http.route': route,
-      ...(topic && registry.topics.has(topic) ? { 'ferry.topic': topic } : {}),
-    });
+    const headers = readHeaders(c);
+    // Attributes only for a span that is recorded.
+    const attributes = tracing()
+      ? { 'http.request.method': 'POST', 'http.route': route, ...(topic && registry.topics.has(topic) ? { 'ferry.topic': topic } : {}) }
+      : undefined;
+    const span = startRequestSpan(`POST ${route}`, headers.get(TRACEPARENT_HEADER), headers.get(TRACESTATE_HEADER), attributes);
     const context = span.spanContext();
     c.set('trace', context);
     try {
@@ -223,7 +235,9 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
       if (c.res.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
     }
-    c.res.headers.set(TRACEPARENT_HEADER, formatTraceparent(context));
+    // The accepted answers carry it from the start (answer()); setting it afterwards makes the
+    // runtime build the answer's Headers object, so that is left to the other answers.
+    if (c.res !== c.get('tracedAnswer')) c.res.headers.set(TRACEPARENT_HEADER, formatTraceparent(context));
     if (logger) {
       const line = { route, topic: registry.topics.has(topic ?? '') ? topic : undefined, status: c.res.status, trace_id: context.traceId };
       if (c.res.status >= 500) logger.warn(line, 'events request failed');
@@ -235,61 +249,54 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
 
   // Every /v1 route: who is calling (401), then their budget (429). Beacons carry their key in
   // the URL and must come from a listed origin (see beaconOrigin).
-  const fromHeaders = authenticate(authenticator);
+  const fromHeaders = authenticate(authenticator, 'headers', readHeaders);
   const fromBeaconUrl = authenticate(authenticator, 'beacon-url');
   const beaconOrigins = corsOrigins ?? [];
   app.use(
     '/v1/*',
     async function credential(c, next) {
-      const answer = c.req.path.startsWith('/v1/beacon/') ? (beaconOrigin(c, beaconOrigins) ?? (await fromBeaconUrl(c, next))) : await fromHeaders(c, next);
+      const answer = c.req.path.startsWith('/v1/beacon/')
+        ? (beaconOrigin(c, readHeaders(c), beaconOrigins) ?? (await fromBeaconUrl(c, next)))
+        : await fromHeaders(c, next);
       // A refused credential is charged to the address, so keys cannot be guessed at full speed.
       if (addressLimiter && !c.get('credential')) return (await takeForAddress(c, addressLimiter, clientAddress)) ?? answer;
       return answer;
     },
-    rateLimit(rateLimiter),
+    // Without a limiter there is nothing to charge: no middleware (one fewer step per request).
+    ...(rateLimiter ? [rateLimit(rateLimiter)] : []),
   );
 
-  const topicAndScope: MiddlewareHandler<GatewayEnv> = async function topicAndScope(c, next) {
+  // The checks ahead of ingest are plain calls, not middleware: each middleware step is a
+  // closure and a promise more for every request.
+  function topicAndScope(c: Context<GatewayEnv>): Response | undefined {
     const topic = c.req.param('topic') ?? '';
     if (!registry.topics.has(topic)) return problem(c, 404, 'Unknown topic', `there is no topic "${topic}"`, { topic });
     if (!hasScope(c.get('credential'), `write:${topic}`)) return forbidden(c, `write:${topic}`);
-    return next();
-  };
+    return undefined;
+  }
 
-  const representation: MiddlewareHandler<GatewayEnv> = async function representation(c, next) {
-    const refused = codingProblem(c);
+  /**
+   * The request's media type when its codings are ones the gateway reads and its type is one of
+   * `accepted`, else the refusal (`unsupported` says what to send).
+   */
+  function mediaType(c: Context<GatewayEnv>, headers: RequestHeaders, accepted: readonly string[], unsupported: string): string | Response {
+    const refused = codingProblem(c, headers);
     if (refused) return refused;
-    const type = mediaTypeOf(c);
-    if (type !== 'application/json' && type !== 'application/x-ndjson' && type !== 'application/jsonl') {
-      return problem(c, 415, 'Unsupported Media Type', 'send application/json (one event or an array) or application/x-ndjson');
-    }
-    return next();
-  };
+    const type = mediaTypeOf(headers);
+    return accepted.includes(type) ? type : problem(c, 415, 'Unsupported Media Type', unsupported);
+  }
 
-  // sendBeacon sends a string as text/plain, the one type that needs no preflight; JSON is
-  // taken too, for clients that can choose.
-  const beaconRepresentation: MiddlewareHandler<GatewayEnv> = async function beaconRepresentation(c, next) {
-    const refused = codingProblem(c);
-    if (refused) return refused;
-    const type = mediaTypeOf(c);
-    if (type !== 'text/plain' && type !== 'application/json') {
-      return problem(c, 415, 'Unsupported Media Type', 'send the JSON (one event or an array) as text/plain, as navigator.sendBeacon does with a string');
-    }
-    return next();
-  };
-
-  const ingest: Handler<GatewayEnv> = async function ingest(c) {
+  async function ingest(c: Context<GatewayEnv>, requestHeaders: RequestHeaders, type: string): Promise<Response> {
     const topic = c.req.param('topic')!;
     const schemas = registry.topics.get(topic)!;
-    const type = mediaTypeOf(c);
     const ndjson = type === 'application/x-ndjson' || type === 'application/jsonl';
     const credential = c.get('credential');
 
-    const idempotencyKey = idempotency ? readIdempotencyKey(c.req.raw.headers) : undefined;
+    const idempotencyKey = idempotency ? readIdempotencyKey(requestHeaders) : undefined;
     if (idempotencyKey === null) {
       return problem(c, 400, 'Invalid Idempotency-Key', 'Idempotency-Key must be 1 to 255 visible ASCII characters');
     }
-    const wait = applied ? preferredWait(c.req.raw.headers, maxWaitSeconds) : undefined;
+    const wait = applied ? preferredWait(requestHeaders, maxWaitSeconds) : undefined;
 
     const body = await readBody(c, maxBodyBytes);
     if (!body.ok) {
@@ -397,10 +404,24 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
       );
     }
     return res;
-  };
+  }
 
-  app.post('/v1/events/:topic', topicAndScope, representation, ingest);
-  app.post('/v1/beacon/:topic', topicAndScope, beaconRepresentation, ingest);
+  app.post('/v1/events/:topic', function events(c) {
+    const refused = topicAndScope(c);
+    if (refused) return refused;
+    const headers = readHeaders(c);
+    const type = mediaType(c, headers, EVENT_TYPES, 'send application/json (one event or an array) or application/x-ndjson');
+    return typeof type === 'string' ? ingest(c, headers, type) : type;
+  });
+  // sendBeacon sends a string as text/plain, the one type that needs no preflight; JSON is
+  // taken too, for clients that can choose.
+  app.post('/v1/beacon/:topic', function beacon(c) {
+    const refused = topicAndScope(c);
+    if (refused) return refused;
+    const headers = readHeaders(c);
+    const type = mediaType(c, headers, BEACON_TYPES, 'send the JSON (one event or an array) as text/plain, as navigator.sendBeacon does with a string');
+    return typeof type === 'string' ? ingest(c, headers, type) : type;
+  });
 
   app.get('/v1/orders/:order_id', async function getOrder(c) {
     if (!hasScope(c.get('credential'), 'read:orders')) return forbidden(c, 'read:orders');
@@ -421,7 +442,7 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
     // Weak: the cached and the database copy of one version may differ in formatting, not meaning.
     const etag = `W/"${found.order.event_id}"`;
     const headers = { etag, 'cache-control': 'private, no-cache', 'x-ferry-source': found.source };
-    if (etagMatches(c.req.header('if-none-match'), etag)) return c.body(null, 304, headers);
+    if (etagMatches(readHeaders(c).get('if-none-match') ?? undefined, etag)) return c.body(null, 304, headers);
     return c.json(found.order, 200, headers);
   });
 
@@ -482,12 +503,14 @@ export function createApp(options: GatewayOptions): Hono<GatewayEnv> {
  * Runtimes decode only the chunked transfer coding; anything else would reach us still encoded
  * (RFC 9112 6.1: answer 501). Content codings are not decoded either (RFC 9110 8.4: 415).
  */
-function codingProblem(c: Context): Response | undefined {
-  const transfer = (c.req.header('transfer-encoding') ?? 'chunked').toLowerCase().split(',').map((t) => t.trim());
-  if (transfer.length !== 1 || transfer[0] !== 'chunked') {
+function codingProblem(c: Context, headers: RequestHeaders): Response | undefined {
+  // Both headers are usually absent: nothing to split or lower-case then. A list of codings
+  // (a comma) is never `chunked` alone.
+  const transfer = headers.get('transfer-encoding');
+  if (transfer !== null && transfer.toLowerCase().trim() !== 'chunked') {
     return problem(c, 501, 'Transfer coding not supported', 'send the body as is or with Transfer-Encoding: chunked only');
   }
-  const coding = (c.req.header('content-encoding') ?? 'identity').trim().toLowerCase();
+  const coding = headers.get('content-encoding')?.trim().toLowerCase() ?? 'identity';
   if (coding !== 'identity' && coding !== '') {
     return problem(c, 415, 'Unsupported Media Type', `Content-Encoding ${coding} is not supported; send the body uncompressed`, {}, {
       'accept-encoding': 'identity',
@@ -501,9 +524,9 @@ function codingProblem(c: Context): Response | undefined {
  * another origin from sending one: the gateway checks the Origin itself. Allowed when
  * CORS_ORIGINS is `*`, or when the request's Origin is listed; refused when the list is empty.
  */
-function beaconOrigin(c: Context, allowed: string[]): Response | undefined {
+function beaconOrigin(c: Context, headers: RequestHeaders, allowed: string[]): Response | undefined {
   if (allowed.includes('*')) return undefined;
-  const origin = c.req.header('origin');
+  const origin = headers.get('origin') ?? undefined;
   if (origin !== undefined && allowed.includes(origin)) return undefined;
   if (allowed.length === 0) return problem(c, 403, 'Forbidden', 'beacons are taken only from origins listed in CORS_ORIGINS, and none are listed');
   return problem(
@@ -563,16 +586,27 @@ export function storable(body: string, maxBytes: number): string {
  * land, which a 503 allows (the client retries; event ids of an Idempotency-Key stay the same).
  */
 function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`Kafka did not acknowledge within ${Math.round(ms / 1000)} s; the events may or may not have been written`)), ms);
+  // One promise and one timer per call (not a race of two promises): this runs for every request.
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`Kafka did not acknowledge within ${Math.round(ms / 1000)} s; the events may or may not have been written`)),
+      ms,
+    );
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (err) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
   });
-  work.catch(() => {}).finally(() => clearTimeout(timer));
-  return Promise.race([work, deadline]);
 }
 
-function mediaTypeOf(c: Context): string {
-  return (c.req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+function mediaTypeOf(headers: RequestHeaders): string {
+  return (headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
 function respond(
@@ -582,6 +616,11 @@ function respond(
   deliveries: Delivery[],
   single: boolean,
 ): Response {
+  if (single) {
+    const d = deliveries[0]!;
+    if (!d.ok) return problem(c, 503, 'Kafka unavailable', d.error.message, {}, { 'retry-after': '1' });
+    return answer(c, { event_id: ids[0]!, topic, partition: d.partition, offset: d.offset }, 202);
+  }
   const results = deliveries.map((d, i) =>
     d.ok
       ? { status: 'accepted' as const, event_id: ids[i]!, partition: d.partition, offset: d.offset }
@@ -590,12 +629,21 @@ function respond(
   const failed = results.filter((r) => r.status === 'failed').length;
   if (failed === results.length) {
     const first = deliveries[0] as Extract<Delivery, { ok: false }>;
-    return problem(c, 503, 'Kafka unavailable', first.error.message, single ? {} : { results }, { 'retry-after': '1' });
-  }
-  if (single) {
-    const r = results[0] as Extract<(typeof results)[number], { status: 'accepted' }>;
-    return c.json({ event_id: r.event_id, topic, partition: r.partition, offset: r.offset }, 202);
+    return problem(c, 503, 'Kafka unavailable', first.error.message, { results }, { 'retry-after': '1' });
   }
   // Some produced, some not: the client retries only the failed ones (by index).
-  return c.json({ topic, accepted: results.length - failed, failed, results }, failed > 0 ? 207 : 202);
+  return answer(c, { topic, accepted: results.length - failed, failed, results }, failed > 0 ? 207 : 202);
+}
+
+/**
+ * A JSON answer of an event route with its traceparent, its headers a plain object: c.json
+ * would make a Headers object for two headers, and so would adding the traceparent afterwards.
+ */
+function answer(c: Context, body: unknown, status: ContentfulStatusCode): Response {
+  const trace = c.get('trace') as SpanContext | undefined;
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (trace) headers[TRACEPARENT_HEADER] = formatTraceparent(trace);
+  const res = new Response(JSON.stringify(body), { status, headers });
+  if (trace) c.set('tracedAnswer', res);
+  return res;
 }

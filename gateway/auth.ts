@@ -9,6 +9,7 @@ import type { MiddlewareHandler } from 'hono';
 import { verify } from 'hono/jwt';
 import { type ApiKeyEntry, sha256Hex, TENANT } from '../lib/api-keys.ts';
 import { problem } from '../lib/problem.ts';
+import { type HeadersReader, readWebHeaders, type RequestHeaders } from './headers.ts';
 
 export type { ApiKeyEntry };
 
@@ -32,7 +33,7 @@ export interface JwtOptions {
 export type AuthResult = { ok: true; credential: Credential } | { ok: false; reason: 'missing' | 'invalid'; detail: string };
 
 export interface Authenticator {
-  authenticate(headers: Headers): Promise<AuthResult>;
+  authenticate(headers: RequestHeaders): Promise<AuthResult>;
   /** A key from a beacon's URL: only keys listed with `beacon: true` are taken. */
   authenticateBeacon(key: string | undefined): Promise<AuthResult>;
 }
@@ -91,7 +92,7 @@ export function createAuthenticator(options: { apiKeys?: ApiKeyEntry[]; jwt?: Jw
       }
       return result;
     },
-    async authenticate(headers: Headers): Promise<AuthResult> {
+    async authenticate(headers: RequestHeaders): Promise<AuthResult> {
       const authorization = headers.get('authorization');
       const apiKey = headers.get('x-api-key');
       if (authorization !== null) {
@@ -121,18 +122,19 @@ const REALM = 'Bearer realm="ferry"';
 /**
  * Sets `credential` on the context, or answers 401. Without an authenticator every caller is
  * ANONYMOUS (authentication off; the entry point warns loudly at start-up). `from` says where
- * the credential is: the headers, or (the beacon route only) a beacon key in `?key=`.
+ * the credential is: the headers (read by `readHeaders`), or (the beacon route only) a beacon key in `?key=`.
  */
 export const authenticate = (
   authenticator: Authenticator | undefined,
   from: 'headers' | 'beacon-url' = 'headers',
+  readHeaders: HeadersReader = readWebHeaders,
 ): MiddlewareHandler<{ Variables: { credential: Credential } }> =>
   async function authenticate(c, next) {
     if (!authenticator) {
       c.set('credential', ANONYMOUS);
       return next();
     }
-    const result = from === 'headers' ? await authenticator.authenticate(c.req.raw.headers) : await authenticator.authenticateBeacon(c.req.query('key'));
+    const result = from === 'headers' ? await authenticator.authenticate(readHeaders(c)) : await authenticator.authenticateBeacon(c.req.query('key'));
     if (!result.ok) {
       // No Bearer challenge for a beacon: its way in is the URL, not a header.
       if (from === 'beacon-url') return problem(c, 401, 'Unauthorized', result.detail);

@@ -11,6 +11,7 @@
  * and a retry runs afresh, which is safe because nothing was produced.
  */
 import { sha256Hex } from '../lib/api-keys.ts';
+import type { RequestHeaders } from './headers.ts';
 
 export interface StoredResponse {
   status: number;
@@ -49,7 +50,7 @@ export const REPLAYED_HEADERS = ['content-type', 'preference-applied'];
 const KEY = /^[\x21-\x7e]{1,255}$/;
 
 /** Reads the Idempotency-Key header: undefined when absent, null when malformed. */
-export function readIdempotencyKey(headers: Headers): string | undefined | null {
+export function readIdempotencyKey(headers: RequestHeaders): string | undefined | null {
   const raw = headers.get('idempotency-key');
   if (raw === null) return undefined;
   // The draft defines it as a Structured Field string ("..."); bare tokens are accepted too.

@@ -20,6 +20,7 @@ import { Codec } from '../schemas/codec.ts';
 import { loadRegistry } from '../schemas/registry.ts';
 import { createApp } from './app.ts';
 import { readNodeBody } from './node/body.ts';
+import { readNodeHeaders } from './node/headers.ts';
 import { createAuthenticator } from './auth.ts';
 import { loadGatewayConfig, requireAuthentication } from './gateway-config.ts';
 import { KafkaProducer } from '../lib/kafka/producer.ts';
@@ -92,6 +93,7 @@ async function runServer(): Promise<void> {
     topicName: (t) => config.topicPrefix + t,
     maxBodyBytes: config.maxBodyBytes,
     readBody: readNodeBody,
+    readHeaders: readNodeHeaders,
     maxBatchEvents: config.maxBatchEvents,
     sendTimeoutMs: config.deliveryTimeoutMs + 2000,
     authenticator: createAuthenticator({ apiKeys: config.apiKeys, jwt: config.jwt }),

@@ -3,9 +3,10 @@
  * the events, or after N seconds with the usual 202. Unknown preferences are ignored, as the
  * RFC asks.
  */
+import type { RequestHeaders } from './headers.ts';
 
 /** Seconds from the first well-formed `wait` preference, capped at `max`; undefined when absent or 0. */
-export function preferredWait(headers: Headers, max: number): number | undefined {
+export function preferredWait(headers: RequestHeaders, max: number): number | undefined {
   const raw = headers.get('prefer');
   if (!raw) return undefined;
   for (const preference of raw.split(',')) {

@@ -22,6 +22,7 @@ import {
   type Tracer,
 } from '@opentelemetry/api';
 import { TRACEPARENT_HEADER } from './contract.ts';
+import { randomHex } from './random-hex.ts';
 
 export { TRACEPARENT_HEADER };
 
@@ -144,12 +145,4 @@ export function errorType(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   if (typeof code === 'string' || typeof code === 'number') return String(code);
   return (err as Error | null)?.name ?? 'Error';
-}
-
-function randomHex(bytes: number): string {
-  const buf = new Uint8Array(bytes);
-  do crypto.getRandomValues(buf); while (buf.every((b) => b === 0));
-  let out = '';
-  for (const b of buf) out += b.toString(16).padStart(2, '0');
-  return out;
 }

@@ -9,10 +9,11 @@
  */
 import cluster from 'node:cluster';
 import { timingSafeEqual } from 'node:crypto';
-import type { Handler, MiddlewareHandler } from 'hono';
+import type { Context, Handler, MiddlewareHandler } from 'hono';
 import { matchedRoutes } from 'hono/route';
 import { AggregatorRegistry, collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { problem } from '../../lib/problem.ts';
+import { PendingCounts, type PendingSeries } from './pending-counts.ts';
 import type { Delivery, EventProducer, OutgoingRecord } from '../../lib/kafka/event-producer.ts';
 
 const ASK = 'ferry:gateway-metrics';
@@ -31,21 +32,27 @@ export interface GatewayMetricsOptions {
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly #requests: Counter<'method' | 'route' | 'status'>;
   readonly #duration: Histogram<'method' | 'route'>;
   readonly #produce: Histogram<'outcome'>;
   readonly #records: Counter<'outcome' | 'code'>;
+  readonly #requestCounts = new PendingCounts<'method' | 'route' | 'status'>();
+  readonly #recordCounts = new PendingCounts<'outcome' | 'code'>();
   #asks = 0;
   readonly #pending = new Map<number, (text: string) => void>();
 
   constructor(readonly options: GatewayMetricsOptions = {}) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: 'ferry_gateway_' });
-    this.#requests = new Counter({
+    const requestCounts = this.#requestCounts;
+    const recordCounts = this.#recordCounts;
+    new Counter({
       name: 'ferry_gateway_http_requests_total',
       help: 'HTTP requests by route and status.',
       labelNames: ['method', 'route', 'status'],
       registers,
+      collect() {
+        requestCounts.flush(this);
+      },
     });
     this.#duration = new Histogram({
       name: 'ferry_gateway_http_request_duration_seconds',
@@ -66,6 +73,9 @@ export class GatewayMetrics {
       help: 'Records by outcome (accepted, failed) and failure code.',
       labelNames: ['outcome', 'code'],
       registers,
+      collect() {
+        recordCounts.flush(this);
+      },
     });
     const { inFlight, maxInFlight, waiting } = options;
     new Gauge({
@@ -108,15 +118,28 @@ export class GatewayMetrics {
 
   /** Counts and times every request; the route label is the matched pattern, never the raw path. */
   middleware(): MiddlewareHandler {
-    const requests = this.#requests;
+    const requests = this.#requestCounts;
     const duration = this.#duration;
+    // Label children and pending counts, made once per label values: prom-client otherwise
+    // builds and checks a labels object on every call. The values are bounded: Node's parser
+    // takes a fixed set of methods, the routes are the app's, statuses are three digits.
+    const timers = new Map<string, Histogram.Internal<'method' | 'route'>>();
+    const counters = new Map<string, PendingSeries>();
     return async function metrics(c, next) {
-      const end = duration.startTimer();
+      const start = performance.now();
       await next();
-      const route = [...matchedRoutes(c)].reverse().find((r) => r.method !== 'ALL')?.path ?? 'unmatched';
+      const seconds = (performance.now() - start) / 1000;
+      const route = matchedRoute(c);
       const method = c.req.method;
-      end({ method, route });
-      requests.inc({ method, route, status: String(c.res.status) });
+      const status = c.res.status;
+      const key = `${method} ${route}`;
+      let timer = timers.get(key);
+      if (!timer) timers.set(key, timer = duration.labels(method, route));
+      timer.observe(seconds);
+      const countKey = `${key} ${status}`;
+      let counter = counters.get(countKey);
+      if (!counter) counters.set(countKey, counter = requests.series({ method, route, status: String(status) }));
+      counter.count++;
     };
   }
 
@@ -124,21 +147,26 @@ export class GatewayMetrics {
   instrument(producer: EventProducer): EventProducer {
     const histogram = this.#produce;
     const records = this.#records;
+    const timers = { ok: histogram.labels('ok'), partial: histogram.labels('partial'), failed: histogram.labels('failed'), error: histogram.labels('error') };
+    const accepted = this.#recordCounts.series({ outcome: 'accepted', code: '' });
     return {
-      async send(batch: OutgoingRecord[]): Promise<Delivery[]> {
-        const end = histogram.startTimer();
-        let deliveries: Delivery[];
-        try {
-          deliveries = await producer.send(batch);
-        } catch (err) {
-          end({ outcome: 'error' });
-          throw err;
-        }
-        const failed = deliveries.filter((d) => !d.ok);
-        end({ outcome: failed.length === 0 ? 'ok' : failed.length === deliveries.length ? 'failed' : 'partial' });
-        if (deliveries.length > failed.length) records.inc({ outcome: 'accepted', code: '' }, deliveries.length - failed.length);
-        for (const d of failed) records.inc({ outcome: 'failed', code: d.error.code ?? 'unknown' });
-        return deliveries;
+      send(batch: OutgoingRecord[]): Promise<Delivery[]> {
+        const start = performance.now();
+        return producer.send(batch).then(
+          (deliveries) => {
+            let failed = 0;
+            for (const d of deliveries) if (!d.ok) failed++;
+            const outcome = failed === 0 ? 'ok' : failed === deliveries.length ? 'failed' : 'partial';
+            timers[outcome].observe((performance.now() - start) / 1000);
+            accepted.count += deliveries.length - failed;
+            if (failed > 0) { for (const d of deliveries) if (!d.ok) records.inc({ outcome: 'failed', code: d.error.code ?? 'unknown' }); }
+            return deliveries;
+          },
+          (err) => {
+            timers.error.observe((performance.now() - start) / 1000);
+            throw err;
+          },
+        );
       },
       ready: () => producer.ready(),
       close: () => producer.close(),
@@ -176,6 +204,13 @@ export class GatewayMetrics {
       process.send!({ type: ASK, id });
     });
   }
+}
+
+/** The pattern of the route that answered (the last matched that is not middleware), or `unmatched`. */
+function matchedRoute(c: Context): string {
+  const routes = matchedRoutes(c);
+  for (let i = routes.length - 1; i >= 0; i--) if (routes[i]!.method !== 'ALL') return routes[i]!.path;
+  return 'unmatched';
 }
 
 /** In the cluster primary: answers a process's request for the host-wide metrics. */

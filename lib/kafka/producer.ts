@@ -88,9 +88,26 @@ class Slots {
   }
 }
 
+/**
+ * The binding's header list: one single-key object per header. Built with keyed stores, not
+ * `Object.entries().map(([k, v]) => ({ [k]: v }))`, whose computed-key literals cost about five
+ * times as much (this runs for every request's records).
+ */
+function toMessageHeaders(headers: Record<string, string>): RdKafka.MessageHeader[] {
+  const out: RdKafka.MessageHeader[] = [];
+  for (const name in headers) {
+    const header: RdKafka.MessageHeader = {};
+    header[name] = headers[name]!;
+    out.push(header);
+  }
+  return out;
+}
+
 export class KafkaProducer implements EventProducer {
   readonly #producer: RdKafka.Producer;
   #connected: Promise<void> | undefined;
+  /** Set once connected (librdkafka reconnects by itself from then on): send skips awaiting #connected. */
+  #up = false;
   #closing: Promise<void> | undefined;
   #inFlight = 0;
   readonly #maxInFlight: number;
@@ -163,6 +180,7 @@ export class KafkaProducer implements EventProducer {
       // Delivery reports are polled on librdkafka's background thread and handed to the event
       // loop as they arrive: a JS poll timer would add up to its interval to every ack wait.
       this.#producer.setPollInBackground(true);
+      this.#up = true;
     });
     // A failed first connect is forgotten, so a producer started while Kafka was away (the
     // dashboard's, which connects on its first replay) tries again instead of failing forever.
@@ -183,18 +201,22 @@ export class KafkaProducer implements EventProducer {
     return this.#maxInFlight;
   }
 
-  async send(records: OutgoingRecord[]): Promise<Delivery[]> {
-    await this.connect();
-    if (this.#closing) return records.map(() => ({ ok: false, error: new ProduceError('gateway is shutting down', true) }));
+  send(records: OutgoingRecord[]): Promise<Delivery[]> {
+    // Awaiting the settled connect would cost every send a promise and a turn of the microtask queue.
+    return this.#up ? this.#send(records) : this.connect().then(() => this.#send(records));
+  }
+
+  #send(records: OutgoingRecord[]): Promise<Delivery[]> {
+    if (this.#closing) return Promise.resolve(records.map(() => ({ ok: false, error: new ProduceError('gateway is shutting down', true) })));
     // Admission is per send, all or nothing: a batch is never split by the bound. The check and
     // the produce calls below run without an await in between, so concurrent sends cannot overshoot.
     if (this.#inFlight + records.length > this.#maxInFlight) {
-      return records.map(() => ({
+      return Promise.resolve(records.map(() => ({
         ok: false,
         error: new ProduceError('the gateway has too many records waiting for Kafka; retry shortly', true, 'BACKPRESSURE'),
-      }));
+      })));
     }
-    if (records.length === 0) return [];
+    if (records.length === 0) return Promise.resolve([]);
     return new Promise<Delivery[]>((resolve) => {
       const send: PendingSend = { deliveries: new Array<Delivery>(records.length), remaining: records.length, resolve };
       // Records of one request usually share one headers object: convert it once.
@@ -206,7 +228,7 @@ export class KafkaProducer implements EventProducer {
         const r = records[i]!;
         if (r.headers !== lastHeaders) {
           lastHeaders = r.headers;
-          converted = r.headers ? Object.entries(r.headers).map(([k, v]) => ({ [k]: v })) : undefined;
+          converted = r.headers ? toMessageHeaders(r.headers) : undefined;
         }
         const value = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value.buffer, r.value.byteOffset, r.value.byteLength);
         const slot = this.#slots.take(send, i);
