@@ -36,7 +36,7 @@ import { PartitionBuffer } from './partition-buffer.ts';
 import { type RawMessage, rawMessageOf } from './raw-message.ts';
 import { type KafkaSecurity, kafkaSecurityProperties } from './security.ts';
 
-export { headersOf, type RawMessage } from './raw-message.ts';
+export type { RawMessage } from './raw-message.ts';
 
 const require = createRequire(import.meta.url);
 const { KafkaConsumer, CODES } = require('@confluentinc/kafka-javascript') as typeof RdKafka;
