@@ -36,7 +36,7 @@ import { PartitionBuffer } from './partition-buffer.ts';
 import { type RawMessage, rawMessageOf } from './raw-message.ts';
 import { type KafkaSecurity, kafkaSecurityProperties } from './security.ts';
 
-export { headersOf, type RawMessage } from './raw-message.ts';
+export type { RawMessage } from './raw-message.ts';
 
 const require = createRequire(import.meta.url);
 const { KafkaConsumer, CODES } = require('@confluentinc/kafka-javascript') as typeof RdKafka;
@@ -170,6 +170,9 @@ export class BatchConsumer {
     this.#logger = options.logger;
     this.#maxBatchSize = options.maxBatchSize ?? 500;
     this.#concurrency = options.partitionsConcurrently ?? 12;
+    // Two batches per partition: librdkafka's queue hands a backlog over largely one partition
+    // after another, and a smaller bound leaves fewer partitions' batches to combine (analytics
+    // inserts of ~2 000 rows instead of ~6 000: less worker CPU, more ClickHouse CPU per row).
     this.#maxBuffered = options.maxBufferedRecords ?? 2 * this.#maxBatchSize * this.#concurrency;
     this.#retryBackoffMs = options.retryBackoffMs ?? 1000;
     const config: RdKafka.ConsumerGlobalConfig & RdKafka.ConsumerTopicConfig & { queue_non_empty_cb: () => void } = {
