@@ -53,6 +53,14 @@ describe('API keys', () => {
     assert.equal(await sha256Hex(KEY), hash(KEY));
   });
 
+  it('hashes presented keys with the runtime digest when one is given', async () => {
+    const seen: string[] = [];
+    const withDigest = createAuthenticator({ apiKeys: [entry], sha256: (text) => (seen.push(text), hash(text)) })!;
+    assert.equal(ok(await withDigest.authenticate(headers({ 'x-api-key': KEY }))).id, 'key:shop-web');
+    assert.equal((await withDigest.authenticate(headers({ 'x-api-key': `${KEY}x` }))).ok, false);
+    assert.deepEqual(seen, [KEY, `${KEY}x`]);
+  });
+
   it('is off when nothing is configured', () => {
     assert.equal(createAuthenticator({}), undefined);
     assert.equal(createAuthenticator({ apiKeys: [] }), undefined);

@@ -41,8 +41,18 @@ export interface Authenticator {
 /** The caller when authentication is off: tenant `default`, every scope. */
 export const ANONYMOUS: Credential = Object.freeze({ id: 'anonymous', tenant: 'default', scopes: new Set<string>(), kind: 'anonymous' });
 
+export interface AuthenticatorOptions {
+  apiKeys?: ApiKeyEntry[];
+  jwt?: JwtOptions;
+  /**
+   * SHA-256 of a presented API key as lower-case hex; runtimes may pass a cheaper one (every
+   * request with a key is hashed). @defaultValue sha256Hex (Web Crypto)
+   */
+  sha256?: (text: string) => string | Promise<string>;
+}
+
 /** Returns an authenticator, or undefined when neither API keys nor a JWT secret are configured. */
-export function createAuthenticator(options: { apiKeys?: ApiKeyEntry[]; jwt?: JwtOptions }): Authenticator | undefined {
+export function createAuthenticator(options: AuthenticatorOptions): Authenticator | undefined {
   const keys = new Map<string, Credential>();
   // Credentials (not digests), so a key found by fromApiKey can be checked for the flag.
   const beaconKeys = new Set<Credential>();
@@ -53,11 +63,12 @@ export function createAuthenticator(options: { apiKeys?: ApiKeyEntry[]; jwt?: Jw
   }
   const jwt = options.jwt;
   if (keys.size === 0 && !jwt) return undefined;
+  const sha256 = options.sha256 ?? sha256Hex;
 
   async function fromApiKey(key: string): Promise<AuthResult> {
     // A map lookup by digest: the key is high-entropy, so its unsalted hash reveals nothing and
     // the lookup's timing depends only on the digest, which the caller cannot steer.
-    const found = keys.get(await sha256Hex(key));
+    const found = keys.get(await sha256(key));
     return found ? { ok: true, credential: found } : { ok: false, reason: 'invalid', detail: 'the API key is not valid' };
   }
 

@@ -21,6 +21,7 @@ import { loadRegistry } from '../schemas/registry.ts';
 import { createApp } from './app.ts';
 import { readNodeBody } from './node/body.ts';
 import { readNodeHeaders } from './node/headers.ts';
+import { sha256HexSync } from './node/sha256.ts';
 import { createAuthenticator } from './auth.ts';
 import { loadGatewayConfig, requireAuthentication } from './gateway-config.ts';
 import { KafkaProducer } from '../lib/kafka/producer.ts';
@@ -96,7 +97,7 @@ async function runServer(): Promise<void> {
     readHeaders: readNodeHeaders,
     maxBatchEvents: config.maxBatchEvents,
     sendTimeoutMs: config.deliveryTimeoutMs + 2000,
-    authenticator: createAuthenticator({ apiKeys: config.apiKeys, jwt: config.jwt }),
+    authenticator: createAuthenticator({ apiKeys: config.apiKeys, jwt: config.jwt, sha256: sha256HexSync }),
     ...stores.options,
     corsOrigins: config.corsOrigins,
     logger,
