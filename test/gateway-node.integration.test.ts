@@ -119,6 +119,12 @@ describe('GET /metrics', () => {
     const TOKEN = 'metrics-token-0123456789';
     const g = await gateway({ GATEWAY_PROCESSES: '2', METRICS_TOKEN: TOKEN });
     const port = Number(new URL(g.url).port);
+    // The gateway is ready when one process answers; wait until both are in the host-wide sum,
+    // or every request could land on the first.
+    await waitFor(async () => {
+      const text = await (await fetch(`${g.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+      return text.includes(`ferry_gateway_producer_max_in_flight ${2 * 50_000}`);
+    }, { timeoutMs: 30_000, what: 'both gateway processes in the metrics' });
     // A new connection per request, so the primary spreads them over both processes.
     const post = (body: string) =>
       new Promise<number>((resolve, reject) => {
