@@ -54,7 +54,7 @@ export async function legS(
 ): Promise<LegResult> {
   const batch = options.batch ?? 50;
   const p99LimitMs = options.p99LimitMs ?? 250;
-  const maxTrials = ctx.quick ? 2 : 5;
+  const maxTrials = ctx.quick ? 1 : 5;
   const durationS = ctx.quick ? 3 : 10;
   // The first guess: what the worker drained alone (leg d), as the pipeline cannot hold more.
   const drain = legs.get('d-drain');
