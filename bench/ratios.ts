@@ -170,16 +170,6 @@ export function ratios(legs: Map<string, LegResult>, m: Machine): Ratio[] {
       ]
       : []),
     ratio(legs, 'e', 'drain with 1% PostgreSQL failures / without', 'e-drain-failures', 'd-drain', 0.95, '>='),
-    ratio(
-      legs,
-      'f',
-      'end-to-end p99 to PostgreSQL at half the sustained rate',
-      'f-end-to-end',
-      undefined,
-      50,
-      '<=',
-      (n) => n.endToEnd?.postgresMs.p99 ?? Number.NaN,
-      'ms',
-    ),
+    // Leg f's p99 is goal 3 (goals() above), not repeated here.
   ];
 }
