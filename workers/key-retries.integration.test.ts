@@ -85,6 +85,33 @@ test('once its retry applied every parked record, the key is free and leaves the
   assert.equal(await r.parkBlocked(batch), batch);
 });
 
+test('a worker that stopped between parking a record and scheduling its retry: the redelivered record gets the job', async () => {
+  const r = retries(undefined, 10);
+  const failed = record('k5');
+  const parked = JSON.stringify(toParked(failed));
+  // What such a worker leaves: the list (and its name in the set), no job. Its batch's offset
+  // was never stored, so the record comes again.
+  await redis.rpush(r.listKey(failed), parked);
+  await redis.sadd(`${r.options.name}:blocked`, r.listKey(failed));
+  const behind = record('k5');
+  assert.deepEqual(await r.parkBlocked([failed, behind]), [], 'both stay parked, in order');
+  assert.equal(await redis.llen(r.listKey(failed)), 2, 'the redelivered record is not parked twice');
+  const applied: string[] = [];
+  r.start(async (records) => {
+    for (const p of records) applied.push(p.offset);
+  });
+  await waitFor(async () => (await redis.exists(r.listKey(failed))) === 0, { what: 'the list drained' });
+  assert.deepEqual(applied, [failed.offset, behind.offset]);
+  // A record redelivered while its head has a job adds no second one.
+  const idle = retries();
+  const again = record('k6');
+  await idle.block(again, new Error('boom'));
+  assert.deepEqual(await idle.parkBlocked([again]), []);
+  const jobs = await idle.queue.getJobs(['delayed', 'waiting', 'active', 'prioritized']);
+  assert.equal(jobs.length, 1);
+  assert.deepEqual(jobs[0]!.data.errors.map((e) => e.error), ['boom'], 'the first job, with its error');
+});
+
 test('a list made by a worker that kept no set is found by the scan when a process starts', async () => {
   const name = `${iso.env.FERRY_TOPIC_PREFIX}ferry-retries-${++queues}`;
   const first = record('old');

@@ -127,6 +127,12 @@ export function fromParked(p: ParkedRecord): RawMessage {
   };
 }
 
+/** The retry job of a parked head record: one per record. */
+function jobIdOf(head: string): string {
+  const h = JSON.parse(head) as ParkedRecord;
+  return `${h.topic}:${h.partition}:${h.offset}`;
+}
+
 export class KeyRetries {
   readonly queue: Queue<RetryJob>;
   readonly #redis: Redis & Scripts;
@@ -189,11 +195,28 @@ export class KeyRetries {
     for (const c of candidates) p.ferryParkIfBlocked(c.list, JSON.stringify(toParked(c.r)));
     const results = (await p.exec()) ?? [];
     const parked = new Set<RawMessage>();
+    const repeated = new Set<string>();
     results.forEach(([err, n], i) => {
       if (err) throw err;
       if (n !== 0) parked.add(candidates[i]!.r);
+      if (n === 2) repeated.add(candidates[i]!.list);
     });
+    // A record found already parked is a redelivery: the worker that parked it stopped before
+    // its batch's offset was stored, maybe between making the list and scheduling its job.
+    await Promise.all([...repeated].map((list) => this.#ensureScheduled(list)));
     return records.filter((r) => !parked.has(r));
+  }
+
+  /**
+   * Schedules a retry for the list's head unless it has one. Read slowly: a worker that stops
+   * after BLOCK and before #schedule leaves a list no job drains, and every later event of its key
+   * would park behind it for good. The job id is the head's, so a head that has its job (waiting,
+   * delayed or running) keeps it and this adds nothing.
+   */
+  async #ensureScheduled(list: string): Promise<void> {
+    const head = await this.#redis.lindex(list, 0);
+    if (head === null || (await this.queue.getJob(jobIdOf(head))) !== undefined) return;
+    await this.#schedule(list, head, [], this.#delay(1));
   }
 
   /**
@@ -234,10 +257,9 @@ export class KeyRetries {
   }
 
   async #schedule(list: string, head: string, errors: RetryJob['errors'], delay: number): Promise<void> {
-    const h = JSON.parse(head) as ParkedRecord;
     // One job per head record: the id makes a repeated schedule (after a crash) a no-op.
     await this.queue.add('retry', { list, head, errors }, {
-      jobId: `${h.topic}:${h.partition}:${h.offset}`,
+      jobId: jobIdOf(head),
       delay,
       attempts: Math.max(1, this.#attempts - 1),
       backoff: { type: 'exponential', delay: this.#backoffMs * 2, jitter: 0.5 },
