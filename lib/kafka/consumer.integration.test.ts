@@ -60,7 +60,9 @@ async function produce(t: string, count: number, keys: number, from = 0): Promis
   return perPartition;
 }
 
-function consumer(options: { groupId: string; topic: string; maxBatchSize: number; retryBackoffMs?: number; commitIntervalMs?: number }): BatchConsumer {
+function consumer(
+  options: { groupId: string; topic: string; maxBatchSize: number; retryBackoffMs?: number; commitIntervalMs?: number; logger?: typeof logger },
+): BatchConsumer {
   const c = new BatchConsumer({ brokers, logger, topics: [options.topic], ...options });
   consumers.push(c);
   return c;
@@ -219,14 +221,29 @@ test('a second member joining takes partitions over without losing, repeating or
     calls.push(callOf(member, batch));
     await new Promise((r) => setTimeout(r, 20)); // batches take a while, so some run during the rebalance
   };
-  await produce(t, 600, 60);
-  const first = consumer({ groupId, topic: t, maxBatchSize: 10 });
+  const produced = await produce(t, 600, 60);
+  // Its assignments and revocations are logged, so a failure shows the rebalance it followed.
+  const rebalanceLogger = createLogger('consumer-test', 'info');
+  const first = consumer({ groupId, topic: t, maxBatchSize: 10, logger: rebalanceLogger.child({ member: 'first' }) });
   await first.connect(handler('first'));
   await waitFor(async () => calls.length >= 15, { what: 'the first member under way', timeoutMs: 60_000 });
-  const second = consumer({ groupId, topic: t, maxBatchSize: 10 });
+  const second = consumer({ groupId, topic: t, maxBatchSize: 10, logger: rebalanceLogger.child({ member: 'second' }) });
   await second.connect(handler('second'));
-  await produce(t, 600, 60, 600);
-  await waitFor(async () => calls.reduce((n, call) => n + call.values.length, 0) >= 1200, { what: 'every record handled', timeoutMs: 90_000 });
+  for (const [p, n] of await produce(t, 600, 60, 600)) produced.set(p, (produced.get(p) ?? 0) + n);
+  await waitFor(async () => calls.reduce((n, call) => n + call.values.length, 0) >= 1200, { what: 'every record handled', timeoutMs: 90_000 })
+    .catch(async (err: Error) => {
+      // Where it stopped: per partition, what was produced, what each member handled, and the
+      // group's committed offset.
+      const rows = await Promise.all(
+        upTo(6).map(async (p) => {
+          const mine = (member: string) => calls.filter((c) => c.partition === p && c.member === member).flatMap((c) => c.offsets);
+          const last = (offsets: number[]) => (offsets.length ? `${offsets.length} to ${offsets[offsets.length - 1]}` : 'none');
+          const at = await committed(groupId, t, p).catch(() => NaN);
+          return `p${p}: produced ${produced.get(p) ?? 0}, first ${last(mine('first'))}, second ${last(mine('second'))}, committed ${at}`;
+        }),
+      );
+      throw new Error(`${err.message}\n${rows.join('\n')}\nfirst ${JSON.stringify(first.health())}\nsecond ${JSON.stringify(second.health())}`);
+    });
   await Promise.all([first.disconnect(), second.disconnect()]);
 
   const moved = new Set(calls.filter((call) => call.member === 'first').map((call) => call.partition));
