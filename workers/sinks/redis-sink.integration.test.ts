@@ -1,14 +1,16 @@
 /**
  * RedisSink's page-view counters against a real Redis (a key prefix of its own): a redelivered
- * page view counts once, and Redis keeps one marker per user, not one per event.
+ * page view, or a copy of it at a later position, counts once, and Redis keeps one marker per
+ * user, not one per event.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import fc from 'fast-check';
 import { isolate, type Isolated } from '../../test/helpers.ts';
 import type { ConsumedEvent } from '../../lib/event.ts';
 import { orderKey, type OrderRow } from '../../lib/order-cache.ts';
-import { OTHER_URLS, RedisSink } from './redis-sink.ts';
+import { OTHER_URLS, RECENT_IDS, RedisSink } from './redis-sink.ts';
 
 let iso: Isolated;
 let sink: RedisSink;
@@ -71,6 +73,84 @@ test('a batch larger than one script call counts each page view once, delivered 
   const c = await counts();
   assert.equal(Number(c['https://shop.example/big0']) + Number(c['https://shop.example/big1']) + Number(c['https://shop.example/big2']), 1234);
   assert.equal(c['https://shop.example/big0'], String(many.filter((_, i) => i % 3 === 0).length));
+});
+
+/** The same page view (same event id) in Kafka again, at a later position. */
+const copyAt = (e: ConsumedEvent, offset: string): ConsumedEvent => ({ ...e, offset });
+
+test("a copy of a page view at a later position (a retried request) counts once; one behind more than RECENT_IDS of the user's page views counts again", async () => {
+  const first = view('retry', 'https://shop.example/r', 5, '20');
+  await sink.applyPageViews([first, view('retry', 'https://shop.example/s', 5, '21')]);
+  await sink.applyPageViews([copyAt(first, '22')]);
+  // Delivered again after the copy: still once.
+  await sink.applyPageViews([first, copyAt(first, '22')]);
+  assert.equal((await counts())['https://shop.example/r'], '1');
+  assert.equal((await counts())['https://shop.example/s'], '1');
+  const others = Array.from({ length: RECENT_IDS }, (_, i) => view('retry', 'https://shop.example/s', 5, String(23 + i)));
+  await sink.applyPageViews([...others, copyAt(first, String(23 + RECENT_IDS))]);
+  assert.equal((await counts())['https://shop.example/r'], '2', 'the window is RECENT_IDS page views of the user');
+});
+
+test("a marker without ids (an earlier release's) still holds back redeliveries, and keeps ids from then on", async () => {
+  const marker = `${iso.env.REDIS_PREFIX}seen:pv:default:legacy`;
+  await iso.redis.set(marker, '6:41');
+  await sink.applyPageViews([view('legacy', 'https://shop.example/l', 6, '41')]);
+  const next = view('legacy', 'https://shop.example/l', 6, '42');
+  await sink.applyPageViews([next, copyAt(next, '43')]);
+  assert.equal((await counts())['https://shop.example/l'], '1');
+  assert.equal(await iso.redis.get(marker), `6:43|${next.value.event_id}|`);
+});
+
+test('property: whatever mix of redeliveries and retried copies comes, each event id counts once', async () => {
+  let run = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      // Per step: a new page view of one of 3 users, a redelivery of the last n records, or a
+      // copy of one of a user's last RECENT_IDS records.
+      fc.array(
+        fc.oneof(
+          fc.record({ kind: fc.constant('new' as const), user: fc.nat(2), url: fc.nat(3) }),
+          fc.record({ kind: fc.constant('redeliver' as const), n: fc.integer({ min: 1, max: 6 }) }),
+          fc.record({ kind: fc.constant('copy' as const), user: fc.nat(2), back: fc.nat(RECENT_IDS - 1) }),
+        ),
+        { minLength: 1, maxLength: 40 },
+      ),
+      async (steps) => {
+        const tenant = `prop${++run}`;
+        const log: ConsumedEvent[] = []; // the partition: what Kafka holds, in offset order
+        const perUser = new Map<number, ConsumedEvent[]>();
+        const expected = new Map<string, number>();
+        let delivered = 0; // records before this one were handed to the sink
+        const deliver = async (from: number) => {
+          await sink.applyPageViews(log.slice(from));
+          delivered = log.length;
+        };
+        for (const step of steps) {
+          if (step.kind === 'new') {
+            const e = view(`u${step.user}`, `https://shop.example/p${step.url}`, 0, String(log.length), tenant);
+            log.push(e);
+            perUser.set(step.user, [...(perUser.get(step.user) ?? []), e]);
+            const url = (e.value as { url: string }).url;
+            expected.set(url, (expected.get(url) ?? 0) + 1);
+            await deliver(delivered);
+          } else if (step.kind === 'copy') {
+            const mine = perUser.get(step.user) ?? [];
+            const original = mine[mine.length - 1 - step.back];
+            if (!original) continue;
+            const e = copyAt(original, String(log.length));
+            log.push(e);
+            perUser.set(step.user, [...mine, e]);
+            await deliver(delivered);
+          } else {
+            await deliver(Math.max(0, log.length - step.n));
+          }
+        }
+        const got = await iso.redis.hgetall(sink.pageViewsKey(tenant));
+        assert.deepEqual(Object.fromEntries(Object.entries(got).map(([k, v]) => [k, Number(v)])), Object.fromEntries(expected));
+      },
+    ),
+    { numRuns: 60 },
+  );
 });
 
 test('two tenants with the same user and URL count apart: neither adds to nor suppresses the other', async () => {
