@@ -18,6 +18,13 @@
  * are not minified. Files Ferry itself reads at run time resolve from the project root
  * (lib/paths.ts).
  *
+ * A worker is started far more often than the other processes (the supervisor restarts a crashed
+ * member, autoscalers add members), so its entry (CODE_CACHED) is built as CommonJS,
+ * dist/workers/main.cjs, that dist/workers/main.js runs with V8's code cache (lib/code-cache.ts):
+ * Node 20 keeps no code cache for ES modules. The CommonJS build has the real `require`,
+ * `__dirname` and `__filename`; `import.meta.url` becomes the file's URL, and `import()` a
+ * `require()` (a script run from a code cache has no module loader for it).
+ *
  *   npm run build          node --import tsx scripts/build.ts
  */
 import { rmSync } from 'node:fs';
@@ -38,6 +45,9 @@ export const ENTRIES: readonly string[] = [
   'cli/migrate.ts',
   'cli/api-key.ts',
 ];
+
+/** Entries run with V8's code cache (see above). */
+export const CODE_CACHED: readonly string[] = ['workers/main.ts'];
 
 /** Packages loaded from node_modules at run time rather than bundled (see above). */
 export const EXTERNAL: readonly string[] = [
@@ -70,6 +80,12 @@ const BANNER = [
   `const __ferryFromRoot = (path) => __ferryFileURLToPath(new URL(${JSON.stringify(TO_ROOT)} + path, import.meta.url));`,
 ].join(' ');
 
+/** The CommonJS build's counterpart of BANNER: `require` is the real one there. */
+const CJS_BANNER = [
+  "const __ferryImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+  `const __ferryFromRoot = (path) => require('node:path').join(__dirname, ${JSON.stringify(TO_ROOT)}, path);`,
+].join(' ');
+
 /**
  * Gives a bundled module that uses `__dirname` or `__filename` without declaring them (ioredis
  * reads its version from its package.json; pino and bullmq find their worker files) the values
@@ -93,20 +109,16 @@ const moduleDirs: esbuild.Plugin = {
   },
 };
 
-export async function build(): Promise<esbuild.BuildResult> {
+export async function build(): Promise<void> {
   for (const e of ENTRIES) if (e.split('/').length !== 2) throw new Error(`${e}: entries are <folder>/<name>.ts (the banner's paths count on it)`);
   // Nothing stale from a renamed or removed entry.
   rmSync(`${root}${OUT_DIR}`, { recursive: true, force: true });
-  return esbuild.build({
+  const common = {
     absWorkingDir: root,
-    entryPoints: ENTRIES.map((e) => ({ in: e, out: e.replace(/\.ts$/, '') })),
-    outdir: OUT_DIR,
     bundle: true,
     platform: 'node',
-    format: 'esm',
     target: 'node20',
     external: [...EXTERNAL],
-    banner: { js: BANNER },
     plugins: [moduleDirs],
     // Whitespace and syntax only: names stay as written, for stack traces, error names and the
     // libraries that read `constructor.name`.
@@ -114,7 +126,43 @@ export async function build(): Promise<esbuild.BuildResult> {
     minifySyntax: true,
     sourcemap: true,
     logLevel: 'warning',
-  });
+  } satisfies esbuild.BuildOptions;
+  const out = (e: string) => e.replace(/\.ts$/, '');
+  await Promise.all([
+    esbuild.build({
+      ...common,
+      entryPoints: ENTRIES.filter((e) => !CODE_CACHED.includes(e)).map((e) => ({ in: e, out: out(e) })),
+      outdir: OUT_DIR,
+      format: 'esm',
+      banner: { js: BANNER },
+    }),
+    ...CODE_CACHED.map(async (e) => {
+      const name = out(e).split('/')[1]!;
+      await esbuild.build({
+        ...common,
+        entryPoints: [{ in: e, out: out(e) }],
+        outdir: OUT_DIR,
+        outExtension: { '.js': '.cjs' },
+        format: 'cjs',
+        banner: { js: CJS_BANNER },
+        define: { 'import.meta.url': '__ferryImportMetaUrl' },
+        // import() becomes require(): V8 keeps no module loader with a code-cached script.
+        supported: { 'dynamic-import': false },
+      });
+      await esbuild.build({
+        ...common,
+        stdin: {
+          contents: `import { fileURLToPath } from 'node:url';\nimport { runCached } from './lib/code-cache.ts';\n` +
+            `runCached(fileURLToPath(new URL(${JSON.stringify(`./${name}.cjs`)}, import.meta.url)));\n`,
+          resolveDir: root,
+          sourcefile: `${e} (code-cache loader)`,
+          loader: 'ts',
+        },
+        outfile: builtPath(e),
+        format: 'esm',
+      });
+    }),
+  ]);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

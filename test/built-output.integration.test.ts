@@ -1,12 +1,13 @@
 /**
  * The production build (scripts/build.ts) runs: the bundled gateway and worker carry an order
  * from HTTP to PostgreSQL, export their spans with the OpenTelemetry SDK bundled in them, and the
- * bundled migrate finds the SQL files from dist/. These are the files the Procfile starts, run as
+ * bundled migrate finds the SQL files from dist/; the worker leaves its code cache. These are the files the Procfile starts, run as
  * it runs them: plain `node`, no TypeScript loader.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { after, before, test } from 'node:test';
 import { build, builtPath } from '../scripts/build.ts';
@@ -49,6 +50,9 @@ test('the built gateway and worker, two processes each, carry an order to Postgr
     const codes = await Promise.all([gateway.proc.stop(), worker.stop()]);
     assert.deepEqual(codes, [0, 0], `built gateway and worker exit 0 on SIGTERM\n${gateway.proc.output()}\n${worker.output()}`);
   }
+  // The worker's processes left V8's code cache of the bundle for the next start (lib/code-cache.ts),
+  // which the next test's worker runs from.
+  assert.ok(statSync(`${builtPath('workers/main.ts').replace(/\.js$/, '.cjs')}.v8-cache`).size > 100_000, 'the worker wrote its code cache');
 });
 
 test('the built gateway and worker export their spans over OTLP, in the client’s trace', async () => {

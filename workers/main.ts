@@ -53,7 +53,11 @@ const deadLetterBounds = orExit(() => readDeadLetterBounds(process.env));
 if (cluster.isPrimary && config.processes > 1) {
   supervise({ processes: config.processes, logger: createLogger('ferry-supervisor', config.logLevel), name: 'worker', stopTimeoutMs: 60_000 });
 } else {
-  await runMember(processIndex());
+  // Not awaited at the top level: the built worker is CommonJS (scripts/build.ts, CODE_CACHED).
+  runMember(processIndex()).catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
 }
 
 async function runMember(index: number): Promise<void> {
