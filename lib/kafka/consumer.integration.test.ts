@@ -242,7 +242,8 @@ test('a second member joining takes partitions over without losing, repeating or
           return `p${p}: produced ${produced.get(p) ?? 0}, first ${last(mine('first'))}, second ${last(mine('second'))}, committed ${at}`;
         }),
       );
-      throw new Error(`${err.message}\n${rows.join('\n')}\nfirst ${JSON.stringify(first.health())}\nsecond ${JSON.stringify(second.health())}`);
+      const member = (c: BatchConsumer) => `${JSON.stringify(c.health())} ${JSON.stringify(c.state())}`;
+      throw new Error(`${err.message}\n${rows.join('\n')}\nfirst ${member(first)}\nsecond ${member(second)}`);
     });
   await Promise.all([first.disconnect(), second.disconnect()]);
 

@@ -109,6 +109,21 @@ export interface ConsumerHealth {
   failures: number;
 }
 
+/** What BatchConsumer.state() reports. */
+export interface ConsumerState {
+  partitions: { partition: string; buffered: number; running: boolean; queued: boolean; paused: boolean; stored: number | undefined }[];
+  /** librdkafka's assignment, `topic[partition]`. */
+  assigned: string[];
+  /** Handler calls running. */
+  running: number;
+  /** Partitions waiting for a handler slot. */
+  ready: number;
+  /** Batches of revoked partitions still running. */
+  retiring: number;
+  /** The loop waits for handlers to make room in the buffer. */
+  gated: boolean;
+}
+
 /** This member's view of one assigned partition. */
 interface Partition {
   readonly topic: string;
@@ -242,6 +257,34 @@ export class BatchConsumer {
 
   health(): ConsumerHealth {
     return { connected: this.#connected, idleMs: Date.now() - this.#lastProgress, batches: this.#batches, failures: this.#failures };
+  }
+
+  /**
+   * This member's partitions as it sees them, next to librdkafka's assignment: what to read when
+   * a partition does not move (a difference between the two is a bug here).
+   */
+  state(): ConsumerState {
+    let assigned: string[] = [];
+    try {
+      if (this.#connected) assigned = this.#client.assignments().map((tp) => `${tp.topic}[${tp.partition}]`);
+    } catch {
+      // Not connected any more.
+    }
+    return {
+      partitions: this.#each().map((p) => ({
+        partition: `${p.topic}[${p.partition}]`,
+        buffered: p.buffer.size,
+        running: p.task !== undefined,
+        queued: p.queued,
+        paused: p.paused,
+        stored: p.stored?.offset,
+      })),
+      assigned,
+      running: this.#running,
+      ready: this.#ready.length,
+      retiring: this.#retiring.size,
+      gated: this.#gated,
+    };
   }
 
   /** Stops fetching, lets running batches finish, commits, and leaves the group. Idempotent. */
