@@ -11,6 +11,7 @@ import { startProcess } from '../../support/processes.ts';
 import type { LegResult } from '../bench-result.ts';
 import type { BenchContext } from '../context.ts';
 import { parseProcStat } from '../cpu.ts';
+import { type Quiet, waitForQuiet } from '../quiet.ts';
 import { round } from '../stats.ts';
 
 /** CPU seconds and wall seconds from spawn to the "worker consuming" line. */
@@ -47,9 +48,19 @@ export async function legU(ctx: BenchContext, iso: Isolated): Promise<LegResult>
   // of it (lib/code-cache.ts); every later start (a restart, another member) reads the cache. That
   // first start is reported apart, and the median is of the starts after it.
   ctx.log(`u-startup: a first worker start after the build, then ${runs} more, of ${entry}`);
+  // Each start on a quiet machine: the stacks this run just set up (topics, databases,
+  // migrations) and a previous run's clean-up keep the stores busy for a while, and a start that
+  // shares the cores with them costs more CPU of its own.
+  const quiet = (first: boolean) =>
+    waitForQuiet(ctx.quick ? { forMs: 1000, timeoutMs: 10_000 } : { forMs: first ? 3000 : 2000, timeoutMs: first ? 60_000 : 20_000 });
+  const waits: Quiet[] = [await quiet(true)];
   const first = await workerStartup(entry, iso.env);
   const samples: { cpuS: number; wallS: number }[] = [];
-  for (let i = 0; i < runs; i++) samples.push(await workerStartup(entry, iso.env));
+  for (let i = 0; i < runs; i++) {
+    waits.push(await quiet(false));
+    samples.push(await workerStartup(entry, iso.env));
+  }
+  const loud = waits.filter((w) => !w.quiet);
   const cpu = median(samples.map((s) => s.cpuS));
   ctx.log(
     `u-startup: median ${round(cpu)} CPU s (${samples.map((s) => round(s.cpuS)).join(', ')}), wall ${
@@ -69,6 +80,11 @@ export async function legU(ctx: BenchContext, iso: Isolated): Promise<LegResult>
         round(median(samples.map((s) => s.wallS)))
       }.`,
       `The first start after the build, which compiles the bundle and writes its code cache: ${round(first.cpuS)} CPU s (not in the median).`,
+      loud.length === 0
+        ? `Every start began on a quiet machine (under 15 % of the cores busy; waited ${round(waits.reduce((n, w) => n + w.waitedMs, 0) / 1000)} s in all).`
+        : `${loud.length} of ${waits.length} starts began on a busy machine (${
+          loud.map((w) => `${Math.round(w.busy * 100)} %`).join(', ')
+        } of the cores busy after waiting): their CPU may be higher than on a quiet one.`,
     ],
     cpuCores: {},
     throughputSeries: [],
