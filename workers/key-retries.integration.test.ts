@@ -112,6 +112,29 @@ test('a worker that stopped between parking a record and scheduling its retry: t
   assert.deepEqual(jobs[0]!.data.errors.map((e) => e.error), ['boom'], 'the first job, with its error');
 });
 
+test('a dead-letter write that fails leaves no key blocked: the job waits and writes the letter again', async () => {
+  let refusals = 1;
+  const flaky = {
+    add: (...args: Parameters<DeadLetters['add']>) => (refusals-- > 0 ? Promise.reject(new Error('the queue Redis said no')) : deadLetters.add(...args)),
+  } as unknown as DeadLetters;
+  const r = new KeyRetries({
+    connection: redis,
+    name: `${iso.env.FERRY_TOPIC_PREFIX}ferry-retries-${++queues}`,
+    deadLetters: flaky,
+    logger: createLogger('test', 'silent'),
+    backoffMs: 10,
+    attempts: 1,
+  });
+  open.push(r);
+  r.start(() => Promise.reject(new Error('this event cannot be applied')));
+  const failed = record('k7');
+  await r.block(failed, new Error('boom'));
+  await waitFor(async () => (await redis.exists(r.listKey(failed))) === 0, { what: 'the list drained' });
+  assert.equal(refusals, -1, 'the letter was written on the second try');
+  assert.ok(await deadLetters.queue.getJob(`${failed.topic}:${failed.partition}:${failed.offset}`), 'the event is a dead letter');
+  assert.equal((await r.queue.getJobs(['failed'])).length, 0, 'no retry job failed for good');
+});
+
 test('a list made by a worker that kept no set is found by the scan when a process starts', async () => {
   const name = `${iso.env.FERRY_TOPIC_PREFIX}ferry-retries-${++queues}`;
   const first = record('old');

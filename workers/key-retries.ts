@@ -311,8 +311,17 @@ export class KeyRetries {
               await this.#schedule(list, head, errors.slice(-1), this.#delay(1));
               return;
             }
+            try {
+              await deadLetters.add(fromParked(record), this.options.step ?? 'apply', err as Error, errors as DeadLetter['attempts']);
+            } catch (dlqErr) {
+              // Read slowly: were this job to fail for good, its list would hold the key blocked
+              // with no job to drain it. It waits and comes back to this dead-letter write
+              // instead (the letter's id is the record's, so a write that did land is not doubled).
+              logger.warn({ ...where, err: describe(dlqErr) }, 'could not dead-letter an event; trying again later');
+              await job.moveToDelayed(Date.now() + this.#delay(3), token);
+              throw new DelayedError();
+            }
             logger.warn({ ...where, attempts: errors.length }, 'retries exhausted; dead-lettered');
-            await deadLetters.add(fromParked(record), this.options.step ?? 'apply', err as Error, errors as DeadLetter['attempts']);
             this.options.onOutcome?.('dead');
           }
           head = await this.#redis.ferryPopHeadIndexed(list, this.#blockedLists, head);
