@@ -24,9 +24,12 @@
  * POLL_INTERVAL_MS), so the member keeps within max.poll.interval.ms and serves rebalances.
  *
  * Rebalance (cooperative-sticky, read slowly): on revoke, the revoked partitions' buffered records
- * are dropped, their running batches finish and store their offsets, the stored offsets are
- * committed, and only then are the partitions unassigned, so the next owner starts after the last
- * applied batch. A lost assignment (the member was thrown out of the group) is unassigned at
+ * are dropped, their running batches finish and store their offsets, a commit of those offsets is
+ * handed to librdkafka, and only then are the partitions unassigned, so the next owner starts
+ * after the last applied batch. The commit is not awaited to the broker's answer (the binding's
+ * commitCb answers once librdkafka has it queued, ahead of the unassign); if it is lost, the next
+ * owner starts from an earlier commit and delivers those batches again, which the sinks fold:
+ * redelivery, never loss. A lost assignment (the member was thrown out of the group) is unassigned at
  * once and stores nothing more: those partitions may already be another member's.
  */
 import { createRequire } from 'node:module';
@@ -629,8 +632,8 @@ export class BatchConsumer {
     }
     this.#ready = this.#ready.filter((p) => p.accepting);
     if (!lost && !this.#stopping) {
-      // Running batches finish and store their offsets; those are committed before the
-      // partitions go, so the next owner starts after the last applied batch.
+      // Running batches finish and store their offsets; their commit is queued in librdkafka
+      // ahead of the unassign (not awaited to the broker: see the header).
       await Promise.all(revoked.map((p) => p.task));
       const stored = revoked.flatMap((p) => (p.stored ? [p.stored] : []));
       if (stored.length > 0) await this.#commit(stored).catch((err) => this.#logger.warn({ err: describe(err) }, 'commit before revocation failed'));
