@@ -2,7 +2,8 @@
 # Installs what Ferry needs on a fresh Debian 12 machine; does nothing that is already done.
 #  - Debian packages: librdkafka's build dependencies, ClickHouse, foreman, kcat, openssl (the local Kafka's CA),
 #    chromium (the browser test drives it headless through playwright-core)
-#  - npm packages, with the librdkafka addon built against the system libraries
+#  - npm packages, with the librdkafka addon built against the system libraries and patched
+#    (patches/kafka-javascript-consume-packed.patch)
 #  - the Kafka broker jars from Maven Central
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -32,6 +33,23 @@ if [[ ! -f $stamp || package-lock.json -nt $stamp ]] || ! addon_ok; then
   CKJS_LINKING=dynamic npm ci --no-audit --no-fund --loglevel=error
   addon_ok || { log "the librdkafka addon did not build"; exit 1; }
   touch "$stamp"
+fi
+
+# Ferry's patch to the addon (patches/): consumePacked() hands the worker each consume call's
+# records in one Buffer (lib/kafka/packed-messages.ts). Applied to the source npm ci built from,
+# then only the changed files are compiled again. A stock addon still works, more slowly.
+binding=node_modules/@confluentinc/kafka-javascript
+packed_ok() {
+  node -e "const { KafkaConsumer } = require('@confluentinc/kafka-javascript');
+    process.exit(typeof new KafkaConsumer({ 'group.id': 'probe' }, {})._client.consumePacked === 'function' ? 0 : 1)" >/dev/null 2>&1
+}
+if ! packed_ok; then
+  log "patching the librdkafka addon (consumePacked) and compiling the changed files"
+  grep -q consumePacked "$binding/src/kafka-consumer.cc" \
+    || patch -p1 -N -s -d "$binding" < patches/kafka-javascript-consume-packed.patch
+  [[ -f $binding/build/Makefile ]] || (cd "$binding" && CKJS_LINKING=dynamic npm run configure --silent >/dev/null)
+  (cd "$binding" && CKJS_LINKING=dynamic npm run build --silent >/dev/null 2>&1)
+  packed_ok || { log "the patched librdkafka addon did not build"; exit 1; }
 fi
 
 if [[ ! -d services/kafka/.dist/libs ]] || ! ls services/kafka/.dist/libs/kafka_2.13-*.jar >/dev/null 2>&1; then

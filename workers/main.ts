@@ -255,6 +255,9 @@ async function runMember(index: number): Promise<void> {
 
   await Promise.all(members.map((m) => m.consumer.connect(m.handler)));
   logger.info({ groups: groups.map((g) => g.groupId), kafka: describeKafkaSecurity(config.kafkaSecurity) }, 'worker consuming');
+  if (members.some((m) => !m.consumer.packed)) {
+    logger.warn('the librdkafka addon has no consumePacked() (scripts/install.sh patches it in): records come one object each, at more CPU per record');
+  }
 }
 
 /** One consumer group of a member and the sink steps it writes. */

@@ -257,3 +257,28 @@ test('a second member joining takes partitions over without losing, repeating or
     assert.deepEqual(offsets, upTo(offsets.length), `partition ${p} in offset order`);
   }
 });
+
+test('the binding packs records (scripts/install.sh patches it), and packed and stock records are the same', async () => {
+  const t = await topic('packed', 3);
+  await produce(t, 240, 24);
+  const got = { packed: [] as RawMessage[], stock: [] as RawMessage[] };
+  const packed = consumer({ groupId: `${id}.packed`, topic: t, maxBatchSize: 50 });
+  const stock = new BatchConsumer({ brokers, logger, topics: [t], groupId: `${id}.stock`, maxBatchSize: 50, packed: false });
+  consumers.push(stock);
+  assert.equal(packed.packed, true, 'the installed binding has consumePacked()');
+  assert.equal(stock.packed, false);
+  await packed.connect(async (batch) => void got.packed.push(...batch));
+  await stock.connect(async (batch) => void got.stock.push(...batch));
+  await waitFor(async () => got.packed.length >= 240 && got.stock.length >= 240, { what: 'both consumers had every record', timeoutMs: 60_000 });
+
+  const order = (a: RawMessage, b: RawMessage) => a.partition - b.partition || Number(a.offset) - Number(b.offset);
+  got.packed.sort(order);
+  got.stock.sort(order);
+  assert.equal(got.packed.length, 240);
+  assert.deepEqual(got.packed, got.stock);
+  const first = got.packed[0]!;
+  assert.equal(first.topic, t);
+  assert.deepEqual(first.headers, { 'ferry-tenant': 'acme' });
+  assert.match(first.key!.toString(), /^k-\d+$/);
+  assert.ok(first.timestamp! > Date.now() - 600_000, 'the record time in ms');
+});

@@ -36,7 +36,8 @@ import { createRequire } from 'node:module';
 import type * as RdKafka from '@confluentinc/kafka-javascript';
 import type { Logger } from '../logger.ts';
 import { PartitionBuffer } from './partition-buffer.ts';
-import { type RawMessage, rawMessageOf } from './raw-message.ts';
+import { fetchedOf, type FetchedRecord, type RawMessage, rawMessageOf } from './raw-message.ts';
+import { unpackMessages } from './packed-messages.ts';
 import { type KafkaSecurity, kafkaSecurityProperties } from './security.ts';
 
 export type { RawMessage } from './raw-message.ts';
@@ -51,6 +52,10 @@ type Client = RdKafka.KafkaConsumer & {
   assignmentLost(): boolean;
   rebalanceProtocol(): 'NONE' | 'COOPERATIVE' | 'EAGER';
   commitCb(offsets: RdKafka.TopicPartitionOffset[] | null, cb: (err: RdKafka.LibrdKafkaError | null) => void): void;
+  /** The native handle; `consumePacked` only where the binding was built with Ferry's patch (lib/kafka/packed-messages.ts). */
+  _client: {
+    consumePacked?: (timeoutMs: number, n: number, cb: (err: { message: string; code: number } | null, packed: Buffer, topics: string[]) => void) => void;
+  };
 };
 
 /**
@@ -101,6 +106,12 @@ export interface BatchConsumerOptions {
   heartbeatIntervalMs?: number;
   /** Pause before a failed batch is delivered again. @defaultValue 1000 */
   retryBackoffMs?: number;
+  /**
+   * Take records through the binding's `consumePacked()` (one Buffer per consume call) when the
+   * binding has it; false, or a stock binding, uses its consume() (an object per record).
+   * @defaultValue true
+   */
+  packed?: boolean;
   observer?: BatchObserver;
 }
 
@@ -131,7 +142,7 @@ export interface ConsumerState {
 interface Partition {
   readonly topic: string;
   readonly partition: number;
-  readonly buffer: PartitionBuffer;
+  readonly buffer: PartitionBuffer<FetchedRecord>;
   /** False once revoked or closing: nothing more is handed out, a failed batch is not retried. */
   accepting: boolean;
   /** Still in librdkafka's assignment, so offsets may be stored for it. */
@@ -159,6 +170,7 @@ export class BatchConsumer {
   readonly #concurrency: number;
   readonly #maxBuffered: number;
   readonly #retryBackoffMs: number;
+  readonly #packed: boolean;
   /** Assigned partitions by topic, then partition number (no key string per record). */
   readonly #partitions = new Map<string, Map<number, Partition>>();
   /** Batches of revoked partitions still running; a partition assigned again waits for its old batch. */
@@ -230,6 +242,7 @@ export class BatchConsumer {
       ...kafkaSecurityProperties(options.security),
     };
     this.#client = new KafkaConsumer(config) as Client;
+    this.#packed = options.packed !== false && typeof this.#client._client.consumePacked === 'function';
     this.#client.on('event.log', (log: { severity: number; fac: string; message: string; name?: string }) => {
       if (log.severity > 4) return;
       const fields = { kafka: { fac: log.fac, name: log.name } };
@@ -348,8 +361,41 @@ export class BatchConsumer {
     });
   }
 
-  #consume(n: number): Promise<RdKafka.Message[]> {
-    return new Promise((resolve, reject) => this.#client.consume(n, (err, messages) => (err ? reject(err) : resolve(messages))));
+  /** True when records come through the binding's consumePacked() (see `packed` in the options). */
+  get packed(): boolean {
+    return this.#packed;
+  }
+
+  #consume(n: number): Promise<FetchedRecord[]> {
+    if (!this.#packed) {
+      return new Promise((resolve, reject) =>
+        this.#client.consume(n, (err, messages) => {
+          if (err) return reject(err);
+          const out = new Array<FetchedRecord>(messages.length);
+          for (let i = 0; i < messages.length; i++) out[i] = fetchedOf(messages[i]!);
+          resolve(out);
+        })
+      );
+    }
+    return new Promise((resolve, reject) =>
+      this.#client._client.consumePacked!(0, n, (err, packed, topics) => {
+        if (err) return reject(Object.assign(new Error(err.message), { code: err.code }));
+        let records: FetchedRecord[];
+        try {
+          records = unpackMessages(packed, topics);
+        } catch (layoutErr) {
+          // librdkafka has handed these records over, so a later record of the same partition
+          // would be buffered past them. Only a restart (from the committed offsets, which are
+          // never past an unhandled record) gets them back: end the process instead of going on.
+          this.#logger.fatal({ err: describe(layoutErr) }, 'packed records from the binding do not read; exiting');
+          process.nextTick(() => {
+            throw layoutErr;
+          });
+          return;
+        }
+        resolve(records);
+      })
+    );
   }
 
   /** Records buffered for partitions that are not paused: what bounds fetching. */
@@ -383,7 +429,7 @@ export class BatchConsumer {
     // With the buffer full, one record: enough to serve a rebalance and count as a poll.
     const want = room > 0 ? Math.min(room, this.#maxBatchSize * this.#concurrency) : 1;
     const wakes = this.#wakes;
-    let messages: RdKafka.Message[];
+    let messages: FetchedRecord[];
     try {
       messages = await this.#consume(want);
     } catch (err) {
@@ -402,7 +448,7 @@ export class BatchConsumer {
   }
 
   /** Buffers fetched records by partition and hands out what slots allow. */
-  #receive(messages: RdKafka.Message[]): void {
+  #receive(messages: FetchedRecord[]): void {
     let p: Partition | undefined;
     for (const m of messages) {
       if (p === undefined || p.partition !== m.partition || p.topic !== m.topic) p = this.#partitions.get(m.topic)?.get(m.partition);
@@ -585,7 +631,7 @@ export class BatchConsumer {
       const p: Partition = {
         topic,
         partition,
-        buffer: new PartitionBuffer(),
+        buffer: new PartitionBuffer<FetchedRecord>(),
         accepting: true,
         owned: true,
         task: undefined,

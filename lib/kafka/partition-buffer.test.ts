@@ -8,7 +8,7 @@ const offsets = (ms: RdKafka.Message[]) => ms.map((m) => m.offset);
 
 describe('PartitionBuffer', () => {
   it('hands records out oldest first, at most `max` at a time', () => {
-    const b = new PartitionBuffer();
+    const b = new PartitionBuffer<RdKafka.Message>();
     for (let o = 10; o < 15; o++) assert.equal(b.push(record(o)), true);
     assert.equal(b.size, 5);
     assert.deepEqual(offsets(b.take(2)), [10, 11]);
@@ -18,7 +18,7 @@ describe('PartitionBuffer', () => {
   });
 
   it('drops a record fetched again (a pause or rebalance refetches from the last record taken), also after it was handed out', () => {
-    const b = new PartitionBuffer();
+    const b = new PartitionBuffer<RdKafka.Message>();
     b.push(record(0));
     b.push(record(1));
     assert.deepEqual(offsets(b.take(5)), [0, 1]);
@@ -32,7 +32,7 @@ describe('PartitionBuffer', () => {
   });
 
   it('keeps order across many takes (the taken head is released in chunks)', () => {
-    const b = new PartitionBuffer();
+    const b = new PartitionBuffer<RdKafka.Message>();
     const seen: number[] = [];
     let next = 0;
     for (let round = 0; round < 50; round++) {
@@ -44,7 +44,7 @@ describe('PartitionBuffer', () => {
   });
 
   it('clear() drops what is buffered', () => {
-    const b = new PartitionBuffer();
+    const b = new PartitionBuffer<RdKafka.Message>();
     b.push(record(0));
     b.clear();
     assert.equal(b.size, 0);

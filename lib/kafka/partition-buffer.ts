@@ -8,13 +8,11 @@
  * next expected offset is such a repeat and is dropped here, which keeps every handler call in
  * offset order and free of records an earlier call already had.
  */
-import type * as RdKafka from '@confluentinc/kafka-javascript';
-
 /** Taken records are released in chunks: cheaper than shifting the array for every batch. */
 const COMPACT_AFTER = 4096;
 
-export class PartitionBuffer {
-  #records: RdKafka.Message[] = [];
+export class PartitionBuffer<T extends { offset: number }> {
+  #records: T[] = [];
   #head = 0;
   /** The lowest offset the next fetched record may have; -1 before the first. */
   #next = -1;
@@ -25,7 +23,7 @@ export class PartitionBuffer {
   }
 
   /** Appends a fetched record; false when it repeats one this buffer already had (dropped). */
-  push(m: RdKafka.Message): boolean {
+  push(m: T): boolean {
     if (m.offset < this.#next) return false;
     this.#next = m.offset + 1;
     this.#records.push(m);
@@ -33,7 +31,7 @@ export class PartitionBuffer {
   }
 
   /** Takes up to `max` of the oldest records. */
-  take(max: number): RdKafka.Message[] {
+  take(max: number): T[] {
     const end = Math.min(this.#records.length, this.#head + max);
     const batch = this.#records.slice(this.#head, end);
     if (end === this.#records.length) {

@@ -1,6 +1,6 @@
 /**
- * The record a worker's batch handler sees, made from what librdkafka's binding hands over
- * (node-rdkafka-style messages): the same Buffers for key and value, text headers.
+ * The record a worker's batch handler sees, made from what librdkafka's binding hands over:
+ * key and value as Buffers, text headers.
  */
 import type * as RdKafka from '@confluentinc/kafka-javascript';
 
@@ -13,6 +13,19 @@ export interface RawMessage {
   /** Record headers as text (`ferry-tenant`, ...); the last value of a repeated header. */
   headers?: Record<string, string>;
   /** The record's Kafka timestamp in ms (CreateTime: when the gateway produced it). */
+  timestamp?: number;
+}
+
+/** A fetched record as the consumer buffers it: the offset as a number, with its leader epoch. */
+export interface FetchedRecord {
+  topic: string;
+  partition: number;
+  offset: number;
+  /** For the offset stored after this record (librdkafka's truncation check); absent when unknown. */
+  leaderEpoch?: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers?: Record<string, string>;
   timestamp?: number;
 }
 
@@ -32,17 +45,23 @@ export function headersOf(list: readonly RdKafka.MessageHeader[] | undefined): R
   return any ? out : undefined;
 }
 
-/** One fetched record as a RawMessage; headers are converted only when the record has some. */
-export function rawMessageOf(m: RdKafka.Message): RawMessage {
+/** One node-rdkafka-style message (the binding's stock consume()) as a FetchedRecord. */
+export function fetchedOf(m: RdKafka.Message): FetchedRecord {
   const key = m.key;
   return {
     topic: m.topic,
     partition: m.partition,
-    offset: String(m.offset),
+    offset: m.offset,
+    leaderEpoch: m.leaderEpoch,
     key: key === undefined || key === null ? null : typeof key === 'string' ? Buffer.from(key) : key,
     value: m.value ?? null,
     headers: m.headers === undefined ? undefined : headersOf(m.headers),
     // librdkafka says -1 when the record carries no timestamp.
     timestamp: m.timestamp !== undefined && m.timestamp >= 0 ? m.timestamp : undefined,
   };
+}
+
+/** What the handler gets: the same Buffers, the offset as text. */
+export function rawMessageOf(r: FetchedRecord): RawMessage {
+  return { topic: r.topic, partition: r.partition, offset: String(r.offset), key: r.key, value: r.value, headers: r.headers, timestamp: r.timestamp };
 }
