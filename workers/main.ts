@@ -189,6 +189,7 @@ async function runMember(index: number): Promise<void> {
       logger: logger.child({ group: spec.group }),
       maxBatchSize: spec.batchSize,
       partitionsConcurrently: config.partitionConcurrency,
+      packed: config.consumePacked,
       fetchMinBytes: spec.fetch?.minBytes,
       fetchMaxWaitMs: spec.fetch?.maxWaitMs,
       observer: {
@@ -255,7 +256,7 @@ async function runMember(index: number): Promise<void> {
 
   await Promise.all(members.map((m) => m.consumer.connect(m.handler)));
   logger.info({ groups: groups.map((g) => g.groupId), kafka: describeKafkaSecurity(config.kafkaSecurity) }, 'worker consuming');
-  if (members.some((m) => !m.consumer.packed)) {
+  if (config.consumePacked && members.some((m) => !m.consumer.packed)) {
     logger.warn('the librdkafka addon has no consumePacked() (scripts/install.sh patches it in): records come one object each, at more CPU per record');
   }
 }

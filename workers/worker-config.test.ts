@@ -45,3 +45,12 @@ describe('loadWorkerConfig: batch sizes per group', () => {
     );
   });
 });
+
+describe('loadWorkerConfig: WORKER_CONSUME_PACKED', () => {
+  it('is on unless set to false, and refuses anything but true or false', () => {
+    assert.equal(loadWorkerConfig({}).consumePacked, true);
+    assert.equal(loadWorkerConfig({ WORKER_CONSUME_PACKED: 'true' }).consumePacked, true);
+    assert.equal(loadWorkerConfig({ WORKER_CONSUME_PACKED: 'false' }).consumePacked, false);
+    assert.throws(() => loadWorkerConfig({ WORKER_CONSUME_PACKED: 'no' }), /WORKER_CONSUME_PACKED.*true or false/);
+  });
+});

@@ -46,6 +46,12 @@ export interface WorkerConfig extends CommonConfig {
   analyticsCombinedBatchSize: number;
   /** Partitions handled at once per process: every partition of both topics, so none waits behind another. @defaultValue 12 (WORKER_PARTITION_CONCURRENCY) */
   partitionConcurrency: number;
+  /**
+   * Take records through the patched addon's consumePacked() (one Buffer per consume call) when
+   * it has one; `false` uses the stock consume() (an object and Buffers per record).
+   * @defaultValue true (WORKER_CONSUME_PACKED)
+   */
+  consumePacked: boolean;
   /** First metrics port; process i listens on port + i; 0 turns metrics off. @defaultValue 9464 (WORKER_METRICS_PORT) */
   metricsPort: number;
   /** Attempts per event, counting the first, before it is dead-lettered. @defaultValue 5 (WORKER_RETRY_ATTEMPTS) */
@@ -69,10 +75,19 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
     analyticsBatchSize: readInt(env, 'WORKER_ANALYTICS_BATCH_SIZE', 2000, 1, 100_000),
     analyticsCombinedBatchSize: readInt(env, 'WORKER_ANALYTICS_COMBINED_BATCH_SIZE', 10_000, 0, 1_000_000),
     partitionConcurrency: readInt(env, 'WORKER_PARTITION_CONCURRENCY', 12, 1, 1000),
+    consumePacked: readBool(env, 'WORKER_CONSUME_PACKED', true),
     metricsPort: readInt(env, 'WORKER_METRICS_PORT', 9464, 0, 65535),
     retryAttempts: readInt(env, 'WORKER_RETRY_ATTEMPTS', 5, 1, 100),
     retryBackoffMs: readInt(env, 'WORKER_RETRY_BACKOFF_MS', 1000, 1, 3_600_000),
   };
+}
+
+function readBool(env: Record<string, string | undefined>, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (raw === 'true') return true;
+  if (raw === 'false') return false;
+  throw new ConfigError(name, `must be true or false, got ${JSON.stringify(raw)}`);
 }
 
 function readGroups(env: Record<string, string | undefined>): WorkerGroup[] {
