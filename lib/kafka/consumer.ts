@@ -1,8 +1,10 @@
 /**
  * A Kafka consumer-group member with a narrow contract: `connect(handler)`, `disconnect()`,
  * `health()`. Built on the binding's node-rdkafka-style KafkaConsumer (librdkafka with little
- * JavaScript on top): one loop calls consume(), records are buffered per partition, and each
- * partition's records go to the handler in batches, in offset order, one call at a time.
+ * JavaScript on top): one loop calls consume() (consumePacked() where Ferry's patch to the addon
+ * is built: one Buffer per call, lib/kafka/packed-messages.ts), records are buffered per
+ * partition, and each partition's records go to the handler in batches, in offset order, one
+ * call at a time.
  *
  * Offset tracking (read slowly): librdkafka's automatic offset *store* is off. An offset (the
  * batch's last + 1) is stored only when the handler for its batch has returned, i.e. after every
