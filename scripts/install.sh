@@ -28,10 +28,16 @@ fi
 # Debian libraries installed above.
 addon_ok() { node -e "require('@confluentinc/kafka-javascript')" >/dev/null 2>&1; }
 stamp=node_modules/.ferry-install-stamp
-if [[ ! -f $stamp || package-lock.json -nt $stamp ]] || ! addon_ok; then
+patch_file=patches/kafka-javascript-consume-packed.patch
+patch_stamp=node_modules/.ferry-addon-patch
+patch_sum=$(sha256sum "$patch_file" | cut -d' ' -f1)
+# An addon that another version of the patch went into is installed again from scratch.
+stale_patch() { [[ -f $patch_stamp && $(cat "$patch_stamp") != "$patch_sum" ]]; }
+if [[ ! -f $stamp || package-lock.json -nt $stamp ]] || stale_patch || ! addon_ok; then
   log "npm ci (builds librdkafka, about 2 minutes the first time)"
   CKJS_LINKING=dynamic npm ci --no-audit --no-fund --loglevel=error
   addon_ok || { log "the librdkafka addon did not build"; exit 1; }
+  rm -f "$patch_stamp"
   touch "$stamp"
 fi
 
@@ -43,13 +49,24 @@ packed_ok() {
   node -e "const { KafkaConsumer } = require('@confluentinc/kafka-javascript');
     process.exit(typeof new KafkaConsumer({ 'group.id': 'probe' }, {})._client.consumePacked === 'function' ? 0 : 1)" >/dev/null 2>&1
 }
-if ! packed_ok; then
+if [[ ! -f $patch_stamp ]] || ! packed_ok; then
   log "patching the librdkafka addon (consumePacked) and compiling the changed files"
-  grep -q consumePacked "$binding/src/kafka-consumer.cc" \
-    || patch -p1 -N -s -d "$binding" < patches/kafka-javascript-consume-packed.patch
-  [[ -f $binding/build/Makefile ]] || (cd "$binding" && CKJS_LINKING=dynamic npm run configure --silent >/dev/null)
-  (cd "$binding" && CKJS_LINKING=dynamic npm run build --silent >/dev/null 2>&1)
-  packed_ok || { log "the patched librdkafka addon did not build"; exit 1; }
+  build_log=node_modules/.ferry-addon-build.log
+  # A failure removes the install stamp: the next run starts again from a clean npm ci.
+  give_up() { rm -f "$stamp"; log "$1"; exit 1; }
+  if patch -p1 -R -f -s --dry-run -d "$binding" < "$patch_file" >/dev/null 2>&1; then
+    : # applied already; only the build is missing
+  elif patch -p1 -f -s --dry-run -d "$binding" < "$patch_file" >/dev/null 2>&1; then
+    patch -p1 -f -s -d "$binding" < "$patch_file"
+  else
+    give_up "patches/ does not apply to the installed @confluentinc/kafka-javascript (it is written for the version package.json pins)"
+  fi
+  if ! (cd "$binding" && { [[ -f build/Makefile ]] || CKJS_LINKING=dynamic npm run configure; } && CKJS_LINKING=dynamic npm run build) >"$build_log" 2>&1; then
+    tail -n 30 "$build_log" >&2
+    give_up "the patched librdkafka addon did not build (whole log: $build_log)"
+  fi
+  packed_ok || give_up "the patched librdkafka addon built but has no consumePacked()"
+  echo "$patch_sum" > "$patch_stamp"
 fi
 
 if [[ ! -d services/kafka/.dist/libs ]] || ! ls services/kafka/.dist/libs/kafka_2.13-*.jar >/dev/null 2>&1; then

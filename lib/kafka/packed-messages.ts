@@ -8,6 +8,7 @@
  * i32 partition, f64 offset, i32 leader epoch (-1 when unknown), f64 timestamp (-1 when none),
  * key and value each as i32 length (-1 when null) and bytes, u32 header count and per header
  * the name as u32 length and UTF-8 bytes, the value as i32 length (-1 when null) and bytes.
+ * Packing runs on libuv's thread pool, inside the consume call; this thread only reads.
  */
 import type { FetchedRecord } from './raw-message.ts';
 
@@ -65,8 +66,11 @@ export function unpackMessages(packed: Buffer, topics: readonly string[]): Fetch
       p += nameLen;
       len = packed.readInt32LE(p);
       p += 4;
-      // A header without a value is left out, as headersOf() does for the stock messages.
-      if (len < 0) continue;
+      // A header without a value reads as '': the stock consume() hands it over as an empty Buffer.
+      if (len < 0) {
+        (headers ??= {})[name] = '';
+        continue;
+      }
       need(p, len);
       (headers ??= {})[name] = packed.toString('utf8', p, p + len);
       p += len;
