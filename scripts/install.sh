@@ -33,12 +33,15 @@ patch_stamp=node_modules/.ferry-addon-patch
 patch_sum=$(sha256sum "$patch_file" | cut -d' ' -f1)
 # An addon that another version of the patch went into is installed again from scratch.
 stale_patch() { [[ -f $patch_stamp && $(cat "$patch_stamp") != "$patch_sum" ]]; }
-if [[ ! -f $stamp || package-lock.json -nt $stamp ]] || stale_patch || ! addon_ok; then
+npm_ci() {
   log "npm ci (builds librdkafka, about 2 minutes the first time)"
   CKJS_LINKING=dynamic npm ci --no-audit --no-fund --loglevel=error
   addon_ok || { log "the librdkafka addon did not build"; exit 1; }
   rm -f "$patch_stamp"
   touch "$stamp"
+}
+if [[ ! -f $stamp || package-lock.json -nt $stamp ]] || stale_patch || ! addon_ok; then
+  npm_ci
 fi
 
 # Ferry's patch to the addon (patches/): consumePacked() hands the worker each consume call's
@@ -54,12 +57,12 @@ if [[ ! -f $patch_stamp ]] || ! packed_ok; then
   build_log=node_modules/.ferry-addon-build.log
   # A failure removes the install stamp: the next run starts again from a clean npm ci.
   give_up() { rm -f "$stamp"; log "$1"; exit 1; }
-  if patch -p1 -R -f -s --dry-run -d "$binding" < "$patch_file" >/dev/null 2>&1; then
-    : # applied already; only the build is missing
-  elif patch -p1 -f -s --dry-run -d "$binding" < "$patch_file" >/dev/null 2>&1; then
+  applies() { patch -p1 -f -s --dry-run "$@" -d "$binding" < "$patch_file" >/dev/null 2>&1; }
+  if ! applies -R; then # not applied already (then only the build is missing)
+    # Sources changed otherwise (another version of the patch): start again from clean ones.
+    applies || npm_ci
+    applies || give_up "patches/ does not apply to @confluentinc/kafka-javascript $(node -p "require('@confluentinc/kafka-javascript/package.json').version") (it is written for the version package.json pins)"
     patch -p1 -f -s -d "$binding" < "$patch_file"
-  else
-    give_up "patches/ does not apply to the installed @confluentinc/kafka-javascript (it is written for the version package.json pins)"
   fi
   if ! (cd "$binding" && { [[ -f build/Makefile ]] || CKJS_LINKING=dynamic npm run configure; } && CKJS_LINKING=dynamic npm run build) >"$build_log" 2>&1; then
     tail -n 30 "$build_log" >&2
