@@ -114,6 +114,7 @@ async function runMember(index: number): Promise<void> {
       deadLetterStep: 'apply',
       channel: APPLIED_CHANNEL,
       poison: 'dead-letter',
+      fetch: config.readModelLingerMs > 0 ? { minBytes: 64 << 10, maxWaitMs: config.readModelLingerMs } : undefined,
       batchSize: config.batchSize,
       combinedBatchSize: config.combinedBatchSize,
     },

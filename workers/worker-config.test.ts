@@ -54,3 +54,11 @@ describe('loadWorkerConfig: WORKER_CONSUME_PACKED', () => {
     assert.throws(() => loadWorkerConfig({ WORKER_CONSUME_PACKED: 'no' }), /WORKER_CONSUME_PACKED.*true or false/);
   });
 });
+
+describe('loadWorkerConfig: WORKER_READ_MODEL_LINGER_MS', () => {
+  it('is 5 ms unless set, 0 turns it off, and it is bounded', () => {
+    assert.equal(loadWorkerConfig({}).readModelLingerMs, 5);
+    assert.equal(loadWorkerConfig({ WORKER_READ_MODEL_LINGER_MS: '0' }).readModelLingerMs, 0);
+    assert.throws(() => loadWorkerConfig({ WORKER_READ_MODEL_LINGER_MS: '5000' }), /WORKER_READ_MODEL_LINGER_MS/);
+  });
+});
