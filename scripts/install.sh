@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what Ferry needs on a fresh Debian 12 machine; does nothing that is already done.
-#  - Debian packages: librdkafka's build dependencies, ClickHouse, foreman, kcat, openssl (the local Kafka's CA),
+#  - Debian packages: librdkafka's build dependencies and patch (patches/), ClickHouse, foreman, kcat, openssl (the local Kafka's CA),
 #    chromium (the browser test drives it headless through playwright-core)
 #  - npm packages, with the librdkafka addon built against the system libraries and patched
 #    (patches/kafka-javascript-consume-packed.patch)
@@ -11,7 +11,7 @@ cd "$root"
 log() { echo "[install] $*" >&2; }
 
 packages=(zlib1g-dev libssl-dev libzstd-dev liblz4-dev libsasl2-dev libcurl4-openssl-dev
-          clickhouse-server clickhouse-client ruby-foreman kcat curl openssl chromium)
+          clickhouse-server clickhouse-client ruby-foreman kcat curl openssl chromium patch)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
