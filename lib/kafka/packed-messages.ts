@@ -22,10 +22,20 @@ export function unpackMessages(packed: Buffer, topics: readonly string[]): Fetch
   const need = (at: number, n: number) => {
     if (at + n > end) throw new PackedLayoutError(`packed records end at ${end}, a field needs ${at + n}`);
   };
+  let p = 4;
+  /** An i32 length (-1: null) and that many bytes, as a view; moves p past them. */
+  const bytes = (): Buffer | null => {
+    need(p, 4);
+    const len = packed.readInt32LE(p);
+    p += 4;
+    if (len < 0) return null;
+    need(p, len);
+    p += len;
+    return packed.subarray(p - len, p);
+  };
   need(0, 4);
   const count = packed.readUInt32LE(0);
   const out = new Array<FetchedRecord>(count);
-  let p = 4;
   for (let i = 0; i < count; i++) {
     need(p, 28);
     const topic = topics[packed.readUInt32LE(p)];
@@ -35,24 +45,8 @@ export function unpackMessages(packed: Buffer, topics: readonly string[]): Fetch
     const epoch = packed.readInt32LE(p + 16);
     const timestamp = packed.readDoubleLE(p + 20);
     p += 28;
-    need(p, 4);
-    let len = packed.readInt32LE(p);
-    p += 4;
-    let key: Buffer | null = null;
-    if (len >= 0) {
-      need(p, len);
-      key = packed.subarray(p, p + len);
-      p += len;
-    }
-    need(p, 4);
-    len = packed.readInt32LE(p);
-    p += 4;
-    let value: Buffer | null = null;
-    if (len >= 0) {
-      need(p, len);
-      value = packed.subarray(p, p + len);
-      p += len;
-    }
+    const key = bytes();
+    const value = bytes();
     need(p, 4);
     const headerCount = packed.readUInt32LE(p);
     p += 4;
@@ -64,7 +58,7 @@ export function unpackMessages(packed: Buffer, topics: readonly string[]): Fetch
       need(p, nameLen + 4);
       const name = packed.toString('utf8', p, p + nameLen);
       p += nameLen;
-      len = packed.readInt32LE(p);
+      const len = packed.readInt32LE(p);
       p += 4;
       // A header without a value reads as '': the stock consume() hands it over as an empty Buffer.
       if (len < 0) {
