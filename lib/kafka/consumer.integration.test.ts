@@ -107,6 +107,23 @@ function perKey(calls: Call[]): Map<string, number[]> {
 
 const upTo = (n: number) => Array.from({ length: n }, (_, i) => i);
 
+/** Each partition's handled offsets, as `p<n>: <count> to <last>`. */
+function progress(calls: Call[]): string {
+  const partitions = [...new Set(calls.map((c) => c.partition))].sort((a, b) => a - b);
+  return partitions.map((p) => {
+    const offsets = calls.filter((c) => c.partition === p).flatMap((c) => c.offsets);
+    return `p${p}: ${offsets.length} to ${offsets[offsets.length - 1]}`;
+  }).join(', ');
+}
+
+/** waitFor that, when records stop, says where each member stood (its buffers beside librdkafka's positions). */
+async function waitForRecords(check: () => Promise<boolean>, what: string, members: Record<string, BatchConsumer>, detail: () => string, timeoutMs = 60_000) {
+  await waitFor(check, { what, timeoutMs }).catch((err: Error) => {
+    const states = Object.entries(members).map(([name, c]) => `${name} ${JSON.stringify(c.health())} ${JSON.stringify(c.state())}`);
+    throw new Error(`${err.message}\n${detail()}\n${states.join('\n')}`);
+  });
+}
+
 test('a batch whose handler threw is handed over again before any later record of its partition', async () => {
   const t = await topic('retry', 3);
   await produce(t, 300, 30);
@@ -124,7 +141,7 @@ test('a batch whose handler threw is handed over again before any later record o
     }
   });
   const applied = () => calls.filter((call) => call !== failed);
-  await waitFor(async () => applied().reduce((n, call) => n + call.values.length, 0) >= 300, { what: 'every record handled', timeoutMs: 60_000 });
+  await waitForRecords(async () => applied().reduce((n, call) => n + call.values.length, 0) >= 300, 'every record handled', { c }, () => progress(applied()));
 
   assert.ok(failed, 'a batch failed');
   const ofPartition = calls.filter((call) => call.partition === failed!.partition);
@@ -161,7 +178,7 @@ test("while one partition's batch keeps failing the others flow past it, within 
     applied.push(call);
     await new Promise((r) => setTimeout(r, 10)); // a sink write
   });
-  await waitFor(async () => handled() >= 300, { what: 'every record handled', timeoutMs: 60_000 });
+  await waitForRecords(async () => handled() >= 300, 'every record handled', { c }, () => progress(applied));
   assert.ok(attempts >= 2, `the held batch failed ${attempts} times`);
   for (const p of [0, 1, 2]) {
     const offsets = applied.filter((call) => call.partition === p).flatMap((call) => call.offsets);
@@ -269,7 +286,12 @@ test('the binding packs records (scripts/install.sh patches it), and packed and 
   assert.equal(stock.packed, false);
   await packed.connect(async (batch) => void got.packed.push(...batch));
   await stock.connect(async (batch) => void got.stock.push(...batch));
-  await waitFor(async () => got.packed.length >= 240 && got.stock.length >= 240, { what: 'both consumers had every record', timeoutMs: 60_000 });
+  await waitForRecords(
+    async () => got.packed.length >= 240 && got.stock.length >= 240,
+    'both consumers had every record',
+    { packed, stock },
+    () => `packed ${got.packed.length}, stock ${got.stock.length}`,
+  );
 
   const order = (a: RawMessage, b: RawMessage) => a.partition - b.partition || Number(a.offset) - Number(b.offset);
   got.packed.sort(order);

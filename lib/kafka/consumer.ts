@@ -127,7 +127,18 @@ export interface ConsumerHealth {
 
 /** What BatchConsumer.state() reports. */
 export interface ConsumerState {
-  partitions: { partition: string; buffered: number; running: boolean; queued: boolean; paused: boolean; stored: number | undefined }[];
+  partitions: {
+    partition: string;
+    buffered: number;
+    running: boolean;
+    queued: boolean;
+    paused: boolean;
+    stored: number | undefined;
+    /** librdkafka's position (the offset after the last record it handed over), -1001 before one. */
+    position: number | undefined;
+    /** The high watermark of librdkafka's last fetch, -1001 before one. */
+    high: number | undefined;
+  }[];
   /** librdkafka's assignment, `topic[partition]`. */
   assigned: string[];
   /** Handler calls running. */
@@ -283,11 +294,22 @@ export class BatchConsumer {
    */
   state(): ConsumerState {
     let assigned: string[] = [];
+    const positions = new Map<string, number>();
     try {
-      if (this.#connected) assigned = this.#client.assignments().map((tp) => `${tp.topic}[${tp.partition}]`);
+      if (this.#connected) {
+        assigned = this.#client.assignments().map((tp) => `${tp.topic}[${tp.partition}]`);
+        for (const tp of this.#client.position()) positions.set(`${tp.topic}[${tp.partition}]`, tp.offset);
+      }
     } catch {
       // Not connected any more.
     }
+    const high = (p: Partition): number | undefined => {
+      try {
+        return this.#connected ? this.#client.getWatermarkOffsets(p.topic, p.partition).highOffset : undefined;
+      } catch {
+        return undefined;
+      }
+    };
     return {
       partitions: this.#each().map((p) => ({
         partition: `${p.topic}[${p.partition}]`,
@@ -296,6 +318,8 @@ export class BatchConsumer {
         queued: p.queued,
         paused: p.paused,
         stored: p.stored?.offset,
+        position: positions.get(`${p.topic}[${p.partition}]`),
+        high: high(p),
       })),
       assigned,
       running: this.#running,
