@@ -275,6 +275,45 @@ test('a second member joining takes partitions over without losing, repeating or
   }
 });
 
+test("a partition librdkafka stopped fetching (paused behind the member's back) is found by the stall watch and resumed from its next record", async () => {
+  const t = await topic('stall', 3);
+  await produce(t, 90, 9);
+  const calls: Call[] = [];
+  const handled = () => calls.reduce((n, call) => n + call.values.length, 0);
+  const watched = new BatchConsumer({ brokers, logger, groupId: `${id}.stall`, topics: [t], maxBatchSize: 10, stallAfterMs: 1_000 });
+  // The control: the same, with the watch off.
+  const unwatched = new BatchConsumer({ brokers, logger, groupId: `${id}.nowatch`, topics: [t], maxBatchSize: 10, stallAfterMs: 0 });
+  consumers.push(watched, unwatched);
+  const control: Call[] = [];
+  await watched.connect(async (batch) => void calls.push(callOf('watched', batch)));
+  await unwatched.connect(async (batch) => void control.push(callOf('unwatched', batch)));
+  const both = () => handled() + control.reduce((n, call) => n + call.values.length, 0);
+  await waitForRecords(
+    async () => both() >= 180,
+    'the first 90 records in both groups',
+    { watched, unwatched },
+    () => `${progress(calls)} / ${progress(control)}`,
+  );
+
+  for (const c of [watched, unwatched]) BatchConsumer.bindingOf(c).pause([{ topic: t, partition: 0 }]);
+  const perPartition = await produce(t, 90, 9, 90);
+  assert.ok((perPartition.get(0) ?? 0) > 0, 'partition 0 has new records');
+  await waitForRecords(async () => handled() >= 180, 'every record in the watched group', { watched, unwatched }, () => progress(calls), 30_000);
+
+  assert.ok(watched.health().stalls >= 1, 'the watch found the stalled partition');
+  for (const p of [0, 1, 2]) {
+    const offsets = calls.filter((call) => call.partition === p).flatMap((call) => call.offsets);
+    assert.deepEqual(offsets, upTo(offsets.length), `partition ${p}: every record once, in offset order`);
+  }
+  // Without the watch, partition 0 stays where it stopped while the others went on.
+  const offsetsOf = (p: number) => control.filter((call) => call.partition === p).flatMap((call) => call.offsets);
+  await waitFor(async () => offsetsOf(1).length + offsetsOf(2).length >= 180 - perPartition.get(0)! - offsetsOf(0).length, {
+    what: 'the unwatched group past partitions 1 and 2',
+  });
+  assert.equal(control.reduce((n, call) => n + call.values.length, 0), 180 - perPartition.get(0)!, 'partition 0 stalled without the watch');
+  assert.equal(unwatched.health().stalls, 0);
+});
+
 test('the binding packs records (scripts/install.sh patches it), and packed and stock records are the same', async () => {
   const t = await topic('packed', 3);
   await produce(t, 240, 24);

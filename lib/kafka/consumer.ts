@@ -33,6 +33,11 @@
  * owner starts from an earlier commit and delivers those batches again, which the sinks fold:
  * redelivery, never loss. A lost assignment (the member was thrown out of the group) is unassigned at
  * once and stores nothing more: those partitions may already be another member's.
+ *
+ * Stalls: librdkafka can stop fetching an assigned partition without saying so (a lost resume). A
+ * partition silent for `stallAfterMs` while librdkafka's queue ran empty is checked against the
+ * broker's high watermark; when records wait there, it is resumed and sought to the next record
+ * this member expects (lib/kafka/stall-watch.ts), and the member logs it and counts it in health().
  */
 import { createRequire } from 'node:module';
 import type * as RdKafka from '@confluentinc/kafka-javascript';
@@ -40,6 +45,7 @@ import type { Logger } from '../logger.ts';
 import { PartitionBuffer } from './partition-buffer.ts';
 import { fetchedOf, type FetchedRecord, type RawMessage, rawMessageOf } from './raw-message.ts';
 import { unpackMessages } from './packed-messages.ts';
+import { probeDue, stalled } from './stall-watch.ts';
 import { type KafkaSecurity, kafkaSecurityProperties } from './security.ts';
 
 export type { RawMessage } from './raw-message.ts';
@@ -109,6 +115,12 @@ export interface BatchConsumerOptions {
   /** Pause before a failed batch is delivered again. @defaultValue 1000 */
   retryBackoffMs?: number;
   /**
+   * A partition that got no record for this long, while librdkafka's queue ran empty, is probed:
+   * when the broker holds records for it, librdkafka stopped fetching it and the member restarts
+   * the fetch (lib/kafka/stall-watch.ts). 0 turns this off. @defaultValue 10000
+   */
+  stallAfterMs?: number;
+  /**
    * Take records through the binding's `consumePacked()` (one Buffer per consume call) when the
    * binding has it; false, or a stock binding, uses its consume() (an object per record).
    * @defaultValue true
@@ -123,6 +135,8 @@ export interface ConsumerHealth {
   idleMs: number;
   batches: number;
   failures: number;
+  /** Partitions found stalled in librdkafka and restarted (lib/kafka/stall-watch.ts). */
+  stalls: number;
 }
 
 /** What BatchConsumer.state() reports. */
@@ -170,6 +184,10 @@ interface Partition {
   queued: boolean;
   /** The last offset stored, for the commit before a revocation. */
   stored: RdKafka.TopicPartitionOffset | undefined;
+  /** When librdkafka last handed over one of its records (or it was assigned): the stall watch. */
+  lastRecordAt: number;
+  /** When the stall watch last asked the broker about it; NaN while it asks. */
+  probedAt: number;
 }
 
 function describe(err: unknown): string {
@@ -184,6 +202,11 @@ export class BatchConsumer {
   readonly #maxBuffered: number;
   readonly #retryBackoffMs: number;
   readonly #packed: boolean;
+  readonly #stallAfterMs: number;
+  /** The last time consume() returned fewer records than asked: librdkafka's queue ran empty. */
+  #drainedAt = 0;
+  #stallWatch: ReturnType<typeof setInterval> | undefined;
+  #stalls = 0;
   /** Assigned partitions by topic, then partition number (no key string per record). */
   readonly #partitions = new Map<string, Map<number, Partition>>();
   /** Batches of revoked partitions still running; a partition assigned again waits for its old batch. */
@@ -218,6 +241,7 @@ export class BatchConsumer {
     // inserts of ~2 000 rows instead of ~6 000: less worker CPU, more ClickHouse CPU per row).
     this.#maxBuffered = options.maxBufferedRecords ?? 2 * this.#maxBatchSize * this.#concurrency;
     this.#retryBackoffMs = options.retryBackoffMs ?? 1000;
+    this.#stallAfterMs = options.stallAfterMs ?? 10_000;
     const config: RdKafka.ConsumerGlobalConfig & RdKafka.ConsumerTopicConfig & { queue_non_empty_cb: () => void } = {
       'bootstrap.servers': options.brokers.join(','),
       'group.id': options.groupId,
@@ -282,10 +306,28 @@ export class BatchConsumer {
     this.#connected = true;
     this.#lastProgress = Date.now();
     this.#loop = this.#poll();
+    if (this.#stallAfterMs > 0) {
+      this.#stallWatch = setInterval(() => this.#watchStalls(), Math.max(100, this.#stallAfterMs / 4));
+      this.#stallWatch.unref();
+    }
+  }
+
+  /**
+   * The binding's consumer under `c`: for tests that put librdkafka in a state this class never
+   * asks for (a partition paused behind its back, as a lost resume leaves it).
+   */
+  static bindingOf(c: BatchConsumer): RdKafka.KafkaConsumer {
+    return c.#client;
   }
 
   health(): ConsumerHealth {
-    return { connected: this.#connected, idleMs: Date.now() - this.#lastProgress, batches: this.#batches, failures: this.#failures };
+    return {
+      connected: this.#connected,
+      idleMs: Date.now() - this.#lastProgress,
+      batches: this.#batches,
+      failures: this.#failures,
+      stalls: this.#stalls,
+    };
   }
 
   /**
@@ -336,6 +378,7 @@ export class BatchConsumer {
   }
 
   async #close(): Promise<void> {
+    clearInterval(this.#stallWatch);
     this.#connected = false;
     this.#stopping = true;
     this.#wake();
@@ -466,6 +509,7 @@ export class BatchConsumer {
       return;
     }
     this.#lastPoll = Date.now();
+    if (messages.length < want) this.#drainedAt = this.#lastPoll;
     // Fewer than asked: librdkafka's queue is empty, and its callback wakes the loop when it
     // is not. A wake-up during consume() may have been for records consume() did not see.
     const drained = messages.length < want && wakes === this.#wakes;
@@ -476,10 +520,12 @@ export class BatchConsumer {
   /** Buffers fetched records by partition and hands out what slots allow. */
   #receive(messages: FetchedRecord[]): void {
     let p: Partition | undefined;
+    const now = Date.now();
     for (const m of messages) {
       if (p === undefined || p.partition !== m.partition || p.topic !== m.topic) p = this.#partitions.get(m.topic)?.get(m.partition);
       // Records of a partition no longer (or not yet) this member's are not handed out.
       if (p === undefined || !p.accepting) continue;
+      p.lastRecordAt = now;
       if (p.buffer.push(m) && !p.queued && p.task === undefined) {
         p.queued = true;
         this.#ready.push(p);
@@ -575,6 +621,71 @@ export class BatchConsumer {
     }
   }
 
+  /**
+   * The stall watch (lib/kafka/stall-watch.ts), every quarter of `stallAfterMs`. Read slowly: it
+   * only looks at partitions with nothing buffered, nothing running and no pause of this
+   * member's, so a partition held back on purpose is never taken for a stalled one.
+   */
+  #watchStalls(): void {
+    if (this.#stopping) return;
+    const now = Date.now();
+    for (const p of this.#each()) {
+      if (!p.owned || !p.accepting || p.paused || p.task !== undefined || Number.isNaN(p.probedAt)) continue;
+      if (p.buffer.size > 0) {
+        // Records waiting with no batch running and no slot asked for: handing out missed them.
+        if (!p.queued) {
+          this.#logger.error({ topic: p.topic, partition: p.partition, buffered: p.buffer.size }, 'buffered records were not handed out; handing them out');
+          p.queued = true;
+          this.#ready.push(p);
+          this.#dispatch();
+        }
+        continue;
+      }
+      if (probeDue(p, this.#drainedAt, now, { stallAfterMs: this.#stallAfterMs })) void this.#probe(p);
+    }
+  }
+
+  /** Asks the broker whether records wait for `p`; when they do, restarts librdkafka's fetch of it. */
+  async #probe(p: Partition): Promise<void> {
+    p.probedAt = NaN;
+    const tp = { topic: p.topic, partition: p.partition };
+    try {
+      const { lowOffset, highOffset } = await new Promise<RdKafka.WatermarkOffsets>((resolve, reject) =>
+        this.#client.queryWatermarkOffsets(p.topic, p.partition, 5_000, (err, offsets) => (err ? reject(err) : resolve(offsets)))
+      );
+      let next = p.buffer.next;
+      if (next < 0 && highOffset <= lowOffset) return; // an empty partition
+      if (next < 0) {
+        // Nothing handed over yet: librdkafka starts at the group's committed offset, or at the
+        // earliest record when there is none (auto.offset.reset).
+        const [committed] = await new Promise<RdKafka.TopicPartitionOffset[]>((resolve, reject) =>
+          this.#client.committed([tp], 5_000, (err, tps) => (err ? reject(err) : resolve(tps)))
+        );
+        next = committed !== undefined && committed.offset >= 0 ? committed.offset : lowOffset;
+      }
+      // Only if nothing changed while the broker answered.
+      const still = p.owned && p.accepting && !p.paused && p.task === undefined && p.buffer.size === 0 && !this.#stopping;
+      if (!still || !stalled(next, highOffset) || Date.now() - p.lastRecordAt < this.#stallAfterMs) return;
+      this.#stalls++;
+      this.#logger.warn(
+        { topic: p.topic, partition: p.partition, next, high: highOffset, idleMs: Date.now() - p.lastRecordAt },
+        'librdkafka stopped fetching a partition that has records; resuming it and seeking it to the next record',
+      );
+      // resume() clears a pause of this member's that librdkafka kept (its resume was lost);
+      // the seek restarts a fetcher that stopped for another reason. Records before `next` that
+      // come again are dropped by the partition's buffer.
+      this.#client.resume([tp]);
+      this.#client.seek({ ...tp, offset: next }, 0, (err) => {
+        if (err) this.#logger.warn({ topic: p.topic, partition: p.partition, err: err.message }, 'could not seek a stalled partition');
+      });
+      p.lastRecordAt = Date.now();
+    } catch (err) {
+      this.#logger.warn({ topic: p.topic, partition: p.partition, err: describe(err) }, 'could not ask the broker about a silent partition');
+    } finally {
+      p.probedAt = Date.now();
+    }
+  }
+
   /** Lag from the high watermark librdkafka keeps from its fetches (no broker request). */
   #observeLag(p: Partition, nextOffset: number): void {
     let high: number;
@@ -665,6 +776,8 @@ export class BatchConsumer {
         paused: false,
         queued: false,
         stored: undefined,
+        lastRecordAt: Date.now(),
+        probedAt: -Infinity,
       };
       // A batch of this partition from its previous assignment (lost, still running) finishes
       // first: two handler calls of one partition never overlap.

@@ -22,6 +22,11 @@ export class PartitionBuffer<T extends { offset: number }> {
     return this.#records.length - this.#head;
   }
 
+  /** The offset of the next record expected from librdkafka; -1 before the first. */
+  get next(): number {
+    return this.#next;
+  }
+
   /** Appends a fetched record; false when it repeats one this buffer already had (dropped). */
   push(m: T): boolean {
     if (m.offset < this.#next) return false;

@@ -1,0 +1,46 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import { probeDue, stalled } from './stall-watch.ts';
+
+const options = { stallAfterMs: 10_000 };
+
+describe('probeDue', () => {
+  it('probes a partition silent for the period whose records librdkafka would have handed over', () => {
+    assert.equal(probeDue({ lastRecordAt: 0, probedAt: -Infinity }, 6_000, 10_000, options), true);
+  });
+
+  it('leaves a partition alone while librdkafka still has records queued (a backlog handed over partition after partition)', () => {
+    // The queue last ran empty before (or just after) the partition went silent.
+    assert.equal(probeDue({ lastRecordAt: 5_000, probedAt: -Infinity }, 4_000, 60_000, options), false);
+    assert.equal(probeDue({ lastRecordAt: 5_000, probedAt: -Infinity }, 9_000, 60_000, options), false);
+  });
+
+  it('waits the whole period of silence, and a period between probes of one partition', () => {
+    assert.equal(probeDue({ lastRecordAt: 0, probedAt: -Infinity }, 9_000, 9_999, options), false);
+    assert.equal(probeDue({ lastRecordAt: 0, probedAt: 5_000 }, 20_000, 14_999, options), false);
+    assert.equal(probeDue({ lastRecordAt: 0, probedAt: 5_000 }, 20_000, 15_000, options), true);
+  });
+
+  it('is off at 0', () => {
+    assert.equal(probeDue({ lastRecordAt: 0, probedAt: -Infinity }, 1e9, 1e9, { stallAfterMs: 0 }), false);
+  });
+
+  it('never probes a partition that got a record within the period, whatever the times', () => {
+    fc.assert(
+      fc.property(fc.nat(1e9), fc.nat(1e9), fc.nat(9_999), fc.integer({ min: 1, max: 60_000 }), (lastRecordAt, drainedAt, since, stallAfterMs) => {
+        const now = lastRecordAt + Math.min(since, stallAfterMs - 1);
+        return !probeDue({ lastRecordAt, probedAt: -Infinity }, drainedAt, now, { stallAfterMs });
+      }),
+    );
+  });
+});
+
+describe('stalled', () => {
+  it('is true only when the broker has a record at or after the next offset expected', () => {
+    assert.equal(stalled(10, 11), true);
+    assert.equal(stalled(10, 10), false);
+    assert.equal(stalled(10, 3), false);
+    assert.equal(stalled(-1, 5), false, 'an unknown next offset is never a stall');
+  });
+});

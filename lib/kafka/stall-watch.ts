@@ -1,0 +1,47 @@
+/**
+ * When a consumer-group member suspects that librdkafka stopped fetching one of its partitions.
+ *
+ * librdkafka can leave an assigned partition without fetches: its resume() skips the partition
+ * when a pause queued just before has not been applied yet (librdkafka issue #5591), and an
+ * assign racing a pause or a seek can lose the fetch start (#2190). Nothing reports it; the
+ * partition just stops. So a member watches for a partition that got no record for a while,
+ * although librdkafka's queue ran empty well after its last one (a healthy fetcher would have
+ * handed over anything the partition had by then), and then asks the broker whether records are
+ * waiting there (`probeDue`). If they are (`stalled`), the member resumes and seeks the
+ * partition to the next record it expects, which restarts librdkafka's fetcher from there.
+ */
+
+export interface StallWatchOptions {
+  /**
+   * A partition is probed once it had no record for this long, while librdkafka's queue ran
+   * empty at least half of it after its last record; 0 turns the watch off. @defaultValue 10000
+   */
+  stallAfterMs: number;
+}
+
+/** A partition as the watch sees it. */
+export interface WatchedPartition {
+  /** When its last record was handed over (or it was assigned). */
+  lastRecordAt: number;
+  /** When the broker was last asked about it. */
+  probedAt: number;
+}
+
+/**
+ * True when the partition should be probed now: silent for `stallAfterMs`, librdkafka's queue
+ * found empty at least `stallAfterMs / 2` after its last record, and not probed in the last
+ * `stallAfterMs` (an idle topic costs a request per partition per period, no more).
+ */
+export function probeDue(p: WatchedPartition, drainedAt: number, now: number, options: StallWatchOptions): boolean {
+  const { stallAfterMs } = options;
+  if (stallAfterMs <= 0) return false;
+  return now - p.lastRecordAt >= stallAfterMs && drainedAt - p.lastRecordAt >= stallAfterMs / 2 && now - p.probedAt >= stallAfterMs;
+}
+
+/**
+ * True when the broker holds records from `next` (the next offset the member expects) on:
+ * `high` is the partition's high watermark, the offset after its last record.
+ */
+export function stalled(next: number, high: number): boolean {
+  return next >= 0 && high > next;
+}
