@@ -25,6 +25,7 @@ import {
   eventsConsumed,
   inFlight,
   partitionLag,
+  partitionStalls,
   retriesScheduled,
   serveMetrics,
   sinkBatchSize,
@@ -196,6 +197,7 @@ async function runMember(index: number): Promise<void> {
       observer: {
         lag: (topic, partition, lag) => partitionLag.set({ topic, partition: String(partition), group: spec.group }, lag),
         inFlight: (delta) => inFlight.inc({ group: spec.group }, delta),
+        stall: (topic, partition) => partitionStalls.inc({ topic, partition: String(partition), group: spec.group }),
       },
     });
     const handler = async (messages: RawMessage[]) => {

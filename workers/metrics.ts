@@ -65,6 +65,12 @@ export const partitionLag = new client.Gauge({
   labelNames: ['topic', 'partition', 'group'],
   registers: [registry],
 });
+export const partitionStalls = new client.Counter({
+  name: 'ferry_worker_partition_stalls_total',
+  help: 'Partitions librdkafka stopped fetching while records waited, found and restarted by the consumer',
+  labelNames: ['topic', 'partition', 'group'],
+  registers: [registry],
+});
 export const inFlight = new client.Gauge({
   name: 'ferry_worker_in_flight_events',
   help: 'Records being applied right now',

@@ -81,6 +81,8 @@ export interface BatchObserver {
   lag?: (topic: string, partition: number, lag: number) => void;
   /** Records handed to handlers and not finished yet; `delta` is +n at start, -n at the end. */
   inFlight?: (delta: number) => void;
+  /** A partition librdkafka had stopped fetching was found and restarted (lib/kafka/stall-watch.ts). */
+  stall?: (topic: string, partition: number) => void;
 }
 
 export interface BatchConsumerOptions {
@@ -667,6 +669,7 @@ export class BatchConsumer {
       const still = p.owned && p.accepting && !p.paused && p.task === undefined && p.buffer.size === 0 && !this.#stopping;
       if (!still || !stalled(next, highOffset) || Date.now() - p.lastRecordAt < this.#stallAfterMs) return;
       this.#stalls++;
+      this.options.observer?.stall?.(p.topic, p.partition);
       this.#logger.warn(
         { topic: p.topic, partition: p.partition, next, high: highOffset, idleMs: Date.now() - p.lastRecordAt },
         'librdkafka stopped fetching a partition that has records; resuming it and seeking it to the next record',
