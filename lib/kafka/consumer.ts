@@ -34,7 +34,7 @@
  * redelivery, never loss. A lost assignment (the member was thrown out of the group) is unassigned at
  * once and stores nothing more: those partitions may already be another member's.
  *
- * Stalls: librdkafka can stop fetching an assigned partition without saying so (a lost resume). A
+ * Stalls: librdkafka can stop fetching an assigned partition without saying so. A
  * partition silent for `stallAfterMs` while librdkafka's queue ran empty is checked against the
  * broker's high watermark; when records wait there, it is resumed and sought to the next record
  * this member expects (lib/kafka/stall-watch.ts), and the member logs it and counts it in health().
@@ -316,7 +316,7 @@ export class BatchConsumer {
 
   /**
    * The binding's consumer under `c`: for tests that put librdkafka in a state this class never
-   * asks for (a partition paused behind its back, as a lost resume leaves it).
+   * asks for (a partition paused behind its back, which stops its fetches as a stall does).
    */
   static bindingOf(c: BatchConsumer): RdKafka.KafkaConsumer {
     return c.#client;
@@ -674,8 +674,8 @@ export class BatchConsumer {
         { topic: p.topic, partition: p.partition, next, high: highOffset, idleMs: Date.now() - p.lastRecordAt },
         'librdkafka stopped fetching a partition that has records; resuming it and seeking it to the next record',
       );
-      // resume() clears a pause of this member's that librdkafka kept (its resume was lost);
-      // the seek restarts a fetcher that stopped for another reason. Records before `next` that
+      // resume() clears a pause librdkafka kept for this member (it keeps pauses across an
+      // unassign); the seek restarts a fetcher that stopped for any other reason. Records before `next` that
       // come again are dropped by the partition's buffer.
       this.#client.resume([tp]);
       this.#client.seek({ ...tp, offset: next }, 0, (err) => {

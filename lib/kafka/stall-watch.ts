@@ -1,10 +1,9 @@
 /**
  * When a consumer-group member suspects that librdkafka stopped fetching one of its partitions.
  *
- * librdkafka can leave an assigned partition without fetches: its resume() skips the partition
- * when a pause queued just before has not been applied yet (librdkafka issue #5591), and an
- * assign racing a pause or a seek can lose the fetch start (#2190). Nothing reports it; the
- * partition just stops. So a member watches for a partition that got no record for a while,
+ * librdkafka can leave an assigned partition without fetches and say nothing: librdkafka issues
+ * #5591 (a pause around an assignment left in place) and #2190 (an assignment's fetch start lost
+ * to a pause right after it) describe ways in. The partition just stops. So a member watches for a partition that got no record for a while,
  * although librdkafka's queue ran empty well after its last one (a healthy fetcher would have
  * handed over anything the partition had by then), and then asks the broker whether records are
  * waiting there (`probeDue`). If they are (`stalled`), the member resumes and seeks the
