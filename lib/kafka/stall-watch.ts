@@ -3,11 +3,12 @@
  *
  * librdkafka can leave an assigned partition without fetches and say nothing: librdkafka issues
  * #5591 (a pause around an assignment left in place) and #2190 (an assignment's fetch start lost
- * to a pause right after it) describe ways in. The partition just stops. So a member watches for a partition that got no record for a while,
- * although librdkafka's queue ran empty well after its last one (a healthy fetcher would have
- * handed over anything the partition had by then), and then asks the broker whether records are
- * waiting there (`probeDue`). If they are (`stalled`), the member resumes and seeks the
- * partition to the next record it expects, which restarts librdkafka's fetcher from there.
+ * to a pause right after it) describe ways in. The partition just stops. So a member watches
+ * for a partition that got no record for a while, although librdkafka's queue ran empty well
+ * after its last one (a healthy fetcher would have handed over anything the partition had by
+ * then), and then asks the broker whether records are waiting there (`probeDue`). If they are
+ * (`stalled`), the member resumes and seeks the partition to the next record it expects, which
+ * restarts librdkafka's fetcher from there.
  */
 
 export interface StallWatchOptions {
