@@ -190,6 +190,8 @@ interface Partition {
   lastRecordAt: number;
   /** When the stall watch last asked the broker about it; NaN while it asks. */
   probedAt: number;
+  /** The offset the stall watch last restarted it at; -1 before. */
+  healedAt: number;
 }
 
 function describe(err: unknown): string {
@@ -667,7 +669,7 @@ export class BatchConsumer {
       }
       // Only if nothing changed while the broker answered.
       const still = p.owned && p.accepting && !p.paused && p.task === undefined && p.buffer.size === 0 && !this.#stopping;
-      if (!still || !stalled(next, highOffset) || Date.now() - p.lastRecordAt < this.#stallAfterMs) return;
+      if (!still || Date.now() - p.lastRecordAt < this.#stallAfterMs || !stalled(next, highOffset, p.healedAt)) return;
       this.#stalls++;
       this.options.observer?.stall?.(p.topic, p.partition);
       this.#logger.warn(
@@ -682,8 +684,11 @@ export class BatchConsumer {
         if (err) this.#logger.warn({ topic: p.topic, partition: p.partition, err: err.message }, 'could not seek a stalled partition');
       });
       p.lastRecordAt = Date.now();
+      p.healedAt = next;
     } catch (err) {
-      this.#logger.warn({ topic: p.topic, partition: p.partition, err: describe(err) }, 'could not ask the broker about a silent partition');
+      if (!this.#stopping) {
+        this.#logger.warn({ topic: p.topic, partition: p.partition, err: describe(err) }, 'could not ask the broker about a silent partition');
+      }
     } finally {
       p.probedAt = Date.now();
     }
@@ -781,6 +786,7 @@ export class BatchConsumer {
         stored: undefined,
         lastRecordAt: Date.now(),
         probedAt: -Infinity,
+        healedAt: -1,
       };
       // A batch of this partition from its previous assignment (lost, still running) finishes
       // first: two handler calls of one partition never overlap.

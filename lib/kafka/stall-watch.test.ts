@@ -37,10 +37,15 @@ describe('probeDue', () => {
 });
 
 describe('stalled', () => {
-  it('is true only when the broker has a record at or after the next offset expected', () => {
-    assert.equal(stalled(10, 11), true);
-    assert.equal(stalled(10, 10), false);
-    assert.equal(stalled(10, 3), false);
-    assert.equal(stalled(-1, 5), false, 'an unknown next offset is never a stall');
+  it('is true when the broker has a record at or after the next offset expected', () => {
+    assert.equal(stalled(10, 11, -1), true);
+    assert.equal(stalled(10, 10, -1), false);
+    assert.equal(stalled(10, 3, -1), false);
+    assert.equal(stalled(-1, 5, -1), false, 'an unknown next offset is never a stall');
+  });
+
+  it('restarts a partition once per offset it stopped at (offsets may hold nothing to hand over)', () => {
+    assert.equal(stalled(10, 11, 10), false);
+    assert.equal(stalled(12, 20, 10), true, 'stopped again further on');
   });
 });

@@ -39,9 +39,12 @@ export function probeDue(p: WatchedPartition, drainedAt: number, now: number, op
 }
 
 /**
- * True when the broker holds records from `next` (the next offset the member expects) on:
- * `high` is the partition's high watermark, the offset after its last record.
+ * True when the broker holds records from `next` (the next offset the member expects) on: `high`
+ * is the partition's high watermark, the offset after its last record. `healedAt` is the `next`
+ * of the partition's last restart (-1 before one): a partition found at the same offset again is
+ * not restarted again, since offsets may hold nothing to hand over (a transaction marker) and a
+ * second seek to the same place would not change what the first one did not.
  */
-export function stalled(next: number, high: number): boolean {
-  return next >= 0 && high > next;
+export function stalled(next: number, high: number, healedAt: number): boolean {
+  return next >= 0 && high > next && next !== healedAt;
 }
