@@ -45,7 +45,7 @@ import type { Logger } from '../logger.ts';
 import { PartitionBuffer } from './partition-buffer.ts';
 import { fetchedOf, type FetchedRecord, type RawMessage, rawMessageOf } from './raw-message.ts';
 import { unpackMessages } from './packed-messages.ts';
-import { probeDue, stalled } from './stall-watch.ts';
+import { judge, probeDue } from './stall-watch.ts';
 import { type KafkaSecurity, kafkaSecurityProperties } from './security.ts';
 
 export type { RawMessage } from './raw-message.ts';
@@ -118,8 +118,10 @@ export interface BatchConsumerOptions {
   retryBackoffMs?: number;
   /**
    * A partition that got no record for this long, while librdkafka's queue ran empty, is probed:
-   * when the broker holds records for it, librdkafka stopped fetching it and the member restarts
-   * the fetch (lib/kafka/stall-watch.ts). 0 turns this off. @defaultValue 10000
+   * when the broker holds records for it at two probes in a row, librdkafka stopped fetching it
+   * and the member restarts the fetch (lib/kafka/stall-watch.ts). At least 3 × `fetchMaxWaitMs`,
+   * so a fetch the broker holds back is never taken for a stall. 0 turns this off.
+   * @defaultValue 10000
    */
   stallAfterMs?: number;
   /**
@@ -192,6 +194,8 @@ interface Partition {
   probedAt: number;
   /** The offset the stall watch last restarted it at; -1 before. */
   healedAt: number;
+  /** The offset at which the last probe found records waiting; -1 when it found none. */
+  suspectAt: number;
 }
 
 function describe(err: unknown): string {
@@ -245,7 +249,8 @@ export class BatchConsumer {
     // inserts of ~2 000 rows instead of ~6 000: less worker CPU, more ClickHouse CPU per row).
     this.#maxBuffered = options.maxBufferedRecords ?? 2 * this.#maxBatchSize * this.#concurrency;
     this.#retryBackoffMs = options.retryBackoffMs ?? 1000;
-    this.#stallAfterMs = options.stallAfterMs ?? 10_000;
+    const stallAfterMs = options.stallAfterMs ?? 10_000;
+    this.#stallAfterMs = stallAfterMs > 0 ? Math.max(stallAfterMs, 3 * (options.fetchMaxWaitMs ?? 500)) : 0;
     const config: RdKafka.ConsumerGlobalConfig & RdKafka.ConsumerTopicConfig & { queue_non_empty_cb: () => void } = {
       'bootstrap.servers': options.brokers.join(','),
       'group.id': options.groupId,
@@ -669,7 +674,12 @@ export class BatchConsumer {
       }
       // Only if nothing changed while the broker answered.
       const still = p.owned && p.accepting && !p.paused && p.task === undefined && p.buffer.size === 0 && !this.#stopping;
-      if (!still || Date.now() - p.lastRecordAt < this.#stallAfterMs || !stalled(next, highOffset, p.healedAt)) return;
+      if (!still || Date.now() - p.lastRecordAt < this.#stallAfterMs) return;
+      // Subtle: records that reached the broker just now may sit in a fetch it holds back; only
+      // records still waiting at the same offset a probe later make a stall (judge()).
+      const verdict = judge(next, highOffset, p);
+      p.suspectAt = verdict === 'suspect' ? next : -1;
+      if (verdict !== 'stalled') return;
       this.#stalls++;
       this.options.observer?.stall?.(p.topic, p.partition);
       this.#logger.warn(
@@ -677,8 +687,8 @@ export class BatchConsumer {
         'librdkafka stopped fetching a partition that has records; resuming it and seeking it to the next record',
       );
       // resume() clears a pause librdkafka kept for this member (it keeps pauses across an
-      // unassign); the seek restarts a fetcher that stopped for any other reason. Records before `next` that
-      // come again are dropped by the partition's buffer.
+      // unassign); the seek restarts a fetcher that stopped for any other reason. Records
+      // before `next` that come again are dropped by the partition's buffer.
       this.#client.resume([tp]);
       this.#client.seek({ ...tp, offset: next }, 0, (err) => {
         if (err) this.#logger.warn({ topic: p.topic, partition: p.partition, err: err.message }, 'could not seek a stalled partition');
@@ -787,6 +797,7 @@ export class BatchConsumer {
         lastRecordAt: Date.now(),
         probedAt: -Infinity,
         healedAt: -1,
+        suspectAt: -1,
       };
       // A batch of this partition from its previous assignment (lost, still running) finishes
       // first: two handler calls of one partition never overlap.

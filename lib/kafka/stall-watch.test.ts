@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { probeDue, stalled } from './stall-watch.ts';
+import { judge, probeDue, stalled } from './stall-watch.ts';
 
 const options = { stallAfterMs: 10_000 };
 
@@ -47,5 +47,15 @@ describe('stalled', () => {
   it('restarts a partition once per offset it stopped at (offsets may hold nothing to hand over)', () => {
     assert.equal(stalled(10, 11, 10), false);
     assert.equal(stalled(12, 20, 10), true, 'stopped again further on');
+  });
+});
+
+describe('judge', () => {
+  it('calls a partition stalled only when a second probe finds records waiting at the same offset', () => {
+    assert.equal(judge(10, 12, { healedAt: -1, suspectAt: -1 }), 'suspect');
+    assert.equal(judge(10, 12, { healedAt: -1, suspectAt: 10 }), 'stalled');
+    assert.equal(judge(11, 12, { healedAt: -1, suspectAt: 10 }), 'suspect', 'it moved since');
+    assert.equal(judge(12, 12, { healedAt: -1, suspectAt: 10 }), 'clear');
+    assert.equal(judge(10, 12, { healedAt: 10, suspectAt: 10 }), 'clear', 'already restarted there');
   });
 });

@@ -7,8 +7,8 @@
  * for a partition that got no record for a while, although librdkafka's queue ran empty well
  * after its last one (a healthy fetcher would have handed over anything the partition had by
  * then), and then asks the broker whether records are waiting there (`probeDue`). If they are
- * (`stalled`), the member resumes and seeks the partition to the next record it expects, which
- * restarts librdkafka's fetcher from there.
+ * (`stalled`) at two probes in a row, at the same offset, the member resumes and seeks the
+ * partition to the next record it expects, which restarts librdkafka's fetcher from there.
  */
 
 export interface StallWatchOptions {
@@ -47,4 +47,18 @@ export function probeDue(p: WatchedPartition, drainedAt: number, now: number, op
  */
 export function stalled(next: number, high: number, healedAt: number): boolean {
   return next >= 0 && high > next && next !== healedAt;
+}
+
+/** What one probe makes of a partition. */
+export type Verdict = 'clear' | 'suspect' | 'stalled';
+
+/**
+ * `suspect` the first time records wait from `next` on, `stalled` when the previous probe found
+ * them waiting at the same `next` (`suspectAt`): records that reached the broker just before a
+ * probe may sit in a fetch the broker holds back (fetch.wait.max.ms), and only records still
+ * waiting a whole period later make a stall.
+ */
+export function judge(next: number, high: number, p: { healedAt: number; suspectAt: number }): Verdict {
+  if (!stalled(next, high, p.healedAt)) return 'clear';
+  return p.suspectAt === next ? 'stalled' : 'suspect';
 }
