@@ -107,6 +107,9 @@ function perKey(calls: Call[]): Map<string, number[]> {
 
 const upTo = (n: number) => Array.from({ length: n }, (_, i) => i);
 
+/** Records handled over `calls`. */
+const count = (calls: Call[]) => calls.reduce((n, call) => n + call.values.length, 0);
+
 /** Each partition's handled offsets, as `p<n>: <count> to <last>`. */
 function progress(calls: Call[]): string {
   const partitions = [...new Set(calls.map((c) => c.partition))].sort((a, b) => a - b);
@@ -141,7 +144,7 @@ test('a batch whose handler threw is handed over again before any later record o
     }
   });
   const applied = () => calls.filter((call) => call !== failed);
-  await waitForRecords(async () => applied().reduce((n, call) => n + call.values.length, 0) >= 300, 'every record handled', { c }, () => progress(applied()));
+  await waitForRecords(async () => count(applied()) >= 300, 'every record handled', { c }, () => progress(applied()));
 
   assert.ok(failed, 'a batch failed');
   const ofPartition = calls.filter((call) => call.partition === failed!.partition);
@@ -162,8 +165,7 @@ test("while one partition's batch keeps failing the others flow past it, within 
   const applied: Call[] = [];
   let held: number | undefined;
   let attempts = 0;
-  const handled = (partition?: number) =>
-    applied.filter((call) => partition === undefined || call.partition === partition).reduce((n, call) => n + call.values.length, 0);
+  const handled = (partition?: number) => count(applied.filter((call) => partition === undefined || call.partition === partition));
   // A bound far below the backlog: the held partition must not keep the others out.
   const c = new BatchConsumer({ brokers, logger, groupId: `${id}.held`, topics: [t], maxBatchSize: 10, maxBufferedRecords: 40, retryBackoffMs: 30 });
   consumers.push(c);
@@ -247,7 +249,7 @@ test('a second member joining takes partitions over without losing, repeating or
   const second = consumer({ groupId, topic: t, maxBatchSize: 10, logger: rebalanceLogger.child({ member: 'second' }) });
   await second.connect(handler('second'));
   for (const [p, n] of await produce(t, 600, 60, 600)) produced.set(p, (produced.get(p) ?? 0) + n);
-  await waitFor(async () => calls.reduce((n, call) => n + call.values.length, 0) >= 1200, { what: 'every record handled', timeoutMs: 90_000 })
+  await waitFor(async () => count(calls) >= 1200, { what: 'every record handled', timeoutMs: 90_000 })
     .catch(async (err: Error) => {
       // Where it stopped: per partition, what was produced, what each member handled, and the
       // group's committed offset.
@@ -267,7 +269,7 @@ test('a second member joining takes partitions over without losing, repeating or
   const moved = new Set(calls.filter((call) => call.member === 'first').map((call) => call.partition));
   const taken = new Set(calls.filter((call) => call.member === 'second').map((call) => call.partition));
   assert.ok(taken.size > 0 && [...taken].some((p) => moved.has(p)), 'the second member took over partitions the first had been reading');
-  assert.equal(calls.reduce((n, call) => n + call.values.length, 0), 1200, 'nothing handled twice');
+  assert.equal(count(calls), 1200, 'nothing handled twice');
   for (const [key, ns] of perKey(calls)) assert.deepEqual(ns, upTo(20), `${key} complete and in order`);
   for (const p of upTo(6)) {
     const offsets = calls.filter((call) => call.partition === p).flatMap((call) => call.offsets);
@@ -279,7 +281,6 @@ test("a partition librdkafka stopped fetching (paused behind the member's back) 
   const t = await topic('stall', 3);
   await produce(t, 90, 9);
   const calls: Call[] = [];
-  const handled = () => calls.reduce((n, call) => n + call.values.length, 0);
   const watched = new BatchConsumer({ brokers, logger, groupId: `${id}.stall`, topics: [t], maxBatchSize: 10, stallAfterMs: 1_000 });
   // The control: the same, with the watch off.
   const unwatched = new BatchConsumer({ brokers, logger, groupId: `${id}.nowatch`, topics: [t], maxBatchSize: 10, stallAfterMs: 0 });
@@ -287,9 +288,8 @@ test("a partition librdkafka stopped fetching (paused behind the member's back) 
   const control: Call[] = [];
   await watched.connect(async (batch) => void calls.push(callOf('watched', batch)));
   await unwatched.connect(async (batch) => void control.push(callOf('unwatched', batch)));
-  const both = () => handled() + control.reduce((n, call) => n + call.values.length, 0);
   await waitForRecords(
-    async () => both() >= 180,
+    async () => count(calls) + count(control) >= 180,
     'the first 90 records in both groups',
     { watched, unwatched },
     () => `${progress(calls)} / ${progress(control)}`,
@@ -298,7 +298,7 @@ test("a partition librdkafka stopped fetching (paused behind the member's back) 
   for (const c of [watched, unwatched]) BatchConsumer.bindingOf(c).pause([{ topic: t, partition: 0 }]);
   const perPartition = await produce(t, 90, 9, 90);
   assert.ok((perPartition.get(0) ?? 0) > 0, 'partition 0 has new records');
-  await waitForRecords(async () => handled() >= 180, 'every record in the watched group', { watched, unwatched }, () => progress(calls), 30_000);
+  await waitForRecords(async () => count(calls) >= 180, 'every record in the watched group', { watched, unwatched }, () => progress(calls), 30_000);
 
   assert.ok(watched.health().stalls >= 1, 'the watch found the stalled partition');
   for (const p of [0, 1, 2]) {
@@ -306,11 +306,8 @@ test("a partition librdkafka stopped fetching (paused behind the member's back) 
     assert.deepEqual(offsets, upTo(offsets.length), `partition ${p}: every record once, in offset order`);
   }
   // Without the watch, partition 0 stays where it stopped while the others went on.
-  const offsetsOf = (p: number) => control.filter((call) => call.partition === p).flatMap((call) => call.offsets);
-  await waitFor(async () => offsetsOf(1).length + offsetsOf(2).length >= 180 - perPartition.get(0)! - offsetsOf(0).length, {
-    what: 'the unwatched group past partitions 1 and 2',
-  });
-  assert.equal(control.reduce((n, call) => n + call.values.length, 0), 180 - perPartition.get(0)!, 'partition 0 stalled without the watch');
+  await waitFor(async () => count(control) >= 180 - perPartition.get(0)!, { what: 'the unwatched group past partitions 1 and 2' });
+  assert.equal(count(control), 180 - perPartition.get(0)!, 'partition 0 stalled without the watch');
   assert.equal(unwatched.health().stalls, 0);
 });
 

@@ -36,8 +36,9 @@
  *
  * Stalls: librdkafka can stop fetching an assigned partition without saying so. A
  * partition silent for `stallAfterMs` while librdkafka's queue ran empty is checked against the
- * broker's high watermark; when records wait there, it is resumed and sought to the next record
- * this member expects (lib/kafka/stall-watch.ts), and the member logs it and counts it in health().
+ * broker's high watermark; when records wait there at two checks in a row, it is resumed and
+ * sought to the next record this member expects (lib/kafka/stall-watch.ts), and the member logs
+ * it and counts it in health().
  */
 import { createRequire } from 'node:module';
 import type * as RdKafka from '@confluentinc/kafka-javascript';
@@ -354,13 +355,6 @@ export class BatchConsumer {
     } catch {
       // Not connected any more.
     }
-    const high = (p: Partition): number | undefined => {
-      try {
-        return this.#connected ? this.#client.getWatermarkOffsets(p.topic, p.partition).highOffset : undefined;
-      } catch {
-        return undefined;
-      }
-    };
     return {
       partitions: this.#each().map((p) => ({
         partition: `${p.topic}[${p.partition}]`,
@@ -370,7 +364,7 @@ export class BatchConsumer {
         paused: p.paused,
         stored: p.stored?.offset,
         position: positions.get(`${p.topic}[${p.partition}]`),
-        high: high(p),
+        high: this.#connected ? this.#fetchedHigh(p) : undefined,
       })),
       assigned,
       running: this.#running,
@@ -639,18 +633,8 @@ export class BatchConsumer {
     if (this.#stopping) return;
     const now = Date.now();
     for (const p of this.#each()) {
-      if (!p.owned || !p.accepting || p.paused || p.task !== undefined || Number.isNaN(p.probedAt)) continue;
-      if (p.buffer.size > 0) {
-        // Records waiting with no batch running and no slot asked for: handing out missed them.
-        if (!p.queued) {
-          this.#logger.error({ topic: p.topic, partition: p.partition, buffered: p.buffer.size }, 'buffered records were not handed out; handing them out');
-          p.queued = true;
-          this.#ready.push(p);
-          this.#dispatch();
-        }
-        continue;
-      }
-      if (probeDue(p, this.#drainedAt, now, { stallAfterMs: this.#stallAfterMs })) void this.#probe(p);
+      if (!p.owned || !p.accepting || p.paused || p.task !== undefined || p.buffer.size > 0 || Number.isNaN(p.probedAt)) continue;
+      if (probeDue(p, this.#drainedAt, now, this.#stallAfterMs)) void this.#probe(p);
     }
   }
 
@@ -704,15 +688,19 @@ export class BatchConsumer {
     }
   }
 
-  /** Lag from the high watermark librdkafka keeps from its fetches (no broker request). */
-  #observeLag(p: Partition, nextOffset: number): void {
-    let high: number;
+  /** The high watermark librdkafka keeps from its fetches (no broker request); undefined when it has none to give. */
+  #fetchedHigh(p: Partition): number | undefined {
     try {
-      high = this.#client.getWatermarkOffsets(p.topic, p.partition).highOffset;
+      return this.#client.getWatermarkOffsets(p.topic, p.partition).highOffset;
     } catch {
-      return;
+      return undefined;
     }
-    if (high >= 0) this.options.observer!.lag!(p.topic, p.partition, Math.max(0, high - nextOffset));
+  }
+
+  /** Lag from the high watermark librdkafka keeps from its fetches. */
+  #observeLag(p: Partition, nextOffset: number): void {
+    const high = this.#fetchedHigh(p);
+    if (high !== undefined && high >= 0) this.options.observer!.lag!(p.topic, p.partition, Math.max(0, high - nextOffset));
   }
 
   #pause(p: Partition): void {

@@ -7,17 +7,9 @@
  * for a partition that got no record for a while, although librdkafka's queue ran empty well
  * after its last one (a healthy fetcher would have handed over anything the partition had by
  * then), and then asks the broker whether records are waiting there (`probeDue`). If they are
- * (`stalled`) at two probes in a row, at the same offset, the member resumes and seeks the
+ * at two probes in a row, at the same offset (`judge`), the member resumes and seeks the
  * partition to the next record it expects, which restarts librdkafka's fetcher from there.
  */
-
-export interface StallWatchOptions {
-  /**
-   * A partition is probed once it had no record for this long, while librdkafka's queue ran
-   * empty at least half of it after its last record; 0 turns the watch off. @defaultValue 10000
-   */
-  stallAfterMs: number;
-}
 
 /** A partition as the watch sees it. */
 export interface WatchedPartition {
@@ -30,35 +22,29 @@ export interface WatchedPartition {
 /**
  * True when the partition should be probed now: silent for `stallAfterMs`, librdkafka's queue
  * found empty at least `stallAfterMs / 2` after its last record, and not probed in the last
- * `stallAfterMs` (an idle topic costs a request per partition per period, no more).
+ * `stallAfterMs` (an idle topic costs a request per partition per period, no more). 0 turns the
+ * watch off.
  */
-export function probeDue(p: WatchedPartition, drainedAt: number, now: number, options: StallWatchOptions): boolean {
-  const { stallAfterMs } = options;
+export function probeDue(p: WatchedPartition, drainedAt: number, now: number, stallAfterMs: number): boolean {
   if (stallAfterMs <= 0) return false;
   return now - p.lastRecordAt >= stallAfterMs && drainedAt - p.lastRecordAt >= stallAfterMs / 2 && now - p.probedAt >= stallAfterMs;
-}
-
-/**
- * True when the broker holds records from `next` (the next offset the member expects) on: `high`
- * is the partition's high watermark, the offset after its last record. `healedAt` is the `next`
- * of the partition's last restart (-1 before one): a partition found at the same offset again is
- * not restarted again, since offsets may hold nothing to hand over (a transaction marker) and a
- * second seek to the same place would not change what the first one did not.
- */
-export function stalled(next: number, high: number, healedAt: number): boolean {
-  return next >= 0 && high > next && next !== healedAt;
 }
 
 /** What one probe makes of a partition. */
 export type Verdict = 'clear' | 'suspect' | 'stalled';
 
 /**
- * `suspect` the first time records wait from `next` on, `stalled` when the previous probe found
- * them waiting at the same `next` (`suspectAt`): records that reached the broker just before a
- * probe may sit in a fetch the broker holds back (fetch.wait.max.ms), and only records still
- * waiting a whole period later make a stall.
+ * Whether records wait from `next` (the next offset the member expects) on: `high` is the
+ * partition's high watermark, the offset after its last record.
+ * - `suspect` the first time they do, `stalled` when the previous probe found them waiting at the
+ *   same `next` (`suspectAt`): records that reached the broker just before a probe may sit in a
+ *   fetch the broker holds back (fetch.wait.max.ms); only records still waiting a whole period
+ *   later make a stall.
+ * - `clear` at `healedAt`, the `next` of the partition's last restart (-1 before one): offsets may
+ *   hold nothing to hand over (a transaction marker), and a second seek to the same place would
+ *   not change what the first one did not.
  */
 export function judge(next: number, high: number, p: { healedAt: number; suspectAt: number }): Verdict {
-  if (!stalled(next, high, p.healedAt)) return 'clear';
+  if (next < 0 || high <= next || next === p.healedAt) return 'clear';
   return p.suspectAt === next ? 'stalled' : 'suspect';
 }
