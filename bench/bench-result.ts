@@ -48,6 +48,11 @@ export interface LegResult {
    * fell relative to the rate's window).
    */
   drainCpuUsPerEvent?: Record<string, number>;
+  /**
+   * Leg s: µs of CPU per accepted event for each process over the best held trial, from its
+   * load's start until every accepted event was in the sinks.
+   */
+  cpuUsPerEvent?: Record<string, number>;
   /** Drain legs: the backlog over the time from the worker's start until both groups' lag was 0 (start-up included). */
   wholeDrainEventsPerS?: number;
   throughputSeries: Point[];

@@ -141,7 +141,7 @@ test('npm run bench:quick runs every quick leg against the real pipeline, and it
       result.goals.filter((g) => ['1', '3', '4'].includes(g.id)).every((g) => Number.isFinite(g.value)),
       'goals 1, 3 and 4 have a value whatever the load',
     );
-    assert.deepEqual(result.ratios.map((r) => r.id), ['a', 'b', 'c', 'd', 'd (ceiling)', 'd (whole drain)', 'd (single events)', 'e']);
+    assert.deepEqual(result.ratios.map((r) => r.id), ['a', 'b', 'c', 'd', 'd (ceiling)', 'd (whole drain)', 'd (single events)', 'e', '2 (ceiling)']);
     assert.equal(result.peer, undefined, 'the peer is neither installed nor reported when leg g was not asked for');
     const html = readFileSync(`${out}/quick-latest.html`, 'utf8');
     assert.match(html, /<svg /);

@@ -1,6 +1,6 @@
 /** The ratios the report states, each from two legs (or one) of the run, with its target. */
 import type { LegResult, Machine, Ratio } from './bench-result.ts';
-import { DRAIN_SERVICES, drainCeiling } from './drain-ceiling.ts';
+import { DRAIN_SERVICES, drainCeiling, sustainedCeiling } from './drain-ceiling.ts';
 
 function ratio(
   legs: Map<string, LegResult>,
@@ -170,6 +170,20 @@ export function ratios(legs: Map<string, LegResult>, m: Machine): Ratio[] {
       ]
       : []),
     ratio(legs, 'e', 'drain with 1% PostgreSQL failures / without', 'e-drain-failures', 'd-drain', 0.95, '>='),
+    ...(legs.has('s-sustained') && legs.has('b-gateway')
+      ? [
+        ratio(
+          legs,
+          '2 (ceiling)',
+          `informational: the most any gateway and worker could sustain here (${m.nproc} cores / Kafka's, the stores' and the load generator's CPU per event in s's held trial) / b`,
+          's-sustained',
+          'b-gateway',
+          0.35,
+          '>=',
+          (n, d) => sustainedCeiling(n.cpuUsPerEvent, m.nproc).eventsPerS / d!.value,
+        ),
+      ]
+      : []),
     // Leg f's p99 is goal 3 (goals() above), not repeated here.
   ];
 }

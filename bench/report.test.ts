@@ -113,3 +113,20 @@ test("the peer's outcome is reported when leg g was asked for", () => {
   assert.match(renderMarkdown({ ...result, peer }), /Peer of ratio 5: installing it failed: E404/);
   assert.match(renderHtml({ ...result, peer }), /<h2>Peer of ratio 5<\/h2><p>installing it failed: E404<\/p><ul><li><code>npm install/);
 });
+
+test("leg s's column is its held trial's CPU per event, not its window's average cores", () => {
+  const s = leg('s-sustained', {
+    kind: 'e2e',
+    unit: 'events/s',
+    value: 20_000,
+    cpuCores: { kafka: 0.5, 'gateway-d': 0.9 },
+    cpuUsPerEvent: { kafka: 12, 'gateway-d': 40, 'worker-d': 30, postgresql: 18 },
+  });
+  const [head, ...body] = cpuTable({ ...result, legs: [...result.legs, s] });
+  const col = head!.indexOf('s: sustained, batches of 50 (held trial)');
+  assert.ok(col > 0, 'leg s has a column');
+  const row = (name: string) => body.find((r) => r[0] === name)!;
+  assert.equal(row('kafka')[col], '12');
+  assert.equal(row('gateway')[col], '40');
+  assert.equal(row('worker / (Kafka + stores)')[col], '1.00');
+});

@@ -120,6 +120,7 @@ function legLine(l: LegResult): string[] {
 const CPU_COLUMNS: { id: string; head: string }[] = [
   { id: 'd-drain', head: 'd: worker drain (whole drain)' },
   { id: 'e-drain-failures', head: 'e: drain, 1% failing (whole drain)' },
+  { id: 's-sustained', head: 's: sustained, batches of 50 (held trial)' },
   { id: 'f-end-to-end', head: 'f: end to end, single events' },
   { id: 'a-gateway', head: 'a: gateway, single events' },
   { id: 'b-gateway', head: 'b: gateway, batches' },
@@ -133,8 +134,9 @@ const STORES = ['kafka', 'postgresql', 'clickhouse', 'redis', 'queue redis'];
 
 /**
  * Where the CPU goes: µs of a core per event for each process in each leg that moves events.
- * Drain legs count every process's CPU from the worker's start to lag 0 over the backlog; the
- * others, the measured window's cores over its events/s.
+ * Drain legs count every process's CPU from the worker's start to lag 0 over the backlog; leg s,
+ * its best held trial from the load's start until the sinks had every event; the others, the
+ * measured window's cores over its events/s.
  */
 export function cpuTable(r: BenchResult): string[][] {
   const columns = CPU_COLUMNS.map((c) => ({ ...c, leg: r.legs.find((l) => l.id === c.id) })).filter((c) => c.leg);
@@ -144,7 +146,8 @@ export function cpuTable(r: BenchResult): string[][] {
       if (name === 'machine' || name === 'other' || !Number.isFinite(us)) return;
       out.set(processKind(name), (out.get(processKind(name)) ?? 0) + us);
     };
-    if (leg!.drainCpuUsPerEvent) { for (const [name, us] of Object.entries(leg!.drainCpuUsPerEvent)) add(name, us); }
+    const whole = leg!.drainCpuUsPerEvent ?? leg!.cpuUsPerEvent;
+    if (whole) { for (const [name, us] of Object.entries(whole)) add(name, us); }
     else {
       const events = leg!.eventsPerS ?? leg!.value;
       for (const [name, cores] of Object.entries(leg!.cpuCores)) if (events > 0) add(name, (cores / events) * 1e6);

@@ -42,6 +42,8 @@ export interface LoadtestOptions {
    * here); awaited after the load ends, before the drain.
    */
   alongside?: () => Promise<unknown>;
+  /** Called once the sinks hold every accepted event, before the checker reads them. */
+  onDrained?: () => void;
 }
 
 export interface TimelinePoint {
@@ -248,6 +250,7 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestReport> {
       timeline.push({ t: Math.round((Date.now() - load.startedAt) / 100) / 10, accepted: accepted.size, applied: appliedOurs, answered: 0 });
       if (counts.postgres >= acceptedOrders.size && counts.clickhouse >= accepted.size) {
         complete = true;
+        o.onDrained?.();
         break;
       }
       log(`draining: PostgreSQL ${counts.postgres}/${acceptedOrders.size}, ClickHouse ${counts.clickhouse}/${accepted.size}`);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { nextRate, type Trial } from './s-sustained.ts';
+import { nextRate, type Trial, usPerEvent } from './s-sustained.ts';
 
 const trial = (offered: number, held: boolean, accepted = offered): Trial => ({
   offeredEventsPerS: offered,
@@ -8,6 +8,7 @@ const trial = (offered: number, held: boolean, accepted = offered): Trial => ({
   postgresP99Ms: held ? 100 : 900,
   held,
   why: held ? [] : ['p99'],
+  cpuUsPerEvent: {},
 });
 
 test('the search climbs while trials hold, halves while none has, then bisects', () => {
@@ -20,4 +21,10 @@ test('the search climbs while trials hold, halves while none has, then bisects',
 test('the search ends when the floor and the ceiling are within 10 %', () => {
   assert.equal(nextRate([trial(10_000, true), trial(10_900, false)]), undefined);
   assert.notEqual(nextRate([trial(10_000, true), trial(11_500, false)]), undefined);
+});
+
+test("a trial's CPU per event is each process's cores over the window times its length, over the events", () => {
+  // 0.5 cores for 10 s over 20 000 events: 250 µs each.
+  assert.deepEqual(usPerEvent({ cores: { kafka: 0.5, 'worker-d': 1 }, seconds: 10 }, 20_000), { kafka: 250, 'worker-d': 500 });
+  assert.deepEqual(usPerEvent({ cores: { kafka: 0.5 }, seconds: 10 }, 0), {});
 });

@@ -9,6 +9,7 @@ import type { Isolated } from '../../support/isolation.ts';
 import type { LegResult } from '../bench-result.ts';
 import type { BenchContext } from '../context.ts';
 import type { Running } from '../drain.ts';
+import { type CpuSample, CpuSampler } from '../cpu.ts';
 import { cpuWindow, loadGeneratorCheck } from '../measure.ts';
 import { runLoadtest } from '../run-loadtest.ts';
 import { round } from '../stats.ts';
@@ -27,6 +28,14 @@ export interface Trial {
   postgresP99Ms: number;
   held: boolean;
   why: string[];
+  /** µs of CPU per accepted event for each process, from the load's start until the sinks had every event. */
+  cpuUsPerEvent: Record<string, number>;
+}
+
+/** Each process's CPU over a window, per event: cores × seconds over the events. */
+export function usPerEvent(window: { cores: Record<string, number>; seconds: number }, events: number): Record<string, number> {
+  if (!(events > 0)) return {};
+  return Object.fromEntries(Object.entries(window.cores).map(([name, cores]) => [name, (cores * window.seconds * 1e6) / events]));
 }
 
 /**
@@ -63,6 +72,10 @@ export async function legS(
   const c0 = ctx.sampler.sample();
   for (let i = 0; i < maxTrials; i++) {
     const requestsPerS = Math.max(1, Math.round(rate / batch));
+    // The trial's CPU: from the measured load's start (after any warm-up) until the sinks hold
+    // every accepted event, before the checker's own queries.
+    let t0: CpuSample | undefined;
+    let t1: CpuSample | undefined;
     ctx.log(`s: trial ${i + 1}: ${requestsPerS * batch} events/s offered as ${requestsPerS} batches of ${batch} a second for ${durationS} s`);
     const r = await runLoadtest({
       url: running.gateway!.url,
@@ -76,7 +89,15 @@ export async function legS(
       keys: ctx.settings.keys,
       sinks: { databaseUrl: iso.env.DATABASE_URL!, clickhouseUrl: iso.env.CLICKHOUSE_URL!, redisUrl: iso.env.REDIS_URL!, redisPrefix: iso.env.REDIS_PREFIX! },
       drainTimeoutS: 60,
+      alongside: () => {
+        t0 = ctx.sampler.sample();
+        return Promise.resolve();
+      },
+      onDrained: () => {
+        t1 = ctx.sampler.sample();
+      },
     });
+    const trialCpu = t0 && t1 ? usPerEvent(CpuSampler.between(t0, t1), r.events.accepted) : {};
     const p99 = r.endToEnd.postgresMs.p99;
     const why: string[] = [];
     if (!r.load.sustained) why.push('offered rate not reached');
@@ -89,6 +110,7 @@ export async function legS(
       postgresP99Ms: p99,
       held: why.length === 0,
       why,
+      cpuUsPerEvent: trialCpu,
     };
     trials.push(trial);
     ctx.log(
@@ -123,6 +145,7 @@ export async function legS(
       }.`,
     ],
     cpuCores,
+    cpuUsPerEvent: best?.cpuUsPerEvent,
     throughputSeries: [],
   };
 }
