@@ -31,8 +31,8 @@ after(async () => {
 });
 
 /** A KeyRetries on a queue of its own; not started (no job runs) unless a test starts it. */
-function retries(name = `${iso.env.FERRY_TOPIC_PREFIX}ferry-retries-${++queues}`, backoffMs = 60_000): KeyRetries {
-  const r = new KeyRetries({ connection: redis, name, deadLetters, logger: createLogger('test', 'silent'), backoffMs });
+function retries(name = `${iso.env.FERRY_TOPIC_PREFIX}ferry-retries-${++queues}`, backoffMs = 60_000, trustClearMs?: number): KeyRetries {
+  const r = new KeyRetries({ connection: redis, name, deadLetters, logger: createLogger('test', 'silent'), backoffMs, trustClearMs });
   open.push(r);
   return r;
 }
@@ -153,6 +153,8 @@ test('a list made by such a worker after the scan keeps its key blocked through 
   const list = r.listKey(later);
   await redis.rpush(list, JSON.stringify(toParked(later)));
   await r.queue.add('retry', { list, head: JSON.stringify(toParked(later)), errors: [] }, { delay: 60_000 });
+  // That worker owned the partition; this process takes it over.
+  r.partitionsAssigned();
   assert.deepEqual(keysOf(await r.parkBlocked([record('older'), record('new')])), ['new']);
 });
 
@@ -166,4 +168,29 @@ test('a name left in the set after its list was emptied elsewhere is dropped, an
   assert.deepEqual(keysOf(await r.parkBlocked(batch)), ['gone', 'other']);
   assert.equal(await redis.scard(`${r.options.name}:blocked`), 0);
   assert.equal(await r.parkBlocked(batch), batch);
+});
+
+test('no key blocked: the answer holds until this process blocks a key or is assigned partitions', async () => {
+  const name = `${iso.env.FERRY_TOPIC_PREFIX}ferry-retries-${++queues}`;
+  const r = retries(name, 60_000, 60_000);
+  const previousOwner = retries(name);
+  assert.deepEqual(keysOf(await r.parkBlocked([record('p1')])), ['p1']);
+  await previousOwner.block(record('p1'), new Error('boom'));
+  // Only a partition's owner blocks its keys: while this process's partitions stay, the answer is kept.
+  assert.deepEqual(keysOf(await r.parkBlocked([record('p1')])), ['p1'], 'the kept answer is used, not asked again');
+  r.partitionsAssigned();
+  assert.deepEqual(keysOf(await r.parkBlocked([record('p1'), record('p2')])), ['p2'], 'after an assignment the block is seen');
+
+  const own = retries(undefined, 60_000, 60_000);
+  assert.deepEqual(keysOf(await own.parkBlocked([record('o1')])), ['o1']);
+  await own.block(record('o1'), new Error('boom'));
+  assert.deepEqual(keysOf(await own.parkBlocked([record('o1'), record('o2')])), ['o2'], "this process's own block is seen at once");
+});
+
+test('a kept answer runs out after trustClearMs: a list made outside the model is noticed', async () => {
+  const name = `${iso.env.FERRY_TOPIC_PREFIX}ferry-retries-${++queues}`;
+  const r = retries(name, 60_000, 200);
+  assert.deepEqual(keysOf(await r.parkBlocked([record('t1')])), ['t1']);
+  await retries(name).block(record('t1'), new Error('boom'));
+  await waitFor(async () => (await r.parkBlocked([record('t1')])).length === 0, { what: 'the block noticed', timeoutMs: 5_000 });
 });

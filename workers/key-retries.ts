@@ -16,6 +16,12 @@
  * The lists that exist are also named in one set per queue (`<name>:blocked`), added and removed
  * by the same scripts that make and empty a list, so a batch can learn with one question that
  * no key of its group is blocked, which is almost always the case (see parkBlocked).
+ *
+ * Read slowly: that answer is kept for a moment (`trustClearMs`) rather than asked per batch. Only
+ * a partition's owner blocks its keys, so while this process's partitions stay the same, no other
+ * process can block one of their keys; the answer is dropped when this process blocks a key
+ * and when it is assigned partitions (call `partitionsAssigned()` from the consumer's
+ * assignment): the previous owner finished its batches, blocks included, before it gave them up.
  */
 import { DelayedError, type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -46,6 +52,13 @@ export interface KeyRetriesOptions {
   step?: string;
   /** Called with each retry's outcome, for metrics. */
   onOutcome?: (outcome: 'scheduled' | 'applied' | 'dead') => void;
+  /**
+   * How long an answer that no key is blocked holds, unless this process blocks a key or is
+   * assigned partitions first. It bounds how late a list made outside that model (by hand, or
+   * by a member that lost its partitions and still runs) is noticed. 0 asks for every batch.
+   * @defaultValue 1000
+   */
+  trustClearMs?: number;
 }
 
 const PARK_IF_BLOCKED = `
@@ -144,6 +157,11 @@ export class KeyRetries {
   readonly #blockedLists: string;
   /** Lists made before the set existed, added to it once per process (#indexExisting). */
   #indexed: Promise<void> | undefined;
+  readonly #trustClearMs: number;
+  /** When the question that found no key blocked was asked; undefined when that answer is dropped. */
+  #clearAt: number | undefined;
+  /** Moves on every block and assignment: an answer asked before it moved is not kept. */
+  #generation = 0;
 
   constructor(readonly options: KeyRetriesOptions) {
     const r = options.connection as Redis & Partial<Scripts>;
@@ -160,6 +178,17 @@ export class KeyRetries {
     this.queue = new Queue<RetryJob>(`${options.name}`, { connection: options.connection });
     this.#attempts = options.attempts ?? 5;
     this.#backoffMs = options.backoffMs ?? 1000;
+    this.#trustClearMs = options.trustClearMs ?? 1000;
+  }
+
+  /** Partitions were assigned to this process: the next batch asks again which keys are blocked. */
+  partitionsAssigned(): void {
+    this.#forgetClear();
+  }
+
+  #forgetClear(): void {
+    this.#generation++;
+    this.#clearAt = undefined;
   }
 
   /**
@@ -227,6 +256,9 @@ export class KeyRetries {
    * lists made earlier are added to the set once per process, before the first answer.
    */
   async #nothingBlocked(): Promise<boolean> {
+    const askedAt = Date.now();
+    if (this.#clearAt !== undefined && askedAt - this.#clearAt < this.#trustClearMs) return true;
+    const generation = this.#generation;
     this.#indexed ??= this.#indexExisting().catch((err: unknown) => {
       this.#indexed = undefined;
       throw err;
@@ -236,7 +268,10 @@ export class KeyRetries {
       this.#redis.ferryCountLists(this.#blockedLists),
       this.queue.getJobCountByTypes('waiting', 'paused', 'delayed', 'prioritized', 'waiting-children', 'active'),
     ]);
-    return lists === 0 && jobs === 0;
+    const clear = lists === 0 && jobs === 0;
+    // A block or an assignment while the question ran may not be in its answer.
+    if (clear && generation === this.#generation) this.#clearAt = askedAt;
+    return clear;
   }
 
   /** Adds to the set the lists that exist (a scan of the queue Redis, once per process). */
@@ -250,6 +285,7 @@ export class KeyRetries {
 
   /** Parks a failed record at (or behind) the head of its key and schedules the head's retry. */
   async block(record: RawMessage, error: unknown): Promise<void> {
+    this.#forgetClear();
     const parked = JSON.stringify(toParked(record));
     const list = this.listKey(record);
     const head = await this.#redis.ferryBlockIndexed(list, this.#blockedLists, parked);

@@ -198,6 +198,7 @@ async function runMember(index: number): Promise<void> {
         lag: (topic, partition, lag) => partitionLag.set({ topic, partition: String(partition), group: spec.group }, lag),
         inFlight: (delta) => inFlight.inc({ group: spec.group }, delta),
         stall: (topic, partition) => partitionStalls.inc({ topic, partition: String(partition), group: spec.group }),
+        assigned: () => retries.partitionsAssigned(),
       },
     });
     const handler = async (messages: RawMessage[]) => {

@@ -12,7 +12,7 @@ import { startProcess } from '../../support/processes.ts';
 import { newIsolationId } from '../../support/stale-isolations.ts';
 import { waitFor } from '../../support/wait-for.ts';
 import { createLogger } from '../logger.ts';
-import { BatchConsumer, type RawMessage } from './consumer.ts';
+import { BatchConsumer, type BatchObserver, type RawMessage } from './consumer.ts';
 import { KafkaProducer } from './producer.ts';
 import { deleteTopics, ensureTopics, readReplication } from './topics.ts';
 
@@ -61,7 +61,15 @@ async function produce(t: string, count: number, keys: number, from = 0): Promis
 }
 
 function consumer(
-  options: { groupId: string; topic: string; maxBatchSize: number; retryBackoffMs?: number; commitIntervalMs?: number; logger?: typeof logger },
+  options: {
+    groupId: string;
+    topic: string;
+    maxBatchSize: number;
+    retryBackoffMs?: number;
+    commitIntervalMs?: number;
+    logger?: typeof logger;
+    observer?: BatchObserver;
+  },
 ): BatchConsumer {
   const c = new BatchConsumer({ brokers, logger, topics: [options.topic], ...options });
   consumers.push(c);
@@ -132,9 +140,14 @@ test('a batch whose handler threw is handed over again before any later record o
   await produce(t, 300, 30);
   const calls: Call[] = [];
   let failed: Call | undefined;
-  const c = consumer({ groupId: `${id}.retry`, topic: t, maxBatchSize: 20, retryBackoffMs: 300 });
+  // Partitions as the observer heard of them, and whether a batch of each came before that.
+  const assigned: number[] = [];
+  const early: number[] = [];
+  const observer = { assigned: (tps: { partition: number }[]) => assigned.push(...tps.map((tp) => tp.partition)) };
+  const c = consumer({ groupId: `${id}.retry`, topic: t, maxBatchSize: 20, retryBackoffMs: 300, observer });
   await c.connect(async (batch) => {
     const call = callOf('m', batch);
+    if (!assigned.includes(call.partition)) early.push(call.partition);
     // The second batch of the first partition to get one fails, once.
     const fail = !failed && calls.some((earlier) => earlier.partition === call.partition);
     calls.push(call);
@@ -157,6 +170,8 @@ test('a batch whose handler threw is handed over again before any later record o
   for (const [key, ns] of perKey(applied())) assert.deepEqual(ns, upTo(10), `${key} in order`);
   assert.equal(c.health().failures, 1);
   assert.equal(c.health().batches, applied().length);
+  assert.deepEqual([...assigned].sort(), [0, 1, 2], 'the observer heard of every assigned partition');
+  assert.deepEqual(early, [], 'before any of its records was handed out');
 });
 
 test("while one partition's batch keeps failing the others flow past it, within a small buffer bound, and it resumes in order", async () => {

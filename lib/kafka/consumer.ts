@@ -84,6 +84,11 @@ export interface BatchObserver {
   inFlight?: (delta: number) => void;
   /** A partition librdkafka had stopped fetching was found and restarted (lib/kafka/stall-watch.ts). */
   stall?: (topic: string, partition: number) => void;
+  /**
+   * Partitions were assigned to this member, before any of their records is handed out. Their
+   * previous owner finished its batches of them before it gave them up.
+   */
+  assigned?: (partitions: { topic: string; partition: number }[]) => void;
 }
 
 export interface BatchConsumerOptions {
@@ -802,6 +807,7 @@ export class BatchConsumer {
       }
       byPartition.set(partition, p);
     }
+    if (assignment.length > 0) this.options.observer?.assigned?.(assignment.map(({ topic, partition }) => ({ topic, partition })));
     try {
       if (this.#client.rebalanceProtocol() === 'EAGER') this.#client.assign(assignment);
       else this.#client.incrementalAssign(assignment);
