@@ -156,6 +156,20 @@ describe('unpackMessages', () => {
     );
   });
 
+  it('reads back headers that repeat, or differ in bytes of the same length, from record to record (property)', () => {
+    // Few names and values, several of one length: the text kept from the last record must be
+    // reused only for the same bytes.
+    const name = fc.constantFrom('ferry-tenant', 'traceparent', 'tenant-ferry', 'a', 'b');
+    const value = fc.constantFrom('acme', 'abcd', 'dcba', '', 'ü', 'x'.repeat(80), 'y'.repeat(80)).map((v) => Buffer.from(v));
+    const repeating = fc.record({ base: packable, headers: fc.array(fc.tuple(name, fc.option(value, { nil: null })), { maxLength: 3 }) })
+      .map(({ base, headers }) => ({ ...base, headers }));
+    fc.assert(
+      fc.property(fc.array(repeating, { maxLength: 30 }), (records) => {
+        assert.deepEqual(unpackMessages(pack(records), topics), records.map((r) => expected(r, topics)));
+      }),
+    );
+  });
+
   it('refuses a Buffer cut short or with bytes left over, with PackedLayoutError (property)', () => {
     fc.assert(
       fc.property(fc.array(packable, { minLength: 1, maxLength: 5 }), fc.nat(), fc.uint8Array({ minLength: 1, maxLength: 8 }), (records, cut, extra) => {

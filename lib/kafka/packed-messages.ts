@@ -17,8 +17,31 @@ export class PackedLayoutError extends Error {
   override name = 'PackedLayoutError';
 }
 
+/** Header text up to this many bytes is compared with the last record's; longer text (a trace context) differs anyway. */
+const SHORT_TEXT = 64;
+
+function sameBytes(b: Buffer, x: number, y: number, len: number): boolean {
+  for (let i = 0; i < len; i++) if (b[x + i] !== b[y + i]) return false;
+  return true;
+}
+
 export function unpackMessages(packed: Buffer, topics: readonly string[]): FetchedRecord[] {
   const end = packed.length;
+  // Header names, and values such as the tenant, repeat record after record: the text at each
+  // header's name and value is kept, and a record whose bytes there are the same reuses it
+  // instead of making another string.
+  const lastAt: number[] = [];
+  const lastLen: number[] = [];
+  const lastText: string[] = [];
+  const text = (slot: number, at: number, len: number): string => {
+    const prev = lastAt[slot];
+    if (prev !== undefined && lastLen[slot] === len && len <= SHORT_TEXT && sameBytes(packed, prev, at, len)) return lastText[slot]!;
+    const s = packed.toString('utf8', at, at + len);
+    lastAt[slot] = at;
+    lastLen[slot] = len;
+    lastText[slot] = s;
+    return s;
+  };
   const need = (at: number, n: number) => {
     if (at + n > end) throw new PackedLayoutError(`packed records end at ${end}, a field needs ${at + n}`);
   };
@@ -56,7 +79,7 @@ export function unpackMessages(packed: Buffer, topics: readonly string[]): Fetch
       const nameLen = packed.readUInt32LE(p);
       p += 4;
       need(p, nameLen + 4);
-      const name = packed.toString('utf8', p, p + nameLen);
+      const name = text(2 * h, p, nameLen);
       p += nameLen;
       const len = packed.readInt32LE(p);
       p += 4;
@@ -66,7 +89,7 @@ export function unpackMessages(packed: Buffer, topics: readonly string[]): Fetch
         continue;
       }
       need(p, len);
-      (headers ??= {})[name] = packed.toString('utf8', p, p + len);
+      (headers ??= {})[name] = text(2 * h + 1, p, len);
       p += len;
     }
     out[i] = {
