@@ -35,15 +35,15 @@ function ceiling(cpuUsPerEvent: Record<string, number> | undefined, cores: numbe
   return { eventsPerS: (cores * 1e6) / us, servicesUsPerEvent: us };
 }
 
+/** What the pipeline under load needs besides Ferry's gateway and worker; the load generator shares the machine here. */
+const SUSTAINED_OTHERS = [...DRAIN_SERVICES, 'load generator'] as const;
+
 /**
  * The same bound for the whole pipeline under load (leg s, goal 2): with the gateway and the
  * worker costing nothing, the machine's cores still go to Kafka, the stores and the load
- * generator (which shares the machine here), so no pipeline could hold more than all cores /
- * their CPU per accepted event.
+ * generator, so no pipeline could hold more than all cores / their CPU per accepted event.
+ * @param cpuUsPerEvent µs of CPU per accepted event for each process (leg s's LegResult.cpuUsPerEvent).
  */
-export const SUSTAINED_OTHERS = [...DRAIN_SERVICES, 'load generator'] as const;
-
-/** @param cpuUsPerEvent µs of CPU per accepted event for each process (leg s's LegResult.cpuUsPerEvent). */
 export function sustainedCeiling(cpuUsPerEvent: Record<string, number> | undefined, cores: number): DrainCeiling {
   return ceiling(cpuUsPerEvent, cores, SUSTAINED_OTHERS);
 }

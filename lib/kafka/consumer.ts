@@ -638,9 +638,14 @@ export class BatchConsumer {
     if (this.#stopping) return;
     const now = Date.now();
     for (const p of this.#each()) {
-      if (!p.owned || !p.accepting || p.paused || p.task !== undefined || p.buffer.size > 0 || Number.isNaN(p.probedAt)) continue;
+      if (!this.#waitsOnLibrdkafka(p) || Number.isNaN(p.probedAt)) continue;
       if (probeDue(p, this.#drainedAt, now, this.#stallAfterMs)) void this.#probe(p);
     }
+  }
+
+  /** Owned, not paused by this member, and nothing of it buffered or running: only librdkafka can move it on. */
+  #waitsOnLibrdkafka(p: Partition): boolean {
+    return !this.#stopping && p.owned && p.accepting && !p.paused && p.task === undefined && p.buffer.size === 0;
   }
 
   /** Asks the broker whether records wait for `p`; when they do, restarts librdkafka's fetch of it. */
@@ -662,8 +667,7 @@ export class BatchConsumer {
         next = committed !== undefined && committed.offset >= 0 ? committed.offset : lowOffset;
       }
       // Only if nothing changed while the broker answered.
-      const still = p.owned && p.accepting && !p.paused && p.task === undefined && p.buffer.size === 0 && !this.#stopping;
-      if (!still || Date.now() - p.lastRecordAt < this.#stallAfterMs) return;
+      if (!this.#waitsOnLibrdkafka(p) || Date.now() - p.lastRecordAt < this.#stallAfterMs) return;
       // Subtle: records that reached the broker just now may sit in a fetch it holds back; only
       // records still waiting at the same offset a probe later make a stall (judge()).
       const verdict = judge(next, highOffset, p);
